@@ -1,0 +1,75 @@
+/**
+ * Phase (c), the product: `src/worker.ts` as child processes (one per `workers`, each with its own
+ * endpoint path `/w<i>`, i.e. its own request budget at the server) on one task queue of a Temporal
+ * dev server, and the `chainSync` workflow started with the default configuration
+ * (`parseConfig` defaults: batch size, window, confirmation depth), timed from the start until its
+ * cursor reaches the last block. Each worker's peak RSS is its VmHWM, reset once it serves
+ * (so start-up is not counted). CPU per block of the workers, of Postgres and of the whole machine
+ * is measured over the same span.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import { parseConfig } from '../../src/config/parse.js';
+import { chainSyncWorkflowId, syncProgressQuery, type ChainSyncInput } from '../../src/workflows/definitions.js';
+import { startWorkerProcess, type GroupProcess } from '../../test/support/processes.js';
+import { waitFor } from '../../test/support/stack.js';
+import { cpuPerBlock, cpuSnapshot, type CpuPerBlock } from './cpu.js';
+
+/** How often the sync's progress is read while it runs, in ms (the resolution of the timing). */
+const PROGRESS_POLL_MS = 100;
+/** Longest a product run may take, in ms. */
+const RUN_TIMEOUT_MS = 3 * 60 * 60 * 1000;
+
+/** Result of one product run: wall seconds and the highest worker peak RSS in MB. */
+export type ProductRun = { seconds: number; workerPeakRssMb: number; cpuPerBlock: CpuPerBlock; input: ChainSyncInput };
+
+/**
+ * Runs the sync of blocks `0..blocks−1` (the server must serve `blocks + confirmationDepth`
+ * blocks so the default depth finality targets block `blocks − 1`).
+ * `env` overrides worker/config variables (e.g. `CONCURRENCY`).
+ */
+export async function runProduct(options: {
+  serverUrl: string; databaseUrl: string; temporalAddress: string; chainId: number; blocks: number; workers: number; env: Record<string, string>; nodeArgs?: readonly string[];
+}): Promise<ProductRun> {
+  const taskQueue = `bench-${Date.now()}`;
+  const connection = await Connection.connect({ address: options.temporalAddress });
+  const client = new Client({ connection });
+  const workers: GroupProcess[] = [];
+  try {
+    for (let i = 1; i <= options.workers; i++) {
+      workers.push(await startWorkerProcess({
+        RPC_URL: `${options.serverUrl}/w${i}`, CHAIN_ID: String(options.chainId), DATABASE_URL: options.databaseUrl,
+        TEMPORAL_ADDRESS: options.temporalAddress, TASK_QUEUE: taskQueue, INSTANCE_ID: `bench-w${i}-${process.pid}`, ...options.env,
+      }, connection, 'default', [taskQueue], options.nodeArgs ?? []));
+    }
+    for (const w of workers) writeFileSync(`/proc/${w.pid}/clear_refs`, '5'); // reset VmHWM
+    const cfg = parseConfig({ RPC_URL: options.serverUrl, CHAIN_ID: String(options.chainId), ...options.env });
+    const input: ChainSyncInput = {
+      chainId: options.chainId, startBlock: cfg.startBlock, batchSize: cfg.batchSize, concurrency: cfg.concurrency, confirmationDepth: cfg.confirmationDepth,
+      finality: cfg.finality, pollIntervalMs: cfg.pollIntervalMs, maxRetries: cfg.maxRetries, gapCheckIntervalMs: cfg.gapCheckIntervalMs,
+    };
+    const cpuBefore = cpuSnapshot(workers.map((w) => w.pid));
+    const startedAt = performance.now();
+    const handle = await client.workflow.start('chainSync', { workflowId: chainSyncWorkflowId(options.chainId), taskQueue, args: [input] });
+    const outcome = await waitFor(`the sync to store block ${options.blocks - 1}`, async () => {
+      if (workers.some((w) => w.exitReason() !== undefined)) return 'exited' as const;
+      return (await handle.query(syncProgressQuery)).cursor >= options.blocks - 1 ? ('stored' as const) : false;
+    }, { timeoutMs: RUN_TIMEOUT_MS, intervalMs: PROGRESS_POLL_MS });
+    const dead = workers.find((w) => w.exitReason() !== undefined);
+    if (outcome === 'exited' && dead) throw new Error(`worker ${dead.pid} exited (${dead.exitReason()}):\n${dead.tail.join('\n')}`);
+    const seconds = (performance.now() - startedAt) / 1000;
+    const cpu = cpuPerBlock(cpuBefore, cpuSnapshot(workers.map((w) => w.pid)), options.blocks);
+    const workerPeakRssMb = Math.max(...workers.map((w) => peakRssMb(w.pid)));
+    await handle.terminate('bench run finished');
+    return { seconds, workerPeakRssMb, cpuPerBlock: cpu, input };
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await connection.close();
+  }
+}
+
+/** VmHWM of process `pid` in MB (Linux /proc). */
+function peakRssMb(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Math.round(Number(match[1]) / 1024) : NaN;
+}

@@ -1,0 +1,211 @@
+/**
+ * The throughput bench (`npm run bench`): in ONE run, on the same synthetic blocks and schema,
+ *   (a) ceiling   — the rows COPY'd straight into the schema (product's indexes), writing only;
+ *   (b) baseline  — the seed's approach: 2 requests per block, p-limit(10), INSERTs per block;
+ *   (c) product   — worker process(es) + the chainSync workflow on a Temporal dev server, default config;
+ *   (d) direct    — the product's range activity (`runIndexRange`) called without Temporal.
+ * Prints blocks/s, rows/s, RPC requests per block, worker peak RSS and the ratios c/a, c/b,
+ * (d − c)/d (and c with N workers / c with 1 worker when `--workers` > 1); appends the JSON to
+ * `bench/results/<timestamp>.json`. Needs Postgres (`scripts/stack up`; `DATABASE_URL`) and the
+ * pinned Temporal CLI (`scripts/setup`); starts its own chain server and Temporal dev server.
+ *
+ * @example npm run bench -- --profile mainnet --blocks 1000 --latency-ms 100
+ * @example npm run bench -- --profile light --blocks 3000 --latency-ms 300 --max-in-flight 4 --workers 2 --phases c
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { createSyntheticChain, nonNegativeInteger, PROFILES, profileName } from './synthetic-chain.js';
+import { countGenerated, runCeiling } from './phases/ceiling.js';
+import { runBaseline } from './phases/baseline.js';
+import { countRows, phaseResult, startChainServer, truncateChainTables, type PhaseResult } from './phases/common.js';
+import { runDirect } from './phases/direct.js';
+import { runProduct } from './phases/product.js';
+import type { CpuPerBlock } from './phases/cpu.js';
+import { startTemporalServer } from '../test/support/processes.js';
+import { createTestDatabase } from '../test/support/stack.js';
+import { parseConfig } from '../src/config/parse.js';
+import { WORKFLOWS_PATH } from '../src/worker.js';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+
+const CHAIN_ID = 1;
+/** Blocks the baseline indexes at most by default: it is slow, and its rate is what counts. */
+const DEFAULT_BASELINE_BLOCKS = 2_000;
+
+/** Options of one bench run (see the CLI flags). */
+export type BenchOptions = {
+  profile: string; blocks: number; latencyMs: number; concurrency?: number; batchSize?: number; workers: number; rateLimit: number;
+  /** Activities one worker runs at once (MAX_CONCURRENT_ACTIVITIES); default: the product default. */
+  maxConcurrentActivities?: number;
+  /** Requests each worker's endpoint path serves at once (the per-worker request budget; 0 = no cap). */
+  maxInFlight?: number;
+  phases: string; baselineBlocks: number; outDir: string; env?: Record<string, string>;
+  /** Extra `node` flags for the worker processes, e.g. `--cpu-prof` (from `BENCH_WORKER_NODE_ARGS`). */
+  workerNodeArgs?: string[];
+};
+
+/** What a run appends to `bench/results/`: options, machine, phases and ratios (null when a phase was skipped). */
+export type BenchResult = {
+  startedAt: string; command: string; options: BenchOptions; machine: { cpus: number; loadAverage1m: number };
+  generated: { blocks: number; transactionsPerBlock: number; logsPerBlock: number };
+  phases: { ceiling: PhaseResult | null; baseline: PhaseResult | null; product: PhaseResult | null; productWithWorkers: PhaseResult | null; direct: PhaseResult | null };
+  ratios: { productToCeiling: number | null; productToBaseline: number | null; temporalOverhead: number | null; scaleOut: number | null };
+  productInput: unknown;
+  file: string;
+};
+
+/** Runs the bench once and returns (and writes) its result. */
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
+  const startedAt = new Date();
+  const phases = new Set(options.phases.split(',').map((p) => p.trim()));
+  const chain = createSyntheticChain(PROFILES[options.profile]!, CHAIN_ID);
+  const env = {
+    ...(options.env ?? {}),
+    ...(options.concurrency ? { CONCURRENCY: String(options.concurrency) } : {}),
+    ...(options.batchSize ? { BATCH_SIZE: String(options.batchSize) } : {}),
+    ...(options.maxConcurrentActivities ? { MAX_CONCURRENT_ACTIVITIES: String(options.maxConcurrentActivities) } : {}),
+  };
+  const cfg = parseConfig({ RPC_URL: 'http://127.0.0.1', CHAIN_ID: String(CHAIN_ID), ...env });
+  const database = await createTestDatabase('bench');
+  const server = await startChainServer([
+    '--profile', options.profile, '--blocks', String(options.blocks + cfg.confirmationDepth), '--latency-ms', String(options.latencyMs),
+    '--rate-limit', String(options.rateLimit), '--max-in-flight', String(options.maxInFlight ?? 0), '--chain-id', String(CHAIN_ID), '--prewarm',
+  ]);
+  const temporalDir = mkdtempSync(join(tmpdir(), 'bench-temporal-'));
+  const result: BenchResult['phases'] = { ceiling: null, baseline: null, product: null, productWithWorkers: null, direct: null };
+  let productInput: unknown = null;
+  try {
+    const expected = await countGenerated(chain, options.blocks);
+    const measure = async (blocks: number, want: typeof expected, run: () => Promise<number>, rpc = true): Promise<PhaseResult> => {
+      await truncateChainTables(database.db);
+      const before = await server.stats();
+      const seconds = await run();
+      const after = await server.stats();
+      return phaseResult(blocks, seconds, await countRows(database.db, CHAIN_ID), want, rpc ? { before, after } : null);
+    };
+    if (phases.has('a')) {
+      result.ceiling = await measure(options.blocks, expected, async () => (await runCeiling({ chain, databaseUrl: database.url, blocks: options.blocks, batchSize: cfg.batchSize })).seconds, false);
+    }
+    if (phases.has('b')) {
+      const blocks = Math.min(options.blocks, options.baselineBlocks);
+      const want = blocks === options.blocks ? expected : await countGenerated(chain, blocks);
+      result.baseline = await measure(blocks, want, () => runBaseline({ url: `${server.url}/b`, db: database.db, chainId: CHAIN_ID, blocks }));
+    }
+    if (phases.has('d')) {
+      result.direct = await measure(options.blocks, expected, () => runDirect({
+        url: `${server.url}/d`, db: database.db, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs,
+      }));
+    }
+    if (phases.has('c')) {
+      const temporal = await startTemporalServer({ dbFile: join(temporalDir, 'temporal.db') });
+      try {
+        // Workers start as the Docker image starts them: with a workflow bundle built ahead.
+        const bundle = join(temporalDir, 'workflow-bundle.js');
+        writeFileSync(bundle, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') })).code);
+        const productEnv = { WORKFLOW_BUNDLE: bundle, ...env };
+        for (const workers of options.workers > 1 ? [1, options.workers] : [1]) {
+          let peak = 0;
+          let cpu: CpuPerBlock | undefined;
+          const phase = await measure(options.blocks, expected, async () => {
+            const run = await runProduct({ serverUrl: server.url, databaseUrl: database.url, temporalAddress: temporal.address, chainId: CHAIN_ID, blocks: options.blocks, workers, env: productEnv, nodeArgs: options.workerNodeArgs ?? [] });
+            peak = run.workerPeakRssMb;
+            cpu = run.cpuPerBlock;
+            productInput = run.input;
+            return run.seconds;
+          });
+          const withWorkers = { ...phase, workers, workerPeakRssMb: peak, ...(cpu ? { cpuPerBlock: cpu } : {}) };
+          if (workers === 1) result.product = withWorkers;
+          else result.productWithWorkers = withWorkers;
+        }
+      } finally {
+        await temporal.stop();
+      }
+    }
+  } finally {
+    await server.stop();
+    await database.drop();
+    rmSync(temporalDir, { recursive: true, force: true });
+  }
+  const rate = (p: PhaseResult | null) => p?.blocksPerSecond ?? null;
+  const ratio = (x: number | null, y: number | null) => (x === null || y === null || y === 0 ? null : Math.round((x / y) * 1000) / 1000);
+  const c = rate(result.product);
+  const d = rate(result.direct);
+  const file = join(options.outDir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const output: BenchResult = {
+    startedAt: startedAt.toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    options,
+    machine: { cpus: availableParallelism(), loadAverage1m: Math.round(loadavg()[0]! * 100) / 100 },
+    generated: { blocks: options.blocks, transactionsPerBlock: Math.round((chainTotals(result)?.transactions ?? 0) / options.blocks), logsPerBlock: Math.round((chainTotals(result)?.logs ?? 0) / options.blocks) },
+    phases: result,
+    ratios: {
+      productToCeiling: ratio(c, rate(result.ceiling)),
+      productToBaseline: ratio(c, rate(result.baseline)),
+      temporalOverhead: c === null || d === null ? null : Math.round(((d - c) / d) * 1000) / 1000,
+      scaleOut: ratio(rate(result.productWithWorkers), c),
+    },
+    productInput,
+    file,
+  };
+  mkdirSync(options.outDir, { recursive: true });
+  writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
+  return output;
+}
+
+function chainTotals(phases: BenchResult['phases']) {
+  return (phases.ceiling ?? phases.direct ?? phases.product ?? phases.baseline)?.rows;
+}
+
+/** The result as a table and the acceptance lines of issue 6, for the terminal. */
+export function formatResult(r: BenchResult): string {
+  const rows: [string, PhaseResult | null][] = [
+    ['(a) ceiling: COPY only', r.phases.ceiling], ['(b) seed baseline', r.phases.baseline], ['(c) product, 1 worker', r.phases.product],
+    [`(c) product, ${r.options.workers} workers`, r.phases.productWithWorkers], ['(d) range activity, no Temporal', r.phases.direct],
+  ];
+  const lines = [`profile ${r.options.profile}, ${r.options.blocks} blocks (~${r.generated.transactionsPerBlock} txs, ~${r.generated.logsPerBlock} logs each), latency ${r.options.latencyMs} ms, load ${r.machine.loadAverage1m} on ${r.machine.cpus} cpus`,
+    'phase                              blocks/s     rows/s  req/block  server cpu ms  peak RSS MB  rows ok'];
+  for (const [name, p] of rows) {
+    if (!p) continue;
+    lines.push(`${name.padEnd(34)}${String(p.blocksPerSecond).padStart(9)}${String(p.rowsPerSecond).padStart(11)}${String(p.rpcRequestsPerBlock ?? '–').padStart(11)}${String(p.serverCpuMs ?? '–').padStart(15)}${String(p.workerPeakRssMb ?? '–').padStart(13)}  ${p.rowsMatch}`);
+  }
+  for (const [name, p] of rows) {
+    const c = p?.cpuPerBlock;
+    if (c) {
+      lines.push(`${name.slice(0, 3)} CPU per block: worker ${c.workerMs} ms, postgres ${c.postgresMs} ms, chain server ${p.serverCpuMs === null ? '–' : Math.round((p.serverCpuMs / p.blocks) * 10) / 10} ms, whole machine ${c.machineMs} ms of the ${Math.round((r.machine.cpus * 1000 * p.seconds / p.blocks) * 10) / 10} ms its ${r.machine.cpus} cpus had`);
+    }
+  }
+  const t = r.ratios;
+  lines.push(`c/a ${t.productToCeiling ?? '–'}   c/b ${t.productToBaseline ?? '–'}   (d−c)/d ${t.temporalOverhead ?? '–'}${t.scaleOut === null ? '' : `   ${r.options.workers} workers / 1 worker ${t.scaleOut}`}`);
+  lines.push(`written to ${r.file}`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const opts = new Command('bench')
+    .option('--profile <name>', 'mainnet or light', profileName, 'mainnet')
+    .option('--blocks <n>', 'blocks to index in each phase', nonNegativeInteger, 1_000)
+    .option('--latency-ms <ms>', 'round trip the chain server adds to every HTTP request', nonNegativeInteger, 100)
+    .option('--concurrency <n>', 'batches in flight (the workflow window, CONCURRENCY); default: the product default', nonNegativeInteger)
+    .option('--batch-size <blocks>', 'blocks per batch (BATCH_SIZE); default: the product default', nonNegativeInteger)
+    .option('--max-concurrent-activities <n>', 'activities per worker (MAX_CONCURRENT_ACTIVITIES); default: the product default', nonNegativeInteger)
+    .option('--workers <n>', 'worker processes for a second product run (ratio against 1 worker)', nonNegativeInteger, 1)
+    .option('--rate-limit <n>', 'requests per second per worker endpoint path (0 = none)', nonNegativeInteger, 0)
+    .option('--max-in-flight <n>', 'HTTP requests served at once per worker endpoint path, others wait (0 = no cap)', nonNegativeInteger, 0)
+    .option('--phases <list>', 'phases to run, of a,b,c,d', 'a,b,c,d')
+    .option('--baseline-blocks <n>', 'blocks the baseline indexes at most (it is slow)', nonNegativeInteger, DEFAULT_BASELINE_BLOCKS)
+    .option('--out-dir <dir>', 'where the JSON result goes', fileURLToPath(new URL('./results', import.meta.url)))
+    .parse()
+    .opts<Omit<BenchOptions, 'outDir'> & { outDir: string }>();
+  const workerNodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean);
+  const result = await runBench({ ...opts, ...(workerNodeArgs ? { workerNodeArgs } : {}) });
+  process.stdout.write(`${formatResult(result)}\n`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().then(() => process.exit(0), (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,102 @@
+import { Context } from '@temporalio/activity';
+import type { Kysely } from 'kysely';
+import type { LimitFunction } from 'p-limit';
+import { isValidRange, rangeSize, type StoredBatch } from '../domain/index.js';
+import { toBatchRows, writeBatch, type Database } from '../db/index.js';
+import { InvalidInputError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { streamBlocks, verifyRoots, type BlockLink, type RootsVerdict, type RpcPool } from '../rpc/index.js';
+
+/** Heartbeat interval of a running batch, in ms; well under the proxy's heartbeat timeout (30 s). */
+const HEARTBEAT_EVERY_MS = 5_000;
+
+/** Input of `indexRange`: one batch, inclusive block numbers. */
+export type IndexRangeInput = { chainId: number; from: number; to: number };
+
+/** What `indexRange` returns: the stored batch, and with `VERIFY_ROOTS` how many of its blocks' header roots could not be checked. */
+export type IndexRangeSummary = StoredBatch & { rootsNotVerifiable?: number };
+
+/**
+ * Fetches blocks `from..to` with full transactions and receipts from the pool, validates them,
+ * and replaces what is stored for the range in one Postgres transaction. Each JSON-RPC batch of
+ * blocks is converted and streamed into the open transaction as soon as it arrives
+ * (`streamBlocks` into `writeBatch`), so a range never sits whole in memory; the commit comes after
+ * the last block arrived and the range's parent-hash links checked out. `fetchSlots`, when given,
+ * is the worker's limit on JSON-RPC batches in flight (and not yet written) across all ranges it
+ * runs: it bounds the worker's memory. Heartbeats on a timer and passes the activity's
+ * cancellation to fetch. Idempotent. With `verifyRoots` each block's header roots are recomputed
+ * before an endpoint's answer is taken (`verifyRoots` in rpc/verify-roots.ts): a mismatch refuses
+ * that answer; blocks whose roots cannot be recomputed are stored, counted in `rootsNotVerifiable`
+ * and logged as `roots-not-verifiable` with the reasons. Returns a small summary (no block bodies).
+ * @throws InvalidInputError (not retried) for a bad range or another chain; RpcTransientError,
+ *   RpcBadResponseError, DbTransientError (retried by Temporal).
+ */
+export async function runIndexRange(
+  deps: { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchSlots?: LimitFunction },
+  input: IndexRangeInput,
+  context?: { heartbeat(details: unknown): void; cancellationSignal?: AbortSignal },
+): Promise<IndexRangeSummary> {
+  const range = { from: input.from, to: input.to };
+  if (!isValidRange(range)) throw new InvalidInputError(`indexRange needs integers 0 ≤ from ≤ to, got from=${input.from} to=${input.to}`);
+  if (input.chainId !== deps.chainId) {
+    throw new InvalidInputError(`this worker indexes chain ${deps.chainId}, not chain ${input.chainId}: run a worker with CHAIN_ID=${input.chainId} on this task queue`);
+  }
+  const startedAt = Date.now();
+  // Heartbeat on a timer while this process works (fetch failover and a long write included), so
+  // a dead worker is noticed after the heartbeat timeout and a live one never is.
+  let stage: Record<string, unknown> = { fetchedBlocks: 0, writtenBlocks: 0 };
+  const timer = setInterval(() => context?.heartbeat(stage), HEARTBEAT_EVERY_MS);
+  const counts = { blocks: 0, transactions: 0, logs: 0 };
+  const verdicts = new Map<number, RootsVerdict>();
+  let links: BlockLink[];
+  try {
+    links = await writeBatch(deps.db, input.chainId, range, (write) =>
+      streamBlocks(deps.pool, range, {
+        signal: context?.cancellationSignal,
+        slots: deps.fetchSlots,
+        onProgress: (fetchedBlocks) => {
+          stage = { fetchedBlocks, writtenBlocks: counts.blocks };
+        },
+        check: deps.verifyRoots
+          ? async ({ block, receipts }, label) => {
+              verdicts.set(Number(BigInt(block.number)), await verifyRoots(input.chainId, block, receipts, label));
+            }
+          : undefined,
+        onBundles: async (bundles) => {
+          const rows = toBatchRows(input.chainId, bundles);
+          await write(rows);
+          counts.blocks += rows.blocks.length;
+          counts.transactions += rows.transactions.length;
+          counts.logs += rows.logs.length;
+        },
+      }),
+    );
+  } finally {
+    clearInterval(timer);
+  }
+  const first = links[0]!;
+  const last = links[links.length - 1]!;
+  const notVerifiable = [...verdicts].filter(([, v]) => v.status === 'not-verifiable');
+  if (notVerifiable.length > 0) {
+    const reasons = [...new Set(notVerifiable.map(([, v]) => (v.status === 'not-verifiable' ? v.reason : '')))];
+    deps.log.info({ chainId: input.chainId, from: range.from, to: range.to, blocks: notVerifiable.length, firstBlock: notVerifiable[0]![0], reasons }, 'roots-not-verifiable');
+  }
+  const summary: IndexRangeSummary = {
+    from: range.from,
+    to: range.to,
+    firstParentHash: first.parentHash.toLowerCase(),
+    lastHash: last.hash.toLowerCase(),
+    blockCount: counts.blocks,
+    transactionCount: counts.transactions,
+    logCount: counts.logs,
+    ...(deps.verifyRoots ? { rootsNotVerifiable: notVerifiable.length } : {}),
+  };
+  deps.log.info({ chainId: input.chainId, from: range.from, to: range.to, transactions: summary.transactionCount, logs: summary.logCount, durationMs: Date.now() - startedAt }, 'batch-stored');
+  return summary;
+}
+
+/** Temporal's activity context, adapted to what {@link runIndexRange} needs. */
+export function activityContext(): { heartbeat(details: unknown): void; cancellationSignal: AbortSignal } {
+  const ctx = Context.current();
+  return { heartbeat: (details) => ctx.heartbeat(details), cancellationSignal: ctx.cancellationSignal };
+}

@@ -1,0 +1,147 @@
+/**
+ * Activities: thin glue between the workflows and the rpc and db layers. Each checks its input,
+ * calls domain, rpc and db, and returns a small JSON summary (never block bodies). Errors pass
+ * through `toApplicationFailure` in one place (failure.ts).
+ */
+import type { Kysely } from 'kysely';
+import pLimit from 'p-limit';
+import type { ChainHead, Cursor, StoredBatch } from '../domain/index.js';
+import { findGaps, readCursor, saveCursor, type Database, type Gap } from '../db/index.js';
+import { InvalidInputError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { fetchChainHead, type RpcPool } from '../rpc/index.js';
+import { asActivity } from './failure.js';
+import { activityContext, runIndexRange, type IndexRangeInput } from './index-range.js';
+import { findCommonAncestor, rollback, type CommonAncestor } from './reorg.js';
+import { verifyRange, type VerifyRangeInput, type VerifyResult } from './verify.js';
+
+/**
+ * JSON-RPC batches of blocks (10 blocks each, see rpc/fetch-blocks.ts) that one worker fetches and
+ * holds unwritten at once, over all the ranges of one chain it runs. It bounds the worker's memory
+ * (a mainnet block is about 0.8 MB of JSON and 2–3 MB parsed) while keeping enough requests in
+ * flight to hide a 100–300 ms round trip. Measured with `npm run bench`.
+ */
+export const BLOCK_BATCHES_IN_FLIGHT = 8;
+
+/**
+ * What the activities report to, when given (the worker's metrics). Block numbers; durations in
+ * ms; timestamps in Unix seconds. Implementations must not throw.
+ */
+export type ActivityObserver = {
+  /** The head and tags just read (`getChainHead`). */
+  onChainHead(chainId: number, chainHead: ChainHead): void;
+  /** The cursor just read, saved or rolled back to, with its block's timestamp when stored. */
+  onCursor(chainId: number, blockNumber: number, blockTimestampSeconds: number | null): void;
+  /** An `indexRange` ended: `batch` is its summary, or null when it failed. */
+  onRangeFinished(chainId: number, durationMs: number, batch: StoredBatch | null, gapRepair: boolean): void;
+  /** A reorg was rolled back, `reorgDepth` stored blocks deep. */
+  onReorg(chainId: number, reorgDepth: number): void;
+  /** The gap check found these gaps (possibly none). */
+  onGapsFound(chainId: number, gaps: readonly Gap[]): void;
+  /** `verifyRange` compared a range with the chain. */
+  onVerified(chainId: number, result: VerifyResult): void;
+};
+
+/**
+ * What the activities need: the database, the RPC pool of this worker's chain, a logger,
+ * `verifyRoots` (`VERIFY_ROOTS`), and optionally an observer (metrics).
+ */
+export type ActivityDeps = { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; observer?: ActivityObserver };
+
+/** The activities every worker registers, by name. Inputs and outputs are plain JSON. */
+export type Activities = {
+  /** Head, safe and finalized block numbers of the chain (JSON-RPC `eth_getBlockByNumber` with tags). */
+  getChainHead(input: { chainId: number }): Promise<ChainHead>;
+  /** Stores one batch `[from, to]` in one transaction; see `runIndexRange`. `gapRepair` marks the re-indexing of a gap (metrics). */
+  indexRange(input: IndexRangeInput & { gapRepair?: boolean }): Promise<StoredBatch>;
+  /** The stored cursor of the chain, or null. */
+  readCursor(input: { chainId: number }): Promise<Cursor | null>;
+  /** Persists the cursor; the block it names must be stored with that hash. */
+  saveCursor(input: { chainId: number; cursor: Cursor }): Promise<void>;
+  /** Highest block at or below `fromBlock` whose stored hash equals the canonical one. */
+  findCommonAncestor(input: { chainId: number; fromBlock: number; lowestBlock: number }): Promise<CommonAncestor>;
+  /** Deletes everything above the ancestor and moves the cursor there, in one transaction. */
+  rollback(input: { chainId: number; ancestor: Cursor; reorgDepth: number; confirmationDepth: number }): Promise<{ deletedBlocks: number }>;
+  /** Missing block ranges between `from` and `to` inclusive, with the hashes they must link to. */
+  findGaps(input: { chainId: number; from: number; to: number }): Promise<Gap[]>;
+  /** Re-reads `from..to` from the pool and lists differences with the database (read-only). */
+  verifyRange(input: VerifyRangeInput): Promise<VerifyResult>;
+};
+
+/**
+ * Builds the activities over `deps`. Every activity refuses another chain than `deps.chainId`
+ * with InvalidInputError (not retried).
+ */
+export function createActivities(deps: ActivityDeps): Activities {
+  const fetchSlots = pLimit(BLOCK_BATCHES_IN_FLIGHT);
+  const sameChain = (chainId: number) => {
+    if (chainId !== deps.chainId) throw new InvalidInputError(`this worker indexes chain ${deps.chainId}, not chain ${chainId}`);
+  };
+  const observer = deps.observer;
+  const observeCursor = async (chainId: number, cursor: Cursor | null) => {
+    if (observer && cursor) observer.onCursor(chainId, cursor.blockNumber, await readBlockTimestamp(deps.db, chainId, cursor.blockNumber));
+  };
+  return {
+    getChainHead: asActivity(async ({ chainId }) => {
+      sameChain(chainId);
+      const chainHead = await fetchChainHead(deps.pool);
+      observer?.onChainHead(chainId, chainHead);
+      return chainHead;
+    }),
+    indexRange: asActivity(async ({ gapRepair, ...input }) => {
+      const startedAt = Date.now();
+      try {
+        const batch = await runIndexRange({ ...deps, fetchSlots }, input, activityContext());
+        observer?.onRangeFinished(input.chainId, Date.now() - startedAt, batch, gapRepair === true);
+        return batch;
+      } catch (err) {
+        observer?.onRangeFinished(input.chainId, Date.now() - startedAt, null, gapRepair === true);
+        throw err;
+      }
+    }),
+    readCursor: asActivity(async ({ chainId }) => {
+      sameChain(chainId);
+      const cursor = await readCursor(deps.db, chainId);
+      await observeCursor(chainId, cursor);
+      return cursor;
+    }),
+    saveCursor: asActivity(async ({ chainId, cursor }) => {
+      sameChain(chainId);
+      await saveCursor(deps.db, chainId, cursor);
+      await observeCursor(chainId, cursor);
+    }),
+    findCommonAncestor: asActivity(async (input) => {
+      sameChain(input.chainId);
+      return findCommonAncestor(deps, input);
+    }),
+    rollback: asActivity(async (input) => {
+      sameChain(input.chainId);
+      const result = await rollback(deps, input);
+      observer?.onReorg(input.chainId, input.reorgDepth);
+      await observeCursor(input.chainId, input.ancestor);
+      return result;
+    }),
+    findGaps: asActivity(async ({ chainId, from, to }) => {
+      sameChain(chainId);
+      const gaps = await findGaps(deps.db, chainId, from, to);
+      observer?.onGapsFound(chainId, gaps);
+      return gaps;
+    }),
+    verifyRange: asActivity(async (input) => {
+      sameChain(input.chainId);
+      const result = await verifyRange(deps, input);
+      observer?.onVerified(input.chainId, result);
+      return result;
+    }),
+  };
+}
+
+/** Timestamp (Unix seconds) of stored block `blockNumber`, or null when absent or unreadable (metrics only: never throws). */
+async function readBlockTimestamp(db: Kysely<Database>, chainId: number, blockNumber: number): Promise<number | null> {
+  try {
+    const row = await db.selectFrom('blocks').select('timestamp').where('chain_id', '=', chainId).where('number', '=', blockNumber).executeTakeFirst();
+    return row ? Number(row.timestamp) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,471 @@
+/**
+ * `evm-indexer`: the operator's CLI over Temporal (and Postgres for `migrate` and `gaps`).
+ *
+ * Commands: start, status, backfill, pause, resume, stop, migrate, gaps. Settings come from the
+ * same environment variables as the worker (see the README's configuration table); flags override.
+ * Exit codes: 0 success, 1 failure (one line naming the culprit), 2 bad usage.
+ * @example npx tsx src/client.ts status
+ */
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
+import { parseConfig, type Config } from './config/parse.js';
+import { archivePartitions, ArchiveRefusedError, connectDatabase, exportBlock, findGaps, migrateToLatest, readCursor, type ArchiveMode } from './db/index.js';
+import { formatCount, formatCountOr, formatRange, rangeSize } from './domain/index.js';
+import { ConfigError } from './errors.js';
+import { chooseProgressMode, createProgressReporter } from './cli/backfill-progress.js';
+import { renderStatusTable, type StatusRow } from './cli/status-table.js';
+import { syncStartDetails, syncSummary } from './workflows/details.js';
+import {
+  backfillProgressQuery,
+  chainIdSearchAttribute,
+  cursorSearchAttribute,
+  backfillWorkflowId,
+  chainSyncWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  syncProgressQuery,
+  type BackfillInput,
+  type BackfillProgress,
+  type ChainSyncInput,
+  type SyncProgress,
+  type VerifyInput,
+  type VerifyReport,
+  verifyWorkflowId,
+} from './workflows/definitions.js';
+
+/** How often `backfill` prints a progress line (or JSON object) while it waits, in ms. */
+const BACKFILL_PROGRESS_INTERVAL_MS = 2_000;
+/** How often the live bar on a terminal refreshes, in ms. */
+const BACKFILL_BAR_INTERVAL_MS = 500;
+
+/** What the CLI prints for a number not known yet. */
+const NO_NUMBER = '-';
+
+function blockNumberArg(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError(`${name} must be a block number (integer ≥ 0), got ${value}`);
+    return Number(value);
+  };
+}
+
+function positiveArg(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer ≥ 1, got ${value}`);
+    return Number(value);
+  };
+}
+
+async function connectClient(config: Config): Promise<{ client: Client; close: () => Promise<void> }> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.temporalAddress, connectTimeout: '5 seconds' });
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    const reason = /tcp connect error|ConnectError|refused/i.test(text) ? 'connection refused' : text;
+    throw new CliError(`TEMPORAL_ADDRESS: cannot reach Temporal at ${config.temporalAddress} (${reason}); is the stack up? (scripts/stack up)`);
+  }
+  return { client: new Client({ connection, namespace: config.temporalNamespace }), close: () => connection.close() };
+}
+
+class CliError extends Error {}
+
+function requireChainId(config: Config, flag: number | undefined): number {
+  const chainId = flag ?? config.chainId;
+  if (chainId === null || chainId === undefined) throw new CliError('CHAIN_ID: required (set CHAIN_ID or pass --chain-id)');
+  return chainId;
+}
+
+/**
+ * The chains a command works on. With `CHAINS_FILE`: the chain of `--chain-id` (or `CHAIN_ID`),
+ * or every chain of the file when `all` and none is given; `${VAR}` references to variables the
+ * client lacks stay as written (the client never calls the endpoints). Without: the one chain of
+ * `--chain-id`/`CHAIN_ID` with the environment's settings.
+ * @throws CliError when no chain id is given where one is needed; ConfigError for a bad file or a chain not in it.
+ */
+function resolveChains(cfg: Config, env: NodeJS.ProcessEnv, flag: number | undefined, options: { all: boolean }): ChainConfig[] {
+  const fromFile = loadChainsFile(cfg, env, { unsetVariables: 'keep' });
+  if (!fromFile) return [chainFromEnv(cfg, requireChainId(cfg, flag))];
+  const chainId = flag ?? cfg.chainId;
+  if ((chainId === null || chainId === undefined) && !options.all) {
+    throw new CliError(`--chain-id: required with CHAINS_FILE (it lists chains ${fromFile.map((c) => c.chainId).join(', ')})`);
+  }
+  return selectChains(fromFile, chainId, flag === undefined ? 'CHAIN_ID' : '--chain-id');
+}
+
+/** Builds the CLI program. Exported for tests. */
+export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
+  const config = (): Config => parseConfig(env);
+  const program = new Command('evm-indexer')
+    .description('Operate the EVM chain indexer: sync, backfill and inspect chains indexed through Temporal into PostgreSQL.')
+    .option('--chain-id <id>', 'EIP-155 chain id (default: CHAIN_ID)', positiveArg('--chain-id'))
+    .showHelpAfterError();
+  const chainIdFlag = (): number | undefined => program.opts<{ chainId?: number }>().chainId;
+  const chainOf = (cfg: Config): ChainConfig => resolveChains(cfg, env, chainIdFlag(), { all: false })[0]!;
+
+  program
+    .command('start')
+    .description('Start the chain\'s sync workflow (chain-sync:<chainId>); with CHAINS_FILE and no chain id, every chain\'s. Idempotent: if it runs already, says so and exits 0.')
+    .action(async () => {
+      const cfg = config();
+      const chains = resolveChains(cfg, env, chainIdFlag(), { all: true });
+      const { client, close } = await connectClient(cfg);
+      try {
+        for (const chain of chains) console.log(await startSync(client, cfg, chain));
+      } finally {
+        await close();
+      }
+    });
+
+  program
+    .command('status')
+    .description('Show head, target, cursor and lag (blocks) of the chain\'s sync, or a table of every running sync when no chain id is set.')
+    .action(async () => {
+      const cfg = config();
+      const chainId = chainIdFlag() ?? cfg.chainId;
+      const { client, close } = await connectClient(cfg);
+      try {
+        if (chainId !== null && chainId !== undefined) {
+          const id = chainSyncWorkflowId(chainId);
+          console.log(await renderStatus(client.workflow.getHandle(id), id, cfg));
+          return;
+        }
+        const rows: StatusRow[] = [];
+        for await (const wf of client.workflow.list({ query: `WorkflowType = 'chainSync' AND ExecutionStatus = 'Running'` })) {
+          const progress = await client.workflow.getHandle(wf.workflowId).query(syncProgressQuery).catch(() => null);
+          rows.push({ workflowId: wf.workflowId, progress });
+        }
+        console.log(rows.length === 0 ? 'no sync is running; start one with: evm-indexer start' : renderStatusTable(rows));
+      } finally {
+        await close();
+      }
+    });
+
+  program
+    .command('backfill')
+    .description('Index blocks --from..--to (inclusive) in a backfill workflow (backfill:<chainId>:<from>-<to>) and wait for it, printing progress.')
+    .requiredOption('--from <block>', 'first block number', blockNumberArg('--from'))
+    .requiredOption('--to <block>', 'last block number (inclusive)', blockNumberArg('--to'))
+    .option('--batch-size <blocks>', 'blocks per batch (default: BATCH_SIZE)', positiveArg('--batch-size'))
+    .option('--concurrency <n>', 'batches in flight (default: CONCURRENCY)', positiveArg('--concurrency'))
+    .option('--no-wait', 'start it and return at once')
+    .option('--json', 'progress as one JSON object per line on stdout (event "progress", then "done"), for scripts', false)
+    .action(async (opts: { from: number; to: number; batchSize?: number; concurrency?: number; wait: boolean; json: boolean }) => {
+      const cfg = config();
+      const chain = chainOf(cfg);
+      const { chainId } = chain;
+      if (opts.from > opts.to) throw new CliError(`--from ${opts.from} is above --to ${opts.to}`);
+      const { client, close } = await connectClient(cfg);
+      try {
+        const input: BackfillInput = { chainId, from: opts.from, to: opts.to, batchSize: opts.batchSize ?? chain.batchSize, concurrency: opts.concurrency ?? chain.concurrency, maxRetries: chain.maxRetries };
+        const workflowId = backfillWorkflowId(chainId, opts.from, opts.to);
+        const registered = await registeredSearchAttributes(client, cfg);
+        const handle = await client.workflow.start('backfill', {
+          workflowId,
+          taskQueue: chain.taskQueue,
+          args: [input],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          staticSummary: `backfill of chain ${chainId}: ${formatRange(opts)}`,
+          typedSearchAttributes: chainIdAttribute(registered, chainId),
+        });
+        const mode = chooseProgressMode({ json: opts.json, isTTY: process.stderr.isTTY === true });
+        if (mode !== 'json') console.log(`backfill ${workflowId} running on task queue ${chain.taskQueue}`);
+        if (!opts.wait) return;
+        const reporter = createProgressReporter(mode, { stdout: process.stdout, stderr: process.stderr });
+        const timer = setInterval(
+          () => handle.query(backfillProgressQuery).then((p) => reporter.update(p), () => undefined),
+          mode === 'bar' ? BACKFILL_BAR_INTERVAL_MS : BACKFILL_PROGRESS_INTERVAL_MS,
+        );
+        try {
+          const result = (await handle.result()) as BackfillProgress;
+          clearInterval(timer);
+          reporter.finish(result);
+          if (mode !== 'json') console.log(`backfill done: ${formatRange(result)} (${formatCount(result.blocksTotal)} blocks), ${result.blocksPerSecond} blocks/s`);
+        } finally {
+          clearInterval(timer);
+        }
+      } finally {
+        await close();
+      }
+    });
+
+  for (const [name, signal, verb] of [['pause', pauseSignal, 'paused'], ['resume', resumeSignal, 'resumed']] as const) {
+    program
+      .command(name)
+      .description(name === 'pause' ? 'Pause the sync: no new batches; in-flight ones finish.' : 'Resume a paused sync.')
+      .action(async () => {
+        const cfg = config();
+        await withSync(cfg, requireChainId(cfg, chainIdFlag()), async (handle) => {
+          await handle.signal(signal);
+          console.log(`sync ${handle.workflowId} ${verb}`);
+        });
+      });
+  }
+
+  program
+    .command('stop')
+    .description('Stop the sync (cancels the workflow; stored data and the cursor stay; start resumes from the cursor).')
+    .action(async () => {
+      const cfg = config();
+      await withSync(cfg, requireChainId(cfg, chainIdFlag()), async (handle, client) => {
+        if (!(await describeRunning(client, handle.workflowId))) throw new CliError(`sync ${handle.workflowId} is not running`);
+        await handle.cancel();
+        console.log(`sync ${handle.workflowId} stopping (cancelled; the stored rows and cursor stay)`);
+      });
+    });
+
+  program
+    .command('migrate')
+    .description('Apply pending database migrations (the worker also does this at start).')
+    .action(async () => {
+      const cfg = config();
+      const db = connectDatabase(cfg.databaseUrl);
+      try {
+        const applied = await migrateToLatest(db, { partitionSize: cfg.partitionSize }).catch((err: unknown) => {
+          throw new CliError(`DATABASE_URL: cannot migrate ${cfg.databaseLabel}: ${err instanceof Error ? err.message || (err as { code?: string }).code : String(err)}`);
+        });
+        console.log(applied.length === 0 ? 'database is up to date' : `applied: ${applied.join(', ')}`);
+      } finally {
+        await db.destroy();
+      }
+    });
+
+  program
+    .command('verify')
+    .description('Re-read blocks --from..--to (inclusive) from the RPC endpoints (through a worker) and compare hashes, parent hashes, transactions, receipt status and gas used, and log keys with the database. Exit 1 when any difference is found.')
+    .requiredOption('--from <block>', 'first block number', blockNumberArg('--from'))
+    .requiredOption('--to <block>', 'last block number (inclusive)', blockNumberArg('--to'))
+    .option('--sample <n>', 'check only n blocks, spread evenly over the range', positiveArg('--sample'))
+    .action(async (opts: { from: number; to: number; sample?: number }) => {
+      const cfg = config();
+      const { chainId, taskQueue } = chainOf(cfg);
+      if (opts.from > opts.to) throw new CliError(`--from ${opts.from} is above --to ${opts.to}`);
+      const { client, close } = await connectClient(cfg);
+      try {
+        const input: VerifyInput = { chainId, from: opts.from, to: opts.to, ...(opts.sample ? { sample: opts.sample } : {}) };
+        const report = (await client.workflow.execute('verify', {
+          workflowId: verifyWorkflowId(chainId, opts.from, opts.to),
+          taskQueue,
+          args: [input],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        })) as VerifyReport;
+        console.log(`verify chain ${chainId} ${formatRange(report)}: ${formatCount(report.checkedBlocks)} blocks checked, ${formatCount(report.differenceCount)} difference${report.differenceCount === 1 ? '' : 's'}`);
+        for (const line of report.differences) console.log(`  ${line}`);
+        if (report.differenceCount > report.differences.length) console.log(`  … and ${formatCount(report.differenceCount - report.differences.length)} more`);
+        process.exitCode = report.differenceCount === 0 ? 0 : 1;
+      } finally {
+        await close();
+      }
+    });
+
+  program
+    .command('export-block')
+    .description('Print a stored block with its transactions, receipts and logs as JSON-RPC shaped JSON (eth_getBlockByNumber(n, true) + eth_getBlockReceipts(n)), rebuilt from the database.')
+    .argument('<block>', 'block number', blockNumberArg('<block>'))
+    .action(async (blockNumber: number) => {
+      const cfg = config();
+      const chainId = requireChainId(cfg, chainIdFlag());
+      const db = connectDatabase(cfg.databaseUrl);
+      try {
+        const bundle = await exportBlock(db, chainId, blockNumber);
+        if (!bundle) throw new CliError(`block ${blockNumber} of chain ${chainId} is not stored`);
+        console.log(JSON.stringify(bundle, null, 2));
+      } finally {
+        await db.destroy();
+      }
+    });
+
+  program
+    .command('gaps')
+    .description('List missing block ranges (gaps) of the chain below its cursor.')
+    .option('--from <block>', 'lowest block number to check (default: START_BLOCK)', blockNumberArg('--from'))
+    .action(async (opts: { from?: number }) => {
+      const cfg = config();
+      const { chainId, startBlock } = chainOf(cfg);
+      const db = connectDatabase(cfg.databaseUrl);
+      try {
+        const cursor = await readCursor(db, chainId);
+        if (!cursor) {
+          console.log(`chain ${chainId} has no cursor yet`);
+          return;
+        }
+        const gaps = await findGaps(db, chainId, opts.from ?? startBlock, cursor.blockNumber);
+        if (gaps.length === 0) console.log(`no gap in ${formatRange({ from: opts.from ?? startBlock, to: cursor.blockNumber })}`);
+        for (const g of gaps) console.log(`gap: ${formatRange(g)} (${formatCount(rangeSize(g))} block${g.to === g.from ? "" : "s"})`);
+        process.exitCode = gaps.length === 0 ? 0 : 1;
+      } finally {
+        await db.destroy();
+      }
+    });
+
+  program
+    .command('archive')
+    .description('Detach the chain\'s whole partitions below --before from blocks, transactions, logs and withdrawals (kept in schema "archive"; --drop drops them; --export <dir> writes them to <dir> with COPY, then drops them). Refuses (exit 1) anything at or above the stored cursor. gaps and verify skip archived ranges.')
+    .requiredOption('--before <block>', 'archive only partitions whose every block is below this one', blockNumberArg('--before'))
+    .option('--drop', 'drop the detached partitions')
+    .option('--export <dir>', 'write each detached partition to <dir>/<table>_c<chainId>_<from>_<to>.copy (COPY text format), then drop it')
+    .action(async (opts: { before: number; drop?: boolean; export?: string }) => {
+      const cfg = config();
+      const chainId = requireChainId(cfg, chainIdFlag());
+      if (opts.drop && opts.export !== undefined) throw new CliError('--drop and --export: choose one (--export drops after writing the files)');
+      const mode: ArchiveMode = opts.export !== undefined ? { kind: 'export', dir: opts.export } : opts.drop ? { kind: 'drop' } : { kind: 'detach' };
+      const db = connectDatabase(cfg.databaseUrl);
+      try {
+        const archived = await archivePartitions(db, cfg.databaseUrl, chainId, opts.before, mode).catch((err: unknown) => {
+          throw err instanceof ArchiveRefusedError ? new CliError(err.message) : err;
+        });
+        if (archived.length === 0) console.log(`chain ${chainId}: no whole partition below block ${formatCount(opts.before)}; nothing archived`);
+        const done = mode.kind === 'detach' ? 'detached to schema archive' : mode.kind === 'drop' ? 'detached and dropped' : `exported to ${mode.dir} and dropped`;
+        for (const p of archived) console.log(`chain ${chainId}: ${formatRange(p)} ${done}`);
+      } finally {
+        await db.destroy();
+      }
+    });
+
+  return program;
+}
+
+/**
+ * Starts `chain-sync:<chainId>` on the chain's task queue with the chain's settings, unless it runs
+ * already; returns the line to print.
+ */
+async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promise<string> {
+  const { chainId } = chain;
+  const workflowId = chainSyncWorkflowId(chainId);
+  const running = await describeRunning(client, workflowId);
+  if (running) return `sync ${workflowId} is already running (run ${running}); nothing to do`;
+  const input: ChainSyncInput = {
+    chainId,
+    startBlock: chain.startBlock,
+    batchSize: chain.batchSize,
+    concurrency: chain.concurrency,
+    confirmationDepth: chain.confirmationDepth,
+    finality: chain.finality,
+    pollIntervalMs: chain.pollIntervalMs,
+    maxRetries: chain.maxRetries,
+    gapCheckIntervalMs: chain.gapCheckIntervalMs,
+    stallTimeoutMs: chain.stallTimeoutMs,
+    endpoints: [...chain.rpcLabels],
+  };
+  const stored = await readStoredCursor(cfg, chainId);
+  const registered = await registeredSearchAttributes(client, cfg);
+  input.searchAttributes = registered.has(cursorSearchAttribute.name);
+  const handle = await client.workflow.start('chainSync', {
+    workflowId,
+    taskQueue: chain.taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: syncSummary(chainId),
+    staticDetails: syncStartDetails(input),
+    typedSearchAttributes: chainIdAttribute(registered, chainId),
+  });
+  const from = stored ? `resuming after the stored cursor ${formatCount(stored.blockNumber)}` : `from block ${formatCount(chain.startBlock)}`;
+  return `sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${chain.batchSize}, ${chain.concurrency} at once`;
+}
+
+/**
+ * Names of the custom search attributes registered in the client's namespace. Empty (with one
+ * warning line on stderr) when the server cannot say; then the workflows run without them.
+ */
+async function registeredSearchAttributes(client: Client, cfg: Config): Promise<Set<string>> {
+  try {
+    const response = await client.connection.operatorService.listSearchAttributes({ namespace: cfg.temporalNamespace });
+    const names = new Set(Object.keys(response.customAttributes ?? {}));
+    const missing = [chainIdSearchAttribute.name, cursorSearchAttribute.name].filter((n) => !names.has(n));
+    if (missing.length > 0) {
+      console.error(
+        `note: search attribute${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not registered in namespace ${cfg.temporalNamespace}; ` +
+          `workflows start without ${missing.length > 1 ? 'them' : 'it'} (register: ${missing.map((n) => `temporal operator search-attribute create --name ${n} --type Int`).join('; ')})`,
+      );
+    }
+    return names;
+  } catch {
+    return new Set();
+  }
+}
+
+/** The `ChainId` search attribute of a new workflow, when registered. */
+function chainIdAttribute(registered: ReadonlySet<string>, chainId: number) {
+  return registered.has(chainIdSearchAttribute.name) ? [{ key: chainIdSearchAttribute, value: chainId }] : [];
+}
+
+/** The chain's stored cursor, or null when there is none or the database cannot be read. */
+async function readStoredCursor(cfg: Config, chainId: number): Promise<{ blockNumber: number } | null> {
+  const db = connectDatabase(cfg.databaseUrl);
+  try {
+    return await readCursor(db, chainId);
+  } catch {
+    return null;
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * Runs `act` on the handle of chain `chainId`'s sync (`chain-sync:<chainId>`) over a new Temporal
+ * connection, closed afterwards.
+ * @throws CliError `sync <id> is not running` when Temporal does not know the workflow.
+ */
+async function withSync(cfg: Config, chainId: number, act: (handle: WorkflowHandle, client: Client) => Promise<void>): Promise<void> {
+  const workflowId = chainSyncWorkflowId(chainId);
+  const { client, close } = await connectClient(cfg);
+  try {
+    await act(client.workflow.getHandle(workflowId), client);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`sync ${workflowId} is not running`);
+    throw err;
+  } finally {
+    await close();
+  }
+}
+
+async function describeRunning(client: Client, workflowId: string): Promise<string | null> {
+  try {
+    const description = await client.workflow.getHandle(workflowId).describe();
+    return description.status.name === 'RUNNING' ? description.runId : null;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
+}
+
+async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Config): Promise<string> {
+  let state: string;
+  try {
+    state = (await handle.describe()).status.name;
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    state = 'NOT STARTED';
+  }
+  if (state !== 'RUNNING') {
+    const chainId = Number(workflowId.split(':')[1]);
+    const db = connectDatabase(cfg.databaseUrl);
+    const cursor = await readCursor(db, chainId).catch(() => null).finally(() => db.destroy());
+    return `${workflowId}: ${state.toLowerCase()}; stored cursor ${formatCountOr(cursor?.blockNumber, NO_NUMBER)}; start it with: npx tsx src/client.ts start`;
+  }
+  const p: SyncProgress = await handle.query(syncProgressQuery);
+  const targetNote = p.finality === 'depth' ? `head − ${p.confirmationDepth} confirmation depth` : `'${p.finality}' tag`;
+  return [
+    `${workflowId}: running (${p.paused ? 'paused' : p.status})`,
+    `  head      ${formatCountOr(p.head, NO_NUMBER)}${p.headReadAtMs === null ? '' : ` (read ${Math.max(0, Math.round((Date.now() - p.headReadAtMs) / 1000))} s ago)`}`,
+    `  target    ${formatCountOr(p.target, NO_NUMBER)} (${targetNote})`,
+    `  cursor    ${formatCountOr(p.cursor, NO_NUMBER)}${p.cursorHash ? ` ${p.cursorHash}` : ''}`,
+    `  lag       ${formatCountOr(p.lagBlocks, NO_NUMBER)} blocks behind the head${p.lagBlocks !== null && p.lagBlocks < 0 ? ' (the chain is shorter than what is stored: a reset chain or a reorg, being rolled back)' : ''}`,
+    `  rate      ${p.blocksPerSecond} blocks/s, ${p.inFlightBatches} batches in flight, ${p.reorgs} reorgs handled, ${p.gapsRepaired} gaps repaired`,
+  ].join('\n');
+}
+
+/** Runs the CLI with `argv`; prints failures as one line and sets the exit code. */
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  try {
+    await createProgram().parseAsync([...argv]);
+  } catch (err) {
+    if (err instanceof ConfigError) for (const p of err.problems) console.error(`config error: ${p}`);
+    else if (err instanceof CliError) console.error(`error: ${err.message}`);
+    else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) void main();

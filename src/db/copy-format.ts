@@ -1,0 +1,219 @@
+/**
+ * Row encoders for `COPY … FROM STDIN` (PostgreSQL docs, "COPY", file formats): the binary format
+ * for the column types the schema uses (bytes go in as they are: no hex on either side, the
+ * largest cost of the text format), and the text format as the fallback for any other type.
+ * Pure: no I/O; the column types come from the caller.
+ */
+
+/** Size of each buffer the binary encoder hands out, in bytes. */
+const BINARY_CHUNK_BYTES = 1 << 20;
+/** Characters of COPY text handed out at once. */
+const TEXT_CHUNK_CHARS = 256 * 1024;
+const BYTEA_OID = 17;
+/** `PGCOPY\n\377\r\n\0`, flags (int32 0) and header extension length (int32 0). */
+const BINARY_HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
+const NUMERIC_POSITIVE = 0x0000;
+const NUMERIC_NEGATIVE = 0x4000;
+
+/** Postgres type names (`udt_name`) the binary encoder writes. */
+export const BINARY_TYPES: ReadonlySet<string> = new Set(['int2', 'int4', 'int8', 'bool', 'bytea', 'numeric', 'jsonb', 'json', 'text', 'varchar', '_bytea']);
+
+/** Grows a list of fixed-size buffers; `chunks()` returns the filled parts. */
+class BufferWriter {
+  private readonly done: Buffer[] = [];
+  buf = Buffer.allocUnsafe(BINARY_CHUNK_BYTES);
+  at = 0;
+
+  /** Makes room for `bytes` more bytes in `buf` at `at`. */
+  room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    if (this.at > 0) this.done.push(this.buf.subarray(0, this.at));
+    this.buf = Buffer.allocUnsafe(Math.max(BINARY_CHUNK_BYTES, bytes));
+    this.at = 0;
+  }
+  int16(v: number): void { this.room(2); this.at = this.buf.writeInt16BE(v, this.at); }
+  int32(v: number): void { this.room(4); this.at = this.buf.writeInt32BE(v, this.at); }
+  bytes(b: Buffer): void { this.room(b.length); b.copy(this.buf, this.at); this.at += b.length; }
+  chunks(): Buffer[] {
+    if (this.at > 0) this.done.push(this.buf.subarray(0, this.at));
+    this.at = 0;
+    this.buf = Buffer.alloc(0);
+    return this.done;
+  }
+}
+
+/**
+ * `rows` in COPY binary format for `columns` of Postgres types `types` (udt names, all in
+ * BINARY_TYPES). Values: null/undefined → NULL; integers from number, bigint or decimal string;
+ * numeric from decimal string, number or bigint; bytea from Buffer; jsonb/json/text from string
+ * (objects are JSON-stringified); `_bytea` from an array of Buffers. Returns buffers of about 1 MiB.
+ * @throws TypeError naming the column when a value does not fit its type (a bug in the caller).
+ */
+export function copyBinary(rows: readonly object[], columns: readonly string[], types: readonly string[]): Buffer[] {
+  const w = new BufferWriter();
+  w.bytes(BINARY_HEADER);
+  for (const row of rows) {
+    const record = row as Record<string, unknown>;
+    w.int16(columns.length);
+    for (let i = 0; i < columns.length; i++) {
+      const value = record[columns[i]!];
+      if (value === null || value === undefined) w.int32(-1);
+      else writeValue(w, types[i]!, value, columns[i]!);
+    }
+  }
+  w.int16(-1);
+  return w.chunks();
+}
+
+const TWO_TO_32 = 2 ** 32;
+
+function writeValue(w: BufferWriter, type: string, value: unknown, column: string): void {
+  switch (type) {
+    case 'bytea': {
+      if (!Buffer.isBuffer(value)) throw new TypeError(`COPY: column ${column} (bytea) needs a Buffer`);
+      w.int32(value.length);
+      return w.bytes(value);
+    }
+    case 'numeric': return writeNumeric(w, typeof value === 'string' ? value : String(value), column);
+    case 'int8': {
+      w.room(12);
+      w.at = w.buf.writeInt32BE(8, w.at);
+      if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
+        w.at = w.buf.writeUInt32BE(Math.floor(value / TWO_TO_32), w.at);
+        w.at = w.buf.writeUInt32BE(value % TWO_TO_32, w.at);
+      } else {
+        w.at = w.buf.writeBigInt64BE(BigInt(value as number | string | bigint), w.at);
+      }
+      return;
+    }
+    case 'int4': w.int32(4); return w.int32(Number(value));
+    case 'int2': w.int32(2); return w.int16(Number(value));
+    case 'bool': w.int32(1); w.room(1); w.buf[w.at++] = value ? 1 : 0; return;
+    case 'jsonb':
+    case 'json':
+    case 'text':
+    case 'varchar': {
+      const text = typeof value === 'string' ? value : JSON.stringify(value);
+      const prefix = type === 'jsonb' ? 1 : 0; // jsonb binary: version byte 1, then the text
+      const length = Buffer.byteLength(text, 'utf8');
+      w.room(4 + prefix + length);
+      w.at = w.buf.writeInt32BE(length + prefix, w.at);
+      if (prefix) w.buf[w.at++] = 1;
+      w.at += w.buf.write(text, w.at, 'utf8');
+      return;
+    }
+    case '_bytea': return writeByteaArray(w, value, column);
+    default: throw new TypeError(`COPY: column ${column} has type ${type}, which the binary encoder does not write`);
+  }
+}
+
+/**
+ * numeric binary: ndigits, weight, sign, dscale (int16 each), then base-10,000 digits (int16),
+ * most significant first, trailing zero digits left out (the weight implies them). Integers only.
+ */
+function writeNumeric(w: BufferWriter, decimal: string, column: string): void {
+  const negative = decimal.charCodeAt(0) === 45; // '-'
+  let start = negative ? 1 : 0;
+  while (start < decimal.length - 1 && decimal.charCodeAt(start) === 48) start++; // leading zeros
+  const length = decimal.length - start;
+  const groupCount = Math.ceil(length / 4);
+  // Digits of base 10,000, most significant first; the first group takes the remainder digits.
+  let used = groupCount;
+  w.room(4 + 8 + 2 * groupCount);
+  const lengthAt = w.at;
+  let o = lengthAt + 4 + 8;
+  let pos = start;
+  let firstLength = length - 4 * (groupCount - 1);
+  let lastNonZero = -1;
+  for (let g = 0; g < groupCount; g++) {
+    let value = 0;
+    for (let k = 0; k < firstLength; k++) {
+      const c = decimal.charCodeAt(pos++) - 48;
+      if (c < 0 || c > 9) throw new TypeError(`COPY: column ${column} (numeric) needs an integer, got ${decimal}`);
+      value = value * 10 + c;
+    }
+    firstLength = 4;
+    w.buf.writeInt16BE(value, o + 2 * g);
+    if (value !== 0) lastNonZero = g;
+  }
+  used = lastNonZero + 1;
+  o = w.buf.writeInt32BE(8 + 2 * used, lengthAt);
+  o = w.buf.writeInt16BE(used, o);
+  o = w.buf.writeInt16BE(used === 0 ? 0 : groupCount - 1, o);
+  o = w.buf.writeUInt16BE(negative && used > 0 ? NUMERIC_NEGATIVE : NUMERIC_POSITIVE, o);
+  o = w.buf.writeInt16BE(0, o);
+  w.at = o + 2 * used;
+}
+
+/** One-dimensional bytea[] in array binary format (ndim, has-null flag, element OID, size, lower bound 1, elements). */
+function writeByteaArray(w: BufferWriter, value: unknown, column: string): void {
+  if (!Array.isArray(value)) throw new TypeError(`COPY: column ${column} (bytea[]) needs an array of Buffers`);
+  const elements = value as (Buffer | null)[];
+  const size = elements.length === 0 ? 12 : 20 + elements.reduce((sum, e) => sum + 4 + (e ? e.length : 0), 0);
+  w.int32(size);
+  w.int32(elements.length === 0 ? 0 : 1);
+  w.int32(elements.some((e) => e === null) ? 1 : 0);
+  w.int32(BYTEA_OID);
+  if (elements.length === 0) return;
+  w.int32(elements.length);
+  w.int32(1);
+  for (const e of elements) {
+    if (e === null) w.int32(-1);
+    else {
+      w.int32(e.length);
+      w.bytes(e);
+    }
+  }
+}
+
+/**
+ * `rows` as COPY text format: tab-separated fields, `\N` for null, backslashes and control
+ * characters escaped; bytea as `\x` hex, arrays as array literals, booleans as t/f, objects as
+ * JSON text. Yields chunks of about 256 Ki characters. The fallback for types BINARY_TYPES lacks.
+ */
+export function* copyText(rows: readonly object[], columns: readonly string[]): Generator<string> {
+  let chunk = '';
+  for (const row of rows) {
+    const record = row as Record<string, unknown>;
+    let line = '';
+    for (let i = 0; i < columns.length; i++) {
+      if (i > 0) line += '\t';
+      line += textField(record[columns[i]!]);
+    }
+    chunk += `${line}\n`;
+    if (chunk.length >= TEXT_CHUNK_CHARS) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+
+function textField(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  if (Buffer.isBuffer(value)) return `\\\\x${value.toString('hex')}`;
+  switch (typeof value) {
+    case 'string': return escapeText(value);
+    case 'number':
+    case 'bigint': return String(value);
+    case 'boolean': return value ? 't' : 'f';
+    default: return escapeText(Array.isArray(value) ? arrayLiteral(value) : JSON.stringify(value));
+  }
+}
+
+/** A Postgres array literal of `values` (elements quoted; bytea as `\x` hex). */
+function arrayLiteral(values: readonly unknown[]): string {
+  const elements = values.map((v) => {
+    if (v === null || v === undefined) return 'NULL';
+    const text = Buffer.isBuffer(v) ? `\\x${v.toString('hex')}` : typeof v === 'string' ? v : JSON.stringify(v);
+    return `"${text.replace(/["\\]/g, '\\$&')}"`;
+  });
+  return `{${elements.join(',')}}`;
+}
+
+function escapeText(text: string): string {
+  if (!NEEDS_ESCAPE.test(text)) return text;
+  return text.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
+}

@@ -1,0 +1,26 @@
+import { DbIntegrityError, DbTransientError, IndexerError } from '../errors.js';
+
+/**
+ * Maps a driver error to the indexer's classes by SQLSTATE (never by message text). Pure.
+ * Class 08 (connection), 40001 (serialization), 40P01 (deadlock), 57P01/57P02/57P03 (shutdown),
+ * 53300 (too many connections) → DbTransientError; class 23 → DbIntegrityError; a connection
+ * error without SQLSTATE (ECONNREFUSED, ECONNRESET, "Connection terminated") → DbTransientError;
+ * anything else is returned unchanged (stays retryable as an unknown error).
+ */
+export function classifyDbError(err: unknown, context: string): unknown {
+  if (err instanceof IndexerError) return err;
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  const text = `${context}: ${message}${typeof code === 'string' ? ` (SQLSTATE ${code})` : ''}`;
+  if (typeof code === 'string') {
+    if (code.startsWith('08') || ['40001', '40P01', '57P01', '57P02', '57P03', '53300'].includes(code)) {
+      return new DbTransientError(text, { cause: err });
+    }
+    if (code.startsWith('23')) return new DbIntegrityError(text, { cause: err });
+    if (/^E[A-Z]+$/.test(code)) return new DbTransientError(text, { cause: err });
+  }
+  if (/Connection terminated|connection error|timeout exceeded when trying to connect/i.test(message)) {
+    return new DbTransientError(text, { cause: err });
+  }
+  return err;
+}

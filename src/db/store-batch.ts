@@ -1,0 +1,169 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Kysely, Transaction } from 'kysely';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { BlockRange } from '../domain/block-range.js';
+import { DbTransientError } from '../errors.js';
+import { pgPoolOf } from './connect.js';
+import type { Database } from './database.js';
+import { ensurePartitions } from './partitions.js';
+import type { BatchRows } from './rows.js';
+import { BINARY_TYPES, copyBinary, copyText } from './copy-format.js';
+import { classifyDbError } from './sqlstate.js';
+
+const UNIQUE_VIOLATION = '23505';
+/** Tables a batch writes, in this order (blocks first: nothing references them, but readers expect them first). */
+const BATCH_TABLES = ['blocks', 'transactions', 'logs', 'withdrawals'] as const;
+
+/**
+ * Replaces everything stored for chain `chainId` in `range` (inclusive) with `rows`, in ONE
+ * Postgres transaction: {@link writeBatch} with a single write.
+ * @throws like writeBatch.
+ */
+export async function storeBatch(db: Kysely<Database>, chainId: number, range: BlockRange, rows: BatchRows): Promise<void> {
+  await writeBatch(db, chainId, range, (write) => write(rows));
+}
+
+/**
+ * Replaces everything stored for chain `chainId` in `range` (inclusive), in ONE Postgres
+ * transaction, with the rows `produce` hands to `write` while it runs (a range is written while
+ * its blocks are still arriving; memory holds only what is not written yet). Partitions are
+ * created first (`ensurePartitions`); then the transaction deletes the range's logs,
+ * transactions, withdrawals and blocks, and each `write` streams its rows in with
+ * `COPY … FROM STDIN` (binary format, see copy-format.ts; pg-copy-streams), one COPY per table.
+ * Writes run one at a time in call order; `write` resolves when its rows are in. The transaction
+ * commits after `produce` resolved and every write landed; if `produce` or a write fails it rolls
+ * back, so a retry, a concurrent duplicate attempt or a rewrite after a reorg leaves exactly one
+ * copy, and a crash never leaves half a batch. The connection is taken before `produce` starts and
+ * held until the end (take it before any shared limiter, never while holding one).
+ * Columns are the keys of each table's first row (every row of a table has the same keys).
+ * Invariant: after commit, every block in `range` that was written is stored with exactly its
+ * transactions, logs and withdrawals.
+ * @returns what `produce` returned.
+ * @throws DbTransientError when the connection is lost or another writer committed the same
+ *   blocks first (unique violation: the retry replaces them); whatever `produce` throws, unchanged
+ *   when it is an IndexerError.
+ */
+export async function writeBatch<T>(
+  db: Kysely<Database>,
+  chainId: number,
+  range: BlockRange,
+  produce: (write: (rows: BatchRows) => Promise<void>) => Promise<T>,
+): Promise<T> {
+  await ensurePartitions(db, chainId, range);
+  const pool = pgPoolOf(db);
+  let client: pg.PoolClient | undefined;
+  let broken: Error | undefined;
+  let queue: Promise<void> = Promise.resolve();
+  let writeFailure: unknown;
+  let settled = false; // produce returned or threw: later writes (stragglers of a failed range) are refused
+  try {
+    client = await pool.connect();
+    const open = client;
+    await open.query('begin');
+    await open.query(rangeDeleteStatements(chainId, range).join('; ')); // one round trip
+    const write = (rows: BatchRows): Promise<void> => {
+      if (settled) return Promise.reject(new Error(`chain ${chainId} blocks ${range.from}–${range.to}: write after the batch ended`));
+      const next = queue.then(async () => {
+        if (writeFailure !== undefined) throw writeFailure;
+        for (const table of BATCH_TABLES) await copyRows(open, pool, table, rows[table]);
+      });
+      queue = next.catch((err: unknown) => {
+        writeFailure ??= err;
+      });
+      return next;
+    };
+    const result = await produce(write).finally(() => {
+      settled = true;
+    });
+    await queue;
+    if (writeFailure !== undefined) throw writeFailure;
+    await open.query('commit');
+    return result;
+  } catch (err) {
+    settled = true;
+    await queue; // never roll back under a COPY in progress
+    if (client) {
+      await client.query('rollback').catch((rollbackErr: unknown) => {
+        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr)); // the connection is gone: drop it
+      });
+    }
+    if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
+      throw new DbTransientError(
+        `chain ${chainId} blocks ${range.from}–${range.to}: another writer stored these blocks at the same time; the retry replaces them`,
+        { cause: err },
+      );
+    }
+    throw classifyDbError(err, `storing chain ${chainId} blocks ${range.from}–${range.to}`);
+  } finally {
+    client?.release(broken);
+  }
+}
+
+/** Deletes the rows of chain `chainId` with block numbers in `range` (inclusive) from every chain table. */
+export async function deleteRange(trx: Transaction<Database>, chainId: number, range: { from: number; to: number }): Promise<void> {
+  for (const table of ['logs', 'transactions', 'withdrawals'] as const) {
+    await trx.deleteFrom(table).where('chain_id', '=', chainId).where('block_number', '>=', range.from).where('block_number', '<=', range.to).execute();
+  }
+  await trx.deleteFrom('blocks').where('chain_id', '=', chainId).where('number', '>=', range.from).where('number', '<=', range.to).execute();
+}
+
+/**
+ * Streams `rows` into `table` with one `COPY table (columns) FROM STDIN` on `client`: binary
+ * format when every column's type is one the binary encoder writes, text format otherwise.
+ * Columns are the keys of the first row.
+ */
+async function copyRows(client: pg.PoolClient, pool: pg.Pool, table: string, rows: readonly object[]): Promise<void> {
+  if (rows.length === 0) return;
+  const columns = Object.keys(rows[0]!);
+  const types = await columnTypes(client, pool, table, columns);
+  const list = columns.map((c) => `"${c}"`).join(', ');
+  if (types !== null) {
+    await pipeline(Readable.from(copyBinary(rows, columns, types)), client.query(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`)));
+  } else {
+    await pipeline(Readable.from(copyText(rows, columns)), client.query(copyFrom(`copy ${table} (${list}) from stdin`)));
+  }
+}
+
+/** Column types (udt names) per table, read once per pool from information_schema. */
+const typesByPool = new WeakMap<pg.Pool, Map<string, Map<string, string>>>();
+
+/** Types of `columns` of `table`, or null when one is unknown or not in BINARY_TYPES (then COPY uses text). Reads the catalog again once when a column is missing (a migration ran). */
+async function columnTypes(client: pg.PoolClient, pool: pg.Pool, table: string, columns: readonly string[]): Promise<string[] | null> {
+  let tables = typesByPool.get(pool);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (!tables || (attempt === 1)) {
+      const result = await client.query<{ table_name: string; column_name: string; udt_name: string }>(
+        `select table_name, column_name, udt_name from information_schema.columns where table_schema = current_schema() and table_name = any($1)`,
+        [[...BATCH_TABLES]],
+      );
+      tables = new Map();
+      for (const r of result.rows) {
+        if (!tables.has(r.table_name)) tables.set(r.table_name, new Map());
+        tables.get(r.table_name)!.set(r.column_name, r.udt_name);
+      }
+      typesByPool.set(pool, tables);
+    }
+    const known = tables.get(table);
+    const types = columns.map((c) => known?.get(c));
+    if (types.every((t) => t !== undefined)) return types.every((t) => BINARY_TYPES.has(t!)) ? (types as string[]) : null;
+  }
+  return null;
+}
+
+/**
+ * The four DELETEs that clear `range` (inclusive block numbers) of chain `chainId` before a batch
+ * is written, in the order they lock the tables (logs, transactions, withdrawals, blocks; the
+ * partition creator follows it too). Block numbers and the chain id are validated safe integers,
+ * so they are inlined: `storeBatch` sends the four as one round trip. Pure.
+ */
+export function rangeDeleteStatements(chainId: number, range: BlockRange): string[] {
+  const where = `chain_id = ${chainId} and block_number between ${range.from} and ${range.to}`;
+  return [
+    `delete from logs where ${where}`,
+    `delete from transactions where ${where}`,
+    `delete from withdrawals where ${where}`,
+    `delete from blocks where chain_id = ${chainId} and number between ${range.from} and ${range.to}`,
+  ];
+}

@@ -1,0 +1,85 @@
+import type { ChainHead } from '../domain/finality.js';
+import { RpcBadResponseError, RpcTransientError } from '../errors.js';
+import type { RpcPool } from './pool.js';
+import { unwrap } from './pool.js';
+
+type HeaderLike = { number?: string; hash?: string } | null;
+
+/**
+ * Reads the head (`latest`) and the `safe` and `finalized` tags with one JSON-RPC batch of
+ * `eth_getBlockByNumber(tag, false)` (execution-apis; tags since the Merge) sent to every usable
+ * endpoint, and returns the highest head seen (never lower than one this pool returned before:
+ * a lagging endpoint does not move it back). A tag the chain does not know is reported as null.
+ * @throws RpcTransientError when no endpoint answered.
+ */
+export async function fetchChainHead(pool: RpcPool, signal?: AbortSignal): Promise<ChainHead> {
+  const answers = await pool.broadcast(
+    ['latest', 'safe', 'finalized'].map((tag) => ({ method: 'eth_getBlockByNumber', params: [tag, false] })),
+    (outcomes, label): ChainHead => {
+      const latest = unwrap(outcomes[0]!, label, 'eth_getBlockByNumber(latest)') as HeaderLike;
+      if (!latest?.number || !latest.hash) throw new RpcBadResponseError(`${label}: no latest block`);
+      const tag = (i: number): number | null => {
+        const outcome = outcomes[i]!;
+        const header = outcome.ok ? (outcome.result as HeaderLike) : null;
+        return header?.number ? Number(BigInt(header.number)) : null;
+      };
+      return {
+        head: Number(BigInt(latest.number)),
+        headHash: latest.hash.toLowerCase(),
+        safeBlockNumber: tag(1),
+        finalizedBlockNumber: tag(2),
+      };
+    },
+    signal,
+  );
+  if (answers.length === 0) throw new RpcTransientError(`no RPC endpoint answered the head (${pool.labels.join(', ')})`);
+  const best = answers.reduce((a, b) => (b.head > a.head ? b : a));
+  const highest = highestHeads.get(pool);
+  if (highest && highest.head > best.head) {
+    // A head that goes backwards is ignored, not followed, unless every endpoint keeps saying so
+    // for HEAD_REGRESSION_ACCEPT_MS (the chain really got shorter, e.g. a devnet reverted).
+    const since = backwardsSince.get(pool) ?? Date.now();
+    backwardsSince.set(pool, since);
+    if (Date.now() - since < HEAD_REGRESSION_ACCEPT_MS) return highest;
+  }
+  backwardsSince.delete(pool);
+  const merged: ChainHead = {
+    ...best,
+    safeBlockNumber: maxOrNull(answers.map((a) => a.safeBlockNumber)),
+    finalizedBlockNumber: maxOrNull(answers.map((a) => a.finalizedBlockNumber)),
+  };
+  highestHeads.set(pool, merged);
+  return merged;
+}
+
+/** How long every endpoint must report a lower head before the pool follows it, in ms. */
+const HEAD_REGRESSION_ACCEPT_MS = 30_000;
+const backwardsSince = new WeakMap<RpcPool, number>();
+
+/** The highest head each pool has reported, so a lagging endpoint never moves the head backwards. */
+const highestHeads = new WeakMap<RpcPool, ChainHead>();
+
+function maxOrNull(values: (number | null)[]): number | null {
+  const present = values.filter((v): v is number => v !== null);
+  return present.length === 0 ? null : Math.max(...present);
+}
+
+/**
+ * Reads the hashes of blocks `numbers` in one JSON-RPC batch of `eth_getBlockByNumber(n, false)`.
+ * Returns a map block number → lower-case hash; a block the node does not have is absent.
+ * @throws RpcTransientError when no endpoint answered.
+ */
+export async function fetchBlockHashes(pool: RpcPool, numbers: readonly number[], signal?: AbortSignal): Promise<Map<number, string>> {
+  return pool.batch(
+    numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, false] })),
+    (outcomes, label) => {
+      const hashes = new Map<number, string>();
+      numbers.forEach((n, i) => {
+        const header = unwrap(outcomes[i]!, label, `eth_getBlockByNumber(${n})`) as HeaderLike;
+        if (header?.hash) hashes.set(n, header.hash.toLowerCase());
+      });
+      return hashes;
+    },
+    signal,
+  );
+}

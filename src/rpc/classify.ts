@@ -1,0 +1,54 @@
+import { RpcBadResponseError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
+import type { RpcErrorObject } from './types.js';
+
+/** What a failed call means for the pool. */
+export type RpcFailureKind = 'rate-limit' | 'transient' | 'unsupported' | 'bad-response' | 'invalid-request';
+
+const RATE_LIMIT_CODES = new Set([-32005, 429, -32007, -32016]);
+const UNSUPPORTED_CODES = new Set([-32601, -32004]);
+const RATE_LIMIT_TEXT = /rate.?limit|too many requests|throttl|exceeded (the |your )*(request|compute|capacity|quota|rate|limit)|request limit|capacity/i;
+const UNSUPPORTED_TEXT = /method not found|not supported|unsupported method|does not exist\/is not available/i;
+
+/**
+ * Classifies a JSON-RPC error object (EIP-1474 codes plus common provider texts). Pure.
+ * -32005/429/-32007 and rate-limit texts → 'rate-limit'; -32601/-32004 and "method not found" →
+ * 'unsupported'; -32602/-32600 → 'invalid-request'; everything else (-32603, -32000 "header not
+ * found", unknown) → 'transient'.
+ */
+export function classifyRpcError(error: RpcErrorObject): RpcFailureKind {
+  if (RATE_LIMIT_CODES.has(error.code) || RATE_LIMIT_TEXT.test(error.message)) return 'rate-limit';
+  if (UNSUPPORTED_CODES.has(error.code) || UNSUPPORTED_TEXT.test(error.message)) return 'unsupported';
+  if (error.code === -32602 || error.code === -32600) return 'invalid-request';
+  return 'transient';
+}
+
+/** Classifies an HTTP status of a JSON-RPC POST. Pure. 429 → rate-limit, 408/5xx → transient, 413 → bad-response. */
+export function classifyHttpStatus(status: number): RpcFailureKind {
+  if (status === 429) return 'rate-limit';
+  if (status === 413) return 'bad-response';
+  if (status === 408 || status >= 500) return 'transient';
+  return 'transient';
+}
+
+/**
+ * Builds the indexer error for a failed call on endpoint `label`. Pure.
+ * 'unsupported' → RpcUnsupportedError, 'bad-response' → RpcBadResponseError, else RpcTransientError.
+ */
+export function toRpcError(kind: RpcFailureKind, message: string, label: string, retryAfterMs?: number): Error {
+  const text = `${label}: ${message}`;
+  if (kind === 'unsupported') return new RpcUnsupportedError(text);
+  if (kind === 'bad-response') return new RpcBadResponseError(text);
+  return new RpcTransientError(text, { retryAfterMs, rateLimited: kind === 'rate-limit' });
+}
+
+/**
+ * Parses an HTTP `Retry-After` header, in delta-seconds or HTTP-date form (RFC 9110 §10.2.3),
+ * into ms from `nowMs`. Returns undefined when absent or unparsable. Pure.
+ */
+export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  if (!/GMT\s*$/.test(value)) return undefined; // HTTP-date is always GMT; Date.parse accepts garbage like "1.5"
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}

@@ -1,0 +1,226 @@
+import pLimit, { type LimitFunction } from 'p-limit';
+import { toHex } from 'viem';
+import { RpcBadResponseError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
+import type { BlockRange } from '../domain/block-range.js';
+import type { RpcPool } from './pool.js';
+import { unwrap } from './pool.js';
+import type { BlockBundle, RpcOutcome } from './types.js';
+import { validateBlock, validateLinks, validateReceipts } from './validate.js';
+
+/** Blocks per JSON-RPC batch: each block is 2 calls, so 10 blocks = 20 calls per HTTP request. */
+const BLOCKS_PER_RPC_BATCH = 10;
+/** JSON-RPC batches of one range in flight at once. */
+const RPC_BATCHES_IN_FLIGHT = 4;
+/** Rounds of whole-pool attempts for one JSON-RPC batch that keeps failing (lagging or flaky endpoints). */
+const FETCH_ROUNDS = 4;
+/** Pause before round k is k × this, in ms. */
+const ROUND_PAUSE_MS = 200;
+/** Times calls that failed alone inside an answer are asked again, each time alone. */
+const PARTIAL_RETRY_DEPTH = 5;
+/** Pause before asking again for calls that failed alone, × the depth, in ms. */
+const PARTIAL_RETRY_PAUSE_MS = 100;
+
+/**
+ * Fetches blocks `range.from..range.to` (inclusive) with full transactions and their receipts,
+ * using JSON-RPC batches of `eth_getBlockByNumber(n, true)` and `eth_getBlockReceipts(n)` over the
+ * pool, validates each (number, receipts belong to the block, logs bloom) and the parent-hash links
+ * inside the range, and returns them in block-number order. `onProgress` is called after each
+ * JSON-RPC batch (the activity heartbeats there). `check`, when given, runs on each block of an
+ * answer before it is taken (header proofs): a throw refuses the endpoint's answer like a failed
+ * validation, so the pool asks another endpoint at once and ranks this one down.
+ * Holds the whole range in memory; {@link streamBlocks} hands each JSON-RPC batch on instead.
+ * @throws RpcTransientError or RpcBadResponseError when no endpoint served a valid answer (retried
+ *   by Temporal); RpcUnsupportedError when every endpoint refuses a method.
+ */
+export async function fetchBlocks(
+  pool: RpcPool,
+  range: BlockRange,
+  options: { signal?: AbortSignal; onProgress?: (fetchedBlocks: number) => void; check?: BundleCheck } = {},
+): Promise<BlockBundle[]> {
+  const byNumber = new Map<number, BlockBundle>();
+  await streamBlocks(pool, range, {
+    ...options,
+    onBundles: (bundles) => {
+      for (const bundle of bundles) byNumber.set(Number(BigInt(bundle.block.number)), bundle);
+    },
+  });
+  const bundles: BlockBundle[] = [];
+  for (let n = range.from; n <= range.to; n++) bundles.push(byNumber.get(n)!);
+  return bundles;
+}
+
+/** A block's place in the chain: its number and hash, and its parent's hash (hex strings as the node sent them). */
+export type BlockLink = { number: number; hash: string; parentHash: string };
+
+/**
+ * Like {@link fetchBlocks}, but hands each JSON-RPC batch's validated bundles (consecutive blocks,
+ * in block order; batches in arrival order) to `onBundles` and keeps only their links, so memory
+ * holds a few JSON-RPC batches, not the range. A JSON-RPC batch keeps its slot in `slots` until
+ * `onBundles` has resolved (backpressure: a slow consumer slows fetching). `slots` limits the
+ * batches in flight; share one limiter between ranges to bound a whole process (default: a fresh
+ * limit of RPC_BATCHES_IN_FLIGHT per call). The parent-hash links inside the range are checked once
+ * every block arrived, so a consumer that writes must not commit before this resolves.
+ * After the first failure no further JSON-RPC batch of the range starts; those in flight finish and
+ * still reach `onBundles`, which must refuse them once it knows the range failed.
+ * @returns the links of `range.from..range.to`, in block order.
+ * @throws like fetchBlocks; whatever `onBundles` throws.
+ */
+export async function streamBlocks(
+  pool: RpcPool,
+  range: BlockRange,
+  options: {
+    signal?: AbortSignal;
+    onProgress?: (fetchedBlocks: number) => void;
+    check?: BundleCheck;
+    slots?: LimitFunction;
+    onBundles: (bundles: BlockBundle[]) => Promise<void> | void;
+  },
+): Promise<BlockLink[]> {
+  const chunks: number[][] = [];
+  for (let first = range.from; first <= range.to; first += BLOCKS_PER_RPC_BATCH) {
+    const chunk: number[] = [];
+    for (let n = first; n <= Math.min(range.to, first + BLOCKS_PER_RPC_BATCH - 1); n++) chunk.push(n);
+    chunks.push(chunk);
+  }
+  const limit = options.slots ?? pLimit(RPC_BATCHES_IN_FLIGHT);
+  const links: BlockLink[][] = [];
+  let fetched = 0;
+  let failed = false;
+  await Promise.all(
+    chunks.map((chunk, i) =>
+      limit(async () => {
+        if (failed) return; // the range failed already: leave the slot to other ranges
+        try {
+          const bundles = await fetchChunk(pool, chunk, options.signal, options.check);
+          links[i] = bundles.map(({ block }) => ({ number: Number(BigInt(block.number)), hash: block.hash, parentHash: block.parentHash }));
+          await options.onBundles(bundles);
+        } catch (err) {
+          failed = true; // batches in flight finish (an abort would count against their endpoints); queued ones never start
+          throw err;
+        }
+        fetched += chunk.length;
+        options.onProgress?.(fetched);
+      }),
+    ),
+  );
+  const all = links.flat();
+  validateLinks(all);
+  return all;
+}
+
+/** A check of one validated block from endpoint `label`; throws RpcBadResponseError to refuse the answer. */
+export type BundleCheck = (bundle: BlockBundle, label: string) => Promise<void>;
+
+/** Blocks of one JSON-RPC answer, and the ones whose calls failed alone (missing, rate-limited, -32603). */
+type PartialChunk = { got: Map<number, BlockBundle>; retry: number[]; firstError: unknown };
+
+async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck, depth = 0): Promise<BlockBundle[]> {
+  const requests = numbers.flatMap((n) => [
+    { method: 'eth_getBlockByNumber', params: [toHex(n), true] },
+    { method: 'eth_getBlockReceipts', params: [toHex(n)] },
+  ]);
+  // A bad or lagging answer (null block, failed validation) rejects the whole answer: another
+  // endpoint is asked. A call that failed alone (missing from the batch, rate-limited, -32603) is
+  // asked again alone, keeping the blocks that did arrive.
+  const accept = async (outcomes: RpcOutcome[], label: string): Promise<PartialChunk> => {
+    const part: PartialChunk = { got: new Map(), retry: [], firstError: undefined };
+    numbers.forEach((n, i) => {
+      try {
+        const block = unwrap(outcomes[2 * i]!, label, `eth_getBlockByNumber(${n})`);
+        if (block === null) throw new RpcBadResponseError(`${label}: block ${n} not found (beyond its head: the node lags or the block is not mined yet)`);
+        validateBlock(block, n, label);
+        const receipts = unwrap(outcomes[2 * i + 1]!, label, `eth_getBlockReceipts(${n})`);
+        validateReceipts(block, receipts, label);
+        part.got.set(n, { block, receipts });
+      } catch (err) {
+        if (!(err instanceof RpcTransientError)) throw err;
+        part.retry.push(n);
+        part.firstError ??= err;
+      }
+    });
+    if (part.got.size === 0) throw part.firstError;
+    for (const bundle of part.got.values()) await check?.(bundle, label);
+    return part;
+  };
+  const part = await withRounds(async () => {
+    try {
+      return await pool.batch(requests, accept, signal);
+    } catch (err) {
+      if (!(err instanceof RpcUnsupportedError)) throw err;
+      const bundles = await fetchChunkWithoutBlockReceipts(pool, numbers, signal, check);
+      return { got: new Map(bundles.map((b) => [Number(BigInt(b.block.number)), b])), retry: [], firstError: undefined };
+    }
+  }, signal);
+  if (part.retry.length > 0) {
+    if (depth >= PARTIAL_RETRY_DEPTH) throw part.firstError;
+    await pause(PARTIAL_RETRY_PAUSE_MS * (depth + 1), signal);
+    for (const bundle of await fetchChunk(pool, part.retry, signal, check, depth + 1)) part.got.set(Number(BigInt(bundle.block.number)), bundle);
+  }
+  return numbers.map((n) => part.got.get(n)!);
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}
+
+/**
+ * The fallback for endpoints that refuse `eth_getBlockReceipts` (-32601/-32004): the blocks in one
+ * JSON-RPC batch, then `eth_getTransactionReceipt` for every transaction in a second one.
+ * Receipts that only `eth_getBlockReceipts` returns (Polygon state-sync) cannot be seen this way.
+ */
+async function fetchChunkWithoutBlockReceipts(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck): Promise<BlockBundle[]> {
+  const blocks = await pool.batch(
+    numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [toHex(n), true] })),
+    (outcomes, label) =>
+      numbers.map((n, i) => {
+        const block = unwrap(outcomes[i]!, label, `eth_getBlockByNumber(${n})`);
+        if (block === null) throw new RpcBadResponseError(`${label}: block ${n} not found (beyond its head: the node lags or the block is not mined yet)`);
+        validateBlock(block, n, label);
+        return block;
+      }),
+    signal,
+  );
+  const hashes = blocks.flatMap((b) => b.transactions.map((t) => t.hash));
+  if (hashes.length === 0) return blocks.map((block) => ({ block, receipts: [] }));
+  return pool.batch(
+    hashes.map((hash) => ({ method: 'eth_getTransactionReceipt', params: [hash] })),
+    async (outcomes, label) => {
+      let next = 0;
+      const bundles = blocks.map((block) => {
+        const receipts = block.transactions.map((tx) => {
+          const receipt = unwrap(outcomes[next++]!, label, `eth_getTransactionReceipt(${tx.hash})`);
+          if (receipt === null) throw new RpcBadResponseError(`${label}: no receipt for transaction ${tx.hash} of block ${Number(BigInt(block.number))}`);
+          return receipt;
+        });
+        validateReceipts(block, receipts, label);
+        return { block, receipts };
+      });
+      for (const bundle of bundles) await check?.(bundle, label);
+      return bundles;
+    },
+    signal,
+  );
+}
+
+/**
+ * Runs `fetch` up to FETCH_ROUNDS times while it fails with a retryable RPC error (a lagging node,
+ * a flaky endpoint), pausing a little longer each round, so one failed JSON-RPC batch does not
+ * throw away the range's other batches. Temporal's retry stays the outer layer.
+ */
+async function withRounds<T>(fetch: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  let lastError: unknown;
+  for (let round = 0; round < FETCH_ROUNDS; round++) {
+    if (round > 0) await pause(ROUND_PAUSE_MS * round, signal);
+    try {
+      return await fetch();
+    } catch (err) {
+      lastError = err;
+      const retryable = err instanceof RpcBadResponseError || err instanceof RpcTransientError;
+      if (!retryable || signal?.aborted) throw err;
+    }
+  }
+  throw lastError;
+}

@@ -1,0 +1,114 @@
+import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError } from '../errors.js';
+import { classifyHttpStatus, parseRetryAfter, toRpcError } from './classify.js';
+import { redactUrls } from './redact.js';
+import type { RpcOutcome, RpcRequest } from './types.js';
+
+/** One endpoint as the transport sees it: the secret URL and its printable label. */
+export type EndpointTarget = { readonly url: string; readonly label: string };
+
+/**
+ * Sends `requests` as one JSON-RPC 2.0 batch POST (EIP-1474) to `endpoint` and returns one
+ * outcome per request, in request order, matched by `id` (never by position). A missing item
+ * becomes an error outcome with code -32603 so the caller can retry it alone; a single error
+ * object instead of an array applies to every request.
+ * @throws RpcTransientError on timeout, connection failure, HTTP 408/429/5xx (with the
+ *   Retry-After hint in ms) or a body that is not JSON; RpcBadResponseError on HTTP 413 or a
+ *   body of the wrong shape. Messages name the endpoint by label only.
+ */
+export async function postBatch(
+  endpoint: EndpointTarget,
+  requests: readonly RpcRequest[],
+  options: { timeoutMs: number; signal?: AbortSignal },
+): Promise<RpcOutcome[]> {
+  const body = requests.map((r, id) => ({ jsonrpc: '2.0', id, method: r.method, params: r.params }));
+  const signals = [AbortSignal.timeout(options.timeoutMs)];
+  if (options.signal) signals.push(options.signal);
+  let response: Response;
+  let text: string;
+  const { url, authorization } = splitCredentials(endpoint.url);
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...(authorization ? { authorization } : {}) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.any(signals),
+    });
+    text = await response.text();
+  } catch (err) {
+    const reason = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
+      ? options.signal?.aborted ? 'request cancelled' : `no answer within ${options.timeoutMs} ms`
+      : `connection failed (${redactUrls(describeCause(err), [endpoint.url])})`;
+    throw new RpcTransientError(`${endpoint.label}: ${reason}`);
+  }
+  if (response.status === 413) {
+    throw new RpcBatchTooLargeError(`${endpoint.label}: HTTP 413, a batch of ${requests.length} calls is too large`);
+  }
+  if (!response.ok) {
+    const kind = classifyHttpStatus(response.status);
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
+    throw toRpcError(kind, `HTTP ${response.status} for a batch of ${requests.length}`, endpoint.label, retryAfterMs);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new RpcTransientError(`${endpoint.label}: answered with a body that is not JSON (${text.slice(0, 60).replace(/\s+/g, ' ')}…)`);
+  }
+  return matchById(parsed, requests.length, endpoint.label);
+}
+
+/**
+ * Matches a parsed JSON-RPC batch response to `count` requests with ids 0..count−1. Pure.
+ * @throws RpcBadResponseError when the body is neither an array nor an error object.
+ */
+export function matchById(parsed: unknown, count: number, label: string): RpcOutcome[] {
+  const missing: RpcOutcome = { ok: false, error: { code: -32603, message: 'missing from the batch response' } };
+  const outcomes: RpcOutcome[] = Array.from({ length: count }, () => missing);
+  if (!Array.isArray(parsed)) {
+    if (isObject(parsed) && isObject(parsed.error)) {
+      const error = { code: Number(parsed.error.code), message: String(parsed.error.message ?? '') };
+      return outcomes.map(() => ({ ok: false, error }));
+    }
+    throw new RpcBadResponseError(`${label}: batch response is not an array`);
+  }
+  for (const item of parsed) {
+    if (!isObject(item) || typeof item.id !== 'number' || !Number.isInteger(item.id) || item.id < 0 || item.id >= count) continue;
+    if (isObject(item.error)) {
+      outcomes[item.id] = {
+        ok: false,
+        error: { code: Number(item.error.code), message: String(item.error.message ?? ''), data: item.error.data },
+      };
+    } else if ('result' in item) {
+      outcomes[item.id] = { ok: true, result: item.result };
+    }
+  }
+  return outcomes;
+}
+
+/**
+ * Moves `user:password@` out of an endpoint URL into a Basic `authorization` header (RFC 7617):
+ * fetch refuses URLs with credentials. Pure.
+ */
+export function splitCredentials(raw: string): { url: string; authorization: string | null } {
+  try {
+    const parsed = new URL(raw);
+    if (!parsed.username && !parsed.password) return { url: raw, authorization: null };
+    const user = decodeURIComponent(parsed.username);
+    const password = decodeURIComponent(parsed.password);
+    parsed.username = '';
+    parsed.password = '';
+    return { url: parsed.toString(), authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+  } catch {
+    return { url: raw, authorization: null };
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function describeCause(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  const code = isObject(cause) && typeof cause.code === 'string' ? cause.code : undefined;
+  return code ?? (cause instanceof Error ? cause.message : String(cause));
+}

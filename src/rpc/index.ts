@@ -1,0 +1,14 @@
+/**
+ * RPC layer: the endpoint pool, JSON-RPC batches matched by id, response validation, error
+ * classification and URL redaction. May use fetch, viem and p-limit; never touches Postgres or
+ * Temporal. Every response is validated before it leaves this folder.
+ */
+export { type RpcPool, type RpcObserver, type RpcRequestEvent, type EndpointHealth, createRpcPool, checkChainIds, unwrap, errorText, failureKind } from './pool.js';
+export { fetchBlocks, streamBlocks, type BlockLink, type BundleCheck } from './fetch-blocks.js';
+export { verifyRoots, type RootsVerdict, type RootName } from './verify-roots.js';
+export { fetchChainHead, fetchBlockHashes } from './chain-head.js';
+export { endpointLabel, redactUrls } from './redact.js';
+export { classifyRpcError, classifyHttpStatus, parseRetryAfter } from './classify.js';
+export { validateBlock, validateReceipts, validateLinkage } from './validate.js';
+export { matchById, postBatch } from './http-batch.js';
+export type { BlockBundle, RpcBlock, RpcTransaction, RpcReceipt, RpcLog, RpcWithdrawal, RpcRequest, RpcOutcome } from './types.js';

@@ -1,0 +1,439 @@
+import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, isBrokenCircuitError, isIsolatedCircuitError, type CircuitBreakerPolicy } from 'cockatiel';
+import { ChainMismatchError, RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { classifyRpcError, toRpcError, type RpcFailureKind } from './classify.js';
+import { postBatch, type EndpointTarget } from './http-batch.js';
+import { endpointLabel } from './redact.js';
+import type { RpcOutcome, RpcRequest } from './types.js';
+
+/** Most HTTP requests in flight to one endpoint; the adaptive budget moves between 1 and this. */
+const MAX_IN_FLIGHT_REQUESTS = 16;
+/** Starting in-flight budget of an endpoint. */
+const INITIAL_IN_FLIGHT_REQUESTS = 8;
+/** Successes in a row before an endpoint's in-flight budget grows by one. */
+const SUCCESSES_PER_BUDGET_STEP = 20;
+/** Consecutive failures that open an endpoint's circuit breaker. */
+const BREAKER_FAILURES = 5;
+/** How long an open breaker waits before a half-open probe, in ms. */
+const BREAKER_HALF_OPEN_AFTER_MS = 5_000;
+/** Bench time after a rate limit without Retry-After, in ms; doubles per rate limit in a row, capped. */
+const RATE_LIMIT_BACKOFF_MS = 1_000;
+const RATE_LIMIT_BACKOFF_MAX_MS = 30_000;
+/** Largest JSON-RPC batch sent; shrinks per endpoint on HTTP 413 and grows back after successes. */
+const MAX_BATCH_CALLS = 200;
+/** Weight of the newest latency sample in the moving average. */
+const LATENCY_EWMA_WEIGHT = 0.2;
+/** Share of choices that pick a random usable endpoint, so a recovered endpoint gets measured again. */
+const EXPLORATION_SHARE = 0.05;
+/** An outage this long means `eth_chainId` is checked again before the endpoint serves, in ms. */
+const LONG_OUTAGE_MS = 60_000;
+/** Latency a failed request counts as, at least, in ms (so a fast-failing dead endpoint ranks last). */
+const FAILURE_LATENCY_PENALTY_MS = 5_000;
+/** Interval of the `endpoint-health` log line, in ms. */
+const HEALTH_LOG_INTERVAL_MS = 30_000;
+
+/** What operators see of one endpoint (logs now, metrics later). Latency in ms. */
+export type EndpointHealth = {
+  endpoint: string;
+  requests: number;
+  errors: Record<string, number>;
+  latencyMs: number;
+  breaker: 'closed' | 'open' | 'half-open';
+  inFlightBudget: number;
+  benchedForMs: number;
+  maxBatchCalls: number;
+  unsupportedMethods: string[];
+  /** Excluded for good: it served another chain after an outage. */
+  excluded: boolean;
+};
+
+/**
+ * One HTTP request (one JSON-RPC batch) the pool sent, as an observer (metrics) sees it.
+ * `calls` counts the calls per JSON-RPC method in the batch; `failure` is null on success.
+ */
+export type RpcRequestEvent = {
+  endpoint: string;
+  calls: Readonly<Record<string, number>>;
+  durationMs: number;
+  failure: RpcFailureKind | 'circuit-open' | null;
+};
+
+/** What the pool reports to, when given: every request it sent (metrics). Must not throw. */
+export type RpcObserver = { onRequest(event: RpcRequestEvent): void };
+
+/**
+ * The pool of JSON-RPC endpoints. Each request goes to the usable endpoint with the best
+ * latency-and-load score (with a little exploration); a request that fails moves to the next
+ * endpoint at once, so one call fails only when every endpoint failed it, and then Temporal's
+ * activity retry is the outer layer. Each endpoint has an adaptive in-flight budget (halved on a
+ * rate limit, grown on success), a circuit breaker (cockatiel: opens after 5 failures in a row,
+ * half-open probe after 5 s), a rate-limit bench honouring Retry-After, a batch size that halves
+ * on HTTP 413, and remembers methods it does not support.
+ * Invariant: no URL is ever part of a message or log line; endpoints appear as `host#n`.
+ */
+export type RpcPool = {
+  /** Labels (`host#n`) of the endpoints in use, in `RPC_URL` order. */
+  readonly labels: readonly string[];
+  /**
+   * Sends one JSON-RPC batch and returns what `accept` makes of the outcomes (matched by id).
+   * `accept` may throw (or reject) to refuse an answer (a bad or lagging response): the batch then
+   * moves to the next endpoint, and the refusal counts as a failure that ranks this endpoint down. Endpoints that refused one of the methods before are skipped.
+   * @throws the last endpoint's error when every endpoint failed (RpcTransientError and kin);
+   *   RpcUnsupportedError when every endpoint refuses a method.
+   */
+  batch<T>(requests: readonly RpcRequest[], accept: (outcomes: RpcOutcome[], label: string) => T | Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** Sends one call; returns its `result`. @throws as `batch`, plus the classified JSON-RPC error. */
+  call<T = unknown>(method: string, params: readonly unknown[], signal?: AbortSignal): Promise<T>;
+  /** Sends the same batch to every usable endpoint at once; returns the answers that `accept` took. */
+  broadcast<T>(requests: readonly RpcRequest[], accept: (outcomes: RpcOutcome[], label: string) => T | Promise<T>, signal?: AbortSignal): Promise<T[]>;
+  /** Per-endpoint counters, latency, breaker state and budget. */
+  health(): EndpointHealth[];
+  /** Stops the health log timer. */
+  close(): void;
+};
+
+type PoolEndpoint = EndpointTarget & {
+  breaker: CircuitBreakerPolicy;
+  openedAtMs: number;
+  inFlight: number;
+  budget: number;
+  successesInRow: number;
+  latencyMs: number;
+  benchedUntilMs: number;
+  rateLimitsInRow: number;
+  maxBatchCalls: number;
+  unsupported: Set<string>;
+  /** Excluded for good: it served another chain after an outage. */
+  excluded: boolean;
+  /** When the current outage began (first breaker opening), 0 when up. */
+  downSinceMs: number;
+  chainCheckedAfterOutage: boolean;
+  chainCheckRunning: boolean;
+  nextChainCheckMs: number;
+  requests: number;
+  errors: Record<string, number>;
+};
+
+/** Creates a pool over `urls` (secret; printed only as labels). Every HTTP request has `timeoutMs`. */
+export function createRpcPool(deps: {
+  urls: readonly string[];
+  /** Labels of `urls`, when they are not in `RPC_URL` order (some were excluded): keeps `host#n` stable. */
+  labels?: readonly string[];
+  timeoutMs: number;
+  log: Logger;
+  random?: () => number;
+  /** EIP-155 chain id the endpoints must serve; when set, an endpoint back from a long outage is checked again. */
+  chainId?: number;
+  /** Outage after which `eth_chainId` is checked again before use, in ms (default 60,000). */
+  longOutageMs?: number;
+  /** Told about every request sent (optional; metrics). */
+  observer?: RpcObserver;
+}): RpcPool {
+  const random = deps.random ?? Math.random;
+  const endpoints: PoolEndpoint[] = deps.urls.map((url, i) => createEndpoint(url, deps.labels?.[i] ?? endpointLabel(url, i), deps.log));
+  const waiters: (() => void)[] = [];
+  const release = () => waiters.splice(0).forEach((wake) => wake());
+
+  const longOutageMs = deps.longOutageMs ?? LONG_OUTAGE_MS;
+  const isUsable = (e: PoolEndpoint, now: number) =>
+    !e.excluded &&
+    e.benchedUntilMs <= now &&
+    (e.breaker.state !== CircuitState.Open || (now - e.openedAtMs >= BREAKER_HALF_OPEN_AFTER_MS && isChainChecked(e, now)));
+
+  /**
+   * After a long outage an endpoint may come back serving another chain (a re-pointed URL): its
+   * `eth_chainId` is checked before it serves again; a mismatch excludes it for good. Returns
+   * whether the endpoint may be used now; starts the check in the background when needed.
+   */
+  function isChainChecked(e: PoolEndpoint, now: number): boolean {
+    if (deps.chainId === undefined || e.downSinceMs === 0 || now - e.downSinceMs < longOutageMs || e.chainCheckedAfterOutage) return true;
+    if (!e.chainCheckRunning && now >= e.nextChainCheckMs) {
+      e.chainCheckRunning = true;
+      e.nextChainCheckMs = now + BREAKER_HALF_OPEN_AFTER_MS;
+      postBatch(e, [{ method: 'eth_chainId', params: [] }], { timeoutMs: deps.timeoutMs })
+        .then(([outcome]) => {
+          const served = Number(BigInt(String(unwrap(outcome!, e.label, 'eth_chainId'))));
+          if (served === deps.chainId) e.chainCheckedAfterOutage = true;
+          else {
+            e.excluded = true;
+            deps.log.warn({ endpoint: e.label, expectedChainId: deps.chainId, servedChainId: served }, `endpoint-excluded: ${e.label} serves chain ${served}, not CHAIN_ID ${deps.chainId}`);
+          }
+        })
+        .catch(() => undefined) // still down: checked again at the next half-open time
+        .finally(() => {
+          e.chainCheckRunning = false;
+          release();
+        });
+    }
+    return false;
+  }
+
+  /** Picks the best endpoint not in `tried` that can take a request now, waiting for a slot if all are busy. */
+  async function acquire(tried: ReadonlySet<PoolEndpoint>, methods: readonly string[], signal?: AbortSignal): Promise<PoolEndpoint | null> {
+    for (;;) {
+      const now = Date.now();
+      const candidates = endpoints.filter((e) => !tried.has(e) && isUsable(e, now) && !methods.some((m) => e.unsupported.has(m)));
+      if (candidates.length === 0) return null;
+      const free = candidates.filter((e) => e.inFlight < e.budget);
+      if (free.length > 0) {
+        const pick = random() < EXPLORATION_SHARE
+          ? free[Math.floor(random() * free.length)]!
+          : free.reduce((best, e) => (score(e) < score(best) ? e : best));
+        pick.inFlight += 1;
+        return pick;
+      }
+      if (signal?.aborted) throw new RpcTransientError('request cancelled');
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  }
+
+  async function attempt<T>(endpoint: PoolEndpoint, requests: readonly RpcRequest[], accept: (outcomes: RpcOutcome[], label: string) => T | Promise<T>, signal?: AbortSignal): Promise<T> {
+    const startedAt = Date.now();
+    endpoint.requests += 1;
+    try {
+      const outcomes = await endpoint.breaker.execute(async () => {
+        const answered = await sendSized(endpoint, requests, deps.timeoutMs, signal);
+        const limited = answered.filter((o) => !o.ok && classifyRpcError(o.error) === 'rate-limit');
+        const first = limited[0];
+        if (first && !first.ok && limited.length === answered.length) {
+          throw toRpcError('rate-limit', `${first.error.message} (code ${first.error.code})`, endpoint.label);
+        }
+        // Some calls rate-limited, others answered: a per-batch quota. Send smaller batches; the caller asks those calls again.
+        if (limited.length > 0) endpoint.maxBatchCalls = Math.max(1, Math.min(endpoint.maxBatchCalls, Math.floor(requests.length / 2)));
+        return answered;
+      });
+      rememberUnsupported(endpoint, requests, outcomes);
+      const result = await accept(outcomes, endpoint.label); // an async check (header proofs) counts as this endpoint's answer
+      onSuccess(endpoint, Date.now() - startedAt, deps.log);
+      deps.observer?.onRequest({ endpoint: endpoint.label, calls: countCalls(requests), durationMs: Date.now() - startedAt, failure: null });
+      return result;
+    } catch (err) {
+      onFailure(endpoint, err, deps.log, Date.now() - startedAt);
+      deps.observer?.onRequest({ endpoint: endpoint.label, calls: countCalls(requests), durationMs: Date.now() - startedAt, failure: failureKind(err) });
+      throw err;
+    } finally {
+      endpoint.inFlight -= 1;
+      release();
+    }
+  }
+
+  async function batch<T>(requests: readonly RpcRequest[], accept: (outcomes: RpcOutcome[], label: string) => T | Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (endpoints.length === 0) throw new RpcTransientError('no RPC endpoint is configured');
+    const methods = [...new Set(requests.map((r) => r.method))];
+    const tried = new Set<PoolEndpoint>();
+    let lastError: unknown;
+    for (;;) {
+      const endpoint = await acquire(tried, methods, signal);
+      if (!endpoint) break;
+      tried.add(endpoint);
+      try {
+        return await attempt(endpoint, requests, accept, signal);
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        lastError = err;
+        deps.log.debug({ endpoint: endpoint.label, err: errorText(err) }, 'rpc-failover');
+      }
+    }
+    if (lastError === undefined) {
+      const refusing = endpoints.filter((e) => methods.some((m) => e.unsupported.has(m)));
+      if (refusing.length === endpoints.length) {
+        throw new RpcUnsupportedError(`every endpoint refuses ${methods.filter((m) => refusing.every((e) => e.unsupported.has(m))).join(', ')}`);
+      }
+      const waitMs = Math.max(0, Math.min(...endpoints.map((e) => Math.max(e.benchedUntilMs, e.openedAtMs + BREAKER_HALF_OPEN_AFTER_MS) - Date.now())));
+      throw new RpcTransientError(`no RPC endpoint is usable now (rate-limited or circuit open: ${endpoints.map((e) => e.label).join(', ')})`, { retryAfterMs: waitMs });
+    }
+    throw lastError;
+  }
+
+  async function broadcast<T>(requests: readonly RpcRequest[], accept: (outcomes: RpcOutcome[], label: string) => T | Promise<T>, signal?: AbortSignal): Promise<T[]> {
+    const now = Date.now();
+    const usable = endpoints.filter((e) => isUsable(e, now));
+    const settled = await Promise.allSettled(
+      usable.map(async (e) => {
+        e.inFlight += 1;
+        return attempt(e, requests, accept, signal);
+      }),
+    );
+    return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  }
+
+  const timer = setInterval(() => {
+    for (const h of health()) deps.log.info(h, 'endpoint-health');
+  }, HEALTH_LOG_INTERVAL_MS);
+  timer.unref();
+
+  function health(): EndpointHealth[] {
+    const now = Date.now();
+    return endpoints.map((e) => ({
+      endpoint: e.label,
+      requests: e.requests,
+      errors: { ...e.errors },
+      latencyMs: Math.round(e.latencyMs),
+      breaker: e.breaker.state === CircuitState.Closed ? 'closed' : e.breaker.state === CircuitState.HalfOpen ? 'half-open' : 'open',
+      inFlightBudget: e.budget,
+      benchedForMs: Math.max(0, e.benchedUntilMs - now),
+      maxBatchCalls: e.maxBatchCalls,
+      unsupportedMethods: [...e.unsupported],
+      excluded: e.excluded,
+    }));
+  }
+
+  return {
+    labels: endpoints.map((e) => e.label),
+    batch,
+    broadcast,
+    call: <T>(method: string, params: readonly unknown[], signal?: AbortSignal) =>
+      batch([{ method, params }], (outcomes, label) => unwrap(outcomes[0]!, label, method) as T, signal),
+    health,
+    close: () => clearInterval(timer),
+  };
+}
+
+function createEndpoint(url: string, label: string, log: Logger): PoolEndpoint {
+  // Rate limits and refused methods are not failures of the endpoint: they bench it or skip it instead.
+  const breaker = circuitBreaker(
+    handleWhen((err) => !(err instanceof RpcTransientError && err.rateLimited) && !(err instanceof RpcBatchTooLargeError)),
+    { halfOpenAfter: BREAKER_HALF_OPEN_AFTER_MS, breaker: new ConsecutiveBreaker(BREAKER_FAILURES) },
+  );
+  const endpoint: PoolEndpoint = {
+    url, label, breaker, openedAtMs: 0, inFlight: 0, budget: INITIAL_IN_FLIGHT_REQUESTS, successesInRow: 0, latencyMs: 100,
+    benchedUntilMs: 0, rateLimitsInRow: 0, maxBatchCalls: MAX_BATCH_CALLS, unsupported: new Set(), requests: 0, errors: {},
+    excluded: false, downSinceMs: 0, chainCheckedAfterOutage: false, chainCheckRunning: false, nextChainCheckMs: 0,
+  };
+  breaker.onBreak(() => {
+    endpoint.openedAtMs = Date.now();
+    if (endpoint.downSinceMs === 0) {
+      endpoint.downSinceMs = endpoint.openedAtMs;
+      endpoint.chainCheckedAfterOutage = false;
+    }
+    log.warn({ endpoint: label, failures: BREAKER_FAILURES, halfOpenAfterMs: BREAKER_HALF_OPEN_AFTER_MS }, 'endpoint-benched');
+  });
+  breaker.onReset(() => {
+    endpoint.downSinceMs = 0;
+    log.info({ endpoint: label }, 'endpoint-recovered');
+  });
+  return endpoint;
+}
+
+/** Lower is better: latency, weighted up by how full the endpoint's budget is. */
+function score(e: PoolEndpoint): number {
+  return e.latencyMs * (1 + e.inFlight / e.budget);
+}
+
+/** Sends `requests` in batches no larger than the endpoint takes, halving its batch size on HTTP 413. */
+async function sendSized(e: PoolEndpoint, requests: readonly RpcRequest[], timeoutMs: number, signal?: AbortSignal): Promise<RpcOutcome[]> {
+  for (;;) {
+    try {
+      const outcomes: RpcOutcome[] = [];
+      for (let i = 0; i < requests.length; i += e.maxBatchCalls) {
+        outcomes.push(...(await postBatch(e, requests.slice(i, i + e.maxBatchCalls), { timeoutMs, signal })));
+      }
+      return outcomes;
+    } catch (err) {
+      if (!(err instanceof RpcBatchTooLargeError) || e.maxBatchCalls === 1) throw err;
+      e.maxBatchCalls = Math.max(1, Math.floor(Math.min(e.maxBatchCalls, requests.length) / 2));
+    }
+  }
+}
+
+function rememberUnsupported(e: PoolEndpoint, requests: readonly RpcRequest[], outcomes: readonly RpcOutcome[]): void {
+  outcomes.forEach((o, i) => {
+    if (!o.ok && classifyRpcError(o.error) === 'unsupported') e.unsupported.add(requests[i]!.method);
+  });
+}
+
+function onSuccess(e: PoolEndpoint, latencyMs: number, log: Logger): void {
+  e.latencyMs = e.latencyMs * (1 - LATENCY_EWMA_WEIGHT) + latencyMs * LATENCY_EWMA_WEIGHT;
+  if (e.rateLimitsInRow > 0) log.info({ endpoint: e.label, inFlightBudget: e.budget }, 'endpoint-recovered');
+  e.rateLimitsInRow = 0;
+  e.successesInRow += 1;
+  if (e.successesInRow % SUCCESSES_PER_BUDGET_STEP === 0) {
+    e.budget = Math.min(MAX_IN_FLIGHT_REQUESTS, e.budget + 1);
+    if (e.maxBatchCalls < MAX_BATCH_CALLS) e.maxBatchCalls = Math.min(MAX_BATCH_CALLS, e.maxBatchCalls * 2);
+  }
+}
+
+function onFailure(e: PoolEndpoint, err: unknown, log: Logger, elapsedMs: number): void {
+  e.successesInRow = 0;
+  // A failure counts as a slow answer, so a failing endpoint drops down the ranking.
+  e.latencyMs = e.latencyMs * (1 - LATENCY_EWMA_WEIGHT) + Math.max(elapsedMs, FAILURE_LATENCY_PENALTY_MS) * LATENCY_EWMA_WEIGHT;
+  const kind = err instanceof RpcTransientError && err.rateLimited ? 'rate-limit' : err instanceof Error ? err.name : 'unknown';
+  e.errors[kind] = (e.errors[kind] ?? 0) + 1;
+  if (kind === 'rate-limit') {
+    const retryAfterMs = (err as RpcTransientError).retryAfterMs;
+    const benchMs = retryAfterMs ?? Math.min(RATE_LIMIT_BACKOFF_MAX_MS, RATE_LIMIT_BACKOFF_MS * 2 ** e.rateLimitsInRow);
+    e.rateLimitsInRow += 1;
+    e.budget = Math.max(1, Math.floor(e.budget / 2));
+    e.benchedUntilMs = Date.now() + benchMs;
+    log.warn({ endpoint: e.label, benchMs, inFlightBudget: e.budget }, 'endpoint-rate-limited');
+  }
+}
+
+/** Calls per JSON-RPC method in a batch. Pure. */
+function countCalls(requests: readonly RpcRequest[]): Record<string, number> {
+  const calls: Record<string, number> = {};
+  for (const r of requests) calls[r.method] = (calls[r.method] ?? 0) + 1;
+  return calls;
+}
+
+/**
+ * What kind of failure an error of one pool attempt is, in the words of `classifyRpcError`, plus
+ * 'circuit-open' for cockatiel's refusal while an endpoint's breaker is open. Pure.
+ */
+export function failureKind(err: unknown): RpcFailureKind | 'circuit-open' {
+  if (err instanceof RpcTransientError) return err.rateLimited ? 'rate-limit' : 'transient';
+  if (err instanceof RpcUnsupportedError) return 'unsupported';
+  if (err instanceof RpcBadResponseError || err instanceof RpcBatchTooLargeError) return 'bad-response';
+  if (isBrokenCircuitError(err) || isIsolatedCircuitError(err)) return 'circuit-open';
+  return 'transient';
+}
+
+/**
+ * Returns the result of one outcome. Pure.
+ * @throws the classified error (RpcTransientError, RpcUnsupportedError, …) naming `label` and `method`.
+ */
+export function unwrap(outcome: RpcOutcome, label: string, method: string): unknown {
+  if (outcome.ok) return outcome.result;
+  const kind = classifyRpcError(outcome.error);
+  throw toRpcError(kind, `${method} failed: ${outcome.error.message} (code ${outcome.error.code})`, label);
+}
+
+/**
+ * Checks every endpoint's `eth_chainId` against `chainId` (EIP-155, EIP-695) and returns the URLs
+ * that serve it, with their labels (`host#n`, n = position in `RPC_URL`). A mismatching endpoint is dropped with a warning naming it and both ids; an
+ * unreachable one is kept with a warning (the pool fails over around it).
+ * @throws ChainMismatchError when no endpoint serves `chainId` (none matched, or none answered).
+ */
+export async function checkChainIds(deps: { urls: readonly string[]; chainId: number; timeoutMs: number; log: Logger }): Promise<{ urls: string[]; labels: string[] }> {
+  const verdicts = await Promise.all(
+    deps.urls.map(async (url, i) => {
+      const label = endpointLabel(url, i);
+      try {
+        const [outcome] = await postBatch({ url, label }, [{ method: 'eth_chainId', params: [] }], { timeoutMs: deps.timeoutMs });
+        const served = Number(BigInt(String(unwrap(outcome!, label, 'eth_chainId'))));
+        if (served !== deps.chainId) return { url, label, status: 'mismatch' as const, served };
+        return { url, label, status: 'ok' as const };
+      } catch (err) {
+        return { url, label, status: 'unreachable' as const, reason: errorText(err) };
+      }
+    }),
+  );
+  if (!verdicts.some((v) => v.status === 'ok')) {
+    const details = verdicts
+      .map((v) => (v.status === 'mismatch' ? `${v.label} serves chain ${v.served}` : v.status === 'unreachable' ? `${v.label} unreachable: ${v.reason}` : ''))
+      .join('; ');
+    throw new ChainMismatchError(`no RPC endpoint serves CHAIN_ID ${deps.chainId}: ${details}`);
+  }
+  // Warn per endpoint only when the worker goes on; otherwise the error above says it all, in one line.
+  for (const v of verdicts) {
+    if (v.status === 'mismatch') deps.log.warn({ endpoint: v.label, expectedChainId: deps.chainId, servedChainId: v.served }, `endpoint-excluded: ${v.label} serves chain ${v.served}, not CHAIN_ID ${deps.chainId}`);
+    if (v.status === 'unreachable') deps.log.warn({ endpoint: v.label, err: v.reason }, 'endpoint-unreachable');
+  }
+  const kept = verdicts.filter((v) => v.status !== 'mismatch');
+  return { urls: kept.map((v) => v.url), labels: kept.map((v) => v.label) };
+}
+
+/** Message of an error for logs; errors built here carry endpoint labels, never URLs. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,346 @@
+/**
+ * The worker process: parses config, migrates the database, checks every endpoint's chain id,
+ * then serves the task queue (workflows and activities) until SIGINT/SIGTERM, when in-flight
+ * activities get `SHUTDOWN_GRACE` to finish (an unfinished batch is retried elsewhere; its
+ * transaction never half-commits). Any number of workers may serve one queue.
+ *
+ * Env: see `src/config/parse.ts` (RPC_URL and CHAIN_ID are required here), or `CHAINS_FILE` (see
+ * `src/config/chains.ts`) to serve several chains, each on its own task queue.
+ * With `METRICS_PORT` set, serves `/metrics` (this project's metrics followed by the Temporal SDK's,
+ * whose own exporter listens on a free 127.0.0.1 port and is merged in), `/healthz` and `/readyz`
+ * (Postgres answers `select 1`, Temporal answers `GetSystemInfo`, every chain's worker is running).
+ * Exit codes: 0 after a graceful shutdown, 1 on bad config or an unreachable dependency, printed
+ * as one line naming the variable (secrets redacted).
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Context } from '@temporalio/activity';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata, type WorkflowBundle } from '@temporalio/worker';
+import { sql, type Kysely } from 'kysely';
+import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
+import { assertWorkerConfig, parseConfig, type Config } from './config/parse.js';
+import { connectDatabase, migrateToLatest, recordPartitionSize, type Database } from './db/index.js';
+import { createActivities, type Activities } from './activities/index.js';
+import { ConfigError, ChainMismatchError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics, createReadiness, startMetricsServer, type Metrics, type MetricsServer } from './metrics/index.js';
+import { checkChainIds, createRpcPool, redactUrls, type RpcPool } from './rpc/index.js';
+
+/** Time in-flight activities get to finish after SIGTERM; keep below Kubernetes' termination grace. */
+const SHUTDOWN_GRACE = '30 seconds';
+
+/** A start-up failure that is printed as one line and exits 1. */
+class StartupError extends Error {}
+
+/**
+ * Starts a worker and resolves when it has shut down. With `CHAINS_FILE` it serves every chain of
+ * the file (only `CHAIN_ID` when set): per chain its own RPC pool, activities and Temporal worker
+ * on the chain's task queue, all sharing one Temporal connection, one Postgres pool and one
+ * workflow bundle; they run together and stop together (SIGTERM, or one of them failing).
+ * @throws ConfigError, ChainMismatchError or StartupError before serving anything.
+ */
+export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const config = parseConfig(env);
+  const chains = workerChains(config, env);
+  const multiChain = config.chainsFile !== undefined;
+  const prebuiltBundle = config.workflowBundlePath === undefined ? undefined : readWorkflowBundle(config.workflowBundlePath);
+  const log = createLogger({ level: config.logLevel, base: { instanceId: config.instanceId, ...(multiChain ? {} : { chainId: chains[0]!.chainId }) }, mixin: activityLogFields });
+  const coreMetricsPort = config.metricsPort === null ? null : await freeLocalPort();
+  installTemporalRuntime(log, coreMetricsPort);
+  const metrics = config.metricsPort === null ? null : createMetrics({ chainIds: chains.map((c) => c.chainId), finality: config.finality, confirmationDepth: config.confirmationDepth });
+
+  const db = connectDatabase(config.databaseUrl);
+  try {
+    // Check every dependency before saying anything, so a bad one is reported as one line.
+    const checked = await Promise.all(chains.map((chain) => checkEndpoints(chain, { multiChain, log })));
+    const applied = await migrateToLatest(db, { partitionSize: config.partitionSize }).catch((err: unknown) => {
+      throw new StartupError(`DATABASE_URL: cannot migrate ${config.databaseLabel}: ${describe(err)}`);
+    });
+    for (const chain of chains) {
+      const inForce = await recordPartitionSize(db, chain.chainId, chain.partitionSize);
+      if (inForce !== chain.partitionSize) log.warn({ chainId: chain.chainId, partitionSize: chain.partitionSize, partitionSizeInForce: inForce }, 'partition-size-differs');
+    }
+    const served = chains.map((chain, i) => createChainPool(chain, checked[i]!, { log: multiChain ? log.child({ chainId: chain.chainId }) : log, metrics }));
+
+    try {
+      const connection = await NativeConnection.connect({ address: config.temporalAddress }).catch((err: unknown) => {
+        throw new StartupError(`TEMPORAL_ADDRESS: cannot reach Temporal at ${config.temporalAddress}: ${describe(err)}`);
+      });
+      try {
+        // One bundle for every chain's worker: the workflow code is the same, and each bundle costs memory.
+        // A bundle built ahead (the Docker image's) saves webpack's time and memory at every start.
+        const workflowBundle = prebuiltBundle ?? await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger });
+        const workers = await Promise.all(served.map(({ chain, pool, log: chainLog }) =>
+          createIndexerWorker({
+            connection,
+            namespace: config.temporalNamespace,
+            taskQueue: chain.taskQueue,
+            activities: createActivities({ db, pool, chainId: chain.chainId, log: chainLog, verifyRoots: chain.verifyRoots, ...(metrics ? { observer: metrics.activities } : {}) }),
+            maxConcurrentActivities: chain.maxConcurrentActivities,
+            identity: config.instanceId,
+            workflowBundle,
+          })));
+        for (const { chain, pool, log: chainLog } of served) {
+          chainLog.info({ chainId: chain.chainId, taskQueue: chain.taskQueue, namespace: config.temporalNamespace, temporal: config.temporalAddress, endpoints: pool.labels, database: config.databaseLabel, migrationsApplied: applied }, 'worker-started');
+        }
+        const server = metrics && config.metricsPort !== null
+          ? await startHealthServer({ port: config.metricsPort, metrics, coreMetricsPort, db, connection, workers, log })
+          : null;
+        try {
+          await runTogether(workers);
+        } finally {
+          await server?.close();
+        }
+        log.info('worker-stopped');
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      for (const { pool } of served) pool.close();
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * The endpoints of `chain` that `checkChainIds` keeps (those serving its chain id by JSON-RPC
+ * `eth_chainId`, and those that did not answer); with a chains file the error names the chain.
+ * @throws ChainMismatchError when no endpoint serves the chain (not retried: the process exits 1).
+ */
+async function checkEndpoints(chain: ChainConfig, options: { multiChain: boolean; log: Logger }): Promise<{ urls: string[]; labels: string[] }> {
+  return checkChainIds({ urls: chain.rpcUrls, chainId: chain.chainId, timeoutMs: chain.rpcTimeoutMs, log: options.log }).catch((err: unknown) => {
+    throw options.multiChain && err instanceof ChainMismatchError ? new ChainMismatchError(`CHAINS_FILE chain ${chain.chainId}: ${err.message}`, { cause: err }) : err;
+  });
+}
+
+/**
+ * The RPC pool of `chain` over the endpoints that passed the chain id check (`endpoints`), observed
+ * by `metrics` when they are on, with the logger of the chain's lines (`log`).
+ */
+function createChainPool(
+  chain: ChainConfig,
+  endpoints: { urls: readonly string[]; labels: readonly string[] },
+  options: { log: Logger; metrics: Metrics | null },
+): { chain: ChainConfig; pool: RpcPool; log: Logger } {
+  const { log, metrics } = options;
+  const pool = createRpcPool({
+    urls: endpoints.urls, labels: endpoints.labels, timeoutMs: chain.rpcTimeoutMs, log, chainId: chain.chainId,
+    ...(metrics ? { observer: metrics.rpcObserver(chain.chainId) } : {}),
+  });
+  metrics?.watchPool(chain.chainId, pool);
+  return { chain, pool, log };
+}
+
+/**
+ * Starts the metrics and health HTTP server on `port`: `/metrics` (`metrics`, then the Temporal
+ * Core exporter's on 127.0.0.1:`coreMetricsPort`), `/healthz`, and `/readyz`, ready when Postgres
+ * answers `select 1`, Temporal answers `GetSystemInfo` and every one of `workers` is RUNNING.
+ * Logs `metrics-server-started`.
+ * @throws StartupError when it cannot listen on `port` (not retried: the process exits 1).
+ */
+async function startHealthServer(options: {
+  port: number;
+  metrics: Metrics;
+  coreMetricsPort: number | null;
+  db: Kysely<Database>;
+  connection: NativeConnection;
+  workers: readonly Worker[];
+  log: Logger;
+}): Promise<MetricsServer> {
+  const { port, metrics, db, connection, workers } = options;
+  const readiness = createReadiness({
+    postgres: async () => void (await sql`select 1`.execute(db)),
+    temporal: async () => void (await connection.workflowService.getSystemInfo({})),
+    worker: async () => {
+      const stopped = workers.find((w) => w.getState() !== 'RUNNING');
+      if (stopped) throw new Error(`worker of task queue ${stopped.options.taskQueue} is ${stopped.getState()}`);
+    },
+  });
+  const server = await startMetricsServer({
+    port, render: metrics.render, contentType: metrics.contentType, readiness,
+    coreMetricsUrl: `http://127.0.0.1:${options.coreMetricsPort}/metrics`,
+  }).catch((err: unknown) => {
+    throw new StartupError(`METRICS_PORT: cannot listen on port ${port}: ${describe(err)}`);
+  });
+  options.log.info({ metricsPort: server.port, paths: ['/metrics', '/healthz', '/readyz'] }, 'metrics-server-started');
+  return server;
+}
+
+/**
+ * The chains this worker serves: those of `CHAINS_FILE` (only `CHAIN_ID` when set), or the one
+ * chain of `CHAIN_ID` + `RPC_URL`.
+ * @throws ConfigError naming each missing or bad setting.
+ */
+function workerChains(config: Config, env: NodeJS.ProcessEnv): ChainConfig[] {
+  const fromFile = loadChainsFile(config, env);
+  if (fromFile) return selectChains(fromFile, config.chainId);
+  assertWorkerConfig(config);
+  return [chainFromEnv(config, config.chainId)];
+}
+
+/**
+ * Runs `workers` until all have stopped; when one fails, the others are shut down (in-flight
+ * activities get their grace time) and its error is thrown.
+ */
+async function runTogether(workers: readonly Worker[]): Promise<void> {
+  const results = await Promise.allSettled(workers.map((worker) =>
+    worker.run().catch((err: unknown) => {
+      for (const other of workers) if (other.getState() === 'RUNNING') other.shutdown();
+      throw err;
+    })));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * Creates a Temporal worker serving this project's workflows (bundled from src/workflows) and the
+ * given activities on `taskQueue`. Used by the worker process and by the integration tests.
+ */
+export async function createIndexerWorker(options: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  activities: Activities;
+  maxConcurrentActivities: number;
+  identity?: string;
+  /** A bundle made once by `bundleWorkflowCode` and shared by several workers; default: bundle src/workflows. */
+  workflowBundle?: WorkflowBundle;
+}): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: options.activities,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities,
+    shutdownGraceTime: SHUTDOWN_GRACE,
+    ...(options.identity ? { identity: options.identity } : {}),
+  });
+}
+
+/**
+ * The prebuilt workflow bundle at `path` (`WORKFLOW_BUNDLE`, written by `npm run build:workflows`).
+ * @throws StartupError naming WORKFLOW_BUNDLE when the file is missing or unreadable.
+ */
+function readWorkflowBundle(path: string): WorkflowBundle {
+  try {
+    return { code: readFileSync(path, 'utf8') };
+  } catch (err) {
+    throw new StartupError(`WORKFLOW_BUNDLE: cannot read the workflow bundle ${path} (${describe(err)}); build it with \`npm run build:workflows -- ${path}\` or unset WORKFLOW_BUNDLE`);
+  }
+}
+
+/** Entry file of the workflow bundle. */
+export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+
+/**
+ * Installs the Temporal Core runtime once per process: its logs forwarded to `log` (WARN and up),
+ * and, when `coreMetricsPort` is set, its Prometheus exporter on 127.0.0.1 with Prometheus
+ * naming (`_total` counters, units in names, seconds), merged into our `/metrics`.
+ */
+function installTemporalRuntime(log: Logger, coreMetricsPort: number | null): void {
+  const forward = (level: LogLevel, message: string, meta?: LogMetadata) => {
+    if (message.startsWith('asset workflow-bundle')) level = 'DEBUG'; // webpack's statistics: noise at info
+    const method = level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'INFO' ? 'info' : level === 'WARN' ? 'warn' : 'error';
+    const { error, ...rest } = (meta ?? {}) as LogMetadata & { error?: unknown };
+    log[method]({ temporal: rest, ...(error === undefined ? {} : { err: error }) }, message);
+  };
+  Runtime.install({
+    telemetryOptions: {
+      logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} },
+      ...(coreMetricsPort === null ? {} : {
+        metrics: { prometheus: { bindAddress: `127.0.0.1:${coreMetricsPort}`, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } },
+      }),
+    },
+    logger: {
+      log: forward,
+      trace: (m, meta) => forward('TRACE', m, meta),
+      debug: (m, meta) => forward('DEBUG', m, meta),
+      info: (m, meta) => forward('INFO', m, meta),
+      warn: (m, meta) => forward('WARN', m, meta),
+      error: (m, meta) => forward('ERROR', m, meta),
+    },
+  });
+}
+
+/**
+ * Fields of the activity a log line is written in (the calling workflow's id, the activity type and
+ * attempt), or none outside activities. Read from Temporal's activity context (AsyncLocalStorage).
+ */
+function activityLogFields(): Record<string, unknown> {
+  let info: Context['info'];
+  try {
+    info = Context.current().info;
+  } catch {
+    return {}; // not inside an activity
+  }
+  return { workflowId: info.workflowExecution?.workflowId, activity: info.activityType, attempt: info.attempt };
+}
+
+/** A TCP port on 127.0.0.1 that is free now (the OS picks it; released before it is returned). */
+async function freeLocalPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function describe(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  if (/tcp connect error|ConnectError/.test(text)) return /refused/i.test(text) ? 'connection refused' : 'cannot connect';
+  if (err instanceof AggregateError && err.errors.length > 0) return describe(err.errors[0]);
+  const code = (err as { code?: unknown })?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message || String(code);
+}
+
+function databasePassword(url: string | undefined): string | null {
+  try {
+    return url ? decodeURIComponent(new URL(url).password) || null : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Prints a start-up failure as one line without secrets and sets exit code 1. */
+export function reportFatal(err: unknown, secrets: readonly string[]): void {
+  const lines = err instanceof ConfigError ? err.problems.map((p) => `config error: ${p}`)
+    : err instanceof ChainMismatchError || err instanceof StartupError ? [`startup error: ${err.message}`]
+    : [`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}`];
+  const password = databasePassword(process.env.DATABASE_URL);
+  for (const line of lines) {
+    const redacted = redactUrls(line, secrets);
+    process.stderr.write(`${password ? redacted.split(`:${password}@`).join(':<redacted>@') : redacted}\n`);
+  }
+  process.exitCode = 1;
+}
+
+/** Every endpoint URL of `RPC_URL` and of the chains file (when it parses), to strip from a fatal message. */
+function secretUrls(env: NodeJS.ProcessEnv): string[] {
+  const fromEnv = (env.RPC_URL ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  try {
+    return [...fromEnv, ...(loadChainsFile(parseConfig(env), env) ?? []).flatMap((chain) => chain.rpcUrls)];
+  } catch {
+    return fromEnv;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const secrets = secretUrls(process.env);
+  // Exit explicitly: the Temporal runtime's native threads would otherwise keep the process alive.
+  runWorker().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      reportFatal(err, secrets);
+      process.exit(1);
+    },
+  );
+}
+
+export type { Config };

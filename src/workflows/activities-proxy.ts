@@ -1,0 +1,43 @@
+/**
+ * Activity proxies with their timeouts and retry policies, shared by the workflows.
+ * Retry: exponential backoff from 1 s, doubling, capped at 60 s; the error types in
+ * `NON_RETRYABLE_ERROR_TYPES` are never retried.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
+import { rangeSummary } from './details.js';
+
+/** Proxies for a workflow whose activities may try `maxRetries` times (0 = unlimited). */
+export function createActivityProxies(maxRetries: number) {
+  const retry = {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '60 seconds',
+    ...(maxRetries > 0 ? { maximumAttempts: maxRetries } : {}), // absent = unlimited
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+  };
+  const batchOptions = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '30 seconds', retry } as const;
+  // One proxy per call, so each range activity carries its own summary in the UI ("blocks 1,000–1,499").
+  const indexRange: Activities['indexRange'] = (input) =>
+    proxyActivities<Pick<Activities, 'indexRange'>>({ ...batchOptions, summary: rangeSummary(input.from, input.to) }).indexRange(input);
+  const reads = proxyActivities<Pick<Activities, 'verifyRange'>>({
+    startToCloseTimeout: '10 minutes',
+    retry,
+  });
+  const quick = proxyActivities<Omit<Activities, 'indexRange' | 'verifyRange'>>({
+    startToCloseTimeout: '2 minutes',
+    retry,
+  });
+  // Proxies have no own keys, so spreading them would lose the activities: name each one.
+  return {
+    indexRange,
+    getChainHead: quick.getChainHead,
+    readCursor: quick.readCursor,
+    saveCursor: quick.saveCursor,
+    findCommonAncestor: quick.findCommonAncestor,
+    rollback: quick.rollback,
+    findGaps: quick.findGaps,
+    verifyRange: reads.verifyRange,
+  } satisfies Activities;
+}

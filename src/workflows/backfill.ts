@@ -1,0 +1,81 @@
+/**
+ * `backfill`: stores an explicit inclusive range `[from, to]` of one chain with the same
+ * `indexRange` activity and sliding window as the sync (workflow ID `backfill:<chainId>:<from>-<to>`,
+ * so asking twice for the same range is one backfill). It does not move the sync's cursor.
+ */
+import { allHandlersFinished, condition, continueAsNew, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { Cursor } from '../domain/index.js';
+import { createActivityProxies } from './activities-proxy.js';
+import { backfillProgressQuery, type BackfillInput, type BackfillProgress } from './definitions.js';
+import { backfillDetails } from './details.js';
+import { runWindow } from './window.js';
+
+/** Default blocks per batch when the input does not say (the `temporal` CLI case). */
+const DEFAULT_BATCH_SIZE_BLOCKS = 100;
+/** Default batches in flight when the input does not say. */
+const DEFAULT_CONCURRENCY = 8;
+
+/**
+ * Stores blocks `input.from..input.to` (inclusive) of chain `input.chainId` and returns the final
+ * progress. Seams between batches are checked; a seam that does not link (a reorg during the
+ * backfill) re-indexes from the common ancestor.
+ * @throws ApplicationFailure `InvalidInputError` when the range is not `0 ≤ from ≤ to`.
+ * @example temporal workflow start --type backfill --task-queue evm-indexer --workflow-id backfill:31337:0-99 --input '{"chainId":31337,"from":0,"to":99}'
+ */
+export async function backfill(input: BackfillInput): Promise<BackfillProgress> {
+  const { chainId, from, to } = input;
+  if (![chainId, from, to].every((n) => Number.isSafeInteger(n)) || from < 0 || from > to) {
+    throw ApplicationFailure.nonRetryable(`backfill needs integers 0 ≤ from ≤ to, got from=${from} to=${to}`, 'InvalidInputError');
+  }
+  const batchSize = input.batchSize ?? DEFAULT_BATCH_SIZE_BLOCKS;
+  const concurrency = input.concurrency ?? DEFAULT_CONCURRENCY;
+  const acts = createActivityProxies(input.maxRetries ?? 0);
+  let cursor: Cursor = input.carried?.cursor ?? { blockNumber: from - 1, blockHash: null };
+  const startedAtMs = input.carried?.startedAtMs ?? Date.now();
+  let inFlight = 0;
+  const progress = (): BackfillProgress => {
+    const blocksDone = cursor.blockNumber - from + 1;
+    return {
+      chainId, from, to,
+      status: cursor.blockNumber >= to ? 'done' : 'running',
+      doneThrough: cursor.blockNumber,
+      blocksDone,
+      blocksTotal: to - from + 1,
+      blocksPerSecond: Math.round((blocksDone / Math.max(0.001, (Date.now() - startedAtMs) / 1000)) * 10) / 10,
+      inFlightBatches: inFlight,
+    };
+  };
+  setHandler(backfillProgressQuery, progress);
+  setCurrentDetails(backfillDetails(progress()));
+
+  while (cursor.blockNumber < to) {
+    const outcome = await runWindow({
+      cursor,
+      to,
+      batchSize,
+      concurrency,
+      index: (range) => acts.indexRange({ chainId, from: range.from, to: range.to }),
+      shouldStop: () => workflowInfo().continueAsNewSuggested,
+      onAdvance: async (next) => {
+        cursor = next;
+        setCurrentDetails(backfillDetails(progress()));
+      },
+      onInFlight: (count) => {
+        inFlight = count;
+      },
+    });
+    cursor = outcome.cursor;
+    if (outcome.kind === 'reorg') {
+      const found = await acts.findCommonAncestor({ chainId, fromBlock: cursor.blockNumber, lowestBlock: from });
+      cursor = found.ancestor;
+      continue;
+    }
+    if (outcome.kind === 'stopped') {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof backfill>({ ...input, carried: { cursor, startedAtMs } });
+    }
+  }
+  setCurrentDetails(backfillDetails(progress()));
+  return progress();
+}

@@ -1,0 +1,239 @@
+/**
+ * `chainSync`: the one long-running sync of a chain (workflow ID `chain-sync:<chainId>`).
+ * Loop: read the head → target = finality tag or head − confirmation depth → index the batches
+ * after the cursor in a sliding window → move and persist the cursor over linked batches → on a
+ * seam that does not link, find the common ancestor and roll back → sleep `pollIntervalMs` when
+ * caught up → continue-as-new when Temporal suggests it. Deterministic: no I/O here.
+ */
+import { condition, continueAsNew, log, metricMeter, patched, setCurrentDetails, setHandler, sleep, upsertSearchAttributes, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { syncTarget, type Cursor } from '../domain/index.js';
+import { createActivityProxies } from './activities-proxy.js';
+import { cursorSearchAttribute, pauseSignal, resumeSignal, syncProgressQuery, type ChainSyncInput, type SyncProgress } from './definitions.js';
+import { syncDetails } from './details.js';
+import { runWindow } from './window.js';
+
+/**
+ * Follows chain `input.chainId` forever, storing every confirmed block once. Never returns; ends
+ * only when cancelled (`client stop`) or when an activity fails non-retryably.
+ * @throws ApplicationFailure from a non-retryable activity error (bad config, unsupported method).
+ */
+export async function chainSync(input: ChainSyncInput): Promise<void> {
+  const acts = createActivityProxies(input.maxRetries);
+  let paused = input.carried?.paused ?? false;
+  let cursor: Cursor = input.carried?.cursor ?? { blockNumber: input.startBlock - 1, blockHash: null };
+  const startedAtMs = Date.now();
+  const progress: SyncProgress = {
+    chainId: input.chainId,
+    status: 'starting',
+    cursor: cursor.blockNumber,
+    cursorHash: cursor.blockHash,
+    target: null,
+    head: null,
+    lagBlocks: null,
+    finality: input.finality,
+    confirmationDepth: input.confirmationDepth,
+    inFlightBatches: 0,
+    blocksStoredThisRun: 0,
+    blocksPerSecond: 0,
+    reorgs: input.carried?.reorgs ?? 0,
+    gapsRepaired: 0,
+    headReadAtMs: null,
+    paused,
+    stalledForSeconds: null,
+  };
+  let lastGapCheckMs = Number.NEGATIVE_INFINITY;
+  let searchAttributeAtMs = Number.NEGATIVE_INFINITY;
+  let searchAttributeCursor: number | null = null;
+  let cursorMovedAtMs = Date.now();
+  const snapshot = (): SyncProgress => ({
+    ...progress,
+    status: progress.stalledForSeconds !== null && !paused ? 'stalled' : progress.status,
+    paused,
+    blocksPerSecond: round(progress.blocksStoredThisRun / Math.max(0.001, (Date.now() - startedAtMs) / 1000)),
+  });
+  /** Refreshes the Web UI's details (no history event) and, at most once a minute, the cursor search attribute. */
+  const publish = () => {
+    setCurrentDetails(syncDetails(snapshot(), input.endpoints ?? [], Date.now()));
+    if (!input.searchAttributes || searchAttributeCursor === cursor.blockNumber || cursor.blockNumber < 0) return;
+    if (Date.now() - searchAttributeAtMs < SEARCH_ATTRIBUTE_INTERVAL_MS) return;
+    upsertSearchAttributes([{ key: cursorSearchAttribute, value: cursor.blockNumber }]);
+    searchAttributeAtMs = Date.now();
+    searchAttributeCursor = cursor.blockNumber;
+  };
+  const setCursor = (next: Cursor) => {
+    if (next.blockNumber !== cursor.blockNumber) {
+      cursorMovedAtMs = Date.now();
+      if (progress.stalledForSeconds !== null) {
+        log.info(`sync-recovered on chain ${input.chainId}: the cursor moves again (${next.blockNumber}) after ${progress.stalledForSeconds} s`);
+        progress.stalledForSeconds = null;
+      }
+    }
+    cursor = next;
+    progress.cursor = next.blockNumber;
+    progress.cursorHash = next.blockHash;
+    progress.lagBlocks = progress.head === null ? null : progress.head - next.blockNumber;
+    publish();
+  };
+  setHandler(syncProgressQuery, snapshot);
+  setHandler(pauseSignal, () => {
+    paused = true;
+  });
+  setHandler(resumeSignal, () => {
+    paused = false;
+  });
+
+  // Stall watchdog: one timer per half stall timeout, whatever the batches do (they may hang).
+  const stallTimeoutMs = input.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  // Exported with the Temporal SDK metrics by the worker that runs this workflow task (not on replay).
+  const stalledGauge = metricMeter.createGauge('evm_indexer_sync_stalled_seconds', 'int', 's', 'Seconds the sync\'s cursor has stood still while blocks wait to be stored, once over STALL_TIMEOUT; 0 otherwise');
+  const stallTags = { chain_id: String(input.chainId) };
+  const watchStalls = async () => {
+    for (;;) {
+      stalledGauge.set(progress.stalledForSeconds ?? 0, stallTags);
+      await sleep(Math.max(MIN_STALL_CHECK_MS, Math.floor(stallTimeoutMs / 2)));
+      const stalledMs = Date.now() - cursorMovedAtMs;
+      const behind = progress.target !== null && progress.target > cursor.blockNumber;
+      if (paused || !behind || stalledMs < stallTimeoutMs) {
+        if (paused || !behind) cursorMovedAtMs = Date.now(); // waiting by choice is not a stall
+        continue;
+      }
+      if (progress.stalledForSeconds === null) {
+        log.warn(`sync-stalled on chain ${input.chainId}: cursor ${cursor.blockNumber} has not moved for ${Math.round(stalledMs / 1000)} s while the target is ${progress.target}; stuck batches are retried after their heartbeat timeout`);
+      }
+      progress.stalledForSeconds = Math.round(stalledMs / 1000);
+      publish();
+    }
+  };
+  // Guarded by a patch marker: runs started by a worker without the watchdog replay unchanged.
+  if (patched('stall-watchdog')) watchStalls().catch(() => undefined); // ends with the run (cancellation, continue-as-new)
+
+  if (!input.carried) {
+    const stored = await acts.readCursor({ chainId: input.chainId });
+    if (stored) setCursor(stored);
+  }
+
+  /** Rolls back to the common ancestor of the stored chain and the canonical one, if below the cursor. */
+  const rollBackIfReorged = async (atBlock: number) => {
+    progress.status = 'rolling-back';
+    const found = await acts.findCommonAncestor({ chainId: input.chainId, fromBlock: cursor.blockNumber, lowestBlock: input.startBlock });
+    if (found.ancestor.blockNumber < cursor.blockNumber) {
+      progress.reorgs += 1;
+      log.warn(`reorg-detected on chain ${input.chainId} at block ${atBlock}: rolling back ${found.reorgDepth} blocks to ${found.ancestor.blockNumber}`);
+      await acts.rollback({ chainId: input.chainId, ancestor: found.ancestor, reorgDepth: found.reorgDepth, confirmationDepth: input.confirmationDepth });
+      setCursor(found.ancestor);
+    } else if (found.ancestor.blockHash !== cursor.blockHash && found.ancestor.blockHash !== null) {
+      // The cursor's block was rewritten with the canonical one (a backfill after a reorg): adopt its hash.
+      log.warn(`cursor-rewritten on chain ${input.chainId}: block ${cursor.blockNumber} is stored as ${found.ancestor.blockHash} now`);
+      await acts.saveCursor({ chainId: input.chainId, cursor: found.ancestor });
+      setCursor(found.ancestor);
+    }
+  };
+
+  /**
+   * Finds gaps below the cursor (rows deleted by hand, a batch lost) and re-indexes them. Returns
+   * false when a refilled gap does not link to its neighbours (a reorg below the cursor), after
+   * rolling back.
+   */
+  const repairGaps = async (): Promise<boolean> => {
+    if (cursor.blockNumber < input.startBlock) return true;
+    const gaps = await acts.findGaps({ chainId: input.chainId, from: input.startBlock, to: cursor.blockNumber });
+    for (const gap of gaps) {
+      log.warn(`gap-found on chain ${input.chainId}: blocks ${gap.from}–${gap.to}; re-indexing`);
+      const outcome = await runWindow({
+        cursor: { blockNumber: gap.from - 1, blockHash: gap.belowHash },
+        to: gap.to,
+        batchSize: input.batchSize,
+        concurrency: input.concurrency,
+        index: (range) => acts.indexRange({ chainId: input.chainId, from: range.from, to: range.to, gapRepair: true }),
+        shouldStop: () => false,
+        onAdvance: async () => undefined,
+      });
+      if (outcome.kind === 'reorg' || (gap.aboveParentHash !== null && outcome.cursor.blockHash !== gap.aboveParentHash)) {
+        await rollBackIfReorged(outcome.kind === 'reorg' ? outcome.atBlock : gap.to + 1);
+        return false;
+      }
+      progress.gapsRepaired += 1;
+    }
+    return true;
+  };
+
+  for (;;) {
+    if (paused) {
+      progress.status = 'paused';
+      publish();
+      await condition(() => !paused || workflowInfo().continueAsNewSuggested);
+    }
+    if (workflowInfo().continueAsNewSuggested) break;
+    progress.status = 'syncing';
+    const chainHead = await acts.getChainHead({ chainId: input.chainId });
+    const { target, usedFallback } = syncTarget(chainHead, input.finality, input.confirmationDepth);
+    if (usedFallback && progress.target === null) {
+      log.warn(`chain ${input.chainId} reports no '${input.finality}' block; using head − ${input.confirmationDepth} instead`);
+    }
+    progress.head = chainHead.head;
+    progress.headReadAtMs = Date.now();
+    progress.target = target;
+    publish();
+    if (chainHead.head < cursor.blockNumber || (chainHead.head === cursor.blockNumber && cursor.blockHash !== null && chainHead.headHash !== cursor.blockHash)) {
+      // The chain is shorter than what we stored, or its head differs at our cursor: a reorg or a reset chain.
+      const before = cursor.blockNumber;
+      await rollBackIfReorged(Math.min(chainHead.head + 1, cursor.blockNumber));
+      if (cursor.blockNumber === before) await condition(() => paused, input.pollIntervalMs); // nothing to undo: wait, don't spin
+      continue;
+    }
+    progress.lagBlocks = chainHead.head - cursor.blockNumber;
+
+    if (target > cursor.blockNumber && !paused) {
+      const outcome = await runWindow({
+        cursor,
+        to: target,
+        batchSize: input.batchSize,
+        concurrency: input.concurrency,
+        index: (range) => acts.indexRange({ chainId: input.chainId, from: range.from, to: range.to }),
+        shouldStop: () => paused || workflowInfo().continueAsNewSuggested,
+        onAdvance: async (next, consumed) => {
+          await acts.saveCursor({ chainId: input.chainId, cursor: next });
+          setCursor(next);
+          progress.blocksStoredThisRun += consumed.reduce((sum, b) => sum + b.blockCount, 0);
+        },
+        onInFlight: (count) => {
+          progress.inFlightBatches = count;
+        },
+      });
+      if (outcome.kind === 'reorg') {
+        await rollBackIfReorged(outcome.atBlock);
+        continue; // re-read the head and re-index above the (possibly new) cursor
+      }
+      if (outcome.kind === 'done') continue; // the head may have moved while we worked
+    }
+    if (workflowInfo().continueAsNewSuggested) break;
+    if (Date.now() - lastGapCheckMs >= (input.gapCheckIntervalMs ?? DEFAULT_GAP_CHECK_INTERVAL_MS)) {
+      lastGapCheckMs = Date.now();
+      if (!(await repairGaps())) continue; // a gap that did not link means a reorg: re-read the head
+    }
+    progress.status = 'caught-up';
+    publish();
+    await condition(() => paused, input.pollIntervalMs);
+  }
+
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof chainSync>({
+    ...input,
+    carried: { cursor, paused, blocksStored: 0, reorgs: progress.reorgs },
+  });
+}
+
+/** Least time between two updates of the `CursorBlockNumber` search attribute, in ms (each is a history event). */
+const SEARCH_ATTRIBUTE_INTERVAL_MS = 60_000;
+
+/** Default stall timeout, in ms: the cursor not moving this long while behind is a stall. */
+const DEFAULT_STALL_TIMEOUT_MS = 300_000;
+/** Shortest interval between two stall checks, in ms. */
+const MIN_STALL_CHECK_MS = 1_000;
+
+/** Default time between gap checks once caught up, in ms. */
+const DEFAULT_GAP_CHECK_INTERVAL_MS = 60_000;
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}

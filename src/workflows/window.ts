@@ -1,0 +1,93 @@
+/**
+ * The sliding window shared by `chainSync` and `backfill`: runs `indexRange` over consecutive
+ * batches, at most `concurrency` at once, and moves a cursor over the contiguous prefix of
+ * finished batches whose parent hashes link. Deterministic: only Promise.race over activity
+ * promises, no timers, no I/O.
+ */
+import { advanceCursor, cutRanges, type BlockRange, type Cursor, type StoredBatch } from '../domain/index.js';
+
+/** How a window run ended. `reorg` names the first block whose parent hash did not link. */
+export type WindowOutcome =
+  | { kind: 'done'; cursor: Cursor }
+  | { kind: 'stopped'; cursor: Cursor }
+  | { kind: 'reorg'; cursor: Cursor; atBlock: number; expectedParentHash: string; actualParentHash: string };
+
+/** What a window run needs; every callback is workflow code (activities, state updates). */
+export type WindowOptions = {
+  /** The last linked block below the range; its hash is null when unknown (links to anything). */
+  cursor: Cursor;
+  /** Last block number of the range, inclusive. */
+  to: number;
+  /** Blocks per batch. */
+  batchSize: number;
+  /** Batches in flight at once. */
+  concurrency: number;
+  /** Stores one batch (the `indexRange` activity). */
+  index: (range: BlockRange) => Promise<StoredBatch>;
+  /** Checked before each new batch: true stops scheduling (pause, continue-as-new). */
+  shouldStop: () => boolean;
+  /** Called with the new cursor after it moved over `consumed` batches (persist it here). */
+  onAdvance: (cursor: Cursor, consumed: StoredBatch[]) => Promise<void>;
+  /** Called whenever the number of batches in flight changes. */
+  onInFlight?: (count: number) => void;
+};
+
+/**
+ * Runs the window from `cursor + 1` to `to`. Returns when every batch is stored and linked
+ * (`done`), when `shouldStop` turned true and in-flight batches drained (`stopped`), or when a
+ * seam did not link (`reorg`, after in-flight batches drained; nothing past the seam counted).
+ * @throws the first activity failure that Temporal gave up on (non-retryable or out of attempts).
+ * Invariant: `onAdvance` is called only for batches already committed, in block order.
+ */
+export async function runWindow(options: WindowOptions): Promise<WindowOutcome> {
+  const pending = cutRanges(options.cursor.blockNumber + 1, options.to, options.batchSize);
+  const inFlight = new Map<number, Promise<number>>();
+  const finished = new Map<number, StoredBatch>();
+  let cursor = options.cursor;
+  let failure: unknown = null;
+  const report = () => options.onInFlight?.(inFlight.size);
+
+  const drain = async () => {
+    await Promise.allSettled(inFlight.values());
+    inFlight.clear();
+    report();
+  };
+
+  for (;;) {
+    while (failure === null && inFlight.size < options.concurrency && pending.length > 0 && !options.shouldStop()) {
+      const range = pending.shift()!;
+      const promise = options.index(range).then(
+        (batch) => {
+          finished.set(batch.from, batch);
+          return range.from;
+        },
+        (err: unknown) => {
+          failure ??= err;
+          return range.from;
+        },
+      );
+      inFlight.set(range.from, promise);
+    }
+    report();
+    if (failure !== null) {
+      await drain();
+      throw failure;
+    }
+    if (inFlight.size === 0) {
+      return { kind: pending.length === 0 ? 'done' : 'stopped', cursor };
+    }
+    const settled = await Promise.race(inFlight.values());
+    inFlight.delete(settled);
+    if (failure !== null) continue;
+    for (;;) {
+      const advance = advanceCursor(cursor, finished);
+      if (advance.kind === 'reorg') {
+        await drain();
+        return { kind: 'reorg', cursor, atBlock: advance.atBlock, expectedParentHash: advance.expectedParentHash, actualParentHash: advance.actualParentHash };
+      }
+      if (advance.consumed.length === 0) break;
+      cursor = advance.cursor;
+      await options.onAdvance(cursor, advance.consumed);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * A small run of the throughput bench (`bench/run.ts`), so it cannot rot: 300 light blocks through
+ * every phase (ceiling, seed baseline, product with a worker process on a Temporal dev server,
+ * range activity without Temporal). No timing is asserted; the rows each phase stored must be
+ * exactly the generated ones, and the JSON result must carry every field.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runBench, type BenchResult } from '../../bench/run.js';
+import { countGenerated } from '../../bench/phases/ceiling.js';
+import { createSyntheticChain, PROFILES } from '../../bench/synthetic-chain.js';
+
+const BLOCKS = 300;
+/** What the deterministic light chain holds in blocks 0..299 (10 ± 2 transactions, 2 logs each on average). */
+const GENERATED = { blocks: 300, transactions: 3022, logs: 6048, withdrawals: 0 };
+
+const outDir = mkdtempSync(join(tmpdir(), 'bench-test-'));
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+describe('npm run bench', () => {
+  it('runs every phase over 300 light blocks, each storing exactly the generated rows, and writes the JSON result', async () => {
+    expect(await countGenerated(createSyntheticChain(PROFILES.light!, 1), BLOCKS)).toEqual(GENERATED);
+    const result = await runBench({ profile: 'light', blocks: BLOCKS, latencyMs: 10, workers: 1, rateLimit: 0, phases: 'a,b,c,d', baselineBlocks: BLOCKS, outDir });
+
+    for (const phase of [result.phases.ceiling, result.phases.baseline, result.phases.product, result.phases.direct]) {
+      expect(phase).not.toBeNull();
+      expect(phase!.blocks).toBe(BLOCKS);
+      expect(phase!.rows).toEqual(GENERATED);
+      expect(phase!.rowsMatch).toBe(true);
+    }
+    expect(result.phases.productWithWorkers).toBeNull();
+    // One JSON-RPC batch of 10 blocks (20 calls) per HTTP request in the product; 2 requests per block in the baseline.
+    expect(result.phases.baseline!.rpcRequestsPerBlock).toBe(2);
+    expect(result.phases.direct!.rpcCallsPerBlock).toBe(2);
+    expect(result.phases.product!.workers).toBe(1);
+    expect(result.phases.product!.workerPeakRssMb).toBeGreaterThan(0);
+    // The worker parses and writes every block, Postgres stores it: both spend CPU; the machine at least their sum.
+    const cpu = result.phases.product!.cpuPerBlock!;
+    expect(Object.keys(cpu).sort()).toEqual(['machineMs', 'postgresMs', 'workerMs']);
+    expect(cpu.workerMs).toBeGreaterThan(0);
+    expect(cpu.postgresMs).toBeGreaterThan(0);
+    expect(cpu.machineMs).toBeGreaterThanOrEqual(cpu.workerMs + cpu.postgresMs - 1); // ticks are 10 ms; one decimal
+
+    const written = JSON.parse(readFileSync(result.file, 'utf8')) as BenchResult;
+    expect(Object.keys(written).sort()).toEqual(['command', 'file', 'generated', 'machine', 'options', 'phases', 'productInput', 'ratios', 'startedAt']);
+    expect(Object.keys(written.ratios).sort()).toEqual(['productToBaseline', 'productToCeiling', 'scaleOut', 'temporalOverhead']);
+    for (const key of ['productToBaseline', 'productToCeiling', 'temporalOverhead'] as const) expect(typeof written.ratios[key]).toBe('number');
+    expect(written.ratios.scaleOut).toBeNull();
+    expect(Object.keys(written.phases.product!).sort()).toEqual([
+      'blocks', 'blocksPerSecond', 'cpuPerBlock', 'rows', 'rowsMatch', 'rowsPerSecond', 'rpcCallsPerBlock', 'rpcRequestsPerBlock', 'seconds', 'serverCpuMs', 'workerPeakRssMb', 'workers',
+    ]);
+    expect(written.generated).toEqual({ blocks: BLOCKS, transactionsPerBlock: 10, logsPerBlock: 20 });
+    expect(written.productInput).toMatchObject({ chainId: 1, startBlock: 0, batchSize: 100, concurrency: 8, confirmationDepth: 12, finality: 'depth' });
+  }, 600_000);
+});

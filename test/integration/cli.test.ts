@@ -1,0 +1,173 @@
+/**
+ * The operator's tools against the real stack: `src/client.ts` commands as a user types them, and
+ * the `temporal` CLI backfill command exactly as the README writes it.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { generateTraffic, startAnvil, type Anvil, type TrafficSummary } from '../support/devnet.js';
+import { diffWithChain, findIntegrityProblems, rpc } from '../support/chain-oracle.js';
+import { cliEnvironment, runClient } from '../support/cli.js';
+import { createTestDatabase, startIndexerWorker, startTemporal, temporalCliPath, waitFor, type TestDatabase, type TestWorker } from '../support/stack.js';
+
+const run = promisify(execFile);
+const CHAIN_ID = 31337;
+const TASK_QUEUE = 'evm-indexer';
+
+describe('operator CLI on the real stack', () => {
+  let anvil: Anvil;
+  let env: TestWorkflowEnvironment;
+  let database: TestDatabase;
+  let worker: TestWorker;
+  let traffic: TrafficSummary;
+  let cliEnv: NodeJS.ProcessEnv;
+
+  /** Runs `src/client.ts` with `args`; resolves with exit code and output, never rejects. */
+  const client = (...args: string[]) => runClient(cliEnv, args);
+
+  beforeAll(async () => {
+    [anvil, env, database] = await Promise.all([startAnvil({ chainId: CHAIN_ID }), startTemporal(), createTestDatabase('cli')]);
+    traffic = await generateTraffic(anvil.rpcUrl);
+    worker = await startIndexerWorker({ env, taskQueue: TASK_QUEUE, db: database.db, rpcUrls: [anvil.rpcUrl], chainId: CHAIN_ID });
+    cliEnv = cliEnvironment({
+      TEMPORAL_ADDRESS: env.address,
+      DATABASE_URL: database.url,
+      CHAIN_ID: String(CHAIN_ID),
+      RPC_URL: anvil.rpcUrl,
+      CONFIRMATION_DEPTH: '3',
+      BATCH_SIZE: '5',
+      POLL_INTERVAL: '200',
+      GAP_CHECK_INTERVAL: '300',
+    });
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await env?.teardown();
+    await anvil?.stop();
+    await database?.drop();
+  });
+
+  it('`temporal workflow start --type backfill` as in the README indexes the range', async () => {
+    const to = traffic.toBlock;
+    await run(temporalCliPath(), [
+      'workflow', 'start', '--address', env.address, '--type', 'backfill', '--task-queue', TASK_QUEUE,
+      '--workflow-id', `backfill:${CHAIN_ID}:0-${to}`, '--input', JSON.stringify({ chainId: CHAIN_ID, from: 0, to }),
+    ]);
+    const { stdout } = await run(temporalCliPath(), ['workflow', 'result', '--address', env.address, '--workflow-id', `backfill:${CHAIN_ID}:0-${to}`, '-o', 'json']);
+    expect(JSON.parse(stdout).result).toMatchObject({ chainId: CHAIN_ID, from: 0, to, status: 'done', blocksDone: to + 1 });
+    expect(await diffWithChain(database.db, anvil.rpcUrl, CHAIN_ID, 0, to)).toEqual([]);
+  });
+
+  it('`start` starts the sync once; a second `start` says it runs already and exits 0', async () => {
+    const first = await client('start');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^sync chain-sync:31337 started \(run [0-9a-f-]+\) on task queue evm-indexer: from block 0, 3 confirmations deep, batches of 5, 8 at once\n$/);
+    const second = await client('start');
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/^sync chain-sync:31337 is already running \(run [0-9a-f-]+\); nothing to do\n$/);
+  });
+
+  it('`status` shows head, target, cursor and lag once caught up', async () => {
+    const head = Number(BigInt(await rpc(anvil.rpcUrl, 'eth_blockNumber')));
+    const { stdout } = await waitFor('status to show the sync caught up', async () => {
+      const out = await client('status');
+      return out.stdout.includes('(caught-up)') ? out : undefined;
+    });
+    const lines = stdout.trim().split('\n');
+    expect(lines.slice(0, 5)).toEqual([
+      'chain-sync:31337: running (caught-up)',
+      expect.stringMatching(new RegExp(`^  head      ${head} \\(read \\d+ s ago\\)$`)),
+      `  target    ${head - 3} (head − 3 confirmation depth)`,
+      expect.stringMatching(new RegExp(`^  cursor    ${head - 3} 0x[0-9a-f]{64}$`)),
+      '  lag       3 blocks behind the head',
+    ]);
+  });
+
+  it('the sync is found by its ChainId search attribute and shows summary and current details (what the Web UI reads)', async () => {
+    const temporal = (...args: string[]) => run(temporalCliPath(), [...args, '--address', env.address, '-o', 'json']);
+    const listed = await waitFor('the ChainId search attribute to be indexed', async () => {
+      const { stdout } = await temporal('workflow', 'list', '--query', `ChainId = ${CHAIN_ID} AND WorkflowType = 'chainSync'`);
+      const rows = stdout.trim() === '' ? [] : (JSON.parse(stdout) as Array<{ execution: { workflowId: string } }>);
+      return rows.length > 0 ? rows : undefined;
+    });
+    expect(listed.map((r) => r.execution.workflowId)).toEqual(['chain-sync:31337']);
+    const { stdout } = await temporal('workflow', 'describe', '--workflow-id', 'chain-sync:31337');
+    const described = JSON.parse(stdout) as { executionConfig?: { userMetadata?: { summary?: unknown } }; workflowExecutionInfo: { searchAttributes: { indexedFields: Record<string, unknown> } } };
+    expect(described.executionConfig?.userMetadata?.summary).toBe('sync of chain 31337');
+    expect(Object.keys(described.workflowExecutionInfo.searchAttributes.indexedFields).sort()).toEqual(expect.arrayContaining(['ChainId', 'CursorBlockNumber']));
+    // The query the Web UI (and `temporal workflow metadata`) sends for a workflow's current details.
+    const metadata = await env.client.workflow.getHandle('chain-sync:31337').query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    const head = Number(BigInt(await rpc(anvil.rpcUrl, 'eth_blockNumber')));
+    expect(metadata.currentDetails.split('\n').slice(0, 4)).toEqual(['**Sync of chain 31337**', '', '| | |', '|---|---|']);
+    expect(metadata.currentDetails).toContain(`| cursor | ${head - 3} |`);
+    expect(metadata.currentDetails).toContain('| lag | 3 blocks |');
+    expect(metadata.currentDetails).toMatch(/\| endpoints \| 127\.0\.0\.1:\d+#1 \|/);
+  });
+
+  it('`pause` and `resume` signal the sync; `gaps` finds rows deleted by hand', async () => {
+    expect((await client('pause')).stdout).toBe('sync chain-sync:31337 paused\n');
+    await waitFor('status to show paused', async () => (await client('status')).stdout.includes('(paused)'));
+    expect((await client('resume')).stdout).toBe('sync chain-sync:31337 resumed\n');
+    const cursor = await database.db.selectFrom('cursors').select('block_number').where('chain_id', '=', CHAIN_ID).executeTakeFirstOrThrow();
+    expect(await client('gaps')).toMatchObject({ code: 0, stdout: `no gap in blocks 0–${cursor.block_number}\n` });
+    const before = await client('verify', '--from', '0', '--to', String(cursor.block_number));
+    expect([before.code, before.stdout]).toEqual([0, `verify chain 31337 blocks 0–${cursor.block_number}: ${cursor.block_number + 1} blocks checked, 0 differences\n`]);
+    await client('pause');
+    await waitFor('the pause to take effect', async () => (await client('status')).stdout.includes('(paused)'));
+    await database.db.deleteFrom('logs').where('chain_id', '=', CHAIN_ID).where('block_number', '=', 5).execute();
+    await database.db.deleteFrom('transactions').where('chain_id', '=', CHAIN_ID).where('block_number', '=', 5).execute();
+    await database.db.deleteFrom('blocks').where('chain_id', '=', CHAIN_ID).where('number', 'in', [4, 5, 9]).execute();
+    expect(await client('gaps')).toMatchObject({ code: 1, stdout: 'gap: blocks 4–5 (2 blocks)\ngap: blocks 9–9 (1 block)\n' });
+    const broken = await client('verify', '--from', '3', '--to', '9');
+    expect([broken.code, broken.stdout]).toEqual([1, [
+      'verify chain 31337 blocks 3–9: 7 blocks checked, 3 differences',
+      '  block 4: missing in the database',
+      '  block 5: missing in the database',
+      '  block 9: missing in the database',
+      '',
+    ].join('\n')]);
+    await client('resume');
+    await waitFor('the sync to repair the gaps', async () => (await client('gaps')).code === 0);
+    const after = await client('verify', '--from', '0', '--to', String(cursor.block_number));
+    expect([after.code, after.stdout]).toEqual([0, `verify chain 31337 blocks 0–${cursor.block_number}: ${cursor.block_number + 1} blocks checked, 0 differences\n`]);
+    expect(await findIntegrityProblems(database.db, CHAIN_ID)).toEqual([]);
+    expect((await client('status')).stdout).toMatch(/2 gaps repaired/);
+  }, 300_000); // about 15 CLI runs of a few seconds each, slower on a busy machine
+
+  it('`backfill --json` prints progress objects and a final "done" line; plain lines on stderr otherwise', async () => {
+    const json = await client('backfill', '--from', '0', '--to', '7', '--batch-size', '2', '--json');
+    expect(json.code).toBe(0);
+    const events = json.stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string });
+    expect(events.at(-1)).toEqual({ event: 'done', chainId: CHAIN_ID, from: 0, to: 7, status: 'done', doneThrough: 7, blocksDone: 8, blocksTotal: 8, blocksPerSecond: expect.any(Number), inFlightBatches: 0 });
+    expect(events.slice(0, -1).every((e) => e.event === 'progress')).toBe(true);
+    const plain = await client('backfill', '--from', '0', '--to', '3');
+    expect([plain.code, plain.stdout.split('\n')[0]]).toEqual([0, 'backfill backfill:31337:0-3 running on task queue evm-indexer']);
+    expect(plain.stdout).toMatch(/\nbackfill done: blocks 0–3 \(4 blocks\), [\d.]+ blocks\/s\n$/);
+  });
+
+  it('`status` without a chain id shows every running sync as a table', async () => {
+    const { CHAIN_ID: _omitted, ...rest } = cliEnv;
+    const saved = cliEnv;
+    cliEnv = rest;
+    try {
+      // The sync moves between `syncing` and `caught-up` as blocks arrive; the table's status
+      // column widens to fit the row, so wait for the row to settle before comparing whole lines.
+      const lines = await waitFor('the status table to show the sync caught up', async () => {
+        const rows = (await client('status')).stdout.trim().split('\n');
+        return rows[3]?.includes(' caught-up ') ? rows : undefined;
+      });
+      expect(lines[1]).toBe('│ chain │ workflow         │ status    │ head │ target │ cursor │ lag (blocks) │ blocks/s │ reorgs │');
+      expect(lines).toHaveLength(5); // borders, header, one row
+      expect(lines[3]).toMatch(/^│ 31337 │ chain-sync:31337 │ caught-up │ +\d+ │ +\d+ │ +\d+ │ +3 │ +[\d.]+ │ +0 │$/);
+    } finally {
+      cliEnv = saved;
+    }
+  });
+
+  it('`backfill` with --from above --to fails with one line and exit 1', async () => {
+    const out = await client('backfill', '--from', '9', '--to', '3');
+    expect([out.code, out.stderr]).toEqual([1, 'error: --from 9 is above --to 3\n']);
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * The worker process refuses bad configuration before any work: one line naming the variable,
+ * no secret in it, exit code 1. Runs the real `src/worker.ts` as a child process.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAnvil, type Anvil } from '../support/devnet.js';
+import { BASE_DATABASE_URL, closedPort } from '../support/stack.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const SECRET = 'k3yS3cr3tABCDEFGHIJKLMNOPQRSTUV';
+
+/** Runs the worker with `env` added to a clean environment; resolves with its exit code and output. */
+function runWorker(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+      cwd: REPO,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: '127.0.0.1:1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+
+describe('worker start-up with bad configuration', () => {
+  let anvil: Anvil;
+  let deadPort: number;
+  beforeAll(async () => {
+    anvil = await startAnvil({ chainId: 31337 });
+    deadPort = await closedPort();
+  });
+  afterAll(async () => {
+    await anvil?.stop();
+  });
+
+  it.each([
+    ['a non-URL RPC_URL', { RPC_URL: `not-a-url/${SECRET}`, CHAIN_ID: '31337' }, /^config error: RPC_URL: endpoint endpoint#1 is not an http\(s\) URL/],
+    ['CONFIRMATION_DEPTH=-1', { RPC_URL: 'http://127.0.0.1:8545', CHAIN_ID: '31337', CONFIRMATION_DEPTH: '-1' }, /^config error: CONFIRMATION_DEPTH: expected an integer ≥ 0 \(got "-1"\)$/],
+    ['a missing CHAIN_ID', { RPC_URL: 'http://127.0.0.1:8545' }, /^config error: CHAIN_ID: required/],
+    ['a DATABASE_URL that is not postgres', { RPC_URL: 'http://127.0.0.1:8545', CHAIN_ID: '31337', DATABASE_URL: `mysql://u:${SECRET}@h/db` }, /^config error: DATABASE_URL: expected a postgres:\/\/user:password@host:port\/database URL$/],
+  ])('exits 1 with one line for %s', async (_name, env, expected) => {
+    const { code, stderr, stdout } = await runWorker(env);
+    expect(code).toBe(1);
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(expected);
+    expect(stderr + stdout).not.toContain(SECRET);
+  });
+
+  it('exits 1 naming the endpoint by host when RPC_URL is unreachable, without its API key', async () => {
+    const { code, stderr, stdout } = await runWorker({ RPC_URL: `http://127.0.0.1:${deadPort}/v2/${SECRET}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL });
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([
+      `startup error: no RPC endpoint serves CHAIN_ID 31337: 127.0.0.1:${deadPort}#1 unreachable: 127.0.0.1:${deadPort}#1: connection failed (ECONNREFUSED)`,
+    ]);
+    expect(stdout).toBe('');
+    expect(stderr + stdout).not.toContain(SECRET);
+  });
+
+  it('exits 1 naming WORKFLOW_BUNDLE when the prebuilt workflow bundle is missing, before connecting to anything', async () => {
+    const missing = join(tmpdir(), `no-such-bundle-${process.pid}.js`);
+    const { code, stderr, stdout } = await runWorker({ RPC_URL: `http://127.0.0.1:${deadPort}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, WORKFLOW_BUNDLE: missing });
+    expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
+      `startup error: WORKFLOW_BUNDLE: cannot read the workflow bundle ${missing} (ENOENT: no such file or directory, open '${missing}'); build it with \`npm run build:workflows -- ${missing}\` or unset WORKFLOW_BUNDLE`,
+    ]]);
+  });
+
+  it('exits 1 when the only endpoint serves another chain', async () => {
+    const { code, stderr } = await runWorker({ RPC_URL: `${anvil.rpcUrl}/?apikey=${SECRET}`, CHAIN_ID: '1', DATABASE_URL: BASE_DATABASE_URL });
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([`startup error: no RPC endpoint serves CHAIN_ID 1: 127.0.0.1:${anvil.port}#1 serves chain 31337`]);
+    expect(stderr).not.toContain(SECRET);
+  });
+
+  it('exits 1 naming DATABASE_URL without its password when Postgres refuses the connection', async () => {
+    const { code, stderr, stdout } = await runWorker({ RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: `postgres://indexer:${SECRET}@127.0.0.1:${deadPort}/indexer` });
+    expect(code).toBe(1);
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(stdout).toBe('');
+    expect(lines[0]).toMatch(new RegExp(`^startup error: DATABASE_URL: cannot migrate postgres://indexer@127\\.0\\.0\\.1:${deadPort}/indexer: .*ECONNREFUSED`));
+    expect(stderr + stdout).not.toContain(SECRET);
+  });
+
+  describe('with a CHAINS_FILE', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'worker-startup-'));
+    });
+    afterAll(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+    const chainsFile = (name: string, chains: unknown): string => {
+      const path = join(dir, name);
+      writeFileSync(path, JSON.stringify(chains));
+      return path;
+    };
+
+    it('exits 1 with one line per problem of the file, each with its path, without the key', async () => {
+      const path = chainsFile('bad.json', [{ chainId: 1, rpcUrl: `wss://eth.example/v2/${SECRET}` }, { chainId: 1, rpcUrl: 'http://127.0.0.1:8545', finality: 'final' }]);
+      const { code, stderr, stdout } = await runWorker({ CHAINS_FILE: path, DATABASE_URL: BASE_DATABASE_URL });
+      expect(code).toBe(1);
+      expect(stderr.trim().split('\n')).toEqual([
+        'config error: CHAINS_FILE chains[1].finality: expected "depth", "safe" or "finalized"',
+      ]);
+      const fixed = chainsFile('bad-url.json', [{ chainId: 1, rpcUrl: `wss://eth.example/v2/${SECRET}` }, { chainId: 1, rpcUrl: 'http://127.0.0.1:8545' }]);
+      const second = await runWorker({ CHAINS_FILE: fixed, DATABASE_URL: BASE_DATABASE_URL });
+      expect([second.code, second.stderr.trim().split('\n')]).toEqual([1, [
+        'config error: CHAINS_FILE chains[0].rpcUrl: endpoint eth.example#1 is not an http(s) URL',
+        'config error: CHAINS_FILE chains[1].chainId: chain 1 is listed twice (also chains[0])',
+        'config error: CHAINS_FILE chains[1].taskQueue: task queue evm-indexer-1 is used twice (also chains[0]); each chain needs its own',
+      ]]);
+      expect(stderr + stdout + second.stderr + second.stdout).not.toContain(SECRET);
+    });
+
+    it('exits 1 naming the chain whose only endpoint serves another chain; the key from ${VAR} never shows', async () => {
+      const path = chainsFile('mismatch.json', [{ chainId: 31337, rpcUrl: anvil.rpcUrl }, { chainId: 5, rpcUrl: `${anvil.rpcUrl}/?apikey=\${RPC_KEY}` }]);
+      const { code, stderr, stdout } = await runWorker({ CHAINS_FILE: path, RPC_KEY: SECRET, DATABASE_URL: BASE_DATABASE_URL });
+      expect(code).toBe(1);
+      expect(stderr.trim().split('\n')).toEqual([`startup error: CHAINS_FILE chain 5: no RPC endpoint serves CHAIN_ID 5: 127.0.0.1:${anvil.port}#1 serves chain 31337`]);
+      expect(stderr + stdout).not.toContain(SECRET);
+    });
+
+    it('exits 1 when CHAIN_ID picks a chain the file does not list', async () => {
+      const path = chainsFile('one.json', [{ chainId: 31337, rpcUrl: anvil.rpcUrl }]);
+      const { code, stderr } = await runWorker({ CHAINS_FILE: path, CHAIN_ID: '10', DATABASE_URL: BASE_DATABASE_URL });
+      expect([code, stderr]).toEqual([1, 'config error: CHAIN_ID: chain 10 is not in CHAINS_FILE (it lists 31337)\n']);
+    });
+  });
+});

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { cpuPerBlock, machineBusyMs, processCpuMs } from '../../../bench/phases/cpu.js';
+
+describe('bench CPU breakdown', () => {
+  it('cpuPerBlock() divides the deltas by the blocks, counts Postgres backends that started meanwhile whole, one decimal', () => {
+    const before = { workers: 1_000, postgres: new Map([[10, 500], [11, 200]]), machine: 10_000 };
+    const after = { workers: 4_000, postgres: new Map([[10, 1_500], [12, 300]]), machine: 17_000 };
+    // postgres: pid 10 +1,000, pid 12 new +300 (pid 11 ended: missed) = 1,300 over 300 blocks
+    expect(cpuPerBlock(before, after, 300)).toEqual({ workerMs: 10, postgresMs: 4.3, machineMs: 23.3 });
+  });
+
+  it('processCpuMs() reads this process\'s CPU time, and 0 for a pid that does not exist', () => {
+    let x = 0;
+    for (let i = 0; i < 5e6; i++) x += i % 7; // some CPU time, so at least one 10 ms tick
+    expect(x).toBeGreaterThan(0);
+    expect(processCpuMs(process.pid)).toBeGreaterThan(0);
+    expect(processCpuMs(2 ** 22 + 1)).toBe(0); // above pid_max's ceiling
+    expect(machineBusyMs()).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,75 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { chooseProgressMode, createProgressReporter, etaSeconds, formatDuration, progressLine } from '../../../src/cli/backfill-progress.js';
+import { renderStatusTable } from '../../../src/cli/status-table.js';
+import type { BackfillProgress, SyncProgress } from '../../../src/workflows/definitions.js';
+
+const running: BackfillProgress = { chainId: 1, from: 1000, to: 1999, status: 'running', doneThrough: 1449, blocksDone: 450, blocksTotal: 1000, blocksPerSecond: 35.2, inFlightBatches: 4 };
+
+const capture = () => {
+  const stream = new PassThrough();
+  let text = '';
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  return { stream, text: () => text };
+};
+
+describe('backfill progress', () => {
+  it('picks json when asked, the bar on a terminal, plain lines elsewhere', () => {
+    expect([
+      chooseProgressMode({ json: true, isTTY: true }),
+      chooseProgressMode({ json: false, isTTY: true }),
+      chooseProgressMode({ json: false, isTTY: false }),
+    ]).toEqual(['json', 'bar', 'lines']);
+  });
+
+  it('computes the ETA in seconds from blocks left and the rate, unknown at rate 0', () => {
+    expect(etaSeconds(running)).toBe(16); // 550 / 35.2 = 15.6 → 16
+    expect(etaSeconds({ ...running, blocksPerSecond: 0 })).toBeNull();
+    expect([null, 0, 59, 95, 3725].map(formatDuration)).toEqual(['?', '0s', '59s', '1m35s', '1h02m05s']);
+  });
+
+  it('prints a plain line with done/total, percent, block, rate and ETA', () => {
+    expect(progressLine(running)).toBe('  450/1,000 blocks (45%), through block 1,449, 35.2 blocks/s, ETA 16s');
+  });
+
+  it('writes one JSON object per line to stdout in json mode', () => {
+    const stdout = capture();
+    const stderr = capture();
+    const reporter = createProgressReporter('json', { stdout: stdout.stream, stderr: stderr.stream });
+    reporter.update(running);
+    reporter.finish({ ...running, status: 'done', doneThrough: 1999, blocksDone: 1000 });
+    const lines = stdout.text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      { event: 'progress', ...running, etaSeconds: 16 },
+      { event: 'done', ...running, status: 'done', doneThrough: 1999, blocksDone: 1000 },
+    ]);
+    expect(stderr.text()).toBe('');
+  });
+
+  it('draws the bar on stderr and leaves stdout alone', () => {
+    const stdout = capture();
+    const stderr = capture();
+    const reporter = createProgressReporter('bar', { stdout: stdout.stream, stderr: stderr.stream });
+    reporter.update(running);
+    reporter.finish({ ...running, status: 'done', doneThrough: 1999, blocksDone: 1000, blocksPerSecond: 40 });
+    expect(stdout.text()).toBe('');
+    expect(stderr.text()).toContain('100% | 1000/1000 blocks | through block 1,999 | 40 blocks/s | ETA 0s');
+  });
+});
+
+describe('status table', () => {
+  it('shows every sync as a row, and a sync that did not answer', () => {
+    const p: SyncProgress = {
+      chainId: 1, status: 'syncing', cursor: 18_000_000, cursorHash: null, target: 18_000_100, head: 18_000_164, lagBlocks: 164, finality: 'finalized',
+      confirmationDepth: 12, inFlightBatches: 4, blocksStoredThisRun: 5, blocksPerSecond: 41.5, reorgs: 2, gapsRepaired: 0, headReadAtMs: 0, paused: false, stalledForSeconds: null,
+    };
+    expect(renderStatusTable([{ workflowId: 'chain-sync:1', progress: p }, { workflowId: 'chain-sync:10', progress: null }]).split('\n')).toEqual([
+      '┌───────┬───────────────┬───────────┬────────────┬────────────┬────────────┬──────────────┬──────────┬────────┐',
+      '│ chain │ workflow      │ status    │       head │     target │     cursor │ lag (blocks) │ blocks/s │ reorgs │',
+      '├───────┼───────────────┼───────────┼────────────┼────────────┼────────────┼──────────────┼──────────┼────────┤',
+      '│     1 │ chain-sync:1  │ syncing   │ 18,000,164 │ 18,000,100 │ 18,000,000 │          164 │     41.5 │      2 │',
+      '│    10 │ chain-sync:10 │ no answer │          - │          - │          - │            - │        - │      - │',
+      '└───────┴───────────────┴───────────┴────────────┴────────────┴────────────┴──────────────┴──────────┴────────┘',
+    ]);
+  });
+});

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { copyBinary, copyText } from '../../../src/db/copy-format.js';
+
+const HEADER = '5047434f50590aff0d0a00' + '00000000' + '00000000';
+const TRAILER = 'ffff';
+
+/** Hex of one binary COPY of `rows` with one column of `type`, header and trailer stripped. */
+function body(type: string, value: unknown): string {
+  const hex = Buffer.concat(copyBinary([{ c: value }], ['c'], [type])).toString('hex');
+  expect(hex.startsWith(HEADER)).toBe(true);
+  expect(hex.endsWith(TRAILER)).toBe(true);
+  return hex.slice(HEADER.length, -TRAILER.length);
+}
+
+describe('copyBinary()', () => {
+  // Field count (int16 1), then int32 length and the value, as Postgres's binary send functions write them.
+  it.each([
+    ['int8', 1, '0001' + '00000008' + '0000000000000001'],
+    ['int8', '18000000', '0001' + '00000008' + '000000000112a880'],
+    ['int4', 150, '0001' + '00000004' + '00000096'],
+    ['int2', 1, '0001' + '00000002' + '0001'],
+    ['bool', false, '0001' + '00000001' + '00'],
+    ['bytea', Buffer.from('abcd', 'hex'), '0001' + '00000002' + 'abcd'],
+    ['bytea', null, '0001' + 'ffffffff'],
+    ['numeric', '0', '0001' + '00000008' + '0000' + '0000' + '0000' + '0000'],
+    // 12345678 = 1234 · 10000¹ + 5678: 2 digits, weight 1
+    ['numeric', '12345678', '0001' + '0000000c' + '0002' + '0001' + '0000' + '0000' + '04d2' + '162e'],
+    // 10000 = 1 · 10000¹: trailing zero digit dropped, weight 1
+    ['numeric', '10000', '0001' + '0000000a' + '0001' + '0001' + '0000' + '0000' + '0001'],
+    ['numeric', '-5', '0001' + '0000000a' + '0001' + '0000' + '4000' + '0000' + '0005'],
+    ['jsonb', '{"a":1}', '0001' + '00000008' + '01' + Buffer.from('{"a":1}').toString('hex')],
+    ['_bytea', [], '0001' + '0000000c' + '00000000' + '00000000' + '00000011'],
+    ['_bytea', [Buffer.from('ab', 'hex')], '0001' + '00000019' + '00000001' + '00000000' + '00000011' + '00000001' + '00000001' + '00000001' + 'ab'],
+  ])('writes %s %j as its binary send format', (type, value, expected) => {
+    expect(body(type, value)).toBe(expected);
+  });
+
+  it('refuses a column type it does not write, naming the column', () => {
+    expect(() => copyBinary([{ c: 1 }], ['c'], ['timestamptz'])).toThrow('COPY: column c has type timestamptz');
+  });
+});
+
+describe('copyText()', () => {
+  it('writes null, bytea, arrays, booleans and escapes backslashes, tabs and newlines', () => {
+    const rows = [{ a: null, b: Buffer.from('00ff', 'hex'), c: [Buffer.from('01', 'hex')], d: true, e: 'x\\y\tz\n' }];
+    expect([...copyText(rows, ['a', 'b', 'c', 'd', 'e'])].join('')).toBe('\\N\t\\\\x00ff\t{"\\\\\\\\x01"}\tt\tx\\\\y\\tz\\n\n');
+  });
+});

@@ -1,0 +1,132 @@
+import { describe, it, expect } from 'vitest';
+import { matchById, postBatch } from '../../../src/rpc/http-batch.js';
+import { RpcBadResponseError, RpcTransientError } from '../../../src/errors.js';
+import type { RpcOutcome } from '../../../src/rpc/types.js';
+import { fixture } from '../fixture.js';
+
+const LABEL = 'rpc.example.com#1';
+const MISSING: RpcOutcome = { ok: false, error: { code: -32603, message: 'missing from the batch response' } };
+
+/** `ethereum/batch-eth_chainId-with-invalid-member.json` (format D: `{request, response}`), erigon rpc-tests. */
+type RecordedBatch = { request: { id: number; method: string }[]; response: unknown };
+
+describe('src/rpc/http-batch.ts', () => {
+  it('matchById() puts an out-of-order response back in request order', () => {
+    const parsed = [
+      { jsonrpc: '2.0', id: 2, result: '0x3' },
+      { jsonrpc: '2.0', id: 0, result: '0x1' },
+      { jsonrpc: '2.0', id: 1, result: '0x2' },
+    ];
+    expect(matchById(parsed, 3, LABEL)).toEqual([
+      { ok: true, result: '0x1' },
+      { ok: true, result: '0x2' },
+      { ok: true, result: '0x3' },
+    ]);
+  });
+
+  it('matchById() turns a member missing from the response into a -32603 outcome', () => {
+    const parsed = [
+      { jsonrpc: '2.0', id: 0, result: '0x1' },
+      { jsonrpc: '2.0', id: 2, result: null },
+    ];
+    expect(matchById(parsed, 3, LABEL)).toEqual([{ ok: true, result: '0x1' }, MISSING, { ok: true, result: null }]);
+  });
+
+  it('matchById() keeps a per-member error object with code, message and data', () => {
+    const parsed = [
+      { jsonrpc: '2.0', id: 1, error: { code: -32005, message: 'daily request count exceeded, request rate limited', data: { see: 'https://infura.io/dashboard' } } },
+      { jsonrpc: '2.0', id: 0, result: '0x112a880' },
+    ];
+    expect(matchById(parsed, 2, LABEL)).toEqual([
+      { ok: true, result: '0x112a880' },
+      { ok: false, error: { code: -32005, message: 'daily request count exceeded, request rate limited', data: { see: 'https://infura.io/dashboard' } } },
+    ]);
+  });
+
+  it('matchById() applies a single error object instead of an array to every request', () => {
+    const parsed = { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'batch too large' } };
+    const error = { code: -32600, message: 'batch too large' };
+    expect(matchById(parsed, 3, LABEL)).toEqual([
+      { ok: false, error },
+      { ok: false, error },
+      { ok: false, error },
+    ]);
+  });
+
+  const garbage: [string, unknown][] = [
+    ['a string', 'Too Many Requests'],
+    ['a number', 42],
+    ['null', null],
+    ['an object with a result', { jsonrpc: '2.0', id: 0, result: '0x1' }],
+    ['an object whose error is a string', { error: 'rate limited' }],
+  ];
+  for (const [what, parsed] of garbage) {
+    it(`matchById() throws RpcBadResponseError naming the endpoint for ${what}`, () => {
+      expect(() => matchById(parsed, 2, LABEL)).toThrow(RpcBadResponseError);
+      expect(() => matchById(parsed, 2, LABEL)).toThrow(`${LABEL}: batch response is not an array`);
+    });
+  }
+
+  it('matchById() ignores ids out of range and members that are not objects', () => {
+    const parsed = [
+      { jsonrpc: '2.0', id: -1, result: 'neg' },
+      { jsonrpc: '2.0', id: 2, result: 'two' },
+      { jsonrpc: '2.0', id: 99, result: 'far' },
+      { jsonrpc: '2.0', id: '0', result: 'string id' },
+      { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse error' } },
+      'garbage',
+      null,
+      { jsonrpc: '2.0', id: 1, result: '0x1' },
+    ];
+    expect(matchById(parsed, 2, LABEL)).toEqual([MISSING, { ok: true, result: '0x1' }]);
+  });
+
+  it('matchById() treats a member with neither result nor error as missing', () => {
+    expect(matchById([{ jsonrpc: '2.0', id: 0 }], 1, LABEL)).toEqual([MISSING]);
+  });
+
+  it('matchById() returns [] for an empty response to an empty batch', () => {
+    expect(matchById([], 0, LABEL)).toEqual([]);
+  });
+
+  // Regression test (fixed bug; src/rpc/http-batch.ts:70): the id check accepts any number in [0, count), so a fractional
+  // id such as 0.5 is written as a non-index property "0.5" on the returned array instead of being
+  // ignored. Input [{id: 0.5, result: 'half'}], count 2; actual keys ['0', '1', '0.5'].
+  it('matchById() ignores a fractional id', () => {
+    const outcomes = matchById([{ jsonrpc: '2.0', id: 0.5, result: 'half' }], 2, LABEL);
+    expect(Object.keys(outcomes)).toEqual(['0', '1']);
+  });
+
+  describe('with the recorded erigon batch (two members, both id 1; the first has an empty method)', () => {
+    const recorded = fixture<RecordedBatch>('ethereum/batch-eth_chainId-with-invalid-member.json');
+
+    it('the recorded batch asks two requests, both with id 1', () => {
+      expect(recorded.request.map((r) => [r.id, r.method])).toEqual([[1, ''], [1, 'eth_chainId']]);
+    });
+
+    it('matchById() with count 2 leaves id 0 missing and gives id 1 the later member, the eth_chainId result 0x1', () => {
+      expect(matchById(recorded.response, 2, LABEL)).toEqual([MISSING, { ok: true, result: '0x1' }]);
+    });
+
+    it('matchById() with count 1 ignores both members (id 1 is out of range)', () => {
+      expect(matchById(recorded.response, 1, LABEL)).toEqual([MISSING]);
+    });
+
+    it('matchById() keeps the -32600 "invalid request" member when it is the only one with id 1', () => {
+      const [invalid] = recorded.response as unknown[];
+      expect(matchById([invalid], 2, LABEL)).toEqual([MISSING, { ok: false, error: { code: -32600, message: 'invalid request', data: undefined } }]);
+    });
+  });
+
+  // Regression test (fixed bug; src/rpc/http-batch.ts:35-38, postBatch catch block): Node's fetch refuses a URL with
+  // userinfo before any I/O ("Request cannot be constructed from a URL that includes credentials:
+  // <url>"); describeCause() copies that message, URL and password included, into the
+  // RpcTransientError, which checkChainIds()/the pool log unredacted (src/rpc/pool.ts:66,114).
+  // No network: the request is refused while it is being built.
+  it('postBatch() never puts the password of a userinfo endpoint URL in its error message', async () => {
+    const endpoint = { url: 'https://indexer:hunter2pass@127.0.0.1:9/', label: '127.0.0.1:9#1' };
+    const err = await postBatch(endpoint, [{ method: 'eth_chainId', params: [] }], { timeoutMs: 1000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RpcTransientError);
+    expect((err as Error).message).not.toContain('hunter2pass');
+  });
+});
