@@ -105,14 +105,20 @@ describe('RPC faults between the indexer and its endpoints', () => {
     await rpc(anvil.rpcUrl, 'evm_revert', [snapshot]);
   });
 
-  /** A worker wired like runWorker (chain-id check, pool, activities) on a fresh task queue; logs kept in memory. */
+  /**
+   * A worker wired like runWorker (chain-id check, pool, activities) on a fresh task queue; logs kept in memory.
+   * The pool never explores (`random` always 1), so its first request goes to the first URL (every endpoint
+   * starts with the same score) and later ones to the best-ranked: which endpoint a fault meets is then fixed.
+   * With a random 5 % exploration, a faulty endpoint listed next to anvil could get one request or none and
+   * a test asserting that the fault was met would pass or fail by chance.
+   */
   async function startWorker(urls: readonly string[]): Promise<FaultWorker> {
     const lines: string[] = [];
     const log = pino({ level: 'debug', base: { instanceId: 'rpc-faults' }, timestamp: pino.stdTimeFunctions.isoTime, serializers: { err: pino.stdSerializers.err } }, {
       write: (line: string) => void lines.push(line),
     });
     const checked = await checkChainIds({ urls, chainId: CHAIN_ID, timeoutMs: RPC_TIMEOUT_MS, log });
-    const pool = createRpcPool({ urls: checked.urls, labels: checked.labels, timeoutMs: RPC_TIMEOUT_MS, log });
+    const pool = createRpcPool({ urls: checked.urls, labels: checked.labels, timeoutMs: RPC_TIMEOUT_MS, log, random: () => 1 });
     log.info({ endpoints: pool.labels }, 'endpoints-checked');
     const taskQueue = `rpc-faults-${++workerCount}`;
     const worker = await Worker.create({
@@ -168,8 +174,8 @@ describe('RPC faults between the indexer and its endpoints', () => {
   });
 
   it('stall: every 2nd request never answered (proxy + anvil) → timed out after 1.5 s, moved to anvil, completes', async () => {
+    proxy.set({ stall: { every: 2 } }); // request 1 is the chain-id check, 2 the pool's first request
     const worker = await startWorker([secretUrl(proxy, 'a'), anvil.rpcUrl]);
-    proxy.set({ stall: { every: 2 } });
     expect(await backfill(worker)).toMatchObject(done());
     expect(proxy.stats().faults.stall).toBeGreaterThanOrEqual(1);
     expect(worker.logs()).toContain(`no answer within ${RPC_TIMEOUT_MS} ms`);
@@ -179,8 +185,8 @@ describe('RPC faults between the indexer and its endpoints', () => {
   describe('HTTP 429 with Retry-After in seconds on every 2nd request (proxy + anvil)', () => {
     let records: ProxyRecord[] = [];
     it('the backfill completes, equal to the chain', async () => {
+      proxy.set({ http429: { when: { every: 2 }, retryAfterSeconds: 1, form: 'seconds' } }); // request 2 is the pool's first
       const worker = await startWorker([secretUrl(proxy, 'a'), anvil.rpcUrl]);
-      proxy.set({ http429: { when: { every: 2 }, retryAfterSeconds: 1, form: 'seconds' } });
       expect(await backfill(worker, { batchSize: 5 })).toMatchObject(done());
       records = [...proxy.records()];
       expect(proxy.stats().faults.http429).toBeGreaterThanOrEqual(1);
@@ -215,8 +221,8 @@ describe('RPC faults between the indexer and its endpoints', () => {
   });
 
   it('HTTP 503 on every 2nd request (proxy + anvil) → moved to anvil, completes', async () => {
+    proxy.set({ http5xx: { when: { every: 2 }, status: 503 } }); // request 1 is the chain-id check, 2 the pool's first request
     const worker = await startWorker([secretUrl(proxy, 'a'), anvil.rpcUrl]);
-    proxy.set({ http5xx: { when: { every: 2 }, status: 503 } });
     expect(await backfill(worker)).toMatchObject(done());
     expect(proxy.stats().faults.http5xx).toBeGreaterThanOrEqual(1);
     await expectIndexed(worker.logs());
@@ -243,8 +249,8 @@ describe('RPC faults between the indexer and its endpoints', () => {
   });
 
   it('an HTML page with HTTP 200 instead of JSON on every 2nd request (proxy + anvil) → moved to anvil, completes', async () => {
+    proxy.set({ garbage: { every: 2 } }); // request 1 is the chain-id check, 2 the pool's first request
     const worker = await startWorker([secretUrl(proxy, 'a'), anvil.rpcUrl]);
-    proxy.set({ garbage: { every: 2 } });
     expect(await backfill(worker)).toMatchObject(done());
     expect(proxy.stats().faults.garbage).toBeGreaterThanOrEqual(1);
     await expectIndexed(worker.logs());
