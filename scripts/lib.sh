@@ -577,7 +577,8 @@ temporal_up() {
     spawn temporal "$log" "$TEMPORAL_CLI" server start-dev \
       --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
       --db-filename "$DATA_DIR/temporal/dev.sqlite" --log-level warn \
-      --search-attribute ChainId=Int --search-attribute CursorBlockNumber=Int
+      --search-attribute ChainId=Int --search-attribute CursorBlockNumber=Int \
+      --dynamic-config-value frontend.enableCancelWorkerPollsOnShutdown=true
   fi
   local t0
   t0=$(now_ms)

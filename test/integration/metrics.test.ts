@@ -127,7 +127,8 @@ describe('worker metrics and health endpoints during a devnet sync', () => {
     const cursorBlock = await rpc(anvil.rpcUrl, 'eth_getBlockByNumber', [`0x${target.toString(16)}`, false]);
     const lagSeconds = valueOf(s, 'evm_indexer_lag_seconds', chain)!;
     expect(lagSeconds).toBeGreaterThanOrEqual(0);
-    expect(lagSeconds).toBeLessThanOrEqual(Date.now() / 1000 - Number(BigInt(cursorBlock.timestamp)));
+    // Not above the block's age; anvil's clock runs a few seconds ahead (blocks mined with `interval`), so the age may be negative.
+    expect(lagSeconds).toBeLessThanOrEqual(Math.max(0, Date.now() / 1000 - Number(BigInt(cursorBlock.timestamp))));
     expect([
       valueOf(s, 'evm_indexer_blocks_written_total', chain), valueOf(s, 'evm_indexer_transactions_written_total', chain),
       valueOf(s, 'evm_indexer_logs_written_total', chain),
@@ -151,12 +152,14 @@ describe('worker metrics and health endpoints during a devnet sync', () => {
     expect(valueOf(s, 'evm_indexer_rpc_request_duration_seconds_count', { endpoint: anvilLabel, method: 'eth_getBlockReceipts' })).toBeGreaterThan(0);
     expect(valueOf(s, 'evm_indexer_rpc_errors_total', { endpoint: anvilLabel, method: 'eth_getBlockReceipts', kind: 'transient' })).toBeUndefined();
     // Every call sent to the dead endpoint failed, as a transient error (connection refused), and
-    // at least the 5 head reads (3 calls each) that opened its breaker were among them.
+    // the 5 failed HTTP requests that opened its breaker each carried eth_getBlockByNumber (a head
+    // read, or a block range the pool's 5 % exploration sent there). Counted per request, not per
+    // call: an explored 2-block range carries fewer calls than a head read.
     const sum = (name: string, labels: Record<string, string>) => s.samples.filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v)).reduce((n, x) => n + x.value, 0);
     const deadCalls = sum('evm_indexer_rpc_requests_total', { endpoint: deadLabel });
     expect(sum('evm_indexer_rpc_errors_total', { endpoint: deadLabel })).toBe(deadCalls);
     expect(sum('evm_indexer_rpc_errors_total', { endpoint: deadLabel, kind: 'transient' })).toBe(deadCalls);
-    expect(valueOf(s, 'evm_indexer_rpc_errors_total', { endpoint: deadLabel, method: 'eth_getBlockByNumber', kind: 'transient' })).toBeGreaterThanOrEqual(15);
+    expect(valueOf(s, 'evm_indexer_rpc_request_duration_seconds_count', { endpoint: deadLabel, method: 'eth_getBlockByNumber' })).toBeGreaterThanOrEqual(5);
     const budget = valueOf(s, 'evm_indexer_rpc_in_flight_budget_requests', { endpoint: anvilLabel })!;
     expect(budget >= 1 && budget <= 16).toBe(true);
     expect(valueOf(s, 'evm_indexer_rpc_benched_seconds', { endpoint: anvilLabel })).toBe(0);

@@ -42,8 +42,8 @@ const rigs = new Map<number, Rig>();
 
 beforeAll(async () => {
   [env, database] = await Promise.all([startTemporal(), createTestDatabase('reorg')]);
-  // All at once: bundling the workflow code for each worker takes seconds, and overlaps well. Every start is
-  // awaited before a failure is thrown, so afterAll stops whatever did start.
+  // All at once (the workflow code is bundled once for all of them). Every start is awaited before a
+  // failure is thrown, so afterAll stops whatever did start.
   const started = await Promise.allSettled(Object.entries(RIG_OPTIONS).map(async ([chainId, options]) => rigs.set(Number(chainId), await startRig(Number(chainId), options))));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;

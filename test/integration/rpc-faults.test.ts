@@ -7,8 +7,7 @@
  *
  * Workers here are wired like `runWorker` (checkChainIds → createRpcPool → createActivities) with
  * one workflow bundle for the file and a pino logger writing into memory: `startIndexerWorker`
- * bundles the workflows on every call (2.5–7.6 s each), skips the chain-id check and writes its
- * logs to stdout, where they cannot be searched for keys. The three-endpoint test runs the real
+ * skips the chain-id check and writes its logs to stdout, where they cannot be searched for keys. The three-endpoint test runs the real
  * `src/worker.ts` process and reads its stdout and stderr.
  */
 import { spawn } from 'node:child_process';
@@ -51,6 +50,11 @@ const DEADLINE_MS = 12_000;
 const IN_FLIGHT_GRACE_MS = 250;
 /** ms every endpoint stays down in the outage test. */
 const OUTAGE_MS = 30_000;
+/**
+ * ms an outage test may take: the 30 s outage, then up to 60 s of activity backoff (Temporal's
+ * 1, 2, 4 … s, capped at 60 s) before the next attempt finds the endpoints back, then the catch-up.
+ */
+const OUTAGE_TEST_TIMEOUT_MS = 240_000;
 /** Blocks of the range the three-endpoint test indexes (the issue's acceptance). */
 const TWO_THOUSAND_BLOCKS = 2_000;
 const CONFIRMATION_DEPTH_BLOCKS = 2;
@@ -435,7 +439,7 @@ describe('RPC faults between the indexer and its endpoints', () => {
     await Promise.all([proxy.setDown(false), proxy2.setDown(false)]);
     expect(await resultWithin(handle, 90_000, { giveUpAfterFailedAttempts: Number.POSITIVE_INFINITY })).toMatchObject(done());
     await expectIndexed(worker.logs());
-  });
+  }, OUTAGE_TEST_TIMEOUT_MS);
 
   it('every endpoint down for 30 s while the sync runs: the sync waits, then resumes by itself, still running, with no gap', async () => {
     const worker = await startWorker([secretUrl(proxy, 'a'), secretUrl(proxy2, 'b')]);
@@ -467,7 +471,7 @@ describe('RPC faults between the indexer and its endpoints', () => {
     expect([progress.cursor, progress.reorgs]).toEqual([target, 0]);
     expect((await handle.describe()).status.name).toBe('RUNNING');
     await expectIndexed(worker.logs(), target);
-  });
+  }, OUTAGE_TEST_TIMEOUT_MS);
 });
 
 /**

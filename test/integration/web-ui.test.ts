@@ -66,7 +66,10 @@ describe('Temporal Web UI', () => {
     expect(started.code, started.stderr).toBe(0);
     const handle = env.client.workflow.getHandle(`chain-sync:${CHAIN_ID}`);
     const head = Number(BigInt(await rpc(anvil.rpcUrl, 'eth_blockNumber')));
-    await waitFor('the sync to catch up', async () => (await handle.query<SyncProgress>('progress')).cursor === head - 3);
+    await waitFor('the sync to catch up', async () => {
+      const progress = await handle.query<SyncProgress>('progress');
+      return progress.cursor === head - 3 && progress.status === 'caught-up';
+    });
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
     mkdirSync(OUTPUT_DIR, { recursive: true });

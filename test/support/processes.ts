@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import pg from 'pg';
 import { freePort, killGroup } from './devnet.js';
-import { temporalCliPath, waitFor } from './stack.js';
+import { TEMPORAL_DEV_SERVER_ARGS, temporalCliPath, waitFor } from './stack.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -158,7 +158,7 @@ export async function startTemporalServer(options: { dbFile: string }): Promise<
   const start = async () => {
     const child = spawnGroup(temporalCliPath(), [
       'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--headless',
-      '--db-filename', options.dbFile, '--log-level', 'error',
+      '--db-filename', options.dbFile, '--log-level', 'error', ...TEMPORAL_DEV_SERVER_ARGS,
     ], { cwd: REPO, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } });
     current = child;
     const outcome = await waitFor(`the Temporal dev server at ${address}`, async () => {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { createActivities } from '../../src/activities/index.js';
@@ -15,7 +15,7 @@ import { connectDatabase, migrateToLatest, type Database } from '../../src/db/in
 import { createLogger, type Logger } from '../../src/log.js';
 import { freePort } from './devnet.js';
 import { createRpcPool, type RpcPool } from '../../src/rpc/index.js';
-import { createIndexerWorker } from '../../src/worker.js';
+import { createIndexerWorker, WORKFLOWS_PATH } from '../../src/worker.js';
 import { chainIdSearchAttribute, cursorSearchAttribute } from '../../src/workflows/definitions.js';
 
 // Temporal's own logs only from WARN up, so test output shows what matters.
@@ -24,6 +24,14 @@ try {
 } catch {
   /* already installed by another test file in this process */
 }
+
+/**
+ * Extra `temporal server start-dev` flags of every test server, as `scripts/lib.sh` starts the dev
+ * stack: a worker that shuts down gets its outstanding polls cancelled by the server, so no task is
+ * handed to a poll the worker has already given up (that task would wait for its timeout and come
+ * back as a retry). Server PR temporalio/temporal#9203; off by default in Server 1.32.
+ */
+export const TEMPORAL_DEV_SERVER_ARGS: string[] = ['--dynamic-config-value', 'frontend.enableCancelWorkerPollsOnShutdown=true'];
 
 /** The Postgres server the tests use: `DATABASE_URL` as `scripts/test` exports it. */
 export const BASE_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://indexer:indexer@127.0.0.1:5432/indexer';
@@ -111,8 +119,20 @@ export async function startTemporal(): Promise<TestWorkflowEnvironment> {
       executable: { type: 'existing-path', path: temporalCliPath() },
       ip: '127.0.0.1',
       searchAttributes: [chainIdSearchAttribute, cursorSearchAttribute],
+      extraArgs: TEMPORAL_DEV_SERVER_ARGS,
     },
   });
+}
+
+let bundled: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/**
+ * The workflow code bundled once per test file (webpack takes 2.5–7.6 s of CPU per bundle; a file
+ * that starts several workers at once would otherwise bundle them all in parallel on 2 cores).
+ */
+function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundled ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  return bundled;
 }
 
 /** A worker running in this process, with its pool and logger, until `stop()`. */
@@ -139,6 +159,7 @@ export async function startIndexerWorker(options: {
     connection: options.env.nativeConnection,
     namespace: options.env.namespace ?? 'default',
     taskQueue: options.taskQueue,
+    workflowBundle: await workflowBundle(),
     activities: createActivities({ db: options.db, pool, chainId: options.chainId, log, verifyRoots: options.verifyRoots ?? false }),
     maxConcurrentActivities: options.maxConcurrentActivities ?? 16,
   });
