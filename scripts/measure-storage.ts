@@ -39,10 +39,10 @@ for (let start = FIRST_BLOCK; start < FIRST_BLOCK + BLOCKS; start += BATCH_BLOCK
   const rows = { blocks: [] as object[], transactions: [] as object[], logs: [] as object[], withdrawals: [] as object[] };
   for (let n = start; n < start + BATCH_BLOCKS; n++) {
     const blockHash = hash();
-    const txHashes = new Map(template.transactions.map((t) => [(t.hash as Buffer).toString('hex'), hash()]));
+    const txHashes = new Map(template.transactions.map((t) => [t.hash, hash()]));
     rows.blocks.push({ ...template.blocks[0]!, number: n, hash: blockHash, parent_hash: hash() });
-    rows.transactions.push(...template.transactions.map((t) => ({ ...t, block_number: n, block_hash: blockHash, hash: txHashes.get((t.hash as Buffer).toString('hex'))! })));
-    rows.logs.push(...template.logs.map((l) => ({ ...l, block_number: n, block_hash: blockHash, transaction_hash: txHashes.get((l.transaction_hash as Buffer).toString('hex')) ?? hash() })));
+    rows.transactions.push(...template.transactions.map((t) => ({ ...t, block_number: n, block_hash: blockHash, hash: txHashes.get(t.hash)! })));
+    rows.logs.push(...template.logs.map((l) => ({ ...l, block_number: n, block_hash: blockHash, transaction_hash: txHashes.get(l.transaction_hash) ?? hash() })));
     rows.withdrawals.push(...template.withdrawals.map((w) => ({ ...w, block_number: n, block_hash: blockHash })));
   }
   await storeBatch(db, 1, { from: start, to: start + BATCH_BLOCKS - 1 }, rows as never);

@@ -7,6 +7,7 @@
 import type { Kysely } from 'kysely';
 import pLimit from 'p-limit';
 import { ensurePartitions, toBatchRows, type Database } from '../../src/db/index.js';
+import { rowsWithBuffers, type CopyRow } from '../../src/db/rows.js';
 import type { BlockBundle, RpcBlock, RpcReceipt } from '../../src/rpc/index.js';
 
 /** Blocks in flight, as in the seed report. */
@@ -32,7 +33,7 @@ export async function runBaseline(options: { url: string; db: Kysely<Database>; 
       const rows = toBatchRows(options.chainId, [bundle]);
       await options.db.transaction().execute(async (trx) => {
         for (const table of ['blocks', 'transactions', 'logs', 'withdrawals'] as const) {
-          const list = rows[table] as object[];
+          const list = rowsWithBuffers(rows[table] as CopyRow<object>[]);
           if (list.length === 0) continue;
           const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS_PER_INSERT / Object.keys(list[0]!).length));
           for (let i = 0; i < list.length; i += perStatement) await trx.insertInto(table).values(list.slice(i, i + perStatement) as never).execute();

@@ -69,11 +69,7 @@ const TWO_TO_32 = 2 ** 32;
 
 function writeValue(w: BufferWriter, type: string, value: unknown, column: string): void {
   switch (type) {
-    case 'bytea': {
-      if (!Buffer.isBuffer(value)) throw new TypeError(`COPY: column ${column} (bytea) needs a Buffer`);
-      w.int32(value.length);
-      return w.bytes(value);
-    }
+    case 'bytea': return writeBytea(w, value, column);
     case 'numeric': return writeNumeric(w, typeof value === 'string' ? value : String(value), column);
     case 'int8': {
       w.room(12);
@@ -105,6 +101,32 @@ function writeValue(w: BufferWriter, type: string, value: unknown, column: strin
     case '_bytea': return writeByteaArray(w, value, column);
     default: throw new TypeError(`COPY: column ${column} has type ${type}, which the binary encoder does not write`);
   }
+}
+
+/** A bytea value: a Buffer, or hex data (`0x` and an even number of digits) decoded straight into the output. */
+function writeBytea(w: BufferWriter, value: unknown, column: string): void {
+  if (typeof value === 'string') {
+    const length = (value.length - 2) / 2;
+    if (!Number.isInteger(length) || value.charCodeAt(0) !== 48 || value.charCodeAt(1) !== 120) {
+      throw new TypeError(`COPY: column ${column} (bytea) needs 0x and an even number of hex digits, got ${preview(value)}`);
+    }
+    w.room(4 + length);
+    w.at = w.buf.writeInt32BE(length, w.at);
+    // Buffer#write stops at the first pair that is not hex: a short count means bad digits.
+    if (length > 0 && w.buf.write(value.slice(2), w.at, length, 'hex') !== length) {
+      throw new TypeError(`COPY: column ${column} (bytea) has a digit that is not hex in ${preview(value)}`);
+    }
+    w.at += length;
+    return;
+  }
+  if (!Buffer.isBuffer(value)) throw new TypeError(`COPY: column ${column} (bytea) needs a Buffer or 0x hex`);
+  w.int32(value.length);
+  w.bytes(value);
+}
+
+/** The first 42 characters of `text`, for an error message. */
+function preview(text: string): string {
+  return JSON.stringify(text.length > 42 ? `${text.slice(0, 42)}…` : text);
 }
 
 /**
@@ -147,9 +169,10 @@ function writeNumeric(w: BufferWriter, decimal: string, column: string): void {
 
 /** One-dimensional bytea[] in array binary format (ndim, has-null flag, element OID, size, lower bound 1, elements). */
 function writeByteaArray(w: BufferWriter, value: unknown, column: string): void {
-  if (!Array.isArray(value)) throw new TypeError(`COPY: column ${column} (bytea[]) needs an array of Buffers`);
-  const elements = value as (Buffer | null)[];
-  const size = elements.length === 0 ? 12 : 20 + elements.reduce((sum, e) => sum + 4 + (e ? e.length : 0), 0);
+  if (!Array.isArray(value)) throw new TypeError(`COPY: column ${column} (bytea[]) needs an array of Buffers or 0x hex`);
+  const elements = value as (Buffer | string | null)[];
+  const byteLength = (e: Buffer | string) => (typeof e === 'string' ? Math.max(0, (e.length - 2) / 2) : e.length);
+  const size = elements.length === 0 ? 12 : 20 + elements.reduce((sum, e) => sum + 4 + (e === null ? 0 : byteLength(e)), 0);
   w.int32(size);
   w.int32(elements.length === 0 ? 0 : 1);
   w.int32(elements.some((e) => e === null) ? 1 : 0);
@@ -159,26 +182,28 @@ function writeByteaArray(w: BufferWriter, value: unknown, column: string): void 
   w.int32(1);
   for (const e of elements) {
     if (e === null) w.int32(-1);
-    else {
-      w.int32(e.length);
-      w.bytes(e);
-    }
+    else writeBytea(w, e, column);
   }
 }
 
 /**
- * `rows` as COPY text format: tab-separated fields, `\N` for null, backslashes and control
- * characters escaped; bytea as `\x` hex, arrays as array literals, booleans as t/f, objects as
- * JSON text. Yields chunks of about 256 Ki characters. The fallback for types BINARY_TYPES lacks.
+ * `rows` as COPY text format for `columns` of Postgres types `types` (udt names): tab-separated
+ * fields, `\N` for null, backslashes and control characters escaped; bytea (a Buffer, or `0x` hex
+ * in a bytea column) as `\x` hex, arrays as array literals, booleans as t/f, objects as JSON text.
+ * Yields chunks of about 256 Ki characters. The fallback for types BINARY_TYPES lacks.
  */
-export function* copyText(rows: readonly object[], columns: readonly string[]): Generator<string> {
+export function* copyText(rows: readonly object[], columns: readonly string[], types: readonly string[]): Generator<string> {
   let chunk = '';
   for (const row of rows) {
     const record = row as Record<string, unknown>;
     let line = '';
     for (let i = 0; i < columns.length; i++) {
       if (i > 0) line += '\t';
-      line += textField(record[columns[i]!]);
+      const value = record[columns[i]!];
+      const type = types[i];
+      line += type === 'bytea' && typeof value === 'string' ? textField(hexBytes(value, columns[i]!))
+        : type === '_bytea' && Array.isArray(value) ? textField(value.map((e: unknown) => (typeof e === 'string' ? hexBytes(e, columns[i]!) : e)))
+          : textField(value);
     }
     chunk += `${line}\n`;
     if (chunk.length >= TEXT_CHUNK_CHARS) {
@@ -190,6 +215,14 @@ export function* copyText(rows: readonly object[], columns: readonly string[]): 
 }
 
 const NEEDS_ESCAPE = /[\\\n\r\t]/;
+
+/** `0x` hex data of a bytea column as a Buffer for the text format. @throws TypeError naming the column when it is not hex. */
+function hexBytes(value: string, column: string): Buffer {
+  const length = (value.length - 2) / 2;
+  const buffer = Buffer.from(value.slice(2), 'hex');
+  if (!value.startsWith('0x') || buffer.length !== length) throw new TypeError(`COPY: column ${column} (bytea) needs 0x and an even number of hex digits, got ${preview(value)}`);
+  return buffer;
+}
 
 function textField(value: unknown): string {
   if (value === null || value === undefined) return '\\N';

@@ -4,8 +4,24 @@ import type { BlockRow, LogRow, TransactionRow, WithdrawalRow } from './database
 /** Key in `receipt_extra` of the receipt of a later block that a node gave for a listed transaction (Cronos phantom transaction). */
 export const LATER_BLOCK_RECEIPT = 'laterBlockReceipt';
 
-/** Rows of one batch, ready for one transaction. */
-export type BatchRows = { blocks: BlockRow[]; transactions: TransactionRow[]; logs: LogRow[]; withdrawals: WithdrawalRow[] };
+/**
+ * Hex data as the node sent it (`0x`, an even number of digits): a `bytea` value that COPY writes
+ * as bytes (copy-format.ts), with no Buffer per field in between. Never bind one to an INSERT
+ * parameter: Postgres would store its text. {@link rowsWithBuffers} turns rows into INSERT values.
+ */
+export type Hex = `0x${string}`;
+/** A bytea column's value in a batch row: Buffer → Hex, Buffer[] → Hex[] (other values unchanged). */
+type CopyValue<V> = V extends Buffer ? Hex : V extends Buffer[] ? Hex[] : V;
+/** A table row for COPY: its bytea columns hold {@link Hex} strings. */
+export type CopyRow<R> = { [K in keyof R]: CopyValue<R[K]> };
+
+/** Rows of one batch, ready for one transaction (COPY only: bytea columns hold hex). */
+export type BatchRows = {
+  blocks: CopyRow<BlockRow>[];
+  transactions: CopyRow<TransactionRow>[];
+  logs: CopyRow<LogRow>[];
+  withdrawals: CopyRow<WithdrawalRow>[];
+};
 
 const BLOCK_FIELDS = new Set([
   'number', 'hash', 'parentHash', 'timestamp', 'miner', 'gasLimit', 'gasUsed', 'baseFeePerGas', 'difficulty',
@@ -58,7 +74,7 @@ export function toBatchRows(chainId: number, bundles: readonly BlockBundle[]): B
   const rows: BatchRows = { blocks: [], transactions: [], logs: [], withdrawals: [] };
   for (const { block, receipts } of bundles) {
     const blockNumber = Number(BigInt(block.number));
-    const blockHash = bytes(block.hash)!;
+    const blockHash = hex(block.hash)!;
     rows.blocks.push(blockRow(chainId, block));
     const matched = matchReceipts(block.transactions, receipts);
     const isOwn = (receipt: RpcReceipt) => String(receipt.blockHash).toLowerCase() === block.hash.toLowerCase();
@@ -116,37 +132,37 @@ function sameQuantity(a: unknown, b: unknown): boolean {
   }
 }
 
-function blockRow(chainId: number, b: RpcBlock): BlockRow {
+function blockRow(chainId: number, b: RpcBlock): CopyRow<BlockRow> {
   // exportBlock writes `withdrawals: []` only where a withdrawalsRoot is stored.
   const extra = extrasOf(b, BLOCK_FIELDS, typeof b.withdrawalsRoot === 'string' ? DEFAULTED_FIELDS.block : ['uncles']);
   const q = (field: string) => quantity(b[field], field, extra);
   return {
     chain_id: chainId,
     number: Number(BigInt(b.number)),
-    hash: bytes(b.hash)!,
-    parent_hash: bytes(b.parentHash)!,
+    hash: hex(b.hash)!,
+    parent_hash: hex(b.parentHash)!,
     timestamp: Number(BigInt(b.timestamp)),
-    miner: bytes(b.miner),
+    miner: hex(b.miner),
     gas_limit: q('gasLimit'),
     gas_used: q('gasUsed'),
     base_fee_per_gas: q('baseFeePerGas'),
     difficulty: q('difficulty'),
     total_difficulty: q('totalDifficulty'),
     size: narrowQuantity(b.size, 'size', extra, Number.MAX_SAFE_INTEGER),
-    nonce: bytes(b.nonce),
-    mix_hash: bytes(b.mixHash),
-    sha3_uncles: bytes(b.sha3Uncles),
-    logs_bloom: bytes(b.logsBloom)!,
-    transactions_root: bytes(b.transactionsRoot),
-    state_root: bytes(b.stateRoot),
-    receipts_root: bytes(b.receiptsRoot),
-    extra_data: bytes(b.extraData),
-    withdrawals_root: bytes(b.withdrawalsRoot),
+    nonce: hex(b.nonce),
+    mix_hash: hex(b.mixHash),
+    sha3_uncles: hex(b.sha3Uncles),
+    logs_bloom: hex(b.logsBloom)!,
+    transactions_root: hex(b.transactionsRoot),
+    state_root: hex(b.stateRoot),
+    receipts_root: hex(b.receiptsRoot),
+    extra_data: hex(b.extraData),
+    withdrawals_root: hex(b.withdrawalsRoot),
     blob_gas_used: q('blobGasUsed'),
     excess_blob_gas: q('excessBlobGas'),
-    parent_beacon_block_root: bytes(b.parentBeaconBlockRoot),
-    requests_hash: bytes(b.requestsHash),
-    uncles: (b.uncles ?? []).map((u) => bytes(u)!),
+    parent_beacon_block_root: hex(b.parentBeaconBlockRoot),
+    requests_hash: hex(b.requestsHash),
+    uncles: (b.uncles ?? []).map((u) => hex(u)!),
     transaction_count: b.transactions.length,
     extra: json(extra),
   };
@@ -155,11 +171,11 @@ function blockRow(chainId: number, b: RpcBlock): BlockRow {
 function transactionRow(
   chainId: number,
   blockNumber: number,
-  blockHash: Buffer,
+  blockHash: Hex,
   tx: RpcTransaction,
   position: number,
   receipt: RpcReceipt | null,
-): TransactionRow {
+): CopyRow<TransactionRow> {
   const extra = extrasOf(tx, TRANSACTION_FIELDS, DEFAULTED_FIELDS.transaction);
   const q = (field: string) => quantity(tx[field], field, extra);
   const index = narrowQuantity(tx.transactionIndex, 'transactionIndex', extra, Number.MAX_SAFE_INTEGER) ?? position;
@@ -168,19 +184,19 @@ function transactionRow(
     block_number: blockNumber,
     block_hash: blockHash,
     transaction_index: index,
-    hash: bytes(tx.hash)!,
+    hash: hex(tx.hash)!,
     type: narrowQuantity(tx.type, 'type', extra, INTEGER_MAX),
     nonce: q('nonce'),
-    from_address: bytes(tx.from),
-    to_address: bytes(tx.to),
+    from_address: hex(tx.from),
+    to_address: hex(tx.to),
     value: q('value'),
     gas: q('gas'),
     gas_price: q('gasPrice'),
     max_fee_per_gas: q('maxFeePerGas'),
     max_priority_fee_per_gas: q('maxPriorityFeePerGas'),
     max_fee_per_blob_gas: q('maxFeePerBlobGas'),
-    blob_versioned_hashes: Array.isArray(tx.blobVersionedHashes) ? (tx.blobVersionedHashes as string[]).map((h) => bytes(h)!) : null,
-    input: bytes(tx.input),
+    blob_versioned_hashes: Array.isArray(tx.blobVersionedHashes) ? (tx.blobVersionedHashes as string[]).map((h) => hex(h)!) : null,
+    input: hex(tx.input),
     signed_chain_id: q('chainId'),
     v: q('v'),
     r: q('r'),
@@ -194,7 +210,7 @@ function transactionRow(
 }
 
 function receiptColumns(receipt: RpcReceipt | null, tx?: RpcTransaction): Omit<
-  TransactionRow,
+  CopyRow<TransactionRow>,
   'chain_id' | 'block_number' | 'block_hash' | 'transaction_index' | 'hash' | 'type' | 'nonce' | 'from_address' | 'to_address' | 'value' | 'gas' | 'gas_price' | 'max_fee_per_gas' | 'max_priority_fee_per_gas' | 'max_fee_per_blob_gas' | 'blob_versioned_hashes' | 'input' | 'signed_chain_id' | 'v' | 'r' | 's' | 'y_parity' | 'access_list' | 'authorization_list' | 'extra'
 > {
   if (receipt === null) {
@@ -212,12 +228,12 @@ function receiptColumns(receipt: RpcReceipt | null, tx?: RpcTransaction): Omit<
   const q = (field: string) => quantity(receipt[field], field, extra);
   return {
     status: narrowQuantity(receipt.status, 'status', extra, SMALLINT_MAX),
-    root: bytes(receipt.root),
+    root: hex(receipt.root),
     gas_used: q('gasUsed'),
     cumulative_gas_used: q('cumulativeGasUsed'),
     effective_gas_price: q('effectiveGasPrice'),
-    contract_address: bytes(receipt.contractAddress),
-    receipt_logs_bloom: bytes(receipt.logsBloom),
+    contract_address: hex(receipt.contractAddress),
+    receipt_logs_bloom: hex(receipt.logsBloom),
     blob_gas_used: q('blobGasUsed'),
     blob_gas_price: q('blobGasPrice'),
     receipt_type: narrowQuantity(receipt.type, 'type', extra, INTEGER_MAX),
@@ -227,15 +243,15 @@ function receiptColumns(receipt: RpcReceipt | null, tx?: RpcTransaction): Omit<
   };
 }
 
-function receiptOnlyRow(chainId: number, blockNumber: number, blockHash: Buffer, receipt: RpcReceipt): TransactionRow {
+function receiptOnlyRow(chainId: number, blockNumber: number, blockHash: Hex, receipt: RpcReceipt): CopyRow<TransactionRow> {
   const columns = receiptColumns(receipt);
   return {
     chain_id: chainId,
     block_number: blockNumber,
     block_hash: blockHash,
     transaction_index: Number(BigInt(receipt.transactionIndex)),
-    hash: bytes(receipt.transactionHash)!,
-    type: null, nonce: null, from_address: bytes(receipt.from), to_address: bytes(receipt.to), value: null, gas: null,
+    hash: hex(receipt.transactionHash)!,
+    type: null, nonce: null, from_address: hex(receipt.from), to_address: hex(receipt.to), value: null, gas: null,
     gas_price: null, max_fee_per_gas: null, max_priority_fee_per_gas: null, max_fee_per_blob_gas: null,
     blob_versioned_hashes: null, input: null, signed_chain_id: null, v: null, r: null, s: null, y_parity: null,
     access_list: null, authorization_list: null, extra: null,
@@ -244,7 +260,7 @@ function receiptOnlyRow(chainId: number, blockNumber: number, blockHash: Buffer,
   };
 }
 
-function logRow(chainId: number, blockNumber: number, blockHash: Buffer, log: RpcLog): LogRow {
+function logRow(chainId: number, blockNumber: number, blockHash: Hex, log: RpcLog): CopyRow<LogRow> {
   const extra = extrasOf(log, LOG_FIELDS, DEFAULTED_FIELDS.log);
   if (log.removed === true) extra.removed = true;
   const topics = log.topics ?? [];
@@ -254,19 +270,19 @@ function logRow(chainId: number, blockNumber: number, blockHash: Buffer, log: Rp
     block_number: blockNumber,
     block_hash: blockHash,
     log_index: Number(BigInt(log.logIndex)),
-    transaction_hash: bytes(log.transactionHash)!,
+    transaction_hash: hex(log.transactionHash)!,
     transaction_index: Number(BigInt(log.transactionIndex)),
-    address: bytes(log.address)!,
-    topic0: bytes(topics[0]),
-    topic1: bytes(topics[1]),
-    topic2: bytes(topics[2]),
-    topic3: bytes(topics[3]),
-    data: bytes(log.data) ?? Buffer.alloc(0),
+    address: hex(log.address)!,
+    topic0: hex(topics[0]),
+    topic1: hex(topics[1]),
+    topic2: hex(topics[2]),
+    topic3: hex(topics[3]),
+    data: hex(log.data) ?? '0x',
     extra: json(extra),
   };
 }
 
-function withdrawalRow(chainId: number, blockNumber: number, blockHash: Buffer, w: RpcWithdrawal, position: number): WithdrawalRow {
+function withdrawalRow(chainId: number, blockNumber: number, blockHash: Hex, w: RpcWithdrawal, position: number): CopyRow<WithdrawalRow> {
   const extra = extrasOf(w, WITHDRAWAL_FIELDS);
   return {
     chain_id: chainId,
@@ -275,7 +291,7 @@ function withdrawalRow(chainId: number, blockNumber: number, blockHash: Buffer, 
     position,
     index: BigInt(w.index).toString(),
     validator_index: BigInt(w.validatorIndex).toString(),
-    address: bytes(w.address)!,
+    address: hex(w.address)!,
     amount: BigInt(w.amount).toString(),
     extra: json(extra),
   };
@@ -324,6 +340,35 @@ function quantity(value: unknown, field: string, extra: Record<string, unknown>)
   }
   extra[field] = value;
   return null;
+}
+
+/**
+ * Hex data (`0x…`) as {@link Hex}; null when absent. The node's string itself when it is `0x` and
+ * an even number of digits (the JSON-RPC spec's DATA encoding); otherwise `0X` becomes `0x` and an
+ * odd number of digits gets a leading zero. Digits are checked when COPY writes them.
+ */
+function hex(value: unknown): Hex | null {
+  if (typeof value !== 'string') return null;
+  if (value.length % 2 === 0 && value.charCodeAt(0) === 48 && value.charCodeAt(1) === 120) return value as Hex; // '0x'
+  const digits = value.startsWith('0x') || value.startsWith('0X') ? value.slice(2) : value;
+  return `0x${digits.length % 2 === 1 ? '0' : ''}${digits}`;
+}
+
+/**
+ * Batch rows as kysely INSERT values: every {@link Hex} (a bytea value) as a Buffer. A row's other
+ * strings never start with `0x` (numeric columns hold decimal digits, jsonb columns JSON text) and
+ * its only arrays are bytea arrays. For the seed-style baseline of the bench and for tests. Pure.
+ */
+export function rowsWithBuffers<R>(rows: readonly CopyRow<R>[]): R[] {
+  const isHex = (v: unknown): v is Hex => typeof v === 'string' && v.startsWith('0x');
+  return rows.map((row) => {
+    const out: Record<string, unknown> = {};
+    for (const key in row) {
+      const v: unknown = row[key];
+      out[key] = isHex(v) ? bytes(v) : Array.isArray(v) ? v.map((e) => (isHex(e) ? bytes(e) : e)) : v;
+    }
+    return out as R;
+  });
 }
 
 /** Hex data (`0x…`) as bytes; null when absent. An odd number of digits gets a leading zero. */

@@ -119,18 +119,22 @@ async function copyRows(client: pg.PoolClient, pool: pg.Pool, table: string, row
   const columns = Object.keys(rows[0]!);
   const types = await columnTypes(client, pool, table, columns);
   const list = columns.map((c) => `"${c}"`).join(', ');
-  if (types !== null) {
+  if (types.every((t) => BINARY_TYPES.has(t))) {
     await pipeline(Readable.from(copyBinary(rows, columns, types)), client.query(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`)));
   } else {
-    await pipeline(Readable.from(copyText(rows, columns)), client.query(copyFrom(`copy ${table} (${list}) from stdin`)));
+    await pipeline(Readable.from(copyText(rows, columns, types)), client.query(copyFrom(`copy ${table} (${list}) from stdin`)));
   }
 }
 
 /** Column types (udt names) per table, read once per pool from information_schema. */
 const typesByPool = new WeakMap<pg.Pool, Map<string, Map<string, string>>>();
 
-/** Types of `columns` of `table`, or null when one is unknown or not in BINARY_TYPES (then COPY uses text). Reads the catalog again once when a column is missing (a migration ran). */
-async function columnTypes(client: pg.PoolClient, pool: pg.Pool, table: string, columns: readonly string[]): Promise<string[] | null> {
+/**
+ * Types (udt names) of `columns` of `table`; '' for a column the catalog does not know (COPY then
+ * uses the text format and Postgres names the column). Reads the catalog again once when a column
+ * is missing (a migration ran).
+ */
+async function columnTypes(client: pg.PoolClient, pool: pg.Pool, table: string, columns: readonly string[]): Promise<string[]> {
   let tables = typesByPool.get(pool);
   for (let attempt = 0; attempt < 2; attempt++) {
     if (!tables || (attempt === 1)) {
@@ -147,9 +151,9 @@ async function columnTypes(client: pg.PoolClient, pool: pg.Pool, table: string, 
     }
     const known = tables.get(table);
     const types = columns.map((c) => known?.get(c));
-    if (types.every((t) => t !== undefined)) return types.every((t) => BINARY_TYPES.has(t!)) ? (types as string[]) : null;
+    if (types.every((t) => t !== undefined)) return types as string[];
   }
-  return null;
+  return columns.map((c) => tables?.get(table)?.get(c) ?? '');
 }
 
 /**

@@ -22,6 +22,8 @@ describe('copyBinary()', () => {
     ['bool', false, '0001' + '00000001' + '00'],
     ['bytea', Buffer.from('abcd', 'hex'), '0001' + '00000002' + 'abcd'],
     ['bytea', null, '0001' + 'ffffffff'],
+    ['bytea', '0xabCD', '0001' + '00000002' + 'abcd'],
+    ['bytea', '0x', '0001' + '00000000'],
     ['numeric', '0', '0001' + '00000008' + '0000' + '0000' + '0000' + '0000'],
     // 12345678 = 1234 · 10000¹ + 5678: 2 digits, weight 1
     ['numeric', '12345678', '0001' + '0000000c' + '0002' + '0001' + '0000' + '0000' + '04d2' + '162e'],
@@ -31,8 +33,19 @@ describe('copyBinary()', () => {
     ['jsonb', '{"a":1}', '0001' + '00000008' + '01' + Buffer.from('{"a":1}').toString('hex')],
     ['_bytea', [], '0001' + '0000000c' + '00000000' + '00000000' + '00000011'],
     ['_bytea', [Buffer.from('ab', 'hex')], '0001' + '00000019' + '00000001' + '00000000' + '00000011' + '00000001' + '00000001' + '00000001' + 'ab'],
+    ['_bytea', ['0xab'], '0001' + '00000019' + '00000001' + '00000000' + '00000011' + '00000001' + '00000001' + '00000001' + 'ab'],
   ])('writes %s %j as its binary send format', (type, value, expected) => {
     expect(body(type, value)).toBe(expected);
+  });
+
+  it.each([
+    ['0xabc', 'needs 0x and an even number of hex digits, got "0xabc"'],
+    ['abcd', 'needs 0x and an even number of hex digits, got "abcd"'],
+    ['0xabzz', 'has a digit that is not hex in "0xabzz"'],
+    ['0xzzab', 'has a digit that is not hex in "0xzzab"'],
+  ])('refuses hex data %j in a bytea column, naming the column', (value, message) => {
+    expect(() => copyBinary([{ input: value }], ['input'], ['bytea'])).toThrow(`COPY: column input (bytea) ${message}`);
+    expect(() => copyBinary([{ hashes: [value] }], ['hashes'], ['_bytea'])).toThrow(`COPY: column hashes (bytea) ${message}`);
   });
 
   it('refuses a column type it does not write, naming the column', () => {
@@ -43,6 +56,12 @@ describe('copyBinary()', () => {
 describe('copyText()', () => {
   it('writes null, bytea, arrays, booleans and escapes backslashes, tabs and newlines', () => {
     const rows = [{ a: null, b: Buffer.from('00ff', 'hex'), c: [Buffer.from('01', 'hex')], d: true, e: 'x\\y\tz\n' }];
-    expect([...copyText(rows, ['a', 'b', 'c', 'd', 'e'])].join('')).toBe('\\N\t\\\\x00ff\t{"\\\\\\\\x01"}\tt\tx\\\\y\\tz\\n\n');
+    expect([...copyText(rows, ['a', 'b', 'c', 'd', 'e'], ['bytea', 'bytea', '_bytea', 'bool', 'text'])].join('')).toBe('\\N\t\\\\x00ff\t{"\\\\\\\\x01"}\tt\tx\\\\y\\tz\\n\n');
+  });
+
+  it('writes 0x hex in bytea and bytea[] columns as bytea, and leaves it as text elsewhere', () => {
+    const rows = [{ b: '0x00ff', c: ['0x01'], t: '0x00ff' }];
+    expect([...copyText(rows, ['b', 'c', 't'], ['bytea', '_bytea', 'text'])].join('')).toBe('\\\\x00ff\t{"\\\\\\\\x01"}\t0x00ff\n');
+    expect(() => [...copyText([{ b: '0x0g' }], ['b'], ['bytea'])]).toThrow('COPY: column b (bytea) needs 0x and an even number of hex digits, got "0x0g"');
   });
 });

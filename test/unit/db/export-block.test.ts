@@ -1,16 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { toRpcBundle, type StoredBlockRows } from '../../../src/db/export-block.js';
-import { toBatchRows, type BatchRows } from '../../../src/db/rows.js';
+import { rowsWithBuffers, toBatchRows, type BatchRows } from '../../../src/db/rows.js';
 import { RECORDED_BLOCKS, diffWithRecording, loadRecorded, type RecordedBlock } from '../../fixtures/recorded-blocks.js';
 
 /** Parses JSON text as pg parses a jsonb column. */
 const parsed = (value: string | null | undefined): unknown => (typeof value === 'string' ? JSON.parse(value) : null);
 
 /**
- * The rows of `toBatchRows` as Postgres would give them back: jsonb columns parsed (every other
- * column already has its read type: Buffer, decimal string, number, boolean).
+ * The rows of `toBatchRows` as Postgres would give them back: bytea as Buffers, jsonb columns
+ * parsed (every other column already has its read type: decimal string, number, boolean).
  */
-function asStored(rows: BatchRows): StoredBlockRows {
+function asStored(batch: BatchRows): StoredBlockRows {
+  const rows = {
+    blocks: rowsWithBuffers(batch.blocks), transactions: rowsWithBuffers(batch.transactions),
+    logs: rowsWithBuffers(batch.logs), withdrawals: rowsWithBuffers(batch.withdrawals),
+  };
   return {
     block: { ...rows.blocks[0]!, extra: parsed(rows.blocks[0]!.extra) } as StoredBlockRows['block'],
     transactions: rows.transactions.map((t) => ({

@@ -4,7 +4,6 @@ import type { BlockBundle, RpcBlock, RpcReceipt } from '../../../src/rpc/types.j
 import { fixture } from '../fixture.js';
 import { RECORDED_BLOCKS, loadRecorded } from '../../fixtures/recorded-blocks.js';
 
-const buf = (hex: string) => Buffer.from(hex.replace(/^0x/, ''), 'hex');
 
 const ethBundle = (): BlockBundle => ({
   block: fixture<RpcBlock>('ethereum/block-18000000-shanghai-full-txs.json'),
@@ -50,8 +49,8 @@ describe('src/db/rows.ts', () => {
     expect(block).toMatchObject({
       chain_id: 1,
       number: 18_000_000,
-      hash: buf(ETH_HASH),
-      parent_hash: buf('0x198723e0ddf20153951c6304093cbd97fd306c5db03287c5586c0430a986080d'),
+      hash: ETH_HASH,
+      parent_hash: '0x198723e0ddf20153951c6304093cbd97fd306c5db03287c5586c0430a986080d',
       timestamp: 1_693_066_895,
       gas_limit: '30000000',
       gas_used: '16247211',
@@ -59,7 +58,7 @@ describe('src/db/rows.ts', () => {
       difficulty: '0',
       total_difficulty: null,
       size: 289_190,
-      nonce: buf('0x0000000000000000'),
+      nonce: '0x0000000000000000',
       blob_gas_used: null,
       excess_blob_gas: null,
       parent_beacon_block_root: null,
@@ -67,7 +66,7 @@ describe('src/db/rows.ts', () => {
       transaction_count: 94,
       extra: null,
     });
-    expect(block!.logs_bloom).toHaveLength(256);
+    expect(block!.logs_bloom).toHaveLength(2 + 2 * 256); // 256 bytes as 0x hex
   });
 
   it('toBatchRows() converts transaction 5 of ethereum 18000000 and its receipt column by column', () => {
@@ -75,13 +74,13 @@ describe('src/db/rows.ts', () => {
     expect(rows.transactions[5]).toEqual({
       chain_id: 1,
       block_number: 18_000_000,
-      block_hash: buf(ETH_HASH),
+      block_hash: ETH_HASH,
       transaction_index: 5,
-      hash: buf(TX5_HASH),
+      hash: TX5_HASH,
       type: 2,
       nonce: '7315847',
-      from_address: buf('0x21a31ee1afc51d94c2efccaa2092ad1028285549'),
-      to_address: buf('0x45b480e4d5781f3ecc331b459f58422590195b38'),
+      from_address: '0x21a31ee1afc51d94c2efccaa2092ad1028285549',
+      to_address: '0x45b480e4d5781f3ecc331b459f58422590195b38',
       value: '834688970000000000',
       gas: '207128',
       gas_price: '23721091641',
@@ -89,7 +88,7 @@ describe('src/db/rows.ts', () => {
       max_priority_fee_per_gas: '2000000000',
       max_fee_per_blob_gas: null,
       blob_versioned_hashes: null,
-      input: Buffer.alloc(0),
+      input: '0x',
       signed_chain_id: '1',
       v: '1',
       r: '84516114477879140585807611227029025565267171227808527928605442866754542469204',
@@ -104,7 +103,7 @@ describe('src/db/rows.ts', () => {
       cumulative_gas_used: '2997537',
       effective_gas_price: '23721091641',
       contract_address: null,
-      receipt_logs_bloom: Buffer.alloc(256),
+      receipt_logs_bloom: `0x${'00'.repeat(256)}`,
       blob_gas_used: null,
       blob_gas_price: null,
       receipt_type: 2,
@@ -119,18 +118,16 @@ describe('src/db/rows.ts', () => {
     expect(rows.logs[0]).toEqual({
       chain_id: 1,
       block_number: 18_000_000,
-      block_hash: buf(ETH_HASH),
+      block_hash: ETH_HASH,
       log_index: 0,
-      transaction_hash: buf('0x16e199673891df518e25db2ef5320155da82a3dd71a677e7d84363251885d133'),
+      transaction_hash: '0x16e199673891df518e25db2ef5320155da82a3dd71a677e7d84363251885d133',
       transaction_index: 0,
-      address: buf('0xfd14567eaf9ba941cb8c8a94eec14831ca7fd1b4'),
-      topic0: buf('0xb8b9c39aeba1cfd98c38dfeebe11c2f7e02b334cbe9f05f22b442a5d9c1ea0c5'),
+      address: '0xfd14567eaf9ba941cb8c8a94eec14831ca7fd1b4',
+      topic0: '0xb8b9c39aeba1cfd98c38dfeebe11c2f7e02b334cbe9f05f22b442a5d9c1ea0c5',
       topic1: null,
       topic2: null,
       topic3: null,
-      data: buf(
-        '0x01e14e6ce75f248c88ee1187bcf6c75f8aea18fbd3d927fe2d63947fcd8cb18c641569e8ee18f93c861576fe0c882e5c61a310ae8e400be6629561160d2a901f0619e35040579fa202bc3f84077a72266b2a4e744baa92b433497bc23d6aeda4',
-      ),
+      data: '0x01e14e6ce75f248c88ee1187bcf6c75f8aea18fbd3d927fe2d63947fcd8cb18c641569e8ee18f93c861576fe0c882e5c61a310ae8e400be6629561160d2a901f0619e35040579fa202bc3f84077a72266b2a4e744baa92b433497bc23d6aeda4',
       extra: '{"blockTimestamp":"0x64ea268f"}',
     });
     expect(rows.logs.every((l) => l.extra === '{"blockTimestamp":"0x64ea268f"}')).toBe(true);
@@ -141,11 +138,11 @@ describe('src/db/rows.ts', () => {
     expect(rows.withdrawals[0]).toEqual({
       chain_id: 1,
       block_number: 18_000_000,
-      block_hash: buf(ETH_HASH),
+      block_hash: ETH_HASH,
       position: 0,
       index: '15440780',
       validator_index: '673611',
-      address: buf('0xd7a0b38496064412a8d6b1f77bc30ada93e7b7a5'),
+      address: '0xd7a0b38496064412a8d6b1f77bc30ada93e7b7a5',
       amount: '15404368',
       extra: null,
     });
@@ -198,10 +195,10 @@ describe('src/db/rows.ts', () => {
     expect(rows.transactions[0]).toMatchObject({
       chain_id: 137,
       block_number: 67_836_608,
-      block_hash: buf('0xbaa03f17ce34d98fc687ea64b2be18d1e1d8028574823a73a9a4f1809808f085'),
+      block_hash: '0xbaa03f17ce34d98fc687ea64b2be18d1e1d8028574823a73a9a4f1809808f085',
       transaction_index: 87,
-      hash: buf('0xe4733eb7834d1e62a2ff484065f1fd07bbb8905c41c1ed963fa139a25cd683dd'),
-      from_address: buf('0x0000000000000000000000000000000000000000'),
+      hash: '0xe4733eb7834d1e62a2ff484065f1fd07bbb8905c41c1ed963fa139a25cd683dd',
+      from_address: '0x0000000000000000000000000000000000000000',
       nonce: null,
       value: null,
       input: null,
@@ -220,7 +217,7 @@ describe('src/db/rows.ts', () => {
     expect(rows.logs).toEqual([]);
     expect(rows.transactions).toHaveLength(1);
     expect(rows.transactions[0]).toMatchObject({
-      block_number: 6541, transaction_index: 0, hash: buf('0x5395ae4b9ee2816929fa0076f14e51a1f7d3c1427d0552d7d8792a84034c9442'),
+      block_number: 6541, transaction_index: 0, hash: '0x5395ae4b9ee2816929fa0076f14e51a1f7d3c1427d0552d7d8792a84034c9442',
       status: null, gas_used: null, cumulative_gas_used: null, receipt_type: null, log_count: 0, in_block_list: true,
     });
     expect(JSON.parse(rows.transactions[0]!.receipt_extra!)).toEqual({ laterBlockReceipt: receipts[0] });
@@ -296,7 +293,7 @@ describe('src/db/rows.ts', () => {
       expect(rows.transactions).toHaveLength(9);
       expect(rows.transactions.find((t) => !t.in_block_list)).toMatchObject({
         transaction_index: 12,
-        hash: buf(DUP),
+        hash: DUP,
         status: 1,
         gas_used: '37977',
         in_block_list: false,
@@ -309,7 +306,7 @@ describe('src/db/rows.ts', () => {
     it('toBatchRows() joins the listed hedera tx at index 8 with the receipt at transactionIndex 0x8', () => {
       const row = toBatchRows(295, [hederaBundle()]).transactions.find((t) => t.transaction_index === 8);
       expect(row).toMatchObject({
-        hash: buf(DUP),
+        hash: DUP,
         status: 0,
         gas_used: '0',
         receipt_extra: '{"revertReason":"0x57524f4e475f4e4f4e4345"}',
