@@ -15,6 +15,17 @@ const BINARY_HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xf
 const NUMERIC_POSITIVE = 0x0000;
 const NUMERIC_NEGATIVE = 0x4000;
 
+/**
+ * A value COPY cannot write. With `nodeData`, it is `0x` hex data a node sent that is not hex (bad
+ * input from an endpoint, not a bug); the message names the column and, in a batch row, the block.
+ */
+export class CopyValueError extends TypeError {
+  override readonly name = 'CopyValueError';
+  constructor(message: string, readonly nodeData: boolean) {
+    super(message);
+  }
+}
+
 /** Postgres type names (`udt_name`) the binary encoder writes. */
 export const BINARY_TYPES: ReadonlySet<string> = new Set(['int2', 'int4', 'int8', 'bool', 'bytea', 'numeric', 'jsonb', 'json', 'text', 'varchar', '_bytea']);
 
@@ -58,7 +69,13 @@ export function copyBinary(rows: readonly object[], columns: readonly string[], 
     for (let i = 0; i < columns.length; i++) {
       const value = record[columns[i]!];
       if (value === null || value === undefined) w.int32(-1);
-      else writeValue(w, types[i]!, value, columns[i]!);
+      else {
+        try {
+          writeValue(w, types[i]!, value, columns[i]!);
+        } catch (err) {
+          throw err instanceof CopyValueError ? inRow(err, record) : err;
+        }
+      }
     }
   }
   w.int16(-1);
@@ -108,13 +125,13 @@ function writeBytea(w: BufferWriter, value: unknown, column: string): void {
   if (typeof value === 'string') {
     const length = (value.length - 2) / 2;
     if (!Number.isInteger(length) || value.charCodeAt(0) !== 48 || value.charCodeAt(1) !== 120) {
-      throw new TypeError(`COPY: column ${column} (bytea) needs 0x and an even number of hex digits, got ${preview(value)}`);
+      throw new CopyValueError(`COPY: column ${column} (bytea) needs 0x and an even number of hex digits, got ${preview(value)}`, true);
     }
     w.room(4 + length);
     w.at = w.buf.writeInt32BE(length, w.at);
     // Buffer#write stops at the first pair that is not hex: a short count means bad digits.
     if (length > 0 && w.buf.write(value.slice(2), w.at, length, 'hex') !== length) {
-      throw new TypeError(`COPY: column ${column} (bytea) has a digit that is not hex in ${preview(value)}`);
+      throw new CopyValueError(`COPY: column ${column} (bytea) has a digit that is not hex in ${preview(value)}`, true);
     }
     w.at += length;
     return;
@@ -122,6 +139,12 @@ function writeBytea(w: BufferWriter, value: unknown, column: string): void {
   if (!Buffer.isBuffer(value)) throw new TypeError(`COPY: column ${column} (bytea) needs a Buffer or 0x hex`);
   w.int32(value.length);
   w.bytes(value);
+}
+
+/** `err` with the block number of `record` (a batch row: `block_number`, or `number` for blocks) in its message. */
+function inRow(err: CopyValueError, record: Record<string, unknown>): CopyValueError {
+  const block = record.block_number ?? record.number;
+  return block === undefined ? err : new CopyValueError(`${err.message} (the row of block ${String(block)})`, err.nodeData);
 }
 
 /** The first 42 characters of `text`, for an error message. */
@@ -201,9 +224,13 @@ export function* copyText(rows: readonly object[], columns: readonly string[], t
       if (i > 0) line += '\t';
       const value = record[columns[i]!];
       const type = types[i];
-      line += type === 'bytea' && typeof value === 'string' ? textField(hexBytes(value, columns[i]!))
-        : type === '_bytea' && Array.isArray(value) ? textField(value.map((e: unknown) => (typeof e === 'string' ? hexBytes(e, columns[i]!) : e)))
-          : textField(value);
+      try {
+        line += type === 'bytea' && typeof value === 'string' ? textField(hexBytes(value, columns[i]!))
+          : type === '_bytea' && Array.isArray(value) ? textField(value.map((e: unknown) => (typeof e === 'string' ? hexBytes(e, columns[i]!) : e)))
+            : textField(value);
+      } catch (err) {
+        throw err instanceof CopyValueError ? inRow(err, record) : err;
+      }
     }
     chunk += `${line}\n`;
     if (chunk.length >= TEXT_CHUNK_CHARS) {
@@ -220,7 +247,7 @@ const NEEDS_ESCAPE = /[\\\n\r\t]/;
 function hexBytes(value: string, column: string): Buffer {
   const length = (value.length - 2) / 2;
   const buffer = Buffer.from(value.slice(2), 'hex');
-  if (!value.startsWith('0x') || buffer.length !== length) throw new TypeError(`COPY: column ${column} (bytea) needs 0x and an even number of hex digits, got ${preview(value)}`);
+  if (!value.startsWith('0x') || buffer.length !== length) throw new CopyValueError(`COPY: column ${column} (bytea) needs 0x and an even number of hex digits, got ${preview(value)}`, true);
   return buffer;
 }
 

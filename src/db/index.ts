@@ -5,7 +5,7 @@
 export type { Database, BlockRow, TransactionRow, LogRow, WithdrawalRow, StoredBlock } from './database.js';
 export { connectDatabase } from './connect.js';
 export { migrateToLatest } from './migrate.js';
-export { toBatchRows, bytes, type BatchRows } from './rows.js';
+export { toBatchRows, bytes, rowsWithBuffers, type BatchRows, type CopyRow, type Hex } from './rows.js';
 export { storeBatch, writeBatch, deleteRange, rangeDeleteStatements } from './store-batch.js';
 export { readCursor, saveCursor, readStoredHashes, rollbackTo, findGaps, type Gap } from './cursor-store.js';
 export { classifyDbError } from './sqlstate.js';

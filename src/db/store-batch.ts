@@ -4,12 +4,12 @@ import type { Kysely, Transaction } from 'kysely';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { BlockRange } from '../domain/block-range.js';
-import { DbTransientError } from '../errors.js';
+import { DbTransientError, RpcBadResponseError } from '../errors.js';
 import { pgPoolOf } from './connect.js';
 import type { Database } from './database.js';
 import { ensurePartitions } from './partitions.js';
 import type { BatchRows } from './rows.js';
-import { BINARY_TYPES, copyBinary, copyText } from './copy-format.js';
+import { BINARY_TYPES, copyBinary, copyText, CopyValueError } from './copy-format.js';
 import { classifyDbError } from './sqlstate.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -119,10 +119,16 @@ async function copyRows(client: pg.PoolClient, pool: pg.Pool, table: string, row
   const columns = Object.keys(rows[0]!);
   const types = await columnTypes(client, pool, table, columns);
   const list = columns.map((c) => `"${c}"`).join(', ');
-  if (types.every((t) => BINARY_TYPES.has(t))) {
-    await pipeline(Readable.from(copyBinary(rows, columns, types)), client.query(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`)));
-  } else {
-    await pipeline(Readable.from(copyText(rows, columns, types)), client.query(copyFrom(`copy ${table} (${list}) from stdin`)));
+  try {
+    if (types.every((t) => BINARY_TYPES.has(t))) {
+      await pipeline(Readable.from(copyBinary(rows, columns, types)), client.query(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`)));
+    } else {
+      await pipeline(Readable.from(copyText(rows, columns, types)), client.query(copyFrom(`copy ${table} (${list}) from stdin`)));
+    }
+  } catch (err) {
+    // Hex data a node sent that is not hex: bad input, retried like any response that fails validation.
+    if (err instanceof CopyValueError && err.nodeData) throw new RpcBadResponseError(`${table}: ${err.message}`, { cause: err });
+    throw err;
   }
 }
 

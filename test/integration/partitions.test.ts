@@ -15,7 +15,7 @@ import { CompiledQuery, Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { MIGRATIONS } from '../../migrations/index.js';
 import {
-  connectDatabase, findGaps, rangeDeleteStatements, listRangePartitions, migrateToLatest, readCursor, recordPartitionSize, toBatchRows, type Database,
+  connectDatabase, findGaps, rangeDeleteStatements, listRangePartitions, migrateToLatest, readCursor, recordPartitionSize, rowsWithBuffers, toBatchRows, type Database,
 } from '../../src/db/index.js';
 import { fetchBlocks } from '../../src/rpc/index.js';
 import { chainSyncWorkflowId, syncProgressQuery, verifyWorkflowId, type ChainSyncInput, type VerifyInput, type VerifyReport } from '../../src/workflows/definitions.js';
@@ -188,7 +188,7 @@ describe('range partitions by block number', () => {
       const rows = toBatchRows(CHAIN_ID, await fetchBlocks(worker.pool, { from: 0, to: head }));
       for (const chainId of [CHAIN_ID, OTHER_CHAIN_ID]) {
         for (const table of TABLES) {
-          const tableRows = rows[table].map((r) => ({ ...r, chain_id: chainId }));
+          const tableRows = rowsWithBuffers<object>(rows[table]).map((r) => ({ ...r, chain_id: chainId }));
           if (tableRows.length > 0) await db.insertInto(table).values(tableRows as never).execute();
         }
       }
@@ -209,7 +209,7 @@ describe('range partitions by block number', () => {
         'blocks_hash_idx', 'blocks_pkey', 'logs_address_idx', 'logs_pkey', 'logs_topic0_idx', 'transactions_hash_idx', 'transactions_pkey', 'withdrawals_pkey',
       ]);
       // The primary keys hold: the same block again is refused.
-      await expect(db.insertInto('blocks').values({ ...rows.blocks[0]!, chain_id: CHAIN_ID } as never).execute()).rejects.toMatchObject({ code: '23505' });
+      await expect(db.insertInto('blocks').values({ ...rowsWithBuffers(rows.blocks)[0]!, chain_id: CHAIN_ID } as never).execute()).rejects.toMatchObject({ code: '23505' });
     } finally {
       await db.destroy();
       await dropDatabase(name);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copyBinary, copyText } from '../../../src/db/copy-format.js';
+import { copyBinary, copyText, CopyValueError } from '../../../src/db/copy-format.js';
 
 const HEADER = '5047434f50590aff0d0a00' + '00000000' + '00000000';
 const TRAILER = 'ffff';
@@ -46,6 +46,14 @@ describe('copyBinary()', () => {
   ])('refuses hex data %j in a bytea column, naming the column', (value, message) => {
     expect(() => copyBinary([{ input: value }], ['input'], ['bytea'])).toThrow(`COPY: column input (bytea) ${message}`);
     expect(() => copyBinary([{ hashes: [value] }], ['hashes'], ['_bytea'])).toThrow(`COPY: column hashes (bytea) ${message}`);
+  });
+
+  it('names the block of the row whose hex data is not hex (`block_number`, or `number` for blocks), as node data', () => {
+    expect(() => copyBinary([{ block_number: 7, data: '0x01' }, { block_number: 8, data: '0xzz' }], ['block_number', 'data'], ['int8', 'bytea']))
+      .toThrow(new CopyValueError('COPY: column data (bytea) has a digit that is not hex in "0xzz" (the row of block 8)', true));
+    expect(() => [...copyText([{ number: 9, hash: '0xz' }], ['number', 'hash'], ['int8', 'bytea'])])
+      .toThrow('COPY: column hash (bytea) needs 0x and an even number of hex digits, got "0xz" (the row of block 9)');
+    expect(() => copyBinary([{ c: 1 }], ['c'], ['timestamptz'])).not.toThrow(CopyValueError);
   });
 
   it('refuses a column type it does not write, naming the column', () => {

@@ -1,0 +1,60 @@
+/**
+ * `storeBatch` on a real Postgres with a recorded block (ethereum 18,000,000: 94 transactions,
+ * 291 logs, 16 withdrawals): bytea values travel as the node's `0x` hex and are decoded by COPY;
+ * hex data that is not hex is refused as a bad response naming the table, column and block, and
+ * the batch leaves nothing behind.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { storeBatch, toBatchRows, type BatchRows } from '../../src/db/index.js';
+import { RpcBadResponseError } from '../../src/errors.js';
+import { RECORDED_BLOCKS, loadRecorded } from '../fixtures/recorded-blocks.js';
+import { createTestDatabase, type TestDatabase } from '../support/stack.js';
+
+const BLOCK = 18_000_000;
+const RANGE = { from: BLOCK, to: BLOCK };
+
+describe('storeBatch() with hex bytea values', () => {
+  let database: TestDatabase;
+  let rows: BatchRows;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('store_batch');
+    const { block, receipts } = loadRecorded(RECORDED_BLOCKS.find((r) => r.name === 'ethereum/18000000')!);
+    rows = toBatchRows(1, [{ block, receipts: receipts! }]);
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  const counts = async () => {
+    const result = await sql<{ t: string; n: string }>`
+      select 'blocks' as t, count(*) as n from blocks union all select 'transactions', count(*) from transactions
+      union all select 'logs', count(*) from logs union all select 'withdrawals', count(*) from withdrawals`.execute(database.db);
+    return Object.fromEntries(result.rows.map((r) => [r.t, Number(r.n)]));
+  };
+
+  it('refuses a log whose data has a digit that is not hex, naming table, column and block, and stores nothing', async () => {
+    const logs = rows.logs.map((l, i) => (i === 7 ? { ...l, data: '0x00zz' as const } : l));
+    const failure = storeBatch(database.db, 1, RANGE, { ...rows, logs });
+    await expect(failure).rejects.toBeInstanceOf(RpcBadResponseError);
+    await expect(failure).rejects.toThrow('logs: COPY: column data (bytea) has a digit that is not hex in "0x00zz" (the row of block 18000000)');
+    expect(await counts()).toEqual({ blocks: 0, transactions: 0, logs: 0, withdrawals: 0 });
+  });
+
+  it('stores the block whole, every bytea byte-equal to the node hex', async () => {
+    await storeBatch(database.db, 1, RANGE, rows);
+    expect(await counts()).toEqual({ blocks: 1, transactions: 94, logs: 291, withdrawals: 16 });
+    const stored = await sql<{ hash: string; input: string; data: string }>`
+      select '0x' || encode(b.hash, 'hex') as hash,
+             (select '0x' || encode(input, 'hex') from transactions where transaction_index = 5) as input,
+             (select '0x' || encode(data, 'hex') from logs where log_index = 7) as data
+      from blocks b`.execute(database.db);
+    expect(stored.rows).toEqual([{
+      hash: rows.blocks[0]!.hash.toLowerCase(),
+      input: rows.transactions[5]!.input!.toLowerCase(),
+      data: rows.logs[7]!.data.toLowerCase(),
+    }]);
+  });
+});
