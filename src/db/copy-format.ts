@@ -120,6 +120,16 @@ function writeValue(w: BufferWriter, type: string, value: unknown, column: strin
   }
 }
 
+/**
+ * Decodes `length` bytes of `hex` (digits only) into `buf` at `offset`; returns the bytes written,
+ * fewer when a pair is not hex. Node's own decoder (`Buffer.prototype.hexWrite`, which
+ * `Buffer#write(…, 'hex')` calls after checking its arguments) where present, else `Buffer#write`.
+ */
+const decodeHex: (buf: Buffer, hex: string, offset: number, length: number) => number =
+  typeof (Buffer.prototype as { hexWrite?: unknown }).hexWrite === 'function'
+    ? (buf, hex, offset, length) => (buf as unknown as { hexWrite(s: string, o: number, l: number): number }).hexWrite(hex, offset, length)
+    : (buf, hex, offset, length) => buf.write(hex, offset, length, 'hex');
+
 /** A bytea value: a Buffer, or hex data (`0x` and an even number of digits) decoded straight into the output. */
 function writeBytea(w: BufferWriter, value: unknown, column: string): void {
   if (typeof value === 'string') {
@@ -130,7 +140,7 @@ function writeBytea(w: BufferWriter, value: unknown, column: string): void {
     w.room(4 + length);
     w.at = w.buf.writeInt32BE(length, w.at);
     // Buffer#write stops at the first pair that is not hex: a short count means bad digits.
-    if (length > 0 && w.buf.write(value.slice(2), w.at, length, 'hex') !== length) {
+    if (length > 0 && decodeHex(w.buf, value.slice(2), w.at, length) !== length) {
       throw new CopyValueError(`COPY: column ${column} (bytea) has a digit that is not hex in ${preview(value)}`, true);
     }
     w.at += length;
