@@ -133,10 +133,7 @@ const decodeHex: (buf: Buffer, hex: string, offset: number, length: number) => n
 /** A bytea value: a Buffer, or hex data (`0x` and an even number of digits) decoded straight into the output. */
 function writeBytea(w: BufferWriter, value: unknown, column: string): void {
   if (typeof value === 'string') {
-    const length = (value.length - 2) / 2;
-    if (!Number.isInteger(length) || value.charCodeAt(0) !== 48 || value.charCodeAt(1) !== 120) {
-      throw new CopyValueError(`COPY: column ${column} (bytea) needs 0x and an even number of hex digits, got ${preview(value)}`, true);
-    }
+    const length = hexByteLength(value, column);
     w.room(4 + length);
     w.at = w.buf.writeInt32BE(length, w.at);
     // Buffer#write stops at the first pair that is not hex: a short count means bad digits.
@@ -149,6 +146,18 @@ function writeBytea(w: BufferWriter, value: unknown, column: string): void {
   if (!Buffer.isBuffer(value)) throw new TypeError(`COPY: column ${column} (bytea) needs a Buffer or 0x hex`);
   w.int32(value.length);
   w.bytes(value);
+}
+
+/**
+ * Bytes that `0x` hex data `value` holds.
+ * @throws CopyValueError (node data) naming `column` when it lacks `0x` or has an odd number of digits.
+ */
+function hexByteLength(value: string, column: string): number {
+  const length = (value.length - 2) / 2;
+  if (!Number.isInteger(length) || value.charCodeAt(0) !== 48 || value.charCodeAt(1) !== 120) {
+    throw new CopyValueError(`COPY: column ${column} (bytea) needs 0x and an even number of hex digits, got ${preview(value)}`, true);
+  }
+  return length;
 }
 
 /** `err` with the block number of `record` (a batch row: `block_number`, or `number` for blocks) in its message. */
@@ -204,7 +213,7 @@ function writeNumeric(w: BufferWriter, decimal: string, column: string): void {
 function writeByteaArray(w: BufferWriter, value: unknown, column: string): void {
   if (!Array.isArray(value)) throw new TypeError(`COPY: column ${column} (bytea[]) needs an array of Buffers or 0x hex`);
   const elements = value as (Buffer | string | null)[];
-  const byteLength = (e: Buffer | string) => (typeof e === 'string' ? Math.max(0, (e.length - 2) / 2) : e.length);
+  const byteLength = (e: Buffer | string) => (typeof e === 'string' ? hexByteLength(e, column) : e.length);
   const size = elements.length === 0 ? 12 : 20 + elements.reduce((sum, e) => sum + 4 + (e === null ? 0 : byteLength(e)), 0);
   w.int32(size);
   w.int32(elements.length === 0 ? 0 : 1);
@@ -255,9 +264,8 @@ const NEEDS_ESCAPE = /[\\\n\r\t]/;
 
 /** `0x` hex data of a bytea column as a Buffer for the text format. @throws TypeError naming the column when it is not hex. */
 function hexBytes(value: string, column: string): Buffer {
-  const length = (value.length - 2) / 2;
   const buffer = Buffer.from(value.slice(2), 'hex');
-  if (!value.startsWith('0x') || buffer.length !== length) throw new CopyValueError(`COPY: column ${column} (bytea) needs 0x and an even number of hex digits, got ${preview(value)}`, true);
+  if (buffer.length !== hexByteLength(value, column)) throw new CopyValueError(`COPY: column ${column} (bytea) needs 0x and an even number of hex digits, got ${preview(value)}`, true);
   return buffer;
 }
 

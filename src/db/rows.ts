@@ -371,11 +371,10 @@ export function rowsWithBuffers<R>(rows: readonly CopyRow<R>[]): R[] {
   });
 }
 
-/** Hex data (`0x…`) as bytes; null when absent. An odd number of digits gets a leading zero. */
+/** Hex data (`0x…`) as bytes; null when absent. Normalized like {@link hex}: an odd number of digits gets a leading zero. */
 export function bytes(value: unknown): Buffer | null {
-  if (typeof value !== 'string') return null;
-  const digits = value.startsWith('0x') || value.startsWith('0X') ? value.slice(2) : value;
-  return Buffer.from(digits.length % 2 === 1 ? `0${digits}` : digits, 'hex');
+  const data = hex(value);
+  return data === null ? null : Buffer.from(data.slice(2), 'hex');
 }
 
 function json(extra: Record<string, unknown>): string | null {
