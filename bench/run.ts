@@ -22,7 +22,7 @@ import { countGenerated, runCeiling } from './phases/ceiling.js';
 import { runBaseline } from './phases/baseline.js';
 import { countRows, phaseResult, startChainServer, truncateChainTables, type PhaseResult } from './phases/common.js';
 import { runDirect } from './phases/direct.js';
-import { runProduct } from './phases/product.js';
+import { buildProduct, runProduct } from './phases/product.js';
 import type { CpuPerBlock } from './phases/cpu.js';
 import { startTemporalServer } from '../test/support/processes.js';
 import { createTestDatabase } from '../test/support/stack.js';
@@ -39,6 +39,8 @@ export type BenchOptions = {
   profile: string; blocks: number; latencyMs: number; concurrency?: number; batchSize?: number; workers: number; rateLimit: number;
   /** Activities one worker runs at once (MAX_CONCURRENT_ACTIVITIES); default: the product default. */
   maxConcurrentActivities?: number;
+  /** FETCH_BUFFER_MB of the product's workers and of (d); default: the product default. */
+  fetchBufferMb?: number;
   /** Requests each worker's endpoint path serves at once (the per-worker request budget; 0 = no cap). */
   maxInFlight?: number;
   phases: string; baselineBlocks: number; outDir: string; env?: Record<string, string>;
@@ -66,6 +68,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     ...(options.concurrency ? { CONCURRENCY: String(options.concurrency) } : {}),
     ...(options.batchSize ? { BATCH_SIZE: String(options.batchSize) } : {}),
     ...(options.maxConcurrentActivities ? { MAX_CONCURRENT_ACTIVITIES: String(options.maxConcurrentActivities) } : {}),
+    ...(options.fetchBufferMb ? { FETCH_BUFFER_MB: String(options.fetchBufferMb) } : {}),
   };
   const cfg = parseConfig({ RPC_URL: 'http://127.0.0.1', CHAIN_ID: String(CHAIN_ID), ...env });
   const database = await createTestDatabase('bench');
@@ -95,13 +98,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     }
     if (phases.has('d')) {
       result.direct = await measure(options.blocks, expected, () => runDirect({
-        url: `${server.url}/d`, db: database.db, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs,
+        url: `${server.url}/d`, db: database.db, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs, fetchBufferBytes: cfg.fetchBufferBytes,
       }));
     }
     if (phases.has('c')) {
       const temporal = await startTemporalServer({ dbFile: join(temporalDir, 'temporal.db') });
       try {
-        // Workers start as the Docker image starts them: with a workflow bundle built ahead.
+        // Workers start as the Docker image starts them: compiled, with a workflow bundle built ahead.
+        const entry = buildProduct();
         const bundle = join(temporalDir, 'workflow-bundle.js');
         writeFileSync(bundle, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') })).code);
         const productEnv = { WORKFLOW_BUNDLE: bundle, ...env };
@@ -109,7 +113,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           let peak = 0;
           let cpu: CpuPerBlock | undefined;
           const phase = await measure(options.blocks, expected, async () => {
-            const run = await runProduct({ serverUrl: server.url, databaseUrl: database.url, temporalAddress: temporal.address, chainId: CHAIN_ID, blocks: options.blocks, workers, env: productEnv, nodeArgs: options.workerNodeArgs ?? [] });
+            const run = await runProduct({ serverUrl: server.url, databaseUrl: database.url, temporalAddress: temporal.address, chainId: CHAIN_ID, blocks: options.blocks, workers, env: productEnv, nodeArgs: options.workerNodeArgs ?? [], entry });
             peak = run.workerPeakRssMb;
             cpu = run.cpuPerBlock;
             productInput = run.input;
@@ -190,6 +194,7 @@ async function main(): Promise<void> {
     .option('--concurrency <n>', 'batches in flight (the workflow window, CONCURRENCY); default: the product default', nonNegativeInteger)
     .option('--batch-size <blocks>', 'blocks per batch (BATCH_SIZE); default: the product default', nonNegativeInteger)
     .option('--max-concurrent-activities <n>', 'activities per worker (MAX_CONCURRENT_ACTIVITIES); default: the product default', nonNegativeInteger)
+    .option('--fetch-buffer-mb <n>', 'MB of JSON-RPC answers a worker holds unwritten per chain (FETCH_BUFFER_MB); default: the product default', nonNegativeInteger)
     .option('--workers <n>', 'worker processes for a second product run (ratio against 1 worker)', nonNegativeInteger, 1)
     .option('--rate-limit <n>', 'requests per second per worker endpoint path (0 = none)', nonNegativeInteger, 0)
     .option('--max-in-flight <n>', 'HTTP requests served at once per worker endpoint path, others wait (0 = no cap)', nonNegativeInteger, 0)

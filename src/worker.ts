@@ -76,7 +76,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
             connection,
             namespace: config.temporalNamespace,
             taskQueue: chain.taskQueue,
-            activities: createActivities({ db, pool, chainId: chain.chainId, log: chainLog, verifyRoots: chain.verifyRoots, ...(metrics ? { observer: metrics.activities } : {}) }),
+            activities: createActivities({ db, pool, chainId: chain.chainId, log: chainLog, verifyRoots: chain.verifyRoots, fetchBufferBytes: config.fetchBufferBytes, ...(metrics ? { observer: metrics.activities } : {}) }),
             maxConcurrentActivities: chain.maxConcurrentActivities,
             identity: config.instanceId,
             workflowBundle,
@@ -232,8 +232,8 @@ function readWorkflowBundle(path: string): WorkflowBundle {
   }
 }
 
-/** Entry file of the workflow bundle. */
-export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+/** Entry file of the workflow bundle: `workflows/index.ts` beside this file under tsx, `index.js` in the compiled build (`npm run build`). */
+export const WORKFLOWS_PATH = fileURLToPath(new URL(`./workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 
 /**
  * Installs the Temporal Core runtime once per process: its logs forwarded to `log` (WARN and up),

@@ -6,18 +6,18 @@
 import type { Kysely } from 'kysely';
 import pLimit from 'p-limit';
 import { runIndexRange } from '../../src/activities/index-range.js';
-import { BLOCK_BATCHES_IN_FLIGHT } from '../../src/activities/index.js';
+import { workerFetchSlots } from '../../src/activities/index.js';
 import type { Database } from '../../src/db/index.js';
 import { createLogger } from '../../src/log.js';
 import { createRpcPool } from '../../src/rpc/index.js';
 import { ranges } from './common.js';
 
 /** Indexes blocks `0..blocks−1` from `url`; returns the wall time in seconds. */
-export async function runDirect(options: { url: string; db: Kysely<Database>; chainId: number; blocks: number; batchSize: number; concurrency: number; rpcTimeoutMs: number }): Promise<number> {
+export async function runDirect(options: { url: string; db: Kysely<Database>; chainId: number; blocks: number; batchSize: number; concurrency: number; rpcTimeoutMs: number; fetchBufferBytes: number }): Promise<number> {
   const log = createLogger({ level: 'warn', pretty: false });
   const pool = createRpcPool({ urls: [options.url], timeoutMs: options.rpcTimeoutMs, log });
   const limit = pLimit(options.concurrency);
-  const fetchSlots = pLimit(BLOCK_BATCHES_IN_FLIGHT); // as createActivities shares it over a worker's ranges
+  const fetchSlots = workerFetchSlots(options.fetchBufferBytes); // as createActivities shares it over a worker's ranges
   const startedAt = performance.now();
   try {
     await Promise.all(

@@ -1,11 +1,10 @@
 import { Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
-import type { LimitFunction } from 'p-limit';
 import { isValidRange, rangeSize, type StoredBatch } from '../domain/index.js';
 import { toBatchRows, writeBatch, type Database } from '../db/index.js';
 import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { streamBlocks, verifyRoots, type BlockLink, type RootsVerdict, type RpcPool } from '../rpc/index.js';
+import { streamBlocks, verifyRoots, type BlockLink, type FetchSlots, type RootsVerdict, type RpcPool } from '../rpc/index.js';
 
 /** Heartbeat interval of a running batch, in ms; well under the proxy's heartbeat timeout (30 s). */
 const HEARTBEAT_EVERY_MS = 5_000;
@@ -23,7 +22,7 @@ export type IndexRangeSummary = StoredBatch & { rootsNotVerifiable?: number };
  * (`streamBlocks` into `writeBatch`), so a range never sits whole in memory; the commit comes after
  * the last block arrived and the range's parent-hash links checked out. `fetchSlots`, when given,
  * is the worker's limit on JSON-RPC batches in flight (and not yet written) across all ranges it
- * runs: it bounds the worker's memory. Heartbeats on a timer and passes the activity's
+ * runs (`workerFetchSlots`): it bounds the worker's memory. Heartbeats on a timer and passes the activity's
  * cancellation to fetch. Idempotent. With `verifyRoots` each block's header roots are recomputed
  * before an endpoint's answer is taken (`verifyRoots` in rpc/verify-roots.ts): a mismatch refuses
  * that answer; blocks whose roots cannot be recomputed are stored, counted in `rootsNotVerifiable`
@@ -32,7 +31,7 @@ export type IndexRangeSummary = StoredBatch & { rootsNotVerifiable?: number };
  *   RpcBadResponseError, DbTransientError (retried by Temporal).
  */
 export async function runIndexRange(
-  deps: { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchSlots?: LimitFunction },
+  deps: { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchSlots?: FetchSlots },
   input: IndexRangeInput,
   context?: { heartbeat(details: unknown): void; cancellationSignal?: AbortSignal },
 ): Promise<IndexRangeSummary> {

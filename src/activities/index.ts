@@ -4,24 +4,38 @@
  * through `toApplicationFailure` in one place (failure.ts).
  */
 import type { Kysely } from 'kysely';
-import pLimit from 'p-limit';
 import type { ChainHead, Cursor, StoredBatch } from '../domain/index.js';
 import { findGaps, readCursor, saveCursor, type Database, type Gap } from '../db/index.js';
 import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { fetchChainHead, type RpcPool } from '../rpc/index.js';
+import { adaptiveFetchSlots, BLOCKS_PER_RPC_BATCH, fetchChainHead, type FetchSlots, type RpcPool } from '../rpc/index.js';
+import { DEFAULT_FETCH_BUFFER_BYTES } from '../config/parse.js';
 import { asActivity } from './failure.js';
 import { activityContext, runIndexRange, type IndexRangeInput } from './index-range.js';
 import { findCommonAncestor, rollback, type CommonAncestor } from './reorg.js';
 import { verifyRange, type VerifyRangeInput, type VerifyResult } from './verify.js';
 
 /**
- * JSON-RPC batches of blocks (10 blocks each, see rpc/fetch-blocks.ts) that one worker fetches and
- * holds unwritten at once, over all the ranges of one chain it runs. It bounds the worker's memory
- * (a mainnet block is about 0.8 MB of JSON and 2–3 MB parsed) while keeping enough requests in
- * flight to hide a 100–300 ms round trip. Measured with `npm run bench`.
+ * Most JSON-RPC batches of blocks (10 blocks each, see rpc/fetch-blocks.ts) that one worker fetches
+ * and holds unwritten at once for one chain, over all the ranges it runs: enough requests in flight
+ * to hide a 100–300 ms round trip for light blocks.
  */
 export const BLOCK_BATCHES_IN_FLIGHT = 8;
+
+/** JSON-RPC batches in flight whatever the blocks weigh, so fetching overlaps writing. */
+const MIN_BLOCK_BATCHES_IN_FLIGHT = 2;
+
+/**
+ * The fetch slots one worker shares over all the ranges of one chain: as many JSON-RPC batches in
+ * flight (and unwritten) as fit in `fetchBufferBytes` of JSON by the mean size of the chain's
+ * blocks so far, at least 2 and at most BLOCK_BATCHES_IN_FLIGHT (`adaptiveFetchSlots`). With the
+ * default `FETCH_BUFFER_MB` (32), mainnet (≈0.8 MB of JSON per block with receipts) gets 4
+ * batches and light chains 8. It bounds the worker's memory (parsed blocks take 2–3× their JSON)
+ * whatever a chain's blocks weigh. Measured with `npm run bench` (README, Performance).
+ */
+export function workerFetchSlots(fetchBufferBytes: number): FetchSlots {
+  return adaptiveFetchSlots({ budgetBytes: fetchBufferBytes, blocksPerBatch: BLOCKS_PER_RPC_BATCH, min: MIN_BLOCK_BATCHES_IN_FLIGHT, max: BLOCK_BATCHES_IN_FLIGHT });
+}
 
 /**
  * What the activities report to, when given (the worker's metrics). Block numbers; durations in
@@ -44,9 +58,10 @@ export type ActivityObserver = {
 
 /**
  * What the activities need: the database, the RPC pool of this worker's chain, a logger,
- * `verifyRoots` (`VERIFY_ROOTS`), and optionally an observer (metrics).
+ * `verifyRoots` (`VERIFY_ROOTS`), `fetchBufferBytes` (`FETCH_BUFFER_MB` in bytes; default the
+ * config's default, 32 MiB) and optionally an observer (metrics).
  */
-export type ActivityDeps = { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; observer?: ActivityObserver };
+export type ActivityDeps = { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchBufferBytes?: number; observer?: ActivityObserver };
 
 /** The activities every worker registers, by name. Inputs and outputs are plain JSON. */
 export type Activities = {
@@ -73,7 +88,7 @@ export type Activities = {
  * with InvalidInputError (not retried).
  */
 export function createActivities(deps: ActivityDeps): Activities {
-  const fetchSlots = pLimit(BLOCK_BATCHES_IN_FLIGHT);
+  const fetchSlots = workerFetchSlots(deps.fetchBufferBytes ?? DEFAULT_FETCH_BUFFER_BYTES);
   const sameChain = (chainId: number) => {
     if (chainId !== deps.chainId) throw new InvalidInputError(`this worker indexes chain ${deps.chainId}, not chain ${chainId}`);
   };

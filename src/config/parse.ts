@@ -40,6 +40,8 @@ export type Config = Readonly<{
   rpcTimeoutMs: number;
   /** Activity executions one worker runs at once. */
   maxConcurrentActivities: number;
+  /** Bytes of JSON-RPC answers one worker holds unwritten at once per chain (`FETCH_BUFFER_MB` × 2^20); sizes its requests in flight. */
+  fetchBufferBytes: number;
   instanceId: string;
   /** Recompute each block's transactionsRoot, receiptsRoot and withdrawalsRoot before storing it (`VERIFY_ROOTS`). */
   verifyRoots: boolean;
@@ -70,10 +72,14 @@ const DEFAULTS = {
   STALL_TIMEOUT: '300000',
   RPC_TIMEOUT: '15000',
   MAX_CONCURRENT_ACTIVITIES: '16',
+  FETCH_BUFFER_MB: '32',
   LOG_LEVEL: 'info',
   VERIFY_ROOTS: 'false',
   PARTITION_SIZE: '1000000',
 } as const;
+
+/** `FETCH_BUFFER_MB`'s default in bytes. */
+export const DEFAULT_FETCH_BUFFER_BYTES = Number(DEFAULTS.FETCH_BUFFER_MB) * 2 ** 20;
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -134,6 +140,7 @@ const schema = z.object({
   STALL_TIMEOUT: integer(1_000, 86_400_000).default(Number(DEFAULTS.STALL_TIMEOUT)),
   RPC_TIMEOUT: integer(100, 600_000).default(Number(DEFAULTS.RPC_TIMEOUT)),
   MAX_CONCURRENT_ACTIVITIES: integer(1, 1000).default(Number(DEFAULTS.MAX_CONCURRENT_ACTIVITIES)),
+  FETCH_BUFFER_MB: integer(1, 65_536).default(Number(DEFAULTS.FETCH_BUFFER_MB)),
   INSTANCE_ID: z.string().trim().min(1).optional(),
   METRICS_PORT: integer(1, 65_535).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default(DEFAULTS.LOG_LEVEL),
@@ -197,6 +204,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     gapCheckIntervalMs: e.GAP_CHECK_INTERVAL,
     stallTimeoutMs: e.STALL_TIMEOUT,
     maxConcurrentActivities: e.MAX_CONCURRENT_ACTIVITIES,
+    fetchBufferBytes: e.FETCH_BUFFER_MB * 2 ** 20,
     instanceId: e.INSTANCE_ID ?? `worker-${process.pid}`,
     verifyRoots: e.VERIFY_ROOTS,
     partitionSize: e.PARTITION_SIZE,

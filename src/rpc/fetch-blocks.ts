@@ -1,14 +1,14 @@
-import pLimit, { type LimitFunction } from 'p-limit';
 import { toHex } from 'viem';
 import { RpcBadResponseError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import type { BlockRange } from '../domain/block-range.js';
+import { fixedFetchSlots, type FetchSlots } from './fetch-slots.js';
 import type { RpcPool } from './pool.js';
 import { unwrap } from './pool.js';
 import type { BlockBundle, RpcOutcome } from './types.js';
 import { validateBlock, validateLinks, validateReceipts } from './validate.js';
 
 /** Blocks per JSON-RPC batch: each block is 2 calls, so 10 blocks = 20 calls per HTTP request. */
-const BLOCKS_PER_RPC_BATCH = 10;
+export const BLOCKS_PER_RPC_BATCH = 10;
 /** JSON-RPC batches of one range in flight at once. */
 const RPC_BATCHES_IN_FLIGHT = 4;
 /** Rounds of whole-pool attempts for one JSON-RPC batch that keeps failing (lagging or flaky endpoints). */
@@ -57,8 +57,9 @@ export type BlockLink = { number: number; hash: string; parentHash: string };
  * in block order; batches in arrival order) to `onBundles` and keeps only their links, so memory
  * holds a few JSON-RPC batches, not the range. A JSON-RPC batch keeps its slot in `slots` until
  * `onBundles` has resolved (backpressure: a slow consumer slows fetching). `slots` limits the
- * batches in flight; share one limiter between ranges to bound a whole process (default: a fresh
- * limit of RPC_BATCHES_IN_FLIGHT per call). The parent-hash links inside the range are checked once
+ * batches in flight and is told what each answer weighs (`adaptiveFetchSlots` sizes itself on
+ * it); share one between ranges to bound a whole process (default: a fresh fixed limit of
+ * RPC_BATCHES_IN_FLIGHT per call). The parent-hash links inside the range are checked once
  * every block arrived, so a consumer that writes must not commit before this resolves.
  * After the first failure no further JSON-RPC batch of the range starts; those in flight finish and
  * still reach `onBundles`, which must refuse them once it knows the range failed.
@@ -72,7 +73,7 @@ export async function streamBlocks(
     signal?: AbortSignal;
     onProgress?: (fetchedBlocks: number) => void;
     check?: BundleCheck;
-    slots?: LimitFunction;
+    slots?: FetchSlots;
     onBundles: (bundles: BlockBundle[]) => Promise<void> | void;
   },
 ): Promise<BlockLink[]> {
@@ -82,16 +83,16 @@ export async function streamBlocks(
     for (let n = first; n <= Math.min(range.to, first + BLOCKS_PER_RPC_BATCH - 1); n++) chunk.push(n);
     chunks.push(chunk);
   }
-  const limit = options.slots ?? pLimit(RPC_BATCHES_IN_FLIGHT);
+  const slots = options.slots ?? fixedFetchSlots(RPC_BATCHES_IN_FLIGHT);
   const links: BlockLink[][] = [];
   let fetched = 0;
   let failed = false;
   await Promise.all(
     chunks.map((chunk, i) =>
-      limit(async () => {
+      slots.run(async () => {
         if (failed) return; // the range failed already: leave the slot to other ranges
         try {
-          const bundles = await fetchChunk(pool, chunk, options.signal, options.check);
+          const bundles = await fetchChunk(pool, chunk, options.signal, options.check, (bytes, blocks) => slots.observe(bytes, blocks));
           links[i] = bundles.map(({ block }) => ({ number: Number(BigInt(block.number)), hash: block.hash, parentHash: block.parentHash }));
           await options.onBundles(bundles);
         } catch (err) {
@@ -114,7 +115,10 @@ export type BundleCheck = (bundle: BlockBundle, label: string) => Promise<void>;
 /** Blocks of one JSON-RPC answer, and the ones whose calls failed alone (missing, rate-limited, -32603). */
 type PartialChunk = { got: Map<number, BlockBundle>; retry: number[]; firstError: unknown };
 
-async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck, depth = 0): Promise<BlockBundle[]> {
+/** What an answer of `bytes` of JSON carrying `blocks` blocks weighs, for the fetch slots. */
+type Weigh = (bytes: number, blocks: number) => void;
+
+async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck, weigh?: Weigh, depth = 0): Promise<BlockBundle[]> {
   const requests = numbers.flatMap((n) => [
     { method: 'eth_getBlockByNumber', params: [toHex(n), true] },
     { method: 'eth_getBlockReceipts', params: [toHex(n)] },
@@ -122,8 +126,9 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
   // A bad or lagging answer (null block, failed validation) rejects the whole answer: another
   // endpoint is asked. A call that failed alone (missing from the batch, rate-limited, -32603) is
   // asked again alone, keeping the blocks that did arrive.
-  const accept = async (outcomes: RpcOutcome[], label: string): Promise<PartialChunk> => {
+  const accept = async (outcomes: RpcOutcome[], label: string, bodyBytes: number): Promise<PartialChunk> => {
     const part: PartialChunk = { got: new Map(), retry: [], firstError: undefined };
+    weigh?.(bodyBytes, numbers.length);
     numbers.forEach((n, i) => {
       try {
         const block = unwrap(outcomes[2 * i]!, label, `eth_getBlockByNumber(${n})`);
@@ -154,7 +159,7 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
   if (part.retry.length > 0) {
     if (depth >= PARTIAL_RETRY_DEPTH) throw part.firstError;
     await pause(PARTIAL_RETRY_PAUSE_MS * (depth + 1), signal);
-    for (const bundle of await fetchChunk(pool, part.retry, signal, check, depth + 1)) part.got.set(Number(BigInt(bundle.block.number)), bundle);
+    for (const bundle of await fetchChunk(pool, part.retry, signal, check, weigh, depth + 1)) part.got.set(Number(BigInt(bundle.block.number)), bundle);
   }
   return numbers.map((n) => part.got.get(n)!);
 }

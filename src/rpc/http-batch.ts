@@ -10,7 +10,8 @@ export type EndpointTarget = { readonly url: string; readonly label: string };
  * Sends `requests` as one JSON-RPC 2.0 batch POST (EIP-1474) to `endpoint` and returns one
  * outcome per request, in request order, matched by `id` (never by position). A missing item
  * becomes an error outcome with code -32603 so the caller can retry it alone; a single error
- * object instead of an array applies to every request.
+ * object instead of an array applies to every request. `onBody` gets the size of the body read,
+ * in bytes (characters of the text; a JSON-RPC answer is ASCII but for strings it returns).
  * @throws RpcTransientError on timeout, connection failure, HTTP 408/429/5xx (with the
  *   Retry-After hint in ms) or a body that is not JSON; RpcBadResponseError on HTTP 413 or a
  *   body of the wrong shape. Messages name the endpoint by label only.
@@ -18,7 +19,7 @@ export type EndpointTarget = { readonly url: string; readonly label: string };
 export async function postBatch(
   endpoint: EndpointTarget,
   requests: readonly RpcRequest[],
-  options: { timeoutMs: number; signal?: AbortSignal },
+  options: { timeoutMs: number; signal?: AbortSignal; onBody?: (bytes: number) => void },
 ): Promise<RpcOutcome[]> {
   const body = requests.map((r, id) => ({ jsonrpc: '2.0', id, method: r.method, params: r.params }));
   const signals = [AbortSignal.timeout(options.timeoutMs)];
@@ -34,6 +35,7 @@ export async function postBatch(
       signal: AbortSignal.any(signals),
     });
     text = await response.text();
+    options.onBody?.(text.length);
   } catch (err) {
     const reason = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
       ? options.signal?.aborted ? 'request cancelled' : `no answer within ${options.timeoutMs} ms`

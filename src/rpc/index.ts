@@ -4,7 +4,8 @@
  * Temporal. Every response is validated before it leaves this folder.
  */
 export { type RpcPool, type RpcObserver, type RpcRequestEvent, type EndpointHealth, createRpcPool, checkChainIds, unwrap, errorText, failureKind } from './pool.js';
-export { fetchBlocks, streamBlocks, type BlockLink, type BundleCheck } from './fetch-blocks.js';
+export { fetchBlocks, streamBlocks, BLOCKS_PER_RPC_BATCH, type BlockLink, type BundleCheck } from './fetch-blocks.js';
+export { adaptiveFetchSlots, fixedFetchSlots, type FetchSlots } from './fetch-slots.js';
 export { verifyRoots, type RootsVerdict, type RootName } from './verify-roots.js';
 export { fetchChainHead, fetchBlockHashes } from './chain-head.js';
 export { endpointLabel, redactUrls } from './redact.js';

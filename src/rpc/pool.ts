@@ -62,6 +62,13 @@ export type RpcRequestEvent = {
 export type RpcObserver = { onRequest(event: RpcRequestEvent): void };
 
 /**
+ * What the pool makes of one endpoint's answer: `outcomes` matched by id, `label` the endpoint
+ * (`host#n`), `bodyBytes` the size of the answer's JSON (of all its HTTP requests when the
+ * endpoint takes smaller batches). Throw or reject to refuse the answer.
+ */
+export type Accept<T> = (outcomes: RpcOutcome[], label: string, bodyBytes: number) => T | Promise<T>;
+
+/**
  * The pool of JSON-RPC endpoints. Each request goes to the usable endpoint with the best
  * latency-and-load score (with a little exploration); a request that fails moves to the next
  * endpoint at once, so one call fails only when every endpoint failed it, and then Temporal's
@@ -81,11 +88,11 @@ export type RpcPool = {
    * @throws the last endpoint's error when every endpoint failed (RpcTransientError and kin);
    *   RpcUnsupportedError when every endpoint refuses a method.
    */
-  batch<T>(requests: readonly RpcRequest[], accept: (outcomes: RpcOutcome[], label: string) => T | Promise<T>, signal?: AbortSignal): Promise<T>;
+  batch<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal): Promise<T>;
   /** Sends one call; returns its `result`. @throws as `batch`, plus the classified JSON-RPC error. */
   call<T = unknown>(method: string, params: readonly unknown[], signal?: AbortSignal): Promise<T>;
   /** Sends the same batch to every usable endpoint at once; returns the answers that `accept` took. */
-  broadcast<T>(requests: readonly RpcRequest[], accept: (outcomes: RpcOutcome[], label: string) => T | Promise<T>, signal?: AbortSignal): Promise<T[]>;
+  broadcast<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal): Promise<T[]>;
   /** Per-endpoint counters, latency, breaker state and budget. */
   health(): EndpointHealth[];
   /** Stops the health log timer. */
@@ -187,12 +194,15 @@ export function createRpcPool(deps: {
     }
   }
 
-  async function attempt<T>(endpoint: PoolEndpoint, requests: readonly RpcRequest[], accept: (outcomes: RpcOutcome[], label: string) => T | Promise<T>, signal?: AbortSignal): Promise<T> {
+  async function attempt<T>(endpoint: PoolEndpoint, requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal): Promise<T> {
     const startedAt = Date.now();
     endpoint.requests += 1;
+    let bodyBytes = 0;
     try {
       const outcomes = await endpoint.breaker.execute(async () => {
-        const answered = await sendSized(endpoint, requests, deps.timeoutMs, signal);
+        const sent = await sendSized(endpoint, requests, deps.timeoutMs, signal);
+        const answered = sent.outcomes;
+        bodyBytes = sent.bodyBytes;
         const limited = answered.filter((o) => !o.ok && classifyRpcError(o.error) === 'rate-limit');
         const first = limited[0];
         if (first && !first.ok && limited.length === answered.length) {
@@ -203,7 +213,7 @@ export function createRpcPool(deps: {
         return answered;
       });
       rememberUnsupported(endpoint, requests, outcomes);
-      const result = await accept(outcomes, endpoint.label); // an async check (header proofs) counts as this endpoint's answer
+      const result = await accept(outcomes, endpoint.label, bodyBytes); // an async check (header proofs) counts as this endpoint's answer
       onSuccess(endpoint, Date.now() - startedAt, deps.log);
       deps.observer?.onRequest({ endpoint: endpoint.label, calls: countCalls(requests), durationMs: Date.now() - startedAt, failure: null });
       return result;
@@ -217,7 +227,7 @@ export function createRpcPool(deps: {
     }
   }
 
-  async function batch<T>(requests: readonly RpcRequest[], accept: (outcomes: RpcOutcome[], label: string) => T | Promise<T>, signal?: AbortSignal): Promise<T> {
+  async function batch<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal): Promise<T> {
     if (endpoints.length === 0) throw new RpcTransientError('no RPC endpoint is configured');
     const methods = [...new Set(requests.map((r) => r.method))];
     const tried = new Set<PoolEndpoint>();
@@ -245,7 +255,7 @@ export function createRpcPool(deps: {
     throw lastError;
   }
 
-  async function broadcast<T>(requests: readonly RpcRequest[], accept: (outcomes: RpcOutcome[], label: string) => T | Promise<T>, signal?: AbortSignal): Promise<T[]> {
+  async function broadcast<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal): Promise<T[]> {
     const now = Date.now();
     const usable = endpoints.filter((e) => isUsable(e, now));
     const settled = await Promise.allSettled(
@@ -320,15 +330,17 @@ function score(e: PoolEndpoint): number {
   return e.latencyMs * (1 + e.inFlight / e.budget);
 }
 
-/** Sends `requests` in batches no larger than the endpoint takes, halving its batch size on HTTP 413. */
-async function sendSized(e: PoolEndpoint, requests: readonly RpcRequest[], timeoutMs: number, signal?: AbortSignal): Promise<RpcOutcome[]> {
+/** Sends `requests` in batches no larger than the endpoint takes, halving its batch size on HTTP 413; `bodyBytes` sums the answers' sizes. */
+async function sendSized(e: PoolEndpoint, requests: readonly RpcRequest[], timeoutMs: number, signal?: AbortSignal): Promise<{ outcomes: RpcOutcome[]; bodyBytes: number }> {
   for (;;) {
     try {
       const outcomes: RpcOutcome[] = [];
+      let bodyBytes = 0;
+      const onBody = (bytes: number) => { bodyBytes += bytes; };
       for (let i = 0; i < requests.length; i += e.maxBatchCalls) {
-        outcomes.push(...(await postBatch(e, requests.slice(i, i + e.maxBatchCalls), { timeoutMs, signal })));
+        outcomes.push(...(await postBatch(e, requests.slice(i, i + e.maxBatchCalls), { timeoutMs, signal, onBody })));
       }
-      return outcomes;
+      return { outcomes, bodyBytes };
     } catch (err) {
       if (!(err instanceof RpcBatchTooLargeError) || e.maxBatchCalls === 1) throw err;
       e.maxBatchCalls = Math.max(1, Math.floor(Math.min(e.maxBatchCalls, requests.length) / 2));

@@ -97,7 +97,8 @@ export type WorkerEnv = ({ RPC_URL: string; CHAIN_ID: string } | { CHAINS_FILE: 
 } & Record<string, string>;
 
 /**
- * Runs `node [nodeArgs] --import tsx src/worker.ts` with `env` (plus PATH, HOME and LOG_LEVEL=warn) in its
+ * Runs `node [nodeArgs] --import tsx src/worker.ts` (or `node [nodeArgs] <entry>` for a compiled
+ * `entry` such as `dist/src/worker.js`, relative to the repository) with `env` (plus PATH, HOME and LOG_LEVEL=warn) in its
  * own process group and waits until Temporal lists it (identity `env.INSTANCE_ID`) as a poller
  * of both the workflow and the activity task queue of each of `taskQueues` (default: `TASK_QUEUE`;
  * a worker with a chains file polls one queue per chain).
@@ -105,8 +106,9 @@ export type WorkerEnv = ({ RPC_URL: string; CHAIN_ID: string } | { CHAINS_FILE: 
  */
 export async function startWorkerProcess(
   env: WorkerEnv, connection: Connection, namespace = 'default', taskQueues: readonly string[] = [env.TASK_QUEUE], nodeArgs: readonly string[] = [],
+  entry = 'src/worker.ts',
 ): Promise<GroupProcess> {
-  const child = spawnGroup(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/worker.ts'], {
+  const child = spawnGroup(process.execPath, entry.endsWith('.ts') ? [...nodeArgs, '--import', 'tsx', entry] : [...nodeArgs, entry], {
     cwd: REPO,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env },
   });

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { COMPILED_WORKER, IMAGE_ENV } from '../../../bench/phases/product.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const read = (path: string) => readFileSync(`${REPO}/${path}`, 'utf8');
@@ -67,7 +68,7 @@ describe('docker-compose.yml', () => {
     expect(services.worker!.environment).toMatchObject({ METRICS_PORT: '9464', TEMPORAL_ADDRESS: 'temporal:7233', DATABASE_URL: 'postgres://indexer:indexer@postgres:5432/indexer' });
     expect(services.worker!.healthcheck!.test.join(' ')).toContain('/readyz');
     expect(services.worker!.stop_grace_period).toBe('45s'); // above the worker's 30 s shutdown grace
-    expect([services.starter!.entrypoint, services.starter!.command]).toEqual([['node', '--import', 'tsx', 'src/client.ts'], ['start']]);
+    expect([services.starter!.entrypoint, services.starter!.command]).toEqual([['node', 'dist/src/client.js'], ['start']]);
     expect(services.starter!.environment).toEqual(services.worker!.environment);
     expect([services.prometheus!.profiles, services.grafana!.profiles]).toEqual([['monitoring'], ['monitoring']]);
     for (const name of ['postgres', 'temporal', 'temporal-ui', 'worker', 'starter']) expect(services[name]!.profiles).toBeUndefined();
@@ -96,12 +97,18 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('builds on node:20-slim, installs without dev dependencies and runs the worker as PID 1 (exec form)', () => {
+  it('compiles in a build stage, installs the runtime without dev dependencies and runs the compiled worker as PID 1 (exec form)', () => {
     const lines = read('Dockerfile').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
-    expect(lines[0]).toBe('FROM node:20-slim');
+    expect(lines.filter((l) => l.startsWith('FROM '))).toEqual(['FROM node:20-slim AS build', 'FROM node:20-slim']);
+    expect(lines).toContain('RUN npm run build && node --import tsx scripts/build-workflow-bundle.ts /app/dist/workflow-bundle.js');
     expect(lines).toContain('RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force');
-    expect(lines.at(-1)).toBe('CMD ["node", "--import", "tsx", "src/worker.ts"]');
-    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
-    expect(Object.keys(pkg.dependencies)).toEqual(expect.arrayContaining(['tsx', 'prom-client', '@temporalio/worker']));
+    expect(lines).toContain('COPY --from=build /app/dist ./dist');
+    // The bench runs its workers as the image does: the same entry and the same extra environment.
+    expect(lines.at(-1)).toBe(`CMD ["node", "${COMPILED_WORKER}"]`);
+    for (const [name, value] of Object.entries(IMAGE_ENV)) expect(lines).toContain(`    ${name}=${value} \\`);
+    expect(lines).toContain('    WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js');
+    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; scripts: Record<string, string> };
+    expect(Object.keys(pkg.dependencies)).toEqual(expect.arrayContaining(['prom-client', '@temporalio/worker']));
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
   });
 });

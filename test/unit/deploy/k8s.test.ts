@@ -99,7 +99,7 @@ describe('deploy/k8s', () => {
       const envFrom = pod.containers[0].envFrom as { configMapRef?: { name: string }; secretRef?: { name: string } }[];
       expect(envFrom.map((e) => e.configMapRef?.name ?? e.secretRef?.name)).toEqual(sources);
     }
-    expect(byKind('Job').spec.template.spec.containers[0].command).toEqual(['node', '--import', 'tsx', 'src/client.ts', 'start']);
+    expect(byKind('Job').spec.template.spec.containers[0].command).toEqual(['node', 'dist/src/client.js', 'start']);
   });
 
   it('the ConfigMap and Secret together are a configuration the worker accepts', () => {
