@@ -16,25 +16,30 @@ import { findCommonAncestor, rollback, type CommonAncestor } from './reorg.js';
 import { verifyRange, type VerifyRangeInput, type VerifyResult } from './verify.js';
 
 /**
- * Most JSON-RPC batches of blocks (10 blocks each, see rpc/fetch-blocks.ts) that one worker fetches
- * and holds unwritten at once for one chain, over all the ranges it runs: enough requests in flight
- * to hide a 100–300 ms round trip for light blocks.
+ * Most JSON-RPC batches of blocks that one worker fetches and holds unwritten at once for one
+ * chain, over all the ranges it runs: enough requests in flight to hide a 100–300 ms round trip.
  */
 export const BLOCK_BATCHES_IN_FLIGHT = 8;
 
 /** JSON-RPC batches in flight whatever the blocks weigh, so fetching overlaps writing. */
 const MIN_BLOCK_BATCHES_IN_FLIGHT = 2;
 
+/** JSON the blocks of one JSON-RPC batch should make, in bytes: 5 mainnet blocks, 10 (the most) light ones. */
+const BATCH_BYTES = 4 * 2 ** 20;
+
 /**
- * The fetch slots one worker shares over all the ranges of one chain: as many JSON-RPC batches in
- * flight (and unwritten) as fit in `fetchBufferBytes` of JSON by the mean size of the chain's
- * blocks so far, at least 2 and at most BLOCK_BATCHES_IN_FLIGHT (`adaptiveFetchSlots`). With the
- * default `FETCH_BUFFER_MB` (32), mainnet (≈0.8 MB of JSON per block with receipts) gets 4
- * batches and light chains 8. It bounds the worker's memory (parsed blocks take 2–3× their JSON)
- * whatever a chain's blocks weigh. Measured with `npm run bench` (README, Performance).
+ * The fetch slots one worker shares over all the ranges of one chain (`adaptiveFetchSlots`): by
+ * the mean size of the chain's blocks so far, JSON-RPC batches of about 4 MiB of JSON (1 to
+ * BLOCKS_PER_RPC_BATCH blocks), and as many in flight (and unwritten) as fit in `fetchBufferBytes`
+ * (2 to BLOCK_BATCHES_IN_FLIGHT). With the default `FETCH_BUFFER_MB` (32), Ethereum mainnet
+ * (≈0.8 MB of JSON per block with receipts) gets 8 batches of 5 blocks, light chains 8 of 10. It
+ * bounds the worker's memory (parsed blocks take 2–3× their JSON) whatever a chain's blocks weigh.
+ * Measured with `npm run bench` (README, Performance).
  */
 export function workerFetchSlots(fetchBufferBytes: number): FetchSlots {
-  return adaptiveFetchSlots({ budgetBytes: fetchBufferBytes, blocksPerBatch: BLOCKS_PER_RPC_BATCH, min: MIN_BLOCK_BATCHES_IN_FLIGHT, max: BLOCK_BATCHES_IN_FLIGHT });
+  return adaptiveFetchSlots({
+    budgetBytes: fetchBufferBytes, batchBytes: BATCH_BYTES, maxBlocksPerBatch: BLOCKS_PER_RPC_BATCH, min: MIN_BLOCK_BATCHES_IN_FLIGHT, max: BLOCK_BATCHES_IN_FLIGHT,
+  });
 }
 
 /**

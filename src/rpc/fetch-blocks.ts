@@ -7,7 +7,7 @@ import { unwrap } from './pool.js';
 import type { BlockBundle, RpcOutcome } from './types.js';
 import { validateBlock, validateLinks, validateReceipts } from './validate.js';
 
-/** Blocks per JSON-RPC batch: each block is 2 calls, so 10 blocks = 20 calls per HTTP request. */
+/** Blocks per JSON-RPC batch (the most, see FetchSlots.blocksPerBatch): each block is 2 calls, so 10 blocks = 20 calls per HTTP request. */
 export const BLOCKS_PER_RPC_BATCH = 10;
 /** JSON-RPC batches of one range in flight at once. */
 const RPC_BATCHES_IN_FLIGHT = 4;
@@ -57,9 +57,9 @@ export type BlockLink = { number: number; hash: string; parentHash: string };
  * in block order; batches in arrival order) to `onBundles` and keeps only their links, so memory
  * holds a few JSON-RPC batches, not the range. A JSON-RPC batch keeps its slot in `slots` until
  * `onBundles` has resolved (backpressure: a slow consumer slows fetching). `slots` limits the
- * batches in flight and is told what each answer weighs (`adaptiveFetchSlots` sizes itself on
- * it); share one between ranges to bound a whole process (default: a fresh fixed limit of
- * RPC_BATCHES_IN_FLIGHT per call). The parent-hash links inside the range are checked once
+ * batches in flight, gives the blocks per batch, and is told what each answer weighs
+ * (`adaptiveFetchSlots` sizes both on it); share one between ranges to bound a whole process
+ * (default: a fresh fixed limit of RPC_BATCHES_IN_FLIGHT batches of BLOCKS_PER_RPC_BATCH per call). The parent-hash links inside the range are checked once
  * every block arrived, so a consumer that writes must not commit before this resolves.
  * After the first failure no further JSON-RPC batch of the range starts; those in flight finish and
  * still reach `onBundles`, which must refuse them once it knows the range failed.
@@ -77,36 +77,40 @@ export async function streamBlocks(
     onBundles: (bundles: BlockBundle[]) => Promise<void> | void;
   },
 ): Promise<BlockLink[]> {
-  const chunks: number[][] = [];
-  for (let first = range.from; first <= range.to; first += BLOCKS_PER_RPC_BATCH) {
-    const chunk: number[] = [];
-    for (let n = first; n <= Math.min(range.to, first + BLOCKS_PER_RPC_BATCH - 1); n++) chunk.push(n);
-    chunks.push(chunk);
-  }
-  const slots = options.slots ?? fixedFetchSlots(RPC_BATCHES_IN_FLIGHT);
-  const links: BlockLink[][] = [];
+  const slots = options.slots ?? fixedFetchSlots(RPC_BATCHES_IN_FLIGHT, BLOCKS_PER_RPC_BATCH);
+  // The range is split as it goes: each admitted JSON-RPC batch takes the next blocks, as many as
+  // the slots say at that moment, and queues the batch after it while blocks remain. Earlier
+  // ranges go first (priority: the first block number), so ranges finish in order.
+  const links: BlockLink[] = [];
+  const batches: Promise<void>[] = [];
+  let next = range.from;
   let fetched = 0;
   let failed = false;
-  await Promise.all(
-    chunks.map((chunk, i) =>
-      slots.run(async () => {
-        if (failed) return; // the range failed already: leave the slot to other ranges
-        try {
-          const bundles = await fetchChunk(pool, chunk, options.signal, options.check, (bytes, blocks) => slots.observe(bytes, blocks));
-          links[i] = bundles.map(({ block }) => ({ number: Number(BigInt(block.number)), hash: block.hash, parentHash: block.parentHash }));
-          await options.onBundles(bundles);
-        } catch (err) {
-          failed = true; // batches in flight finish (an abort would count against their endpoints); queued ones never start
-          throw err;
-        }
-        fetched += chunk.length;
-        options.onProgress?.(fetched);
-      }),
-    ),
-  );
-  const all = links.flat();
-  validateLinks(all);
-  return all;
+  const queueBatch = () => {
+    const batch = slots.run(async (take) => {
+      if (failed || next > range.to) return; // the range failed already: leave the slot to other ranges
+      const chunk: number[] = [];
+      for (; chunk.length < take && next <= range.to; next++) chunk.push(next);
+      if (next <= range.to) queueBatch();
+      try {
+        const bundles = await fetchChunk(pool, chunk, options.signal, options.check, (bytes, blocks) => slots.observe(bytes, blocks));
+        for (const { block } of bundles) links.push({ number: Number(BigInt(block.number)), hash: block.hash, parentHash: block.parentHash });
+        await options.onBundles(bundles);
+      } catch (err) {
+        failed = true; // batches in flight finish (an abort would count against their endpoints); queued ones never start
+        throw err;
+      }
+      fetched += chunk.length;
+      options.onProgress?.(fetched);
+    }, range.from);
+    batch.catch(() => {}); // awaited below; this only keeps a later rejection from being unhandled
+    batches.push(batch);
+  };
+  queueBatch();
+  for (let i = 0; i < batches.length; i++) await batches[i]; // grows while it runs; throws the first failure in order
+  links.sort((a, b) => a.number - b.number);
+  validateLinks(links);
+  return links;
 }
 
 /** A check of one validated block from endpoint `label`; throws RpcBadResponseError to refuse the answer. */
