@@ -27,9 +27,12 @@ const MIN_BLOCK_BATCHES_IN_FLIGHT = 2;
 /** JSON the blocks of one JSON-RPC batch should make, in bytes: 5 mainnet blocks, 10 (the most) light ones. */
 const BATCH_BYTES = 4 * 2 ** 20;
 
+/** What a block is assumed to weigh until the chain's first answer (a heavy mainnet block with receipts, in bytes of JSON). */
+const ASSUMED_BYTES_PER_BLOCK = 2 ** 20;
+
 /**
  * The fetch slots one worker shares over all the ranges of one chain (`adaptiveFetchSlots`): by
- * the mean size of the chain's blocks so far, JSON-RPC batches of about 4 MiB of JSON (1 to
+ * the mean size of the chain's blocks so far (1 MiB until the first answer), JSON-RPC batches of about 4 MiB of JSON (1 to
  * BLOCKS_PER_RPC_BATCH blocks), and as many in flight (and unwritten) as fit in `fetchBufferBytes`
  * (2 to BLOCK_BATCHES_IN_FLIGHT). With the default `FETCH_BUFFER_MB` (32), Ethereum mainnet
  * (≈0.8 MB of JSON per block with receipts) gets 8 batches of 5 blocks, light chains 8 of 10. It
@@ -39,6 +42,7 @@ const BATCH_BYTES = 4 * 2 ** 20;
 export function workerFetchSlots(fetchBufferBytes: number): FetchSlots {
   return adaptiveFetchSlots({
     budgetBytes: fetchBufferBytes, batchBytes: BATCH_BYTES, maxBlocksPerBatch: BLOCKS_PER_RPC_BATCH, min: MIN_BLOCK_BATCHES_IN_FLIGHT, max: BLOCK_BATCHES_IN_FLIGHT,
+    assumedBytesPerBlock: ASSUMED_BYTES_PER_BLOCK,
   });
 }
 

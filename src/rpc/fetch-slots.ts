@@ -33,30 +33,39 @@ const MEAN_WEIGHT = 0.2;
  *   most `maxBlocksPerBatch` (a smaller answer is less to parse and hold at once);
  * - batches are admitted while the blocks in flight fit in `budgetBytes` of JSON, at most `max`
  *   batches, and always at least `min` batches of the current size (one alone is always admitted).
- * Before the first answer nothing is known: `min` batches of `maxBlocksPerBatch` blocks. With 32 MiB,
+ * Before the first answer the blocks are assumed to weigh `assumedBytesPerBlock` (a heavy chain's,
+ * so the first requests stay within the budget; the first answer replaces it). With 32 MiB,
  * 4 MiB and at most 10 blocks, Ethereum mainnet (≈0.8 MB of JSON per block with receipts) gets
  * batches of 5 blocks, 8 in flight; light blocks (≈30 kB) batches of 10, 8 in flight. The parsed
  * blocks take 2–3× their JSON.
  * @throws RangeError when the bounds are not integers with 1 ≤ min ≤ max and 1 ≤ maxBlocksPerBatch, or a size is not positive.
  */
-export function adaptiveFetchSlots(options: { budgetBytes: number; batchBytes: number; maxBlocksPerBatch: number; min: number; max: number }): FetchSlots {
-  const { budgetBytes, batchBytes, maxBlocksPerBatch, min, max } = options;
+export function adaptiveFetchSlots(options: { budgetBytes: number; batchBytes: number; maxBlocksPerBatch: number; min: number; max: number; assumedBytesPerBlock: number }): FetchSlots {
+  const { budgetBytes, batchBytes, maxBlocksPerBatch, min, max, assumedBytesPerBlock } = options;
   if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max < min) throw new RangeError(`fetch slots need integers 1 ≤ min ≤ max, got min=${min} max=${max}`);
   if (!Number.isInteger(maxBlocksPerBatch) || maxBlocksPerBatch < 1) throw new RangeError(`fetch slots need an integer maxBlocksPerBatch ≥ 1, got ${maxBlocksPerBatch}`);
-  if (!(budgetBytes > 0) || !(batchBytes > 0)) throw new RangeError(`fetch slots need a positive budget and batch size in bytes, got ${budgetBytes} and ${batchBytes}`);
-  let bytesPerBlock = 0;
-  let blocksPerBatch = maxBlocksPerBatch;
-  let capacityBlocks = min * maxBlocksPerBatch;
+  if (!(budgetBytes > 0) || !(batchBytes > 0) || !(assumedBytesPerBlock > 0)) {
+    throw new RangeError(`fetch slots need positive sizes in bytes, got budget ${budgetBytes}, batch ${batchBytes}, assumed block ${assumedBytesPerBlock}`);
+  }
+  let bytesPerBlock = assumedBytesPerBlock;
+  let observed = false;
+  let blocksPerBatch = 0;
+  let capacityBlocks = 0;
+  const resize = () => {
+    const perBlock = Math.max(1, bytesPerBlock);
+    blocksPerBatch = Math.min(maxBlocksPerBatch, Math.max(1, Math.floor(batchBytes / perBlock)));
+    capacityBlocks = Math.max(min * blocksPerBatch, Math.floor(budgetBytes / perBlock));
+  };
+  resize();
   const admit = admission(max, () => capacityBlocks, () => blocksPerBatch);
   return {
     run: admit,
     observe(bodyBytes, blocks) {
       if (!(blocks > 0) || !(bodyBytes >= 0)) return;
       const sample = bodyBytes / blocks;
-      bytesPerBlock = bytesPerBlock === 0 ? sample : bytesPerBlock + MEAN_WEIGHT * (sample - bytesPerBlock);
-      const perBlock = Math.max(1, bytesPerBlock);
-      blocksPerBatch = Math.min(maxBlocksPerBatch, Math.max(1, Math.floor(batchBytes / perBlock)));
-      capacityBlocks = Math.max(min * blocksPerBatch, Math.floor(budgetBytes / perBlock));
+      bytesPerBlock = observed ? bytesPerBlock + MEAN_WEIGHT * (sample - bytesPerBlock) : sample;
+      observed = true;
+      resize();
       admit.pump();
     },
     get capacityBlocks() {

@@ -11,9 +11,9 @@ describe('src/rpc/fetch-slots.ts', () => {
   const sizes = (slots: { capacityBlocks: number; blocksPerBatch: number }) => ({ capacityBlocks: slots.capacityBlocks, blocksPerBatch: slots.blocksPerBatch });
   const tick = () => new Promise((r) => setTimeout(r, 0));
 
-  it('adaptiveFetchSlots() starts at min batches of the most blocks, then sizes batches to batchBytes and the blocks in flight to the budget by the mean bytes per block', () => {
-    const slots = adaptiveFetchSlots({ budgetBytes: 32 * MiB, batchBytes: 4 * MiB, maxBlocksPerBatch: 10, min: 2, max: 8 });
-    expect(sizes(slots)).toEqual({ capacityBlocks: 20, blocksPerBatch: 10 });
+  it('adaptiveFetchSlots() starts from the assumed block size, then sizes batches to batchBytes and the blocks in flight to the budget by the mean bytes per block', () => {
+    const slots = adaptiveFetchSlots({ budgetBytes: 32 * MiB, batchBytes: 4 * MiB, maxBlocksPerBatch: 10, min: 2, max: 8, assumedBytesPerBlock: MiB });
+    expect(sizes(slots)).toEqual({ capacityBlocks: 32, blocksPerBatch: 4 }); // assumed 1 MiB per block: batches of 4, 32 blocks
     slots.observe(8 * MiB, 10); // 0.8 MiB per block: batches of 5 (4 MiB), 40 blocks in 32 MiB
     expect(sizes(slots)).toEqual({ capacityBlocks: 40, blocksPerBatch: 5 });
     slots.observe(0.6 * 5 * MiB, 5); // the mean: 0.8 + 0.2 × (0.6 − 0.8) = 0.76 MiB per block: 5 blocks (3.8 MiB), 32 / 0.76 → 42 blocks
@@ -28,14 +28,14 @@ describe('src/rpc/fetch-slots.ts', () => {
   });
 
   it('adaptiveFetchSlots() ignores answers of no blocks and refuses bad bounds naming them', () => {
-    const slots = adaptiveFetchSlots({ budgetBytes: 32 * MiB, batchBytes: 4 * MiB, maxBlocksPerBatch: 10, min: 3, max: 8 });
+    const slots = adaptiveFetchSlots({ budgetBytes: 32 * MiB, batchBytes: 4 * MiB, maxBlocksPerBatch: 10, min: 3, max: 8, assumedBytesPerBlock: 16 * MiB });
     slots.observe(1000, 0);
-    expect(sizes(slots)).toEqual({ capacityBlocks: 30, blocksPerBatch: 10 });
-    const ok = { budgetBytes: 32 * MiB, batchBytes: 4 * MiB, maxBlocksPerBatch: 10, min: 1, max: 8 };
+    expect(sizes(slots)).toEqual({ capacityBlocks: 3, blocksPerBatch: 1 }); // 16 MiB blocks: 1 per batch, 2 fit, min 3 batches
+    const ok = { budgetBytes: 32 * MiB, batchBytes: 4 * MiB, maxBlocksPerBatch: 10, min: 1, max: 8, assumedBytesPerBlock: MiB };
     expect(() => adaptiveFetchSlots({ ...ok, min: 0 })).toThrow('fetch slots need integers 1 ≤ min ≤ max, got min=0 max=8');
     expect(() => adaptiveFetchSlots({ ...ok, min: 4, max: 2 })).toThrow('fetch slots need integers 1 ≤ min ≤ max, got min=4 max=2');
     expect(() => adaptiveFetchSlots({ ...ok, maxBlocksPerBatch: 0 })).toThrow('fetch slots need an integer maxBlocksPerBatch ≥ 1, got 0');
-    expect(() => adaptiveFetchSlots({ ...ok, budgetBytes: 0 })).toThrow('fetch slots need a positive budget and batch size in bytes, got 0 and 4194304');
+    expect(() => adaptiveFetchSlots({ ...ok, budgetBytes: 0 })).toThrow('fetch slots need positive sizes in bytes, got budget 0, batch 4194304, assumed block 1048576');
   });
 
   /** Queues `count` tasks on `slots` (with `priorities`, when given); each runs until released and resolves with its index. */
@@ -50,7 +50,7 @@ describe('src/rpc/fetch-slots.ts', () => {
   }
 
   it('admits batches of the current size while they fit in the capacity, at most `max` at once, and always one alone', async () => {
-    const slots = adaptiveFetchSlots({ budgetBytes: 100, batchBytes: 40, maxBlocksPerBatch: 10, min: 1, max: 3 });
+    const slots = adaptiveFetchSlots({ budgetBytes: 100, batchBytes: 40, maxBlocksPerBatch: 10, min: 1, max: 3, assumedBytesPerBlock: 10 });
     slots.observe(100, 10); // 10 bytes per block: batches of 4 blocks, 10 blocks fit
     expect(sizes(slots)).toEqual({ capacityBlocks: 10, blocksPerBatch: 4 });
     const t = tasks(slots, 5);
@@ -75,7 +75,7 @@ describe('src/rpc/fetch-slots.ts', () => {
   });
 
   it('admits at most `max` batches however small, lower priority first, then in order', async () => {
-    const slots = adaptiveFetchSlots({ budgetBytes: 1000, batchBytes: 10, maxBlocksPerBatch: 10, min: 1, max: 2 });
+    const slots = adaptiveFetchSlots({ budgetBytes: 1000, batchBytes: 10, maxBlocksPerBatch: 10, min: 1, max: 2, assumedBytesPerBlock: 1 });
     slots.observe(10, 10); // 1 byte per block: batches of 10, 1,000 blocks fit; `max` 2 holds
     const t = tasks(slots, 5, [300, 100, 200, 100, 0]);
     await tick();
@@ -105,7 +105,7 @@ describe('src/rpc/fetch-slots.ts', () => {
     fixed.observe(1e9, 1);
     expect(sizes(fixed)).toEqual({ capacityBlocks: 40, blocksPerBatch: 10 });
     const worker = workerFetchSlots(32 * MiB);
-    expect(sizes(worker)).toEqual({ capacityBlocks: 20, blocksPerBatch: 10 });
+    expect(sizes(worker)).toEqual({ capacityBlocks: 32, blocksPerBatch: 4 }); // 1 MiB per block assumed
     worker.observe(7_800_000, 10); // the bench's mainnet blocks: 0.78 MB of JSON each
     expect(sizes(worker)).toEqual({ capacityBlocks: 43, blocksPerBatch: 5 });
     const small = workerFetchSlots(16 * MiB);
