@@ -86,6 +86,9 @@ export async function streamBlocks(
   let next = range.from;
   let fetched = 0;
   let failed = false;
+  let fail: (err: unknown) => void = () => {};
+  const failure = new Promise<never>((_, reject) => { fail = reject; });
+  failure.catch(() => {}); // raced below; this only keeps it from being unhandled when nothing fails
   const queueBatch = () => {
     const batch = slots.run(async (take) => {
       if (failed || next > range.to) return; // the range failed already: leave the slot to other ranges
@@ -98,6 +101,7 @@ export async function streamBlocks(
         await options.onBundles(bundles);
       } catch (err) {
         failed = true; // batches in flight finish (an abort would count against their endpoints); queued ones never start
+        fail(err);
         throw err;
       }
       fetched += chunk.length;
@@ -107,7 +111,8 @@ export async function streamBlocks(
     batches.push(batch);
   };
   queueBatch();
-  for (let i = 0; i < batches.length; i++) await batches[i]; // grows while it runs; throws the first failure in order
+  // `batches` grows while it runs; the first failure ends the wait at once (its batch rejects `failure`).
+  for (let i = 0; i < batches.length; i++) await Promise.race([batches[i], failure]);
   links.sort((a, b) => a.number - b.number);
   validateLinks(links);
   return links;
@@ -132,7 +137,6 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
   // asked again alone, keeping the blocks that did arrive.
   const accept = async (outcomes: RpcOutcome[], label: string, bodyBytes: number): Promise<PartialChunk> => {
     const part: PartialChunk = { got: new Map(), retry: [], firstError: undefined };
-    weigh?.(bodyBytes, numbers.length);
     numbers.forEach((n, i) => {
       try {
         const block = unwrap(outcomes[2 * i]!, label, `eth_getBlockByNumber(${n})`);
@@ -148,6 +152,7 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
       }
     });
     if (part.got.size === 0) throw part.firstError;
+    weigh?.(bodyBytes, part.got.size); // only blocks that arrived: a lagging node's nulls or a partial answer would make blocks look light
     for (const bundle of part.got.values()) await check?.(bundle, label);
     return part;
   };

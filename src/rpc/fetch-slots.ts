@@ -17,8 +17,14 @@ export type FetchSlots = {
   readonly blocksPerBatch: number;
 };
 
-/** A fixed number of batches of a fixed size, whatever the answers weigh. */
+/**
+ * A fixed number of batches of a fixed size, whatever the answers weigh.
+ * @throws RangeError when `slots` or `blocksPerBatch` is not an integer ≥ 1.
+ */
 export function fixedFetchSlots(slots: number, blocksPerBatch: number): FetchSlots {
+  if (!Number.isInteger(slots) || slots < 1 || !Number.isInteger(blocksPerBatch) || blocksPerBatch < 1) {
+    throw new RangeError(`fetch slots need integers ≥ 1, got ${slots} slots of ${blocksPerBatch} blocks`);
+  }
   const admit = admission(slots, () => slots * blocksPerBatch, () => blocksPerBatch);
   return { run: admit, observe: () => {}, blocksPerBatch, capacityBlocks: slots * blocksPerBatch };
 }

@@ -101,6 +101,7 @@ describe('src/rpc/fetch-slots.ts', () => {
   });
 
   it('fixedFetchSlots() keeps its sizes whatever the answers weigh; workerFetchSlots() gives mainnet batches of 5 blocks, 40 in flight with 32 MiB', () => {
+    expect(() => fixedFetchSlots(4, 0)).toThrow('fetch slots need integers ≥ 1, got 4 slots of 0 blocks');
     const fixed = fixedFetchSlots(4, 10);
     fixed.observe(1e9, 1);
     expect(sizes(fixed)).toEqual({ capacityBlocks: 40, blocksPerBatch: 10 });
