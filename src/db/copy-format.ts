@@ -5,8 +5,10 @@
  * Pure: no I/O; the column types come from the caller.
  */
 
-/** Size of each buffer the binary encoder hands out, in bytes. */
-const BINARY_CHUNK_BYTES = 1 << 20;
+/** Size of the binary encoder's first buffer, in bytes; each next one is twice as large, up to BINARY_CHUNK_MAX_BYTES. */
+const BINARY_CHUNK_FIRST_BYTES = 1 << 16;
+/** Size of the binary encoder's largest buffers, in bytes. */
+const BINARY_CHUNK_MAX_BYTES = 1 << 20;
 /** Characters of COPY text handed out at once. */
 const TEXT_CHUNK_CHARS = 256 * 1024;
 const BYTEA_OID = 17;
@@ -29,17 +31,22 @@ export class CopyValueError extends TypeError {
 /** Postgres type names (`udt_name`) the binary encoder writes. */
 export const BINARY_TYPES: ReadonlySet<string> = new Set(['int2', 'int4', 'int8', 'bool', 'bytea', 'numeric', 'jsonb', 'json', 'text', 'varchar', '_bytea']);
 
-/** Grows a list of fixed-size buffers; `chunks()` returns the filled parts. */
+/**
+ * Grows a list of buffers, 64 KiB first and twice as large each time up to 1 MiB, so a small COPY
+ * (a few light blocks) allocates little; `chunks()` returns the filled parts.
+ */
 class BufferWriter {
   private readonly done: Buffer[] = [];
-  buf = Buffer.allocUnsafe(BINARY_CHUNK_BYTES);
+  private next = BINARY_CHUNK_FIRST_BYTES;
+  buf = Buffer.allocUnsafe(BINARY_CHUNK_FIRST_BYTES);
   at = 0;
 
   /** Makes room for `bytes` more bytes in `buf` at `at`. */
   room(bytes: number): void {
     if (this.at + bytes <= this.buf.length) return;
     if (this.at > 0) this.done.push(this.buf.subarray(0, this.at));
-    this.buf = Buffer.allocUnsafe(Math.max(BINARY_CHUNK_BYTES, bytes));
+    this.next = Math.min(BINARY_CHUNK_MAX_BYTES, this.next * 2);
+    this.buf = Buffer.allocUnsafe(Math.max(this.next, bytes));
     this.at = 0;
   }
   int16(v: number): void { this.room(2); this.at = this.buf.writeInt16BE(v, this.at); }
@@ -57,7 +64,7 @@ class BufferWriter {
  * `rows` in COPY binary format for `columns` of Postgres types `types` (udt names, all in
  * BINARY_TYPES). Values: null/undefined → NULL; integers from number, bigint or decimal string;
  * numeric from decimal string, number or bigint; bytea from Buffer; jsonb/json/text from string
- * (objects are JSON-stringified); `_bytea` from an array of Buffers. Returns buffers of about 1 MiB.
+ * (objects are JSON-stringified); `_bytea` from an array of Buffers. Returns buffers of 64 KiB to 1 MiB.
  * @throws TypeError naming the column when a value does not fit its type (a bug in the caller).
  */
 export function copyBinary(rows: readonly object[], columns: readonly string[], types: readonly string[]): Buffer[] {
