@@ -197,12 +197,10 @@ export function createRpcPool(deps: {
   async function attempt<T>(endpoint: PoolEndpoint, requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal): Promise<T> {
     const startedAt = Date.now();
     endpoint.requests += 1;
-    let bodyBytes = 0;
     try {
-      const outcomes = await endpoint.breaker.execute(async () => {
+      const { outcomes, bodyBytes } = await endpoint.breaker.execute(async () => {
         const sent = await sendSized(endpoint, requests, deps.timeoutMs, signal);
         const answered = sent.outcomes;
-        bodyBytes = sent.bodyBytes;
         const limited = answered.filter((o) => !o.ok && classifyRpcError(o.error) === 'rate-limit');
         const first = limited[0];
         if (first && !first.ok && limited.length === answered.length) {
@@ -210,7 +208,7 @@ export function createRpcPool(deps: {
         }
         // Some calls rate-limited, others answered: a per-batch quota. Send smaller batches; the caller asks those calls again.
         if (limited.length > 0) endpoint.maxBatchCalls = Math.max(1, Math.min(endpoint.maxBatchCalls, Math.floor(requests.length / 2)));
-        return answered;
+        return sent;
       });
       rememberUnsupported(endpoint, requests, outcomes);
       const result = await accept(outcomes, endpoint.label, bodyBytes); // an async check (header proofs) counts as this endpoint's answer
