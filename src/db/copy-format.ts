@@ -36,7 +36,7 @@ export const BINARY_TYPES: ReadonlySet<string> = new Set(['int2', 'int4', 'int8'
  * (a few light blocks) allocates little; `chunks()` returns the filled parts.
  */
 class BufferWriter {
-  private readonly done: Buffer[] = [];
+  private readonly filled: Buffer[] = [];
   private next = BINARY_CHUNK_FIRST_BYTES;
   buf = Buffer.allocUnsafe(BINARY_CHUNK_FIRST_BYTES);
   at = 0;
@@ -44,7 +44,7 @@ class BufferWriter {
   /** Makes room for `bytes` more bytes in `buf` at `at`. */
   room(bytes: number): void {
     if (this.at + bytes <= this.buf.length) return;
-    if (this.at > 0) this.done.push(this.buf.subarray(0, this.at));
+    if (this.at > 0) this.filled.push(this.buf.subarray(0, this.at));
     this.next = Math.min(BINARY_CHUNK_MAX_BYTES, this.next * 2);
     this.buf = Buffer.allocUnsafe(Math.max(this.next, bytes));
     this.at = 0;
@@ -53,23 +53,40 @@ class BufferWriter {
   int32(v: number): void { this.room(4); this.at = this.buf.writeInt32BE(v, this.at); }
   bytes(b: Buffer): void { this.room(b.length); b.copy(this.buf, this.at); this.at += b.length; }
   chunks(): Buffer[] {
-    if (this.at > 0) this.done.push(this.buf.subarray(0, this.at));
+    if (this.at > 0) this.filled.push(this.buf.subarray(0, this.at));
     this.at = 0;
     this.buf = Buffer.alloc(0);
-    return this.done;
+    return this.filled;
   }
 }
 
+/** The start of a COPY binary stream: signature, flags and header extension length. */
+export const COPY_BINARY_HEADER: Buffer = BINARY_HEADER;
+/** The end of a COPY binary stream: a tuple field count of -1. */
+export const COPY_BINARY_TRAILER: Buffer = Buffer.from([0xff, 0xff]);
+
 /**
- * `rows` in COPY binary format for `columns` of Postgres types `types` (udt names, all in
- * BINARY_TYPES). Values: null/undefined → NULL; integers from number, bigint or decimal string;
- * numeric from decimal string, number or bigint; bytea from Buffer; jsonb/json/text from string
- * (objects are JSON-stringified); `_bytea` from an array of Buffers. Returns buffers of 64 KiB to 1 MiB.
- * @throws TypeError naming the column when a value does not fit its type (a bug in the caller).
+ * `rows` as one whole COPY binary stream for `columns` of Postgres types `types` (udt names, all
+ * in BINARY_TYPES): {@link COPY_BINARY_HEADER}, {@link copyBinaryTuples}, {@link COPY_BINARY_TRAILER}.
+ * @throws like copyBinaryTuples.
  */
 export function copyBinary(rows: readonly object[], columns: readonly string[], types: readonly string[]): Buffer[] {
+  return [COPY_BINARY_HEADER, ...copyBinaryTuples(rows, columns, types), COPY_BINARY_TRAILER];
+}
+
+/**
+ * The tuples of `rows` in COPY binary format (no header, no trailer: tuples of several calls for
+ * the same columns may follow one header) for `columns` of Postgres types `types` (udt names, all
+ * in BINARY_TYPES), in buffers of 64 KiB to 1 MiB. Values: null/undefined → NULL; integers from
+ * number, bigint or decimal string; numeric from decimal string, number or bigint; bytea from
+ * Buffer or `0x` hex; jsonb/json/text from string (objects are JSON-stringified); `_bytea` from an
+ * array of Buffers or `0x` hex.
+ * @throws TypeError naming the column when a value does not fit its type (a bug in the caller);
+ *   CopyValueError (`nodeData`) naming the column and the row's block when hex data a node sent is
+ *   not hex.
+ */
+export function copyBinaryTuples(rows: readonly object[], columns: readonly string[], types: readonly string[]): Buffer[] {
   const w = new BufferWriter();
-  w.bytes(BINARY_HEADER);
   for (const row of rows) {
     const record = row as Record<string, unknown>;
     w.int16(columns.length);
@@ -85,7 +102,6 @@ export function copyBinary(rows: readonly object[], columns: readonly string[], 
       }
     }
   }
-  w.int16(-1);
   return w.chunks();
 }
 

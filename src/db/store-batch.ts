@@ -9,7 +9,7 @@ import { pgPoolOf } from './connect.js';
 import type { Database } from './database.js';
 import { ensurePartitions } from './partitions.js';
 import type { BatchRows } from './rows.js';
-import { BINARY_TYPES, copyBinary, copyText, CopyValueError } from './copy-format.js';
+import { BINARY_TYPES, COPY_BINARY_HEADER, COPY_BINARY_TRAILER, copyBinaryTuples, copyText, CopyValueError } from './copy-format.js';
 import { classifyDbError } from './sqlstate.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -30,9 +30,11 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * transaction, with the rows `produce` hands to `write` while it runs (a range is written while
  * its blocks are still arriving; memory holds only what is not written yet). Partitions are
  * created first (`ensurePartitions`); then the transaction deletes the range's logs,
- * transactions, withdrawals and blocks, and each `write` streams its rows in with
- * `COPY … FROM STDIN` (binary format, see copy-format.ts; pg-copy-streams), one COPY per table.
- * Writes run one at a time in call order; `write` resolves when its rows are in. The transaction
+ * transactions, withdrawals and blocks, and the rows `write` gets go in with `COPY … FROM STDIN`
+ * (binary format, see copy-format.ts; pg-copy-streams).
+ * Writes run one at a time in call order; each encodes its rows in COPY binary format at once,
+ * and the encoded rows are written when about 1 MiB gathered (one COPY per table for many small
+ * writes) and at the end; `write` resolves when its rows are encoded or in. The transaction
  * commits after `produce` resolved and every write landed; if `produce` or a write fails it rolls
  * back, so a retry, a concurrent duplicate attempt or a rewrite after a reorg leaves exactly one
  * copy, and a crash never leaves half a batch. The connection is taken before `produce` starts and
@@ -58,6 +60,7 @@ export async function writeBatch<T>(
   let queue: Promise<void> = Promise.resolve();
   let writeFailure: unknown;
   let settled = false; // produce returned or threw: later writes (stragglers of a failed range) are refused
+  const pending = new PendingCopies();
   try {
     client = await pool.connect();
     const open = client;
@@ -67,7 +70,8 @@ export async function writeBatch<T>(
       if (settled) return Promise.reject(new Error(`chain ${chainId} blocks ${range.from}–${range.to}: write after the batch ended`));
       const next = queue.then(async () => {
         if (writeFailure !== undefined) throw writeFailure;
-        for (const table of BATCH_TABLES) await copyRows(open, pool, table, rows[table]);
+        for (const table of BATCH_TABLES) await encodeRows(open, pool, pending, table, rows[table]);
+        if (pending.bytes >= COPY_FLUSH_BYTES) await pending.flush(open);
       });
       queue = next.catch((err: unknown) => {
         writeFailure ??= err;
@@ -79,6 +83,7 @@ export async function writeBatch<T>(
     });
     await queue;
     if (writeFailure !== undefined) throw writeFailure;
+    await pending.flush(open);
     await open.query('commit');
     return result;
   } catch (err) {
@@ -109,24 +114,72 @@ export async function deleteRange(trx: Transaction<Database>, chainId: number, r
   await trx.deleteFrom('blocks').where('chain_id', '=', chainId).where('number', '>=', range.from).where('number', '<=', range.to).execute();
 }
 
+/** Bytes of encoded rows a range holds before it writes them (one COPY per table for many light JSON-RPC batches). */
+const COPY_FLUSH_BYTES = 2 ** 20;
+
 /**
- * Streams `rows` into `table` with one `COPY table (columns) FROM STDIN` on `client`: binary
- * format when every column's type is one the binary encoder writes, text format otherwise.
- * Columns are the keys of the first row.
+ * Rows encoded in COPY binary format and not written yet, per table, with their columns: a range
+ * encodes each JSON-RPC batch's rows as they arrive (the parsed blocks are then free) and writes
+ * them with one COPY per table once about COPY_FLUSH_BYTES have gathered, or at its end, so many
+ * small batches (light chains) cost one statement per table, not one each.
  */
-async function copyRows(client: pg.PoolClient, pool: pg.Pool, table: string, rows: readonly object[]): Promise<void> {
+class PendingCopies {
+  private readonly tables = new Map<string, { columns: string[]; chunks: Buffer[] }>();
+  /** Encoded bytes held. */
+  bytes = 0;
+
+  /** Whether `columns` of `table` can join what is held (the same columns, in the same order). */
+  fits(table: string, columns: readonly string[]): boolean {
+    const held = this.tables.get(table);
+    return held === undefined || (held.columns.length === columns.length && held.columns.every((c, i) => c === columns[i]));
+  }
+
+  add(table: string, columns: string[], chunks: Buffer[]): void {
+    let held = this.tables.get(table);
+    if (!held) this.tables.set(table, (held = { columns, chunks: [] }));
+    for (const chunk of chunks) {
+      held.chunks.push(chunk);
+      this.bytes += chunk.length;
+    }
+  }
+
+  /** Writes what is held, one `COPY … FROM STDIN (format binary)` per table in BATCH_TABLES order, and forgets it. */
+  async flush(client: pg.PoolClient): Promise<void> {
+    for (const table of BATCH_TABLES) {
+      const held = this.tables.get(table);
+      if (!held) continue;
+      this.tables.delete(table);
+      const list = held.columns.map((c) => `"${c}"`).join(', ');
+      await pipeline(
+        Readable.from([COPY_BINARY_HEADER, ...held.chunks, COPY_BINARY_TRAILER]),
+        client.query(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`)),
+      );
+    }
+    this.bytes = 0;
+  }
+}
+
+/**
+ * Adds `rows` of `table` to `pending` in COPY binary format when every column's type is one the
+ * binary encoder writes; otherwise writes what is pending, then these rows at once with a COPY in
+ * text format. Columns are the keys of the first row.
+ * @throws RpcBadResponseError when hex data a node sent is not hex (bad input, retried like any
+ *   response that fails validation); TypeError for a value that does not fit its column (a bug).
+ */
+async function encodeRows(client: pg.PoolClient, pool: pg.Pool, pending: PendingCopies, table: string, rows: readonly object[]): Promise<void> {
   if (rows.length === 0) return;
   const columns = Object.keys(rows[0]!);
   const types = await columnTypes(client, pool, table, columns);
-  const list = columns.map((c) => `"${c}"`).join(', ');
   try {
     if (types.every((t) => BINARY_TYPES.has(t))) {
-      await pipeline(Readable.from(copyBinary(rows, columns, types)), client.query(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`)));
+      if (!pending.fits(table, columns)) await pending.flush(client);
+      pending.add(table, columns, copyBinaryTuples(rows, columns, types));
     } else {
+      await pending.flush(client);
+      const list = columns.map((c) => `"${c}"`).join(', ');
       await pipeline(Readable.from(copyText(rows, columns, types)), client.query(copyFrom(`copy ${table} (${list}) from stdin`)));
     }
   } catch (err) {
-    // Hex data a node sent that is not hex: bad input, retried like any response that fails validation.
     if (err instanceof CopyValueError && err.nodeData) throw new RpcBadResponseError(`${table}: ${err.message}`, { cause: err });
     throw err;
   }

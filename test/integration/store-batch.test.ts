@@ -2,11 +2,12 @@
  * `storeBatch` on a real Postgres with a recorded block (ethereum 18,000,000: 94 transactions,
  * 291 logs, 16 withdrawals): bytea values travel as the node's `0x` hex and are decoded by COPY;
  * hex data that is not hex is refused as a bad response naming the table, column and block, and
- * the batch leaves nothing behind.
+ * the batch leaves nothing behind. `writeBatch` with many writes in one range: rows gather and go in
+ * with one COPY per table every ~1 MiB, and a bad write late in the range rolls back every row.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { storeBatch, toBatchRows, type BatchRows } from '../../src/db/index.js';
+import { storeBatch, toBatchRows, writeBatch, type BatchRows } from '../../src/db/index.js';
 import { RpcBadResponseError } from '../../src/errors.js';
 import { RECORDED_BLOCKS, loadRecorded } from '../fixtures/recorded-blocks.js';
 import { createTestDatabase, type TestDatabase } from '../support/stack.js';
@@ -56,5 +57,40 @@ describe('storeBatch() with hex bytea values', () => {
       input: rows.transactions[5]!.input!.toLowerCase(),
       data: rows.logs[7]!.data.toLowerCase(),
     }]);
+  });
+
+  /** `rows` moved to block `number` (every row of the block, so the primary keys differ per copy). */
+  const atBlock = (number: number): BatchRows => ({
+    blocks: rows.blocks.map((b) => ({ ...b, number })),
+    transactions: rows.transactions.map((t) => ({ ...t, block_number: number })),
+    logs: rows.logs.map((l) => ({ ...l, block_number: number })),
+    withdrawals: rows.withdrawals.map((w) => ({ ...w, block_number: number })),
+  });
+  const MANY = { from: 100, to: 111 }; // 12 writes of one block: ~0.3 MB of COPY data each, so 3 or 4 flushes
+
+  it('writeBatch: 12 writes of one block each land whole in one transaction, every row once', async () => {
+    await writeBatch(database.db, 1, MANY, async (write) => {
+      for (let n = MANY.from; n <= MANY.to; n++) await write(atBlock(n));
+    });
+    const perBlock = await sql<{ n: string; txs: string; logs: string; withdrawals: string }>`
+      select b.number as n,
+             (select count(*) from transactions t where t.chain_id = 1 and t.block_number = b.number) as txs,
+             (select count(*) from logs l where l.chain_id = 1 and l.block_number = b.number) as logs,
+             (select count(*) from withdrawals w where w.chain_id = 1 and w.block_number = b.number) as withdrawals
+      from blocks b where b.chain_id = 1 and b.number between ${MANY.from} and ${MANY.to} order by b.number`.execute(database.db);
+    expect(perBlock.rows.map((r) => [Number(r.n), Number(r.txs), Number(r.logs), Number(r.withdrawals)]))
+      .toEqual(Array.from({ length: 12 }, (_, i) => [MANY.from + i, 94, 291, 16]));
+  });
+
+  it('writeBatch: a bad write after rows were flushed rolls back the whole range (the earlier 12 blocks stay as they were)', async () => {
+    const before = await counts();
+    const failure = writeBatch(database.db, 1, { from: MANY.from, to: MANY.to + 1 }, async (write) => {
+      for (let n = MANY.from; n <= MANY.to; n++) await write(atBlock(n)); // flushed at least twice
+      const bad = atBlock(MANY.to + 1);
+      await write({ ...bad, logs: bad.logs.map((l, i) => (i === 3 ? { ...l, topic0: '0xnothex' as const } : l)) });
+    });
+    await expect(failure).rejects.toBeInstanceOf(RpcBadResponseError);
+    await expect(failure).rejects.toThrow(`(the row of block ${MANY.to + 1})`);
+    expect(await counts()).toEqual(before);
   });
 });
