@@ -410,13 +410,24 @@ describe('RPC faults between the indexer and its endpoints', () => {
     }, { timeoutMs: 60_000 });
     const handle = await startBackfill(taskQueue, { to, batchSize: 100, concurrency: 8 });
     expect(await resultWithin(handle, 120_000)).toMatchObject({ status: 'done', from: 0, to, blocksDone: TWO_THOUSAND_BLOCKS });
+    // #2 logs its recovery at its first success after a 429, which needs a request routed to it
+    // once its 1 s bench is over; when the backfill ended first, re-index a range until one is.
+    const recovered = /"endpoint":"127\.0\.0\.1:\d+#2"[^\n]*"msg":"endpoint-recovered"/;
+    for (let round = 1; round <= 5 && !recovered.test(output); round++) {
+      await new Promise((resolve) => setTimeout(resolve, 1_100)); // past the bench (Retry-After: 1)
+      const again = await env.client.workflow.start('backfill', {
+        workflowId: `${backfillWorkflowId(CHAIN_ID, 0, 199)}:again-${round}`, taskQueue,
+        args: [{ chainId: CHAIN_ID, from: 0, to: 199, batchSize: 10, concurrency: 8 } satisfies BackfillInput],
+      });
+      expect(await resultWithin(again, 60_000)).toMatchObject({ status: 'done', from: 0, to: 199, blocksDone: 200 });
+    }
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(proxy.stats().faults.http429).toBeGreaterThanOrEqual(1);
     expect(output).toContain(`127.0.0.1:${deadPort}#1`); // the dead endpoint is named, by its label
     expect(JSON.stringify(await handle.fetchHistory())).not.toContain('SECRETKEY');
     expect(output).toMatch(/"endpoint":"127\.0\.0\.1:\d+#2"[^\n]*"msg":"endpoint-rate-limited"/); // benched…
-    expect(output).toMatch(/"endpoint":"127\.0\.0\.1:\d+#2"[^\n]*"msg":"endpoint-recovered"/); // …and back
+    expect(output).toMatch(recovered); // …and back
     await expectIndexed(output, to);
   });
 
