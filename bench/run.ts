@@ -177,7 +177,7 @@ export function formatResult(r: BenchResult): string {
   for (const [name, p] of rows) {
     const c = p?.cpuPerBlock;
     if (c) {
-      lines.push(`${name.slice(0, 3)} CPU per block: worker ${c.workerMs} ms, postgres ${c.postgresMs} ms, chain server ${p.serverCpuMs === null ? '–' : Math.round((p.serverCpuMs / p.blocks) * 10) / 10} ms, whole machine ${c.machineMs} ms of the ${Math.round((r.machine.cpus * 1000 * p.seconds / p.blocks) * 10) / 10} ms its ${r.machine.cpus} cpus had`);
+      lines.push(`${name.slice(0, 3)} CPU per block: worker ${c.workerMs} ms, postgres ${c.postgresMs} ms, chain server ${p.serverCpuMs === null ? '–' : Math.round((p.serverCpuMs / p.blocks) * 10) / 10} ms, temporal server ${c.temporalMs ?? '–'} ms, whole machine ${c.machineMs} ms of the ${Math.round((r.machine.cpus * 1000 * p.seconds / p.blocks) * 10) / 10} ms its ${r.machine.cpus} cpus had (${c.stolenMs ?? '–'} ms stolen by the hypervisor)`);
     }
   }
   const t = r.ratios;

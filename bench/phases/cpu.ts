@@ -18,13 +18,13 @@ export function processCpuMs(pid: number): number {
   }
 }
 
-/** Pids of every process named `postgres` (the server's postmaster, backends and helpers). */
-export function postgresPids(): number[] {
+/** Pids of every process whose name (`/proc/<pid>/comm`) is `name`: `postgres` (postmaster, backends, helpers), `temporal` (the dev server). */
+export function pidsNamed(name: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') pids.push(Number(entry));
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) pids.push(Number(entry));
     } catch {
       // gone meanwhile
     }
@@ -32,33 +32,51 @@ export function postgresPids(): number[] {
   return pids;
 }
 
-/** Busy CPU time of the whole machine so far (all cores; everything but idle and iowait), in ms. */
-export function machineBusyMs(): number {
+/**
+ * CPU time of the whole machine so far (all cores), in ms: `busy` is everything but idle, iowait
+ * and steal; `steal` is what the hypervisor gave to other guests (a shared VM's cores are not all ours).
+ */
+export function machineCpuMs(): { busy: number; steal: number } {
   const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-  const n = ticks.map(Number);
-  const total = n.reduce((a, b) => a + b, 0);
-  return ((total - n[3]! - n[4]!) * 1000) / TICKS_PER_SECOND;
+  // user nice system idle iowait irq softirq steal (guest and guest_nice are inside user and nice)
+  const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number) as number[];
+  const ms = (t: number) => (t * 1000) / TICKS_PER_SECOND;
+  return { busy: ms(user! + nice! + system! + irq! + softirq!), steal: ms(steal ?? 0) };
 }
 
-/** A snapshot to measure CPU from: the workers' and Postgres's process times and the machine's busy time. */
-export type CpuSnapshot = { workers: number; postgres: Map<number, number>; machine: number };
+/** A snapshot to measure CPU from: the workers', Postgres's and the Temporal server's process times, and the machine's. */
+export type CpuSnapshot = { workers: number; postgres: Map<number, number>; temporal: Map<number, number>; machine: { busy: number; steal: number } };
 
 /** Takes a snapshot for `workerPids`. */
 export function cpuSnapshot(workerPids: readonly number[]): CpuSnapshot {
+  const times = (pids: number[]) => new Map(pids.map((pid) => [pid, processCpuMs(pid)]));
   return {
     workers: workerPids.reduce((sum, pid) => sum + processCpuMs(pid), 0),
-    postgres: new Map(postgresPids().map((pid) => [pid, processCpuMs(pid)])),
-    machine: machineBusyMs(),
+    postgres: times(pidsNamed('postgres')),
+    temporal: times(pidsNamed('temporal')),
+    machine: machineCpuMs(),
   };
 }
 
-/** CPU per block between two snapshots, in ms: the workers, Postgres (backends that ended meanwhile are missed), the whole machine. */
-export type CpuPerBlock = { workerMs: number; postgresMs: number; machineMs: number };
+/**
+ * CPU per block between two snapshots, in ms: the workers, Postgres (backends that ended meanwhile
+ * are missed), the Temporal dev server, the whole machine (busy), and the time the hypervisor stole.
+ */
+export type CpuPerBlock = { workerMs: number; postgresMs: number; temporalMs: number; machineMs: number; stolenMs: number };
 
 /** CPU per block between `before` and `after` over `blocks` blocks, in ms, one decimal. Pure. */
 export function cpuPerBlock(before: CpuSnapshot, after: CpuSnapshot, blocks: number): CpuPerBlock {
-  let postgres = 0;
-  for (const [pid, ms] of after.postgres) postgres += ms - (before.postgres.get(pid) ?? 0);
+  const spent = (was: Map<number, number>, now: Map<number, number>) => {
+    let ms = 0;
+    for (const [pid, t] of now) ms += t - (was.get(pid) ?? 0);
+    return ms;
+  };
   const per = (ms: number) => Math.round((ms / blocks) * 10) / 10;
-  return { workerMs: per(after.workers - before.workers), postgresMs: per(postgres), machineMs: per(after.machine - before.machine) };
+  return {
+    workerMs: per(after.workers - before.workers),
+    postgresMs: per(spent(before.postgres, after.postgres)),
+    temporalMs: per(spent(before.temporal, after.temporal)),
+    machineMs: per(after.machine.busy - before.machine.busy),
+    stolenMs: per(after.machine.steal - before.machine.steal),
+  };
 }

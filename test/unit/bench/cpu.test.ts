@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { cpuPerBlock, machineBusyMs, processCpuMs } from '../../../bench/phases/cpu.js';
+import { cpuPerBlock, machineCpuMs, pidsNamed, processCpuMs } from '../../../bench/phases/cpu.js';
 
 describe('bench CPU breakdown', () => {
   it('cpuPerBlock() divides the deltas by the blocks, counts Postgres backends that started meanwhile whole, one decimal', () => {
-    const before = { workers: 1_000, postgres: new Map([[10, 500], [11, 200]]), machine: 10_000 };
-    const after = { workers: 4_000, postgres: new Map([[10, 1_500], [12, 300]]), machine: 17_000 };
+    const before = { workers: 1_000, postgres: new Map([[10, 500], [11, 200]]), temporal: new Map([[20, 50]]), machine: { busy: 10_000, steal: 100 } };
+    const after = { workers: 4_000, postgres: new Map([[10, 1_500], [12, 300]]), temporal: new Map([[20, 650]]), machine: { busy: 17_000, steal: 400 } };
     // postgres: pid 10 +1,000, pid 12 new +300 (pid 11 ended: missed) = 1,300 over 300 blocks
-    expect(cpuPerBlock(before, after, 300)).toEqual({ workerMs: 10, postgresMs: 4.3, machineMs: 23.3 });
+    expect(cpuPerBlock(before, after, 300)).toEqual({ workerMs: 10, postgresMs: 4.3, temporalMs: 2, machineMs: 23.3, stolenMs: 1 });
   });
 
   it('processCpuMs() reads this process\'s CPU time, and 0 for a pid that does not exist', () => {
@@ -15,6 +15,8 @@ describe('bench CPU breakdown', () => {
     expect(x).toBeGreaterThan(0);
     expect(processCpuMs(process.pid)).toBeGreaterThan(0);
     expect(processCpuMs(2 ** 22 + 1)).toBe(0); // above pid_max's ceiling
-    expect(machineBusyMs()).toBeGreaterThan(0);
+    expect(machineCpuMs().busy).toBeGreaterThan(0);
+    expect(machineCpuMs().steal).toBeGreaterThanOrEqual(0);
+    expect(pidsNamed('no-such-process-name')).toEqual([]);
   });
 });
