@@ -30,7 +30,16 @@ export type WindowOptions = {
   onAdvance: (cursor: Cursor, consumed: StoredBatch[]) => Promise<void>;
   /** Called whenever the number of batches in flight changes. */
   onInFlight?: (count: number) => void;
+  /**
+   * Asked at the first cursor move after a batch finished: true starts the next batches before
+   * `onAdvance` persists the cursor (its activity round trip no longer delays them). Workflows
+   * pass `() => patched(WINDOW_REFILL_FIRST)`, so runs recorded before this order replay unchanged.
+   */
+  refillFirst?: () => boolean;
 };
+
+/** Patch marker of the window that starts the next batches before persisting the cursor. */
+export const WINDOW_REFILL_FIRST = 'window-refill-first';
 
 /**
  * Runs the window from `cursor + 1` to `to`. Returns when every batch is stored and linked
@@ -53,7 +62,8 @@ export async function runWindow(options: WindowOptions): Promise<WindowOutcome> 
     report();
   };
 
-  for (;;) {
+  /** Starts batches while the window has room. */
+  const refill = () => {
     while (failure === null && inFlight.size < options.concurrency && pending.length > 0 && !options.shouldStop()) {
       const range = pending.shift()!;
       const promise = options.index(range).then(
@@ -68,6 +78,10 @@ export async function runWindow(options: WindowOptions): Promise<WindowOutcome> 
       );
       inFlight.set(range.from, promise);
     }
+  };
+
+  for (;;) {
+    refill();
     report();
     if (failure !== null) {
       await drain();
@@ -79,6 +93,7 @@ export async function runWindow(options: WindowOptions): Promise<WindowOutcome> 
     const settled = await Promise.race(inFlight.values());
     inFlight.delete(settled);
     if (failure !== null) continue;
+    let refilled = false;
     for (;;) {
       const advance = advanceCursor(cursor, finished);
       if (advance.kind === 'reorg') {
@@ -87,6 +102,11 @@ export async function runWindow(options: WindowOptions): Promise<WindowOutcome> 
       }
       if (advance.consumed.length === 0) break;
       cursor = advance.cursor;
+      if (!refilled && options.refillFirst?.()) {
+        refilled = true;
+        refill();
+        report();
+      }
       await options.onAdvance(cursor, advance.consumed);
     }
   }

@@ -1,0 +1,73 @@
+/**
+ * `runWindow` (the sliding window of `chainSync` and `backfill`) with hand-settled batches: the
+ * order in which it starts batches and persists the cursor, with and without `refillFirst`.
+ */
+import { describe, expect, it } from 'vitest';
+import type { BlockRange, StoredBatch } from '../../../src/domain/index.js';
+import { runWindow } from '../../../src/workflows/window.js';
+
+/** A batch of blocks `from..to` whose hashes link: block n has hash `0xn`, its parent `0x(n-1)`. */
+const stored = ({ from, to }: BlockRange): StoredBatch => ({
+  from, to, firstParentHash: `0x${from - 1}`, lastHash: `0x${to}`, blockCount: to - from + 1, transactionCount: 0, logCount: 0,
+});
+
+/** Runs a window over blocks 0..39 in batches of 10, 2 at once; batches finish when the test says. */
+function harness(refillFirst?: () => boolean) {
+  const events: string[] = [];
+  const finish = new Map<number, () => void>();
+  const done = runWindow({
+    cursor: { blockNumber: -1, blockHash: '0x-1' },
+    to: 39,
+    batchSize: 10,
+    concurrency: 2,
+    index: (range) => {
+      events.push(`start ${range.from}`);
+      return new Promise((resolve) => finish.set(range.from, () => resolve(stored(range))));
+    },
+    shouldStop: () => false,
+    onAdvance: async (cursor, consumed) => {
+      events.push(`advance ${cursor.blockNumber} (${consumed.map((b) => b.from).join(',')})`);
+      await new Promise((resolve) => setTimeout(resolve, 5)); // a saveCursor round trip
+      events.push(`saved ${cursor.blockNumber}`);
+    },
+    refillFirst,
+  });
+  const settle = async (from: number) => {
+    finish.get(from)!();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+  return { events, settle, done };
+}
+
+describe('runWindow()', () => {
+  it('without refillFirst: persists the cursor, then starts the next batch', async () => {
+    const { events, settle, done } = harness();
+    for (const from of [0, 10, 20, 30]) await settle(from);
+    expect(await done).toEqual({ kind: 'done', cursor: { blockNumber: 39, blockHash: '0x39' } });
+    expect(events).toEqual([
+      'start 0', 'start 10',
+      'advance 9 (0)', 'saved 9', 'start 20',
+      'advance 19 (10)', 'saved 19', 'start 30',
+      'advance 29 (20)', 'saved 29',
+      'advance 39 (30)', 'saved 39',
+    ]);
+  });
+
+  it('with refillFirst: starts the next batch before persisting the cursor (here over two batches at once)', async () => {
+    let asked = 0;
+    const { events, settle, done } = harness(() => (asked++, true));
+    await settle(10); // finished above the first: the cursor cannot move, the window starts 20
+    expect(events).toEqual(['start 0', 'start 10', 'start 20']);
+    await settle(0);
+    await settle(20);
+    await settle(30);
+    expect(await done).toEqual({ kind: 'done', cursor: { blockNumber: 39, blockHash: '0x39' } });
+    expect(events).toEqual([
+      'start 0', 'start 10', 'start 20',
+      'start 30', 'advance 19 (0,10)', 'saved 19',
+      'advance 29 (20)', 'saved 29',
+      'advance 39 (30)', 'saved 39',
+    ]);
+    expect(asked).toBe(3); // once per round that moved the cursor
+  });
+});
