@@ -34,7 +34,8 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * (binary format, see copy-format.ts; pg-copy-streams).
  * Writes run one at a time in call order; each encodes its rows in COPY binary format at once,
  * and the encoded rows are written when about 1 MiB gathered (one COPY per table for many small
- * writes) and at the end; `write` resolves when its rows are encoded or in. The transaction
+ * writes; in the background, one at a time) and at the end; `write` resolves when its rows are
+ * encoded (and, when a COPY is due while one runs, after that one ended). The transaction
  * commits after `produce` resolved and every write landed; if `produce` or a write fails it rolls
  * back, so a retry, a concurrent duplicate attempt or a rewrite after a reorg leaves exactly one
  * copy, and a crash never leaves half a batch. The connection is taken before `produce` starts and
@@ -71,7 +72,7 @@ export async function writeBatch<T>(
       const next = queue.then(async () => {
         if (writeFailure !== undefined) throw writeFailure;
         for (const table of BATCH_TABLES) await encodeRows(open, pool, pending, table, rows[table]);
-        if (pending.bytes >= COPY_FLUSH_BYTES) await pending.flush(open);
+        if (pending.bytes >= COPY_FLUSH_BYTES) await pending.startWrite(open);
       });
       queue = next.catch((err: unknown) => {
         writeFailure ??= err;
@@ -83,12 +84,13 @@ export async function writeBatch<T>(
     });
     await queue;
     if (writeFailure !== undefined) throw writeFailure;
-    await pending.flush(open);
+    await pending.write(open);
     await open.query('commit');
     return result;
   } catch (err) {
     settled = true;
-    await queue; // never roll back under a COPY in progress
+    await queue;
+    await pending.settled(); // never roll back under a COPY in progress
     if (client) {
       await client.query('rollback').catch((rollbackErr: unknown) => {
         broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr)); // the connection is gone: drop it
@@ -121,10 +123,15 @@ const COPY_FLUSH_BYTES = 2 ** 20;
  * Rows encoded in COPY binary format and not written yet, per table, with their columns: a range
  * encodes each JSON-RPC batch's rows as they arrive (the parsed blocks are then free) and writes
  * them with one COPY per table once about COPY_FLUSH_BYTES have gathered, or at its end, so many
- * small batches (light chains) cost one statement per table, not one each.
+ * small batches (light chains) cost one statement per table, not one each. One write runs at a
+ * time on the range's connection, in the background: the next batches are encoded meanwhile, and
+ * a batch waits only when a second write is due before the first ended (Postgres is slower than
+ * fetching).
  */
 class PendingCopies {
-  private readonly tables = new Map<string, { columns: string[]; chunks: Buffer[] }>();
+  private tables = new Map<string, { columns: string[]; chunks: Buffer[] }>();
+  /** The write running (or the last one), rejected when it failed. */
+  private writing: Promise<void> = Promise.resolve();
   /** Encoded bytes held. */
   bytes = 0;
 
@@ -143,19 +150,43 @@ class PendingCopies {
     }
   }
 
-  /** Writes what is held, one `COPY … FROM STDIN (format binary)` per table in BATCH_TABLES order, and forgets it. */
-  async flush(client: pg.PoolClient): Promise<void> {
-    for (const table of BATCH_TABLES) {
-      const held = this.tables.get(table);
-      if (!held) continue;
-      this.tables.delete(table);
-      const list = held.columns.map((c) => `"${c}"`).join(', ');
-      await pipeline(
-        Readable.from([COPY_BINARY_HEADER, ...held.chunks, COPY_BINARY_TRAILER]),
-        client.query(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`)),
-      );
-    }
+  /**
+   * Waits for the running write, then starts writing what is held (one `COPY … FROM STDIN (format
+   * binary)` per table, in BATCH_TABLES order) without waiting for it.
+   * @throws what the previous write threw.
+   */
+  async startWrite(client: pg.PoolClient): Promise<void> {
+    await this.writing;
+    const tables = this.tables;
+    this.tables = new Map();
     this.bytes = 0;
+    const writing = copyTables(client, tables);
+    writing.catch(() => {}); // awaited by the next startWrite, write or settled
+    this.writing = writing;
+  }
+
+  /** Writes what is held and waits until every write ended. @throws what a write threw. */
+  async write(client: pg.PoolClient): Promise<void> {
+    await this.startWrite(client);
+    await this.writing;
+  }
+
+  /** Resolves when no write runs, whatever the outcome (before a rollback). */
+  async settled(): Promise<void> {
+    await this.writing.catch(() => {});
+  }
+}
+
+/** One `COPY … FROM STDIN (format binary)` per table of `tables`, in BATCH_TABLES order. */
+async function copyTables(client: pg.PoolClient, tables: ReadonlyMap<string, { columns: string[]; chunks: Buffer[] }>): Promise<void> {
+  for (const table of BATCH_TABLES) {
+    const held = tables.get(table);
+    if (!held) continue;
+    const list = held.columns.map((c) => `"${c}"`).join(', ');
+    await pipeline(
+      Readable.from([COPY_BINARY_HEADER, ...held.chunks, COPY_BINARY_TRAILER]),
+      client.query(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`)),
+    );
   }
 }
 
@@ -172,10 +203,10 @@ async function encodeRows(client: pg.PoolClient, pool: pg.Pool, pending: Pending
   const types = await columnTypes(client, pool, table, columns);
   try {
     if (types.every((t) => BINARY_TYPES.has(t))) {
-      if (!pending.fits(table, columns)) await pending.flush(client);
+      if (!pending.fits(table, columns)) await pending.write(client);
       pending.add(table, columns, copyBinaryTuples(rows, columns, types));
     } else {
-      await pending.flush(client);
+      await pending.write(client);
       const list = columns.map((c) => `"${c}"`).join(', ');
       await pipeline(Readable.from(copyText(rows, columns, types)), client.query(copyFrom(`copy ${table} (${list}) from stdin`)));
     }

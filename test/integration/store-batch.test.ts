@@ -3,12 +3,13 @@
  * 291 logs, 16 withdrawals): bytea values travel as the node's `0x` hex and are decoded by COPY;
  * hex data that is not hex is refused as a bad response naming the table, column and block, and
  * the batch leaves nothing behind. `writeBatch` with many writes in one range: rows gather and go in
- * with one COPY per table every ~1 MiB, and a bad write late in the range rolls back every row.
+ * with one COPY per table every ~1 MiB (in the background), and a bad write late in the range, or a
+ * COPY that Postgres refuses, rolls back every row.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { storeBatch, toBatchRows, writeBatch, type BatchRows } from '../../src/db/index.js';
-import { RpcBadResponseError } from '../../src/errors.js';
+import { DbTransientError, RpcBadResponseError } from '../../src/errors.js';
 import { RECORDED_BLOCKS, loadRecorded } from '../fixtures/recorded-blocks.js';
 import { createTestDatabase, type TestDatabase } from '../support/stack.js';
 
@@ -91,6 +92,18 @@ describe('storeBatch() with hex bytea values', () => {
     });
     await expect(failure).rejects.toBeInstanceOf(RpcBadResponseError);
     await expect(failure).rejects.toThrow(`(the row of block ${MANY.to + 1})`);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('writeBatch: a COPY that Postgres refuses while later writes are encoded (a block written twice) rolls back the whole range', async () => {
+    const before = await counts();
+    const failure = writeBatch(database.db, 1, MANY, async (write) => {
+      for (let n = MANY.from; n <= MANY.to; n++) await write(atBlock(n));
+      await write(atBlock(MANY.from)); // the same primary keys again: refused when its COPY runs
+      await write(atBlock(MANY.from + 1));
+    });
+    await expect(failure).rejects.toBeInstanceOf(DbTransientError);
+    await expect(failure).rejects.toThrow(`chain 1 blocks ${MANY.from}–${MANY.to}: another writer stored these blocks at the same time`);
     expect(await counts()).toEqual(before);
   });
 });
