@@ -21,7 +21,7 @@ export type IndexRangeSummary = StoredBatch & { rootsNotVerifiable?: number };
  * blocks is converted and streamed into the open transaction as soon as it arrives
  * (`streamBlocks` into `writeBatch`), so a range never sits whole in memory; the commit comes after
  * the last block arrived and the range's parent-hash links checked out. `fetchSlots`, when given,
- * is the worker's limit on JSON-RPC batches in flight (and not yet written) across all ranges it
+ * is the worker's limit on JSON-RPC batches in flight (and not yet encoded for COPY) across all ranges it
  * runs (`workerFetchSlots`): it bounds the worker's memory. Heartbeats on a timer and passes the activity's
  * cancellation to fetch. Idempotent. With `verifyRoots` each block's header roots are recomputed
  * before an endpoint's answer is taken (`verifyRoots` in rpc/verify-roots.ts): a mismatch refuses

@@ -141,13 +141,23 @@ class PendingCopies {
     return held === undefined || (held.columns.length === columns.length && held.columns.every((c, i) => c === columns[i]));
   }
 
+  /**
+   * Holds `chunks` (encoded tuples of `table`). A chunk that fills less than half of the buffer it
+   * is a view of (the encoder's first buffer is 64 KiB; a light batch fills a few kB of it) is
+   * copied, so what is held is what `bytes` counts.
+   */
   add(table: string, columns: string[], chunks: Buffer[]): void {
     let held = this.tables.get(table);
     if (!held) this.tables.set(table, (held = { columns, chunks: [] }));
     for (const chunk of chunks) {
-      held.chunks.push(chunk);
+      held.chunks.push(chunk.length < chunk.buffer.byteLength / 2 ? Buffer.from(chunk) : chunk);
       this.bytes += chunk.length;
     }
+  }
+
+  /** Waits for the running write. @throws what it threw. */
+  async written(): Promise<void> {
+    await this.writing;
   }
 
   /**
@@ -200,7 +210,8 @@ async function copyTables(client: pg.PoolClient, tables: ReadonlyMap<string, { c
 async function encodeRows(client: pg.PoolClient, pool: pg.Pool, pending: PendingCopies, table: string, rows: readonly object[]): Promise<void> {
   if (rows.length === 0) return;
   const columns = Object.keys(rows[0]!);
-  const types = await columnTypes(client, pool, table, columns);
+  // A catalog lookup waits behind a running COPY; if that COPY failed, its error is the one to report.
+  const types = await columnTypes(client, pool, table, columns, () => pending.written());
   try {
     if (types.every((t) => BINARY_TYPES.has(t))) {
       if (!pending.fits(table, columns)) await pending.write(client);
@@ -222,12 +233,14 @@ const typesByPool = new WeakMap<pg.Pool, Map<string, Map<string, string>>>();
 /**
  * Types (udt names) of `columns` of `table`; '' for a column the catalog does not know (COPY then
  * uses the text format and Postgres names the column). Reads the catalog again once when a column
- * is missing (a migration ran).
+ * is missing (a migration ran). `beforeQuery` runs before a catalog read (it waits for the
+ * connection's running COPY and throws its error).
  */
-async function columnTypes(client: pg.PoolClient, pool: pg.Pool, table: string, columns: readonly string[]): Promise<string[]> {
+async function columnTypes(client: pg.PoolClient, pool: pg.Pool, table: string, columns: readonly string[], beforeQuery: () => Promise<void>): Promise<string[]> {
   let tables = typesByPool.get(pool);
   for (let attempt = 0; attempt < 2; attempt++) {
     if (!tables || (attempt === 1)) {
+      await beforeQuery();
       const result = await client.query<{ table_name: string; column_name: string; udt_name: string }>(
         `select table_name, column_name, udt_name from information_schema.columns where table_schema = current_schema() and table_name = any($1)`,
         [[...BATCH_TABLES]],

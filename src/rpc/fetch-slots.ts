@@ -1,8 +1,9 @@
 /**
  * The JSON-RPC batches of blocks a worker fetches and holds unwritten at once for one chain (see
  * `streamBlocks`). A batch is admitted before its request is sent, is told then how many blocks it
- * may take (the size of the moment), and holds that share until its rows are written, so the limit
- * bounds the worker's memory while keeping requests in flight to hide the round trip. Batches are
+ * may take (the size of the moment), and holds that share until its consumer is done with them
+ * (`writeBatch` has encoded their rows for COPY: about 1 MiB per range is held beyond this limit),
+ * so the limit bounds the worker's memory while keeping requests in flight to hide the round trip. Batches are
  * admitted by `priority` (lower first; the streaming of a range passes its first block number, so
  * earlier ranges finish first), then in the order they asked.
  */

@@ -95,15 +95,26 @@ describe('storeBatch() with hex bytea values', () => {
     expect(await counts()).toEqual(before);
   });
 
-  it('writeBatch: a COPY that Postgres refuses while later writes are encoded (a block written twice) rolls back the whole range', async () => {
+  it('writeBatch: a COPY that Postgres refuses in the background (a block written twice) fails a later write and rolls back the whole range', async () => {
     const before = await counts();
-    const failure = writeBatch(database.db, 1, MANY, async (write) => {
-      for (let n = MANY.from; n <= MANY.to; n++) await write(atBlock(n));
-      await write(atBlock(MANY.from)); // the same primary keys again: refused when its COPY runs
-      await write(atBlock(MANY.from + 1));
+    const range = { from: 100, to: 119 }; // 20 writes of ~0.3 MB: a COPY every 4 or so
+    let rejectedAtWrite: number | undefined;
+    const failure = writeBatch(database.db, 1, range, async (write) => {
+      const numbers = [100, 100, ...Array.from({ length: 18 }, (_, i) => 101 + i)]; // the 2nd write repeats block 100's keys
+      for (const [i, n] of numbers.entries()) {
+        try {
+          await write(atBlock(n));
+        } catch (err) {
+          rejectedAtWrite = i + 1;
+          throw err;
+        }
+      }
     });
     await expect(failure).rejects.toBeInstanceOf(DbTransientError);
-    await expect(failure).rejects.toThrow(`chain 1 blocks ${MANY.from}–${MANY.to}: another writer stored these blocks at the same time`);
+    await expect(failure).rejects.toThrow(`chain 1 blocks ${range.from}–${range.to}: another writer stored these blocks at the same time`);
+    // The first COPY (writes 1–4 or so) fails in the background; the write that starts the next one reports it.
+    expect(rejectedAtWrite).toBeGreaterThan(2);
+    expect(rejectedAtWrite).toBeLessThan(20);
     expect(await counts()).toEqual(before);
   });
 });
