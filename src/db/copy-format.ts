@@ -33,7 +33,8 @@ export const BINARY_TYPES: ReadonlySet<string> = new Set(['int2', 'int4', 'int8'
 
 /**
  * Grows a list of buffers, 64 KiB first and twice as large each time up to 1 MiB, so a small COPY
- * (a few light blocks) allocates little; `chunks()` returns the filled parts.
+ * (a few light blocks) allocates little; `chunks()` returns the filled parts (a mostly empty first
+ * buffer as a copy of its size).
  */
 class BufferWriter {
   private readonly filled: Buffer[] = [];
@@ -53,25 +54,32 @@ class BufferWriter {
   int32(v: number): void { this.room(4); this.at = this.buf.writeInt32BE(v, this.at); }
   bytes(b: Buffer): void { this.room(b.length); b.copy(this.buf, this.at); this.at += b.length; }
   chunks(): Buffer[] {
-    if (this.at > 0) this.filled.push(this.buf.subarray(0, this.at));
+    // A first buffer mostly empty (a few light blocks fill a few kB of its 64 KiB) is handed out as
+    // a copy of its size, so a caller that holds the chunks holds what they count. Larger buffers
+    // are handed out as views: copying mainnet's cost 40–60 MB of peak RSS and speed in the bench.
+    if (this.at > 0 && this.buf.length <= BINARY_CHUNK_FIRST_BYTES && this.at < this.buf.length / 2) this.filled.push(Buffer.from(this.buf.subarray(0, this.at)));
+    else if (this.at > 0) this.filled.push(this.buf.subarray(0, this.at));
     this.at = 0;
     this.buf = Buffer.alloc(0);
     return this.filled;
   }
 }
 
-/** The start of a COPY binary stream: signature, flags and header extension length. */
-export const COPY_BINARY_HEADER: Buffer = BINARY_HEADER;
 /** The end of a COPY binary stream: a tuple field count of -1. */
-export const COPY_BINARY_TRAILER: Buffer = Buffer.from([0xff, 0xff]);
+const BINARY_TRAILER = Buffer.from([0xff, 0xff]);
+
+/** A whole COPY binary stream around `tuples` (from one or several {@link copyBinaryTuples} calls for the same columns): header, tuples, trailer. */
+export function copyBinaryStream(tuples: readonly Buffer[]): Buffer[] {
+  return [BINARY_HEADER, ...tuples, BINARY_TRAILER];
+}
 
 /**
  * `rows` as one whole COPY binary stream for `columns` of Postgres types `types` (udt names, all
- * in BINARY_TYPES): {@link COPY_BINARY_HEADER}, {@link copyBinaryTuples}, {@link COPY_BINARY_TRAILER}.
+ * in BINARY_TYPES): {@link copyBinaryStream} of {@link copyBinaryTuples}.
  * @throws like copyBinaryTuples.
  */
 export function copyBinary(rows: readonly object[], columns: readonly string[], types: readonly string[]): Buffer[] {
-  return [COPY_BINARY_HEADER, ...copyBinaryTuples(rows, columns, types), COPY_BINARY_TRAILER];
+  return copyBinaryStream(copyBinaryTuples(rows, columns, types));
 }
 
 /**

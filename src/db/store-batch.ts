@@ -9,7 +9,7 @@ import { pgPoolOf } from './connect.js';
 import type { Database } from './database.js';
 import { ensurePartitions } from './partitions.js';
 import type { BatchRows } from './rows.js';
-import { BINARY_TYPES, COPY_BINARY_HEADER, COPY_BINARY_TRAILER, copyBinaryTuples, copyText, CopyValueError } from './copy-format.js';
+import { BINARY_TYPES, copyBinaryStream, copyBinaryTuples, copyText, CopyValueError } from './copy-format.js';
 import { classifyDbError } from './sqlstate.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -116,8 +116,6 @@ export async function deleteRange(trx: Transaction<Database>, chainId: number, r
   await trx.deleteFrom('blocks').where('chain_id', '=', chainId).where('number', '>=', range.from).where('number', '<=', range.to).execute();
 }
 
-/** Largest buffer whose mostly empty view PendingCopies copies rather than holds (the encoder's first buffer). */
-const SMALL_BUFFER_BYTES = 64 * 1024;
 /** Bytes of encoded rows a range holds before it writes them (one COPY per table for many light JSON-RPC batches). */
 const COPY_FLUSH_BYTES = 2 ** 20;
 
@@ -143,17 +141,12 @@ class PendingCopies {
     return held === undefined || (held.columns.length === columns.length && held.columns.every((c, i) => c === columns[i]));
   }
 
-  /**
-   * Holds `chunks` (encoded tuples of `table`). A chunk that fills less than half of a small buffer
-   * (the encoder's first, 64 KiB; a light batch fills a few kB of it) is copied, so a range of
-   * light blocks holds about what `bytes` counts. Larger buffers are kept as they are: copying them
-   * (mainnet batches) cost 40–60 MB of peak RSS and speed in the bench.
-   */
+  /** Holds `chunks` (encoded tuples of `table`, from copyBinaryTuples). */
   add(table: string, columns: string[], chunks: Buffer[]): void {
     let held = this.tables.get(table);
     if (!held) this.tables.set(table, (held = { columns, chunks: [] }));
     for (const chunk of chunks) {
-      held.chunks.push(chunk.length < chunk.buffer.byteLength / 2 && chunk.buffer.byteLength <= SMALL_BUFFER_BYTES ? Buffer.from(chunk) : chunk);
+      held.chunks.push(chunk);
       this.bytes += chunk.length;
     }
   }
@@ -197,7 +190,7 @@ async function copyTables(client: pg.PoolClient, tables: ReadonlyMap<string, { c
     if (!held) continue;
     const list = held.columns.map((c) => `"${c}"`).join(', ');
     await pipeline(
-      Readable.from([COPY_BINARY_HEADER, ...held.chunks, COPY_BINARY_TRAILER]),
+      Readable.from(copyBinaryStream(held.chunks)),
       client.query(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`)),
     );
   }
