@@ -36,7 +36,10 @@ const DEFAULT_BASELINE_BLOCKS = 2_000;
 
 /** Options of one bench run (see the CLI flags). */
 export type BenchOptions = {
-  profile: string; blocks: number; latencyMs: number; concurrency?: number; batchSize?: number; workers: number; rateLimit: number;
+  profile: string; blocks: number; latencyMs: number; concurrency?: number; batchSize?: number;
+  /** BATCH_ROWS of the product and of (d) (0 = fixed batchSize); default: the product default. */
+  batchRows?: number;
+  workers: number; rateLimit: number;
   /** Activities one worker runs at once (MAX_CONCURRENT_ACTIVITIES); default: the product default. */
   maxConcurrentActivities?: number;
   /** FETCH_BUFFER_MB of the product's workers and of (d); default: the product default. */
@@ -67,6 +70,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     ...(options.env ?? {}),
     ...(options.concurrency ? { CONCURRENCY: String(options.concurrency) } : {}),
     ...(options.batchSize ? { BATCH_SIZE: String(options.batchSize) } : {}),
+    ...(options.batchRows !== undefined ? { BATCH_ROWS: String(options.batchRows) } : {}),
     ...(options.maxConcurrentActivities ? { MAX_CONCURRENT_ACTIVITIES: String(options.maxConcurrentActivities) } : {}),
     ...(options.fetchBufferMb ? { FETCH_BUFFER_MB: String(options.fetchBufferMb) } : {}),
   };
@@ -98,7 +102,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     }
     if (phases.has('d')) {
       result.direct = await measure(options.blocks, expected, () => runDirect({
-        url: `${server.url}/d`, db: database.db, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs, fetchBufferBytes: cfg.fetchBufferBytes,
+        url: `${server.url}/d`, db: database.db, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, batchRows: cfg.batchRows, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs, fetchBufferBytes: cfg.fetchBufferBytes,
       }));
     }
     if (phases.has('c')) {
@@ -192,7 +196,8 @@ async function main(): Promise<void> {
     .option('--blocks <n>', 'blocks to index in each phase', nonNegativeInteger, 1_000)
     .option('--latency-ms <ms>', 'round trip the chain server adds to every HTTP request', nonNegativeInteger, 100)
     .option('--concurrency <n>', 'batches in flight (the workflow window, CONCURRENCY); default: the product default', nonNegativeInteger)
-    .option('--batch-size <blocks>', 'blocks per batch (BATCH_SIZE); default: the product default', nonNegativeInteger)
+    .option('--batch-size <blocks>', 'blocks per batch (BATCH_SIZE): of all, or of the first ones when adaptive; default: the product default', nonNegativeInteger)
+    .option('--batch-rows <rows>', 'rows later batches aim at (BATCH_ROWS; 0 = every batch has --batch-size blocks); default: the product default', nonNegativeInteger)
     .option('--max-concurrent-activities <n>', 'activities per worker (MAX_CONCURRENT_ACTIVITIES); default: the product default', nonNegativeInteger)
     .option('--fetch-buffer-mb <n>', 'MB of JSON-RPC answers a worker holds unwritten per chain (FETCH_BUFFER_MB); default: the product default', nonNegativeInteger)
     .option('--workers <n>', 'worker processes for a second product run (ratio against 1 worker)', nonNegativeInteger, 1)

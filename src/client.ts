@@ -16,7 +16,7 @@ import { formatCount, formatCountOr, formatRange, rangeSize } from './domain/ind
 import { ConfigError } from './errors.js';
 import { chooseProgressMode, createProgressReporter } from './cli/backfill-progress.js';
 import { renderStatusTable, type StatusRow } from './cli/status-table.js';
-import { syncStartDetails, syncSummary } from './workflows/details.js';
+import { batchSizeText, syncStartDetails, syncSummary } from './workflows/details.js';
 import {
   backfillProgressQuery,
   chainIdSearchAttribute,
@@ -46,6 +46,14 @@ const NO_NUMBER = '-';
 function blockNumberArg(name: string) {
   return (value: string): number => {
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError(`${name} must be a block number (integer ≥ 0), got ${value}`);
+    return Number(value);
+  };
+}
+
+/** Parses an integer option ≥ 0 (a count where 0 means off). @throws InvalidArgumentError naming the option. */
+function countArg(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError(`${name} must be an integer ≥ 0, got ${value}`);
     return Number(value);
   };
 }
@@ -147,18 +155,19 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .description('Index blocks --from..--to (inclusive) in a backfill workflow (backfill:<chainId>:<from>-<to>) and wait for it, printing progress.')
     .requiredOption('--from <block>', 'first block number', blockNumberArg('--from'))
     .requiredOption('--to <block>', 'last block number (inclusive)', blockNumberArg('--to'))
-    .option('--batch-size <blocks>', 'blocks per batch (default: BATCH_SIZE)', positiveArg('--batch-size'))
+    .option('--batch-size <blocks>', 'blocks per batch: of the first ones, or of all with --batch-rows 0 (default: BATCH_SIZE)', positiveArg('--batch-size'))
+    .option('--batch-rows <rows>', 'rows (blocks + transactions + logs) later batches aim at; 0 = every batch has --batch-size blocks (default: BATCH_ROWS)', countArg('--batch-rows'))
     .option('--concurrency <n>', 'batches in flight (default: CONCURRENCY)', positiveArg('--concurrency'))
     .option('--no-wait', 'start it and return at once')
     .option('--json', 'progress as one JSON object per line on stdout (event "progress", then "done"), for scripts', false)
-    .action(async (opts: { from: number; to: number; batchSize?: number; concurrency?: number; wait: boolean; json: boolean }) => {
+    .action(async (opts: { from: number; to: number; batchSize?: number; batchRows?: number; concurrency?: number; wait: boolean; json: boolean }) => {
       const cfg = config();
       const chain = chainOf(cfg);
       const { chainId } = chain;
       if (opts.from > opts.to) throw new CliError(`--from ${opts.from} is above --to ${opts.to}`);
       const { client, close } = await connectClient(cfg);
       try {
-        const input: BackfillInput = { chainId, from: opts.from, to: opts.to, batchSize: opts.batchSize ?? chain.batchSize, concurrency: opts.concurrency ?? chain.concurrency, maxRetries: chain.maxRetries };
+        const input: BackfillInput = { chainId, from: opts.from, to: opts.to, batchSize: opts.batchSize ?? chain.batchSize, batchRows: opts.batchRows ?? chain.batchRows, concurrency: opts.concurrency ?? chain.concurrency, maxRetries: chain.maxRetries };
         const workflowId = backfillWorkflowId(chainId, opts.from, opts.to);
         const registered = await registeredSearchAttributes(client, cfg);
         const handle = await client.workflow.start('backfill', {
@@ -339,6 +348,7 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
     chainId,
     startBlock: chain.startBlock,
     batchSize: chain.batchSize,
+    batchRows: chain.batchRows,
     concurrency: chain.concurrency,
     confirmationDepth: chain.confirmationDepth,
     finality: chain.finality,
@@ -361,7 +371,7 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
     typedSearchAttributes: chainIdAttribute(registered, chainId),
   });
   const from = stored ? `resuming after the stored cursor ${formatCount(stored.blockNumber)}` : `from block ${formatCount(chain.startBlock)}`;
-  return `sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${chain.batchSize}, ${chain.concurrency} at once`;
+  return `sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${batchSizeText(chain.batchSize, chain.batchRows)}, ${chain.concurrency} at once`;
 }
 
 /**

@@ -31,6 +31,7 @@ const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
 const TUNABLE_SCHEMAS = {
   startBlock: integer(0),
   batchSize: integer(1, 10_000),
+  batchRows: integer(0, 10_000_000),
   concurrency: integer(1, 500),
   maxRetries: integer(0, 1_000_000),
   confirmationDepth: integer(0, 100_000),

@@ -21,8 +21,14 @@ export type Config = Readonly<{
   chainId: number | null;
   /** First block number the sync stores. */
   startBlock: number;
-  /** Blocks per batch (one `indexRange` activity). */
+  /** Blocks per batch (one `indexRange` activity): of every batch when `batchRows` is 0, else of the first ones. */
   batchSize: number;
+  /**
+   * Rows (blocks + transactions + logs) a batch aims at once batches are stored (`BATCH_ROWS`):
+   * later batches get as many blocks as hold about this many rows at the rows per block seen,
+   * between 1 and 10 × `batchSize`. 0: every batch has `batchSize` blocks.
+   */
+  batchRows: number;
   /** Batches in flight at once in a sync or backfill workflow. */
   concurrency: number;
   /** Activity attempts before a batch fails (Temporal `maximumAttempts`; 0 = unlimited). */
@@ -63,6 +69,7 @@ const DEFAULTS = {
   TASK_QUEUE: 'evm-indexer',
   START_BLOCK: '0',
   BATCH_SIZE: '100',
+  BATCH_ROWS: '50000',
   CONCURRENCY: '8',
   MAX_RETRIES: '0',
   CONFIRMATION_DEPTH: '12',
@@ -131,6 +138,7 @@ const schema = z.object({
   CHAIN_ID: integer(1).optional(),
   START_BLOCK: integer(0).default(Number(DEFAULTS.START_BLOCK)),
   BATCH_SIZE: integer(1, 10_000).default(Number(DEFAULTS.BATCH_SIZE)),
+  BATCH_ROWS: integer(0, 10_000_000).default(Number(DEFAULTS.BATCH_ROWS)),
   CONCURRENCY: integer(1, 500).default(Number(DEFAULTS.CONCURRENCY)),
   MAX_RETRIES: integer(0, 1_000_000).default(Number(DEFAULTS.MAX_RETRIES)),
   CONFIRMATION_DEPTH: integer(0, 100_000).default(Number(DEFAULTS.CONFIRMATION_DEPTH)),
@@ -195,6 +203,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     chainId: e.CHAIN_ID ?? null,
     startBlock: e.START_BLOCK,
     batchSize: e.BATCH_SIZE,
+    batchRows: e.BATCH_ROWS,
     concurrency: e.CONCURRENCY,
     maxRetries: e.MAX_RETRIES,
     confirmationDepth: e.CONFIRMATION_DEPTH,

@@ -54,6 +54,7 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
       cursor,
       to,
       batchSize,
+      batchRows: input.batchRows ?? 0,
       concurrency,
       index: (range) => acts.indexRange({ chainId, from: range.from, to: range.to }),
       shouldStop: () => workflowInfo().continueAsNewSuggested,

@@ -39,8 +39,14 @@ export type ChainSyncInput = {
   chainId: number;
   /** First block number to store when the chain has no cursor yet. */
   startBlock: number;
-  /** Blocks per `indexRange` activity. */
+  /** Blocks per `indexRange` activity: of every one, or with `batchRows` of the first ones. */
   batchSize: number;
+  /**
+   * Rows (blocks + transactions + logs) an `indexRange` activity aims at once batches are stored:
+   * later batches are sized from the rows per block seen (between 1 and 10 × `batchSize` blocks).
+   * 0 or absent (runs started before it existed): every batch has `batchSize` blocks.
+   */
+  batchRows?: number;
   /** `indexRange` activities in flight at once (sliding window). */
   concurrency: number;
   /** Blocks on top of a block before it is stored, when `finality` is `depth`. */
@@ -77,7 +83,10 @@ export type BackfillInput = {
   from: number;
   /** Last block number, inclusive. */
   to: number;
+  /** Blocks per batch (default 100): of every batch, or with `batchRows` of the first ones. */
   batchSize?: number;
+  /** Rows a batch aims at once batches are stored, as in {@link ChainSyncInput}; absent or 0: fixed `batchSize`. */
+  batchRows?: number;
   concurrency?: number;
   maxRetries?: number;
   /** Carried across continue-as-new: blocks `from..doneThrough` are stored and linked. */

@@ -25,11 +25,20 @@ export function syncStartDetails(input: ChainSyncInput): string {
   return table(`**Started with**`, [
     ['start block', formatCount(input.startBlock)],
     ['finality', input.finality === 'depth' ? `head − ${input.confirmationDepth} blocks` : `'${input.finality}' tag`],
-    ['batch size', `${formatCount(input.batchSize)} blocks`],
+    ['batch size', batchSizeText(input.batchSize, input.batchRows ?? 0)],
     ['concurrency', `${input.concurrency} batches`],
     ['poll interval', `${input.pollIntervalMs} ms`],
     ['activity attempts', input.maxRetries === 0 ? 'unlimited' : String(input.maxRetries)],
   ]);
+}
+
+/**
+ * How batches are sized, in words: `100 blocks` (fixed) or `100 blocks, then about 50,000 rows`
+ * (adaptive, `batchRows` > 0). Pure.
+ */
+export function batchSizeText(batchSize: number, batchRows: number): string {
+  const first = `${formatCount(batchSize)} blocks`;
+  return batchRows > 0 ? `${first}, then about ${formatCount(batchRows)} rows` : first;
 }
 
 /** What the Web UI shows for a number not known yet (an en dash). */

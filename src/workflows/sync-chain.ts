@@ -188,6 +188,7 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
         cursor,
         to: target,
         batchSize: input.batchSize,
+        batchRows: input.batchRows ?? 0, // absent in runs started before adaptive sizing: fixed size, so their histories replay
         concurrency: input.concurrency,
         index: (range) => acts.indexRange({ chainId: input.chainId, from: range.from, to: range.to }),
         shouldStop: () => paused || workflowInfo().continueAsNewSuggested,

@@ -4,7 +4,7 @@
  * finished batches whose parent hashes link. Deterministic: only Promise.race over activity
  * promises, no timers, no I/O.
  */
-import { advanceCursor, cutRanges, type BlockRange, type Cursor, type StoredBatch } from '../domain/index.js';
+import { advanceCursor, createRangeSizer, type BlockRange, type Cursor, type StoredBatch } from '../domain/index.js';
 
 /** How a window run ended. `reorg` names the first block whose parent hash did not link. */
 export type WindowOutcome =
@@ -18,8 +18,14 @@ export type WindowOptions = {
   cursor: Cursor;
   /** Last block number of the range, inclusive. */
   to: number;
-  /** Blocks per batch. */
+  /** Blocks per batch: of every batch, or with `batchRows` of the first ones. */
   batchSize: number;
+  /**
+   * Rows (blocks + transactions + logs) a batch aims at once batches are stored: each new batch is
+   * sized from the rows per block seen so far ({@link createRangeSizer}). 0 or absent: every batch
+   * has `batchSize` blocks.
+   */
+  batchRows?: number;
   /** Batches in flight at once. */
   concurrency: number;
   /** Stores one batch (the `indexRange` activity). */
@@ -49,7 +55,8 @@ export const WINDOW_REFILL_FIRST = 'window-refill-first';
  * Invariant: `onAdvance` is called only for batches already committed, in block order.
  */
 export async function runWindow(options: WindowOptions): Promise<WindowOutcome> {
-  const pending = cutRanges(options.cursor.blockNumber + 1, options.to, options.batchSize);
+  const sizer = createRangeSizer(options.batchSize, options.batchRows);
+  let nextFrom = options.cursor.blockNumber + 1; // first block of the next batch; the batches are cut as they start
   const inFlight = new Map<number, Promise<number>>();
   const finished = new Map<number, StoredBatch>();
   let cursor = options.cursor;
@@ -64,10 +71,12 @@ export async function runWindow(options: WindowOptions): Promise<WindowOutcome> 
 
   /** Starts batches while the window has room. */
   const refill = () => {
-    while (failure === null && inFlight.size < options.concurrency && pending.length > 0 && !options.shouldStop()) {
-      const range = pending.shift()!;
+    while (failure === null && inFlight.size < options.concurrency && nextFrom <= options.to && !options.shouldStop()) {
+      const range = { from: nextFrom, to: Math.min(options.to, nextFrom + sizer.next() - 1) };
+      nextFrom = range.to + 1;
       const promise = options.index(range).then(
         (batch) => {
+          sizer.observe(batch);
           finished.set(batch.from, batch);
           return range.from;
         },
@@ -88,7 +97,7 @@ export async function runWindow(options: WindowOptions): Promise<WindowOutcome> 
       throw failure;
     }
     if (inFlight.size === 0) {
-      return { kind: pending.length === 0 ? 'done' : 'stopped', cursor };
+      return { kind: nextFrom > options.to ? 'done' : 'stopped', cursor };
     }
     const settled = await Promise.race(inFlight.values());
     inFlight.delete(settled);

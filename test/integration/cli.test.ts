@@ -63,7 +63,7 @@ describe('operator CLI on the real stack', () => {
   it('`start` starts the sync once; a second `start` says it runs already and exits 0', async () => {
     const first = await client('start');
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/^sync chain-sync:31337 started \(run [0-9a-f-]+\) on task queue evm-indexer: from block 0, 3 confirmations deep, batches of 5, 8 at once\n$/);
+    expect(first.stdout).toMatch(/^sync chain-sync:31337 started \(run [0-9a-f-]+\) on task queue evm-indexer: from block 0, 3 confirmations deep, batches of 5 blocks, then about 50,000 rows, 8 at once\n$/);
     const second = await client('start');
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/^sync chain-sync:31337 is already running \(run [0-9a-f-]+\); nothing to do\n$/);

@@ -94,8 +94,8 @@ describe('two chains indexed by one deployment', () => {
     const started = await client('start');
     expect([started.code, started.stderr]).toEqual([0, '']);
     expect(started.stdout.split('\n')).toEqual([
-      expect.stringMatching(/^sync chain-sync:31337 started \(run [0-9a-f-]+\) on task queue multi-31337: from block 0, 3 confirmations deep, batches of 5, 8 at once$/),
-      expect.stringMatching(/^sync chain-sync:31338 started \(run [0-9a-f-]+\) on task queue multi-31338: from block 0, 2 confirmations deep, batches of 3, 8 at once$/),
+      expect.stringMatching(/^sync chain-sync:31337 started \(run [0-9a-f-]+\) on task queue multi-31337: from block 0, 3 confirmations deep, batches of 5 blocks, then about 50,000 rows, 8 at once$/),
+      expect.stringMatching(/^sync chain-sync:31338 started \(run [0-9a-f-]+\) on task queue multi-31338: from block 0, 2 confirmations deep, batches of 3 blocks, then about 50,000 rows, 8 at once$/),
       '',
     ]);
     const again = await client('start', '--chain-id', String(B.chainId));

@@ -41,4 +41,10 @@ describe('static details of a sync', () => {
       '| concurrency | 8 batches |', '| poll interval | 2000 ms |', '| activity attempts | unlimited |',
     ].join('\n'));
   });
+
+  it('shows adaptive batches as the first size, then the rows they aim at', async () => {
+    const { syncStartDetails } = await import('../../../src/workflows/details.js');
+    expect(syncStartDetails({ chainId: 1, startBlock: 0, batchSize: 100, batchRows: 50_000, concurrency: 8, confirmationDepth: 12, finality: 'depth', pollIntervalMs: 2000, maxRetries: 0 }))
+      .toContain('| batch size | 100 blocks, then about 50,000 rows |');
+  });
 });

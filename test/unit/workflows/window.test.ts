@@ -71,3 +71,28 @@ describe('runWindow()', () => {
     expect(asked).toBe(3); // once per round that moved the cursor
   });
 });
+
+describe('runWindow() with batchRows', () => {
+  it('sizes each batch it starts from the rows per block of the batches stored before it', async () => {
+    const starts: BlockRange[] = [];
+    const outcome = await runWindow({
+      cursor: { blockNumber: -1, blockHash: '0x-1' },
+      to: 999,
+      batchSize: 10,
+      batchRows: 400, // 4 rows a block (1 block + 1 transaction + 2 logs) → 100 blocks, the 10 × batchSize cap
+      concurrency: 2,
+      index: async (range) => {
+        starts.push(range);
+        const batch = stored(range);
+        return { ...batch, transactionCount: batch.blockCount, logCount: 2 * batch.blockCount };
+      },
+      shouldStop: () => false,
+      onAdvance: async () => undefined,
+    });
+    expect(outcome).toEqual({ kind: 'done', cursor: { blockNumber: 999, blockHash: '0x999' } });
+    expect(starts.map((r) => `${r.from}-${r.to}`)).toEqual([
+      '0-9', '10-19', // started before any batch was stored
+      '20-119', '120-219', '220-319', '320-419', '420-519', '520-619', '620-719', '720-819', '820-919', '920-999',
+    ]);
+  });
+});
