@@ -50,10 +50,10 @@ function blockNumberArg(name: string) {
   };
 }
 
-/** Parses an integer option ≥ 0 (a count where 0 means off). @throws InvalidArgumentError naming the option. */
-function countArg(name: string) {
+/** Parses an integer option from 0 to `max` (a count where 0 means off). @throws InvalidArgumentError naming the option. */
+function countArg(name: string, max: number) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError(`${name} must be an integer ≥ 0, got ${value}`);
+    if (!/^\d+$/.test(value) || Number(value) > max) throw new InvalidArgumentError(`${name} must be an integer from 0 to ${max}, got ${value}`);
     return Number(value);
   };
 }
@@ -156,7 +156,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .requiredOption('--from <block>', 'first block number', blockNumberArg('--from'))
     .requiredOption('--to <block>', 'last block number (inclusive)', blockNumberArg('--to'))
     .option('--batch-size <blocks>', 'blocks per batch: of the first ones, or of all with --batch-rows 0 (default: BATCH_SIZE)', positiveArg('--batch-size'))
-    .option('--batch-rows <rows>', 'rows (blocks + transactions + logs) later batches aim at; 0 = every batch has --batch-size blocks (default: BATCH_ROWS)', countArg('--batch-rows'))
+    .option('--batch-rows <rows>', 'rows (blocks + transactions + logs) later batches aim at; 0 = every batch has --batch-size blocks (default: BATCH_ROWS)', countArg('--batch-rows', 10_000_000))
     .option('--concurrency <n>', 'batches in flight (default: CONCURRENCY)', positiveArg('--concurrency'))
     .option('--no-wait', 'start it and return at once')
     .option('--json', 'progress as one JSON object per line on stdout (event "progress", then "done"), for scripts', false)

@@ -84,7 +84,7 @@ export async function runProduct(options: {
     for (const w of workers) writeFileSync(`/proc/${w.pid}/clear_refs`, '5'); // reset VmHWM
     const cfg = parseConfig({ RPC_URL: options.serverUrl, CHAIN_ID: String(options.chainId), ...options.env });
     const input: ChainSyncInput = {
-      chainId: options.chainId, startBlock: cfg.startBlock, batchSize: cfg.batchSize, concurrency: cfg.concurrency, confirmationDepth: cfg.confirmationDepth,
+      chainId: options.chainId, startBlock: cfg.startBlock, batchSize: cfg.batchSize, batchRows: cfg.batchRows, concurrency: cfg.concurrency, confirmationDepth: cfg.confirmationDepth,
       finality: cfg.finality, pollIntervalMs: cfg.pollIntervalMs, maxRetries: cfg.maxRetries, gapCheckIntervalMs: cfg.gapCheckIntervalMs,
     };
     const cpuBefore = cpuSnapshot(workers.map((w) => w.pid));

@@ -6,4 +6,4 @@ export { type BlockRange, rangeSize, isValidRange, cutRanges, formatRange, cover
 export { formatCount, formatCountOr } from './format-count.js';
 export { type Finality, type ChainHead, confirmedHead, syncTarget } from './finality.js';
 export { type Cursor, type StoredBatch, type CursorAdvance, advanceCursor, pendingRange } from './cursor.js';
-export { type RangeSizer, createRangeSizer, BATCH_GROWTH_LIMIT, MAX_BATCH_BLOCKS } from './range-sizing.js';
+export { type RangeSizer, createRangeSizer, BATCH_GROWTH_LIMIT, ADAPTED_MAX_BLOCKS } from './range-sizing.js';

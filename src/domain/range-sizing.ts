@@ -5,15 +5,21 @@
  * nearly so; its work grows with its rows. Sizing batches by rows keeps that fixed cost a small
  * share on light chains (10 transactions a block: about 1,000-block batches) without making
  * batches of full mainnet blocks (150 transactions, 300 logs: about 100-block batches) longer.
- * Pure and deterministic (workflow code): it depends only on the batches' results.
+ * Pure and deterministic (workflow code): it depends only on the batches' results. Its constants
+ * and what counts as a row are part of the sync's history: changing them changes the batches a
+ * running adaptive sync cuts on replay, so a change needs a `patched()` marker in the window.
  */
 import type { StoredBatch } from './cursor.js';
 
-/** How many times `batchSize` an adapted batch may grow to, at most (and never past {@link MAX_BATCH_BLOCKS}). */
+/** How many times `batchSize` an adapted batch may grow to, at most (and never past {@link ADAPTED_MAX_BLOCKS}). */
 export const BATCH_GROWTH_LIMIT = 10;
 
-/** Most blocks in one batch, whatever the settings (the `BATCH_SIZE` maximum). */
-export const MAX_BATCH_BLOCKS = 10_000;
+/**
+ * Most blocks an adapted batch grows to unless `batchSize` itself is larger. Rows say nothing of a
+ * block's JSON-RPC cost (two calls, however empty): this keeps a batch of near-empty blocks within
+ * its 10-minute start-to-close timeout on a slow endpoint, and a retry cheap.
+ */
+export const ADAPTED_MAX_BLOCKS = 2_000;
 
 /** Weight of the newest batch in the running rows-per-block estimate (exponential moving average). */
 const NEWEST_WEIGHT = 0.5;
@@ -30,7 +36,7 @@ export type RangeSizer = {
  * Makes a sizer. With `batchRows` 0, null or absent every batch has `batchSize` blocks (fixed
  * size, as before this existed). Otherwise the first batches have `batchSize` blocks, and once a
  * batch is stored each next one has `⌊batchRows / rowsPerBlock⌋` blocks, between 1 and
- * `min(10 × batchSize, 10,000)`, where `rowsPerBlock` is a moving average of the stored batches'
+ * `max(batchSize, min(10 × batchSize, 2,000))`, where `rowsPerBlock` is a moving average of the stored batches'
  * `(blocks + transactions + logs) / blocks` that weighs the newest batch half, so a chain whose
  * blocks fill up over its history gets smaller batches within a few of them. Pure.
  * @param batchSize blocks per batch at first (`BATCH_SIZE`), a positive integer.
@@ -42,7 +48,7 @@ export function createRangeSizer(batchSize: number, batchRows?: number | null): 
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   const target = batchRows ?? 0;
   if (!Number.isSafeInteger(target) || target < 0) throw new RangeError(`batchRows must be a non-negative integer, got ${batchRows}`);
-  const most = Math.min(MAX_BATCH_BLOCKS, Math.max(batchSize, batchSize * BATCH_GROWTH_LIMIT));
+  const most = Math.max(batchSize, Math.min(ADAPTED_MAX_BLOCKS, batchSize * BATCH_GROWTH_LIMIT));
   let rowsPerBlock: number | null = null;
   return {
     next() {
@@ -52,6 +58,7 @@ export function createRangeSizer(batchSize: number, batchRows?: number | null): 
     observe(batch) {
       if (target === 0 || batch.blockCount < 1) return;
       const perBlock = (batch.blockCount + batch.transactionCount + batch.logCount) / batch.blockCount;
+      if (!Number.isFinite(perBlock)) return; // counts that are not numbers teach nothing
       rowsPerBlock = rowsPerBlock === null ? perBlock : rowsPerBlock * (1 - NEWEST_WEIGHT) + perBlock * NEWEST_WEIGHT;
     },
   };

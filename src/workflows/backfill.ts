@@ -20,7 +20,8 @@ const DEFAULT_CONCURRENCY = 8;
  * Stores blocks `input.from..input.to` (inclusive) of chain `input.chainId` and returns the final
  * progress. Seams between batches are checked; a seam that does not link (a reorg during the
  * backfill) re-indexes from the common ancestor.
- * @throws ApplicationFailure `InvalidInputError` when the range is not `0 ≤ from ≤ to`.
+ * @throws ApplicationFailure `InvalidInputError` when the range is not `0 ≤ from ≤ to`, or `batchSize`
+ *   is not an integer ≥ 1 or `batchRows` an integer ≥ 0.
  * @example temporal workflow start --type backfill --task-queue evm-indexer --workflow-id backfill:31337:0-99 --input '{"chainId":31337,"from":0,"to":99}'
  */
 export async function backfill(input: BackfillInput): Promise<BackfillProgress> {
@@ -29,6 +30,9 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
     throw ApplicationFailure.nonRetryable(`backfill needs integers 0 ≤ from ≤ to, got from=${from} to=${to}`, 'InvalidInputError');
   }
   const batchSize = input.batchSize ?? DEFAULT_BATCH_SIZE_BLOCKS;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || !Number.isSafeInteger(input.batchRows ?? 0) || (input.batchRows ?? 0) < 0) {
+    throw ApplicationFailure.nonRetryable(`backfill needs an integer batchSize ≥ 1 and batchRows ≥ 0, got batchSize=${input.batchSize} batchRows=${input.batchRows}`, 'InvalidInputError');
+  }
   const concurrency = input.concurrency ?? DEFAULT_CONCURRENCY;
   const acts = createActivityProxies(input.maxRetries ?? 0);
   let cursor: Cursor = input.carried?.cursor ?? { blockNumber: from - 1, blockHash: null };

@@ -19,7 +19,8 @@ export function syncSummary(chainId: number): string {
 
 /**
  * Static markdown details of a sync, set by the client at start: the settings it started with
- * (start block, finality, batch size in blocks, concurrency, poll interval in ms). Pure.
+ * (start block, finality, batch size in blocks and the rows later batches aim at, concurrency,
+ * poll interval in ms). Pure.
  */
 export function syncStartDetails(input: ChainSyncInput): string {
   return table(`**Started with**`, [

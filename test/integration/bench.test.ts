@@ -54,6 +54,6 @@ describe('npm run bench', () => {
       'blocks', 'blocksPerSecond', 'cpuPerBlock', 'rows', 'rowsMatch', 'rowsPerSecond', 'rpcCallsPerBlock', 'rpcRequestsPerBlock', 'seconds', 'serverCpuMs', 'workerPeakRssMb', 'workers',
     ]);
     expect(written.generated).toEqual({ blocks: BLOCKS, transactionsPerBlock: 10, logsPerBlock: 20 });
-    expect(written.productInput).toMatchObject({ chainId: 1, startBlock: 0, batchSize: 100, concurrency: 8, confirmationDepth: 12, finality: 'depth' });
+    expect(written.productInput).toMatchObject({ chainId: 1, startBlock: 0, batchSize: 100, batchRows: 50_000, concurrency: 8, confirmationDepth: 12, finality: 'depth' });
   }, 600_000);
 });

@@ -11,6 +11,9 @@ import { backfillWorkflowId, chainSyncWorkflowId, syncProgressQuery, type Backfi
 import { generateTraffic, startAnvil, type Anvil, type TrafficSummary } from '../support/devnet.js';
 import { diffWithChain, digestRows, findIntegrityProblems, rpc } from '../support/chain-oracle.js';
 import { createTestDatabase, startIndexerWorker, startTemporal, waitFor, type TestDatabase, type TestWorker } from '../support/stack.js';
+import { scheduledRanges } from '../support/history.js';
+import { createRangeSizer } from '../../src/domain/index.js';
+import { sql } from 'kysely';
 
 const CHAIN_ID = 31337;
 const TASK_QUEUE = 'sync-test';
@@ -120,6 +123,38 @@ describe('chainSync on anvil with real traffic', () => {
     const result = await env.client.workflow.execute('backfill', { workflowId: backfillWorkflowId(CHAIN_ID, 0, traffic.toBlock), taskQueue: TASK_QUEUE, args: [input] });
     expect(result).toMatchObject({ chainId: CHAIN_ID, from: 0, to: traffic.toBlock, status: 'done', doneThrough: traffic.toBlock, blocksDone: traffic.toBlock + 1 });
     expect(await digestRows(database.db, CHAIN_ID)).toEqual(before);
+  });
+
+  it('a backfill with batchRows sizes each batch after the first by the rows per block of those stored (the history shows the ranges)', async () => {
+    const input: BackfillInput = { chainId: CHAIN_ID, from: 0, to: traffic.toBlock, batchSize: 2, batchRows: 15, concurrency: 1 };
+    const handle = await env.client.workflow.start('backfill', { workflowId: backfillWorkflowId(CHAIN_ID, 0, traffic.toBlock), taskQueue: TASK_QUEUE, args: [input] });
+    expect(await handle.result()).toMatchObject({ status: 'done', doneThrough: traffic.toBlock });
+    // Rows of each stored block (1 + its transactions + its logs), and the ranges the sizer cuts from them one batch at a time.
+    const perBlock = await sql<{ number: string; rows: number }>`
+      select b.number, 1 + b.transaction_count + coalesce((select sum(t.log_count) from transactions t where t.chain_id = b.chain_id and t.block_number = b.number), 0)::int as rows
+      from blocks b where b.chain_id = ${CHAIN_ID} and b.number <= ${traffic.toBlock} order by b.number`.execute(database.db);
+    const rows = perBlock.rows.map((r) => r.rows);
+    const sizer = createRangeSizer(2, 15);
+    const want: Array<{ from: number; to: number }> = [];
+    for (let from = 0; from <= traffic.toBlock;) {
+      const to = Math.min(traffic.toBlock, from + sizer.next() - 1);
+      const blocks = rows.slice(from, to + 1);
+      const total = blocks.reduce((a, b) => a + b, 0);
+      sizer.observe({ from, to, firstParentHash: '', lastHash: '', blockCount: blocks.length, transactionCount: total - blocks.length, logCount: 0 });
+      want.push({ from, to });
+      from = to + 1;
+    }
+    const got = await scheduledRanges(handle, 'indexRange');
+    expect(got).toEqual(want);
+    expect(new Set(got.map((r) => r.to - r.from + 1)).size).toBeGreaterThan(1); // not every batch has batchSize blocks
+  });
+
+  it('a backfill with a batchRows that is not an integer ≥ 0 fails at once with InvalidInputError', async () => {
+    const input = { chainId: CHAIN_ID, from: 0, to: 3, batchRows: -1 } as BackfillInput;
+    const failure = await env.client.workflow.execute('backfill', { workflowId: backfillWorkflowId(CHAIN_ID, 0, 3), taskQueue: TASK_QUEUE, args: [input] }).catch((err: unknown) => err);
+    expect((failure as { cause?: { type?: string; message?: string } }).cause).toMatchObject({
+      type: 'InvalidInputError', message: 'backfill needs an integer batchSize ≥ 1 and batchRows ≥ 0, got batchSize=undefined batchRows=-1',
+    });
   });
 
   it('the sync follows new blocks and keeps equal to the chain', async () => {

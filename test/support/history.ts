@@ -40,3 +40,16 @@ export async function retriedActivities(handle: WorkflowHandle): Promise<Retried
   }
   return retried;
 }
+
+/** The `{ from, to }` of every `activity` the workflow behind `handle` scheduled, in the order it scheduled them. */
+export async function scheduledRanges(handle: WorkflowHandle, activity: string): Promise<Array<{ from: number; to: number }>> {
+  const history = await handle.fetchHistory();
+  const ranges: Array<{ from: number; to: number }> = [];
+  for (const event of history.events ?? []) {
+    const s = event.activityTaskScheduledEventAttributes;
+    if (s?.activityType?.name !== activity) continue;
+    const input = defaultPayloadConverter.fromPayload<{ from: number; to: number }>(s.input!.payloads![0]!);
+    ranges.push({ from: input.from, to: input.to });
+  }
+  return ranges;
+}

@@ -28,10 +28,13 @@ describe('createRangeSizer()', () => {
     expect(wide.next()).toBe(1_612);
   });
 
-  it('never goes past 10,000 blocks nor under 1 block', () => {
-    const empty = createRangeSizer(5_000, 10_000_000);
-    empty.observe(batch(5_000, 0, 0)); // 1 row a block
-    expect(empty.next()).toBe(10_000);
+  it('never grows past 2,000 blocks (or batchSize when larger), nor under 1 block', () => {
+    const sizes = [50, 500, 5_000].map((batchSize) => {
+      const empty = createRangeSizer(batchSize, 10_000_000);
+      empty.observe(batch(batchSize, 0, 0)); // 1 row a block: 10,000,000 blocks wanted
+      return empty.next();
+    });
+    expect(sizes).toEqual([500, 2_000, 5_000]);
     const heavy = createRangeSizer(100, 1_000);
     heavy.observe(batch(1, 3_000, 9_000)); // 12,001 rows in one block
     expect(heavy.next()).toBe(1);
@@ -52,6 +55,13 @@ describe('createRangeSizer()', () => {
       sizer.observe(batch(100, 0, 0));
       expect(sizer.next()).toBe(100);
     }
+  });
+
+  it('ignores a batch whose counts are not numbers (the estimate stays)', () => {
+    const sizer = createRangeSizer(100, 50_000);
+    sizer.observe(batch(100, 15_000, 30_000));
+    sizer.observe({ ...batch(100, 0, 0), logCount: Number.NaN });
+    expect(sizer.next()).toBe(110);
   });
 
   it('throws RangeError naming a bad batchSize or batchRows', () => {

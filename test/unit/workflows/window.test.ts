@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { BlockRange, StoredBatch } from '../../../src/domain/index.js';
+import { cutRanges } from '../../../src/domain/index.js';
 import { runWindow } from '../../../src/workflows/window.js';
 
 /** A batch of blocks `from..to` whose hashes link: block n has hash `0xn`, its parent `0x(n-1)`. */
@@ -94,5 +95,42 @@ describe('runWindow() with batchRows', () => {
       '0-9', '10-19', // started before any batch was stored
       '20-119', '120-219', '220-319', '320-419', '420-519', '520-619', '620-719', '720-819', '820-919', '920-999',
     ]);
+  });
+});
+
+describe('runWindow() batch cutting', () => {
+  /** Runs a window over 0..to with `options`; batches hold 1 transaction and 2 logs a block and finish in reverse order of start. */
+  async function cuts(to: number, batchSize: number, batchRows: number | undefined, stopAfter = Infinity) {
+    const starts: BlockRange[] = [];
+    const outcome = await runWindow({
+      cursor: { blockNumber: -1, blockHash: '0x-1' },
+      to,
+      batchSize,
+      ...(batchRows === undefined ? {} : { batchRows }),
+      concurrency: 3,
+      index: async (range) => {
+        starts.push(range);
+        await new Promise((resolve) => setTimeout(resolve, 3 * (3 - (starts.length % 3)))); // out of order
+        const batch = stored(range);
+        return { ...batch, transactionCount: batch.blockCount, logCount: 2 * batch.blockCount };
+      },
+      shouldStop: () => starts.length >= stopAfter,
+      onAdvance: async () => undefined,
+    });
+    return { outcome, starts };
+  }
+
+  it('with batchRows 0 or absent cuts exactly cutRanges(), whatever the batches hold', async () => {
+    for (const batchRows of [0, undefined]) {
+      const { outcome, starts } = await cuts(96, 10, batchRows);
+      expect(outcome.kind).toBe('done');
+      expect(starts.sort((a, b) => a.from - b.from)).toEqual(cutRanges(0, 96, 10));
+    }
+  });
+
+  it('adaptive and stopped part-way: ends `stopped` at the last linked batch, and nothing is started twice or skipped', async () => {
+    const { outcome, starts } = await cuts(9_999, 10, 400, 5);
+    expect(outcome).toEqual({ kind: 'stopped', cursor: { blockNumber: starts[4]!.to, blockHash: `0x${starts[4]!.to}` } });
+    expect(starts.map((r) => `${r.from}-${r.to}`)).toEqual(['0-9', '10-19', '20-29', '30-129', '130-229']);
   });
 });
