@@ -26,7 +26,8 @@ export type Config = Readonly<{
   /**
    * Rows (blocks + transactions + logs) a batch aims at once batches are stored (`BATCH_ROWS`):
    * later batches get as many blocks as hold about this many rows at the rows per block seen,
-   * between 1 and 10 × `batchSize`. 0: every batch has `batchSize` blocks.
+   * between 1 and `max(batchSize, min(10 × batchSize, 2,000))` (`createRangeSizer` in
+   * src/domain). 0: every batch has `batchSize` blocks.
    */
   batchRows: number;
   /** Batches in flight at once in a sync or backfill workflow. */

@@ -43,7 +43,8 @@ export type ChainSyncInput = {
   batchSize: number;
   /**
    * Rows (blocks + transactions + logs) an `indexRange` activity aims at once batches are stored:
-   * later batches are sized from the rows per block seen (between 1 and 10 × `batchSize` blocks).
+   * later batches are sized from the rows per block seen (between 1 and `max(batchSize, min(10 ×
+   * batchSize, 2,000))` blocks; `createRangeSizer`).
    * 0 or absent (runs started before it existed): every batch has `batchSize` blocks.
    */
   batchRows?: number;
