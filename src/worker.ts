@@ -13,6 +13,7 @@
  * as one line naming the variable (secrets redacted).
  */
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
@@ -321,6 +322,26 @@ export function reportFatal(err: unknown, secrets: readonly string[]): void {
   process.exitCode = 1;
 }
 
+/**
+ * Heap growth after a full garbage collection, in percent (V8's `--heap-growing-percent`): the
+ * next full collection comes once the heap is this much larger than what survived the last. V8's
+ * own factor grows up to 300 % on a machine with a large heap limit, and a worker's garbage is
+ * mostly parsed JSON-RPC answers (4 MiB strings and their objects) that die young in old space: in
+ * the mainnet bench 75 % keeps the peak RSS at 357–368 MB instead of 430–450 MB for about 2 ms
+ * more CPU per block.
+ */
+const HEAP_GROWING_PERCENT = 75;
+
+/**
+ * Sets V8's heap growth to {@link HEAP_GROWING_PERCENT} unless the process was started with its own
+ * `--heap-growing-percent` (0 there means V8's dynamic default). Called once, at start, by the
+ * worker process (V8 reads the flag at each full collection).
+ */
+function limitHeapGrowth(): void {
+  if (process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) return;
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+}
+
 /** Every endpoint URL of `RPC_URL` and of the chains file (when it parses), to strip from a fatal message. */
 function secretUrls(env: NodeJS.ProcessEnv): string[] {
   const fromEnv = (env.RPC_URL ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -332,6 +353,7 @@ function secretUrls(env: NodeJS.ProcessEnv): string[] {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  limitHeapGrowth();
   const secrets = secretUrls(process.env);
   // Exit explicitly: the Temporal runtime's native threads would otherwise keep the process alive.
   runWorker().then(
