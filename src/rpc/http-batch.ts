@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError } from '../errors.js';
 import { classifyHttpStatus, parseRetryAfter, toRpcError } from './classify.js';
 import { redactUrls } from './redact.js';
@@ -11,7 +12,8 @@ export type EndpointTarget = { readonly url: string; readonly label: string };
  * outcome per request, in request order, matched by `id` (never by position). A missing item
  * becomes an error outcome with code -32603 so the caller can retry it alone; a single error
  * object instead of an array applies to every request. `onBody` gets the size of the body read,
- * in bytes (characters of the text; a JSON-RPC answer is ASCII but for strings it returns).
+ * in bytes (characters of the text; a JSON-RPC answer is ASCII but for strings it returns). The
+ * body is UTF-8 (RFC 8259); an ASCII one, nearly every answer, is read without UTF-8 decoding.
  * @throws RpcTransientError on timeout, connection failure, HTTP 408/429/5xx (with the
  *   Retry-After hint in ms) or a body that is not JSON; RpcBadResponseError on HTTP 413 or a
  *   body of the wrong shape. Messages name the endpoint by label only.
@@ -34,7 +36,7 @@ export async function postBatch(
       body: JSON.stringify(body),
       signal: AbortSignal.any(signals),
     });
-    text = await response.text();
+    text = bodyText(await readBody(response));
     options.onBody?.(text.length);
   } catch (err) {
     const reason = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
@@ -57,6 +59,29 @@ export async function postBatch(
     throw new RpcTransientError(`${endpoint.label}: answered with a body that is not JSON (${text.slice(0, 60).replace(/\s+/g, ' ')}…)`);
   }
   return matchById(parsed, requests.length, endpoint.label);
+}
+
+const UTF8 = new TextDecoder();
+
+/** The whole body of `response` in one Buffer (one copy of its chunks; `arrayBuffer()` makes two). */
+async function readBody(response: Response): Promise<Buffer> {
+  if (!response.body) return Buffer.alloc(0);
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of response.body) {
+    chunks.push(chunk);
+    length += chunk.length;
+  }
+  return Buffer.concat(chunks, length);
+}
+
+/**
+ * The text of a UTF-8 body: an ASCII body as it is, byte per character (a copy, about three times
+ * as fast as UTF-8 decoding, which was 3 % of the worker's CPU on mainnet blocks), else decoded
+ * as UTF-8 as `Response.text()` does (a byte order mark dropped, invalid sequences as U+FFFD). Pure.
+ */
+export function bodyText(body: Buffer): string {
+  return isAscii(body) ? body.toString('latin1') : UTF8.decode(body);
 }
 
 /**

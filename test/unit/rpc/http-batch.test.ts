@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { matchById, postBatch } from '../../../src/rpc/http-batch.js';
+import { bodyText, matchById, postBatch } from '../../../src/rpc/http-batch.js';
 import { RpcBadResponseError, RpcTransientError } from '../../../src/errors.js';
 import type { RpcOutcome } from '../../../src/rpc/types.js';
 import { fixture } from '../fixture.js';
@@ -128,5 +128,20 @@ describe('src/rpc/http-batch.ts', () => {
     const err = await postBatch(endpoint, [{ method: 'eth_chainId', params: [] }], { timeoutMs: 1000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RpcTransientError);
     expect((err as Error).message).not.toContain('hunter2pass');
+  });
+
+  it('bodyText() reads an ASCII body byte per character', () => {
+    expect(bodyText(Buffer.from('[{"jsonrpc":"2.0","id":0,"result":"0x1"}]'))).toBe('[{"jsonrpc":"2.0","id":0,"result":"0x1"}]');
+  });
+
+  it('bodyText() decodes a body with UTF-8 characters as UTF-8 (not one character per byte)', () => {
+    const text = bodyText(Buffer.from('{"error":{"message":"zu viele Anfragen – später"}}', 'utf8'));
+    expect(text).toBe('{"error":{"message":"zu viele Anfragen – später"}}');
+    expect([text.length, Buffer.byteLength(text)]).toEqual([50, 53]);
+  });
+
+  it('bodyText() drops a UTF-8 byte order mark and turns an invalid sequence into U+FFFD, as Response.text() does', () => {
+    expect(bodyText(Buffer.from([0xef, 0xbb, 0xbf, 0x5b, 0x5d]))).toBe('[]');
+    expect(bodyText(Buffer.from([0x22, 0xff, 0x22]))).toBe('"\ufffd"');
   });
 });
