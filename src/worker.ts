@@ -330,16 +330,19 @@ export function reportFatal(err: unknown, secrets: readonly string[]): void {
  * the mainnet bench 75 % keeps the peak RSS at 357–368 MB instead of 430–450 MB for about 2 ms
  * more CPU per block.
  */
-const HEAP_GROWING_PERCENT = 75;
+export const HEAP_GROWING_PERCENT = 75;
 
 /**
- * Sets V8's heap growth to {@link HEAP_GROWING_PERCENT} unless the process was started with its own
- * `--heap-growing-percent` (0 there means V8's dynamic default). Called once, at start, by the
- * worker process (V8 reads the flag at each full collection).
+ * Sets V8's heap growth to `percent` ({@link HEAP_GROWING_PERCENT} by default; 0 is V8's dynamic
+ * factor) unless the process was started with its own `--heap-growing-percent` in `execArgv`.
+ * The worker process calls it once at start; V8 reads the flag at each full collection, so it
+ * takes effect at once. The bench sets it the same way for its in-process phase (d).
+ * @returns whether it set the flag.
  */
-function limitHeapGrowth(): void {
-  if (process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) return;
-  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+export function limitHeapGrowth(percent = HEAP_GROWING_PERCENT, execArgv: readonly string[] = process.execArgv): boolean {
+  if (execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) return false;
+  setFlagsFromString(`--heap-growing-percent=${percent}`);
+  return true;
 }
 
 /** Every endpoint URL of `RPC_URL` and of the chains file (when it parses), to strip from a fatal message. */
