@@ -23,7 +23,7 @@ import { runBaseline } from './phases/baseline.js';
 import { countRows, phaseResult, startChainServer, truncateChainTables, type PhaseResult } from './phases/common.js';
 import { runDirect } from './phases/direct.js';
 import { buildProduct, runProduct } from './phases/product.js';
-import type { CpuPerBlock } from './phases/cpu.js';
+import { cpuPerBlock, cpuSnapshot, type CpuPerBlock } from './phases/cpu.js';
 import { startTemporalServer } from '../test/support/processes.js';
 import { createTestDatabase } from '../test/support/stack.js';
 import { parseConfig } from '../src/config/parse.js';
@@ -105,9 +105,16 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       // this process, and (a) and (b) keep V8's default.
       const heapSet = limitHeapGrowth();
       try {
-        result.direct = await measure(options.blocks, expected, () => runDirect({
-          url: `${server.url}/d`, db: database.db, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, batchRows: cfg.batchRows, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs, fetchBufferBytes: cfg.fetchBufferBytes,
-        }));
+        let cpu: CpuPerBlock | undefined;
+        const phase = await measure(options.blocks, expected, async () => {
+          const before = cpuSnapshot([process.pid]);
+          const seconds = await runDirect({
+            url: `${server.url}/d`, db: database.db, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, batchRows: cfg.batchRows, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs, fetchBufferBytes: cfg.fetchBufferBytes,
+          });
+          cpu = cpuPerBlock(before, cpuSnapshot([process.pid]), options.blocks);
+          return seconds;
+        });
+        result.direct = { ...phase, ...(cpu ? { cpuPerBlock: cpu } : {}) };
       } finally {
         if (heapSet) limitHeapGrowth(0);
       }
@@ -188,7 +195,8 @@ export function formatResult(r: BenchResult): string {
   for (const [name, p] of rows) {
     const c = p?.cpuPerBlock;
     if (c) {
-      lines.push(`${name.slice(0, 3)} CPU per block: worker ${c.workerMs} ms, postgres ${c.postgresMs} ms, chain server ${p.serverCpuMs === null ? '–' : Math.round((p.serverCpuMs / p.blocks) * 10) / 10} ms, temporal server ${c.temporalMs ?? '–'} ms, whole machine ${c.machineMs} ms of the ${Math.round((r.machine.cpus * 1000 * p.seconds / p.blocks) * 10) / 10} ms its ${r.machine.cpus} cpus had (${c.stolenMs ?? '–'} ms stolen by the hypervisor)`);
+      const worker = p === r.phases.direct ? 'range activity (the bench process)' : 'worker';
+      lines.push(`${name.slice(0, 3)} CPU per block: ${worker} ${c.workerMs} ms, postgres ${c.postgresMs} ms, chain server ${p.serverCpuMs === null ? '–' : Math.round((p.serverCpuMs / p.blocks) * 10) / 10} ms, temporal server ${c.temporalMs ?? '–'} ms, whole machine ${c.machineMs} ms of the ${Math.round((r.machine.cpus * 1000 * p.seconds / p.blocks) * 10) / 10} ms its ${r.machine.cpus} cpus had (${c.stolenMs ?? '–'} ms stolen by the hypervisor)`);
     }
   }
   const t = r.ratios;
