@@ -328,21 +328,25 @@ export function reportFatal(err: unknown, secrets: readonly string[]): void {
  * Heap growth after a full garbage collection, in percent (V8's `--heap-growing-percent`): the
  * next full collection comes once the heap is this much larger than what survived the last. V8's
  * own factor grows up to 300 % on a machine with a large heap limit, and a worker's garbage is
- * mostly parsed JSON-RPC answers (4 MiB strings and their objects) that die young in old space: in
- * the mainnet bench 75 % keeps the peak RSS at 357–368 MB instead of 430–450 MB for about 2 ms
- * more CPU per block.
+ * mostly parsed JSON-RPC answers, which outlive a few young collections and then die in old
+ * space. In the mainnet bench 75 % keeps the worker's peak RSS at 349–387 MB instead of
+ * 430–465 MB, for about 2 ms more CPU per block (README, Performance: the memory table).
  */
 export const HEAP_GROWING_PERCENT = 75;
 
+/** `--heap-growing-percent` as V8 accepts it: dashes or underscores, with or without a value. */
+const HEAP_GROWING_FLAG = /^--heap[-_]growing[-_]percent(=|$)/;
+
 /**
  * Sets V8's heap growth to `percent` ({@link HEAP_GROWING_PERCENT} by default; 0 is V8's dynamic
- * factor) unless the process was started with its own `--heap-growing-percent` in `execArgv`.
+ * factor) unless the process was started with its own `--heap-growing-percent` (or
+ * `--heap_growing_percent`) in `execArgv`.
  * The worker process calls it once at start; V8 reads the flag at each full collection, so it
  * takes effect at once. The bench sets it the same way for its in-process phase (d).
  * @returns whether it set the flag.
  */
 export function limitHeapGrowth(percent = HEAP_GROWING_PERCENT, execArgv: readonly string[] = process.execArgv): boolean {
-  if (execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) return false;
+  if (execArgv.some((arg) => HEAP_GROWING_FLAG.test(arg))) return false;
   setFlagsFromString(`--heap-growing-percent=${percent}`);
   return true;
 }

@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { HEAP_GROWING_PERCENT, limitHeapGrowth } from '../../src/worker.js';
+import { limitHeapGrowth } from '../../src/worker.js';
 
 describe('src/worker.ts limitHeapGrowth()', () => {
-  it('leaves the heap growth alone when the process was started with --heap-growing-percent', () => {
-    expect(limitHeapGrowth(HEAP_GROWING_PERCENT, ['--enable-source-maps', '--heap-growing-percent=20'])).toBe(false);
+  it.each([
+    ['--heap-growing-percent=20'],
+    ['--heap_growing_percent=20'],
+    ['--heap-growing_percent=0'],
+    ['--heap-growing-percent'],
+  ])('leaves the heap growth alone when the process was started with %s', (flag) => {
+    expect(limitHeapGrowth(75, ['--enable-source-maps', flag])).toBe(false);
   });
 
-  it('sets it otherwise (0 here: V8 default, so this test process keeps its own behaviour)', () => {
-    expect(limitHeapGrowth(0, ['--enable-source-maps'])).toBe(true);
-  });
-
-  it('the worker default is 75 %', () => {
-    expect(HEAP_GROWING_PERCENT).toBe(75);
+  it('sets it when no such flag was given, even with a flag that only starts alike', () => {
+    // 0 is V8's own factor, so this test process keeps its behaviour.
+    expect(limitHeapGrowth(0, ['--enable-source-maps', '--heap-growing-percentage=20'])).toBe(true);
   });
 });

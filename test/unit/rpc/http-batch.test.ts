@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it, expect } from 'vitest';
 import { bodyText, matchById, postBatch } from '../../../src/rpc/http-batch.js';
 import { RpcBadResponseError, RpcTransientError } from '../../../src/errors.js';
@@ -130,18 +132,47 @@ describe('src/rpc/http-batch.ts', () => {
     expect((err as Error).message).not.toContain('hunter2pass');
   });
 
-  it('bodyText() reads an ASCII body byte per character', () => {
-    expect(bodyText(Buffer.from('[{"jsonrpc":"2.0","id":0,"result":"0x1"}]'))).toBe('[{"jsonrpc":"2.0","id":0,"result":"0x1"}]');
+  // bodyText() must give exactly what Response.text() gave before it (undici's body reading).
+  const viaResponse = (bytes: Buffer) => new Response(bytes).text();
+
+  it('bodyText() equals Response.text() for every ASCII byte, an empty body and a JSON-RPC answer', async () => {
+    const everyAscii = Buffer.from(Array.from({ length: 128 }, (_, b) => b));
+    const answer = Buffer.from('[{"jsonrpc":"2.0","id":0,"result":"0x1"}]');
+    for (const body of [everyAscii, Buffer.alloc(0), answer]) expect(bodyText(body)).toBe(await viaResponse(body));
+    expect(bodyText(answer)).toBe('[{"jsonrpc":"2.0","id":0,"result":"0x1"}]');
   });
 
-  it('bodyText() decodes a body with UTF-8 characters as UTF-8 (not one character per byte)', () => {
-    const text = bodyText(Buffer.from('{"error":{"message":"zu viele Anfragen – später"}}', 'utf8'));
-    expect(text).toBe('{"error":{"message":"zu viele Anfragen – später"}}');
-    expect([text.length, Buffer.byteLength(text)]).toEqual([50, 53]);
-  });
-
-  it('bodyText() drops a UTF-8 byte order mark and turns an invalid sequence into U+FFFD, as Response.text() does', () => {
-    expect(bodyText(Buffer.from([0xef, 0xbb, 0xbf, 0x5b, 0x5d]))).toBe('[]');
+  it('bodyText() decodes UTF-8 (not one character per byte) and equals Response.text() with a BOM, two BOMs and invalid bytes', async () => {
+    const utf8 = Buffer.from('{"error":{"message":"zu viele Anfragen – später"}}', 'utf8');
+    expect(bodyText(utf8)).toBe('{"error":{"message":"zu viele Anfragen – später"}}');
+    const bom = [0xef, 0xbb, 0xbf];
+    const bodies = [utf8, Buffer.from([...bom, 0x5b, 0x5d]), Buffer.from([...bom, ...bom, 0x5b, 0x5d]), Buffer.from([0x22, 0xff, 0x22]), Buffer.from([0x22, 0xc3, 0x22])];
+    for (const body of bodies) expect(bodyText(body)).toBe(await viaResponse(body));
+    expect(bodyText(Buffer.from([...bom, 0x5b, 0x5d]))).toBe('[]');
+    expect(bodyText(Buffer.from([...bom, ...bom, 0x5b, 0x5d]))).toBe('[]');
     expect(bodyText(Buffer.from([0x22, 0xff, 0x22]))).toBe('"\ufffd"');
+  });
+
+  it('postBatch() reads an answer sent in chunks, with a UTF-8 character split between two, and reports its size', async () => {
+    const body = Buffer.from('[{"jsonrpc":"2.0","id":0,"error":{"code":-32000,"message":"später"}},{"jsonrpc":"2.0","id":1,"result":"0x2"}]', 'utf8');
+    const split = body.indexOf(0xc3) + 1; // between the two bytes of ä
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write(body.subarray(0, split));
+        setTimeout(() => res.end(body.subarray(split)), 20);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      let bytes = 0;
+      const outcomes = await postBatch({ url: `http://127.0.0.1:${port}/`, label: LABEL }, [{ method: 'eth_call', params: [] }, { method: 'eth_chainId', params: [] }], { timeoutMs: 5000, onBody: (n) => { bytes = n; } });
+      expect(outcomes).toEqual([{ ok: false, error: { code: -32000, message: 'später', data: undefined } }, { ok: true, result: '0x2' }]);
+      expect(bytes).toBe(body.toString('utf8').length);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
