@@ -27,7 +27,7 @@ import { cpuPerBlock, cpuSnapshot, type CpuPerBlock } from './phases/cpu.js';
 import { startTemporalServer } from '../test/support/processes.js';
 import { createTestDatabase } from '../test/support/stack.js';
 import { parseConfig } from '../src/config/parse.js';
-import { limitHeapGrowth, WORKFLOWS_PATH } from '../src/worker.js';
+import { WORKFLOWS_PATH } from '../src/worker.js';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 
 const CHAIN_ID = 1;
@@ -101,23 +101,16 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       result.baseline = await measure(blocks, want, () => runBaseline({ url: `${server.url}/b`, db: database.db, chainId: CHAIN_ID, blocks }));
     }
     if (phases.has('d')) {
-      // The worker's heap growth (src/worker.ts) for this phase only: (d) runs the worker's code in
-      // this process, and (a) and (b) keep V8's default.
-      const heapSet = limitHeapGrowth();
-      try {
-        let cpu: CpuPerBlock | undefined;
-        const phase = await measure(options.blocks, expected, async () => {
-          const before = cpuSnapshot([process.pid]);
-          const seconds = await runDirect({
-            url: `${server.url}/d`, db: database.db, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, batchRows: cfg.batchRows, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs, fetchBufferBytes: cfg.fetchBufferBytes,
-          });
-          cpu = cpuPerBlock(before, cpuSnapshot([process.pid]), options.blocks);
-          return seconds;
+      let cpu: CpuPerBlock | undefined;
+      const phase = await measure(options.blocks, expected, async () => {
+        const before = cpuSnapshot([process.pid]);
+        const seconds = await runDirect({
+          url: `${server.url}/d`, db: database.db, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, batchRows: cfg.batchRows, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs, fetchBufferBytes: cfg.fetchBufferBytes,
         });
-        result.direct = { ...phase, ...(cpu ? { cpuPerBlock: cpu } : {}) };
-      } finally {
-        if (heapSet) limitHeapGrowth(0);
-      }
+        cpu = cpuPerBlock(before, cpuSnapshot([process.pid]), options.blocks);
+        return seconds;
+      });
+      result.direct = { ...phase, ...(cpu ? { cpuPerBlock: cpu } : {}) };
     }
     if (phases.has('c')) {
       const temporal = await startTemporalServer({ dbFile: join(temporalDir, 'temporal.db') });

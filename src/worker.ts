@@ -11,11 +11,8 @@
  * (Postgres answers `select 1`, Temporal answers `GetSystemInfo`, every chain's worker is running).
  * Exit codes: 0 after a graceful shutdown, 1 on bad config or an unreachable dependency, printed
  * as one line naming the variable (secrets redacted).
- * As a process it first sets V8's heap growth ({@link limitHeapGrowth}: 75 % unless started with
- * `--heap-growing-percent`), which keeps its peak memory about 80 MB lower on mainnet blocks.
  */
 import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
@@ -324,33 +321,6 @@ export function reportFatal(err: unknown, secrets: readonly string[]): void {
   process.exitCode = 1;
 }
 
-/**
- * Heap growth after a full garbage collection, in percent (V8's `--heap-growing-percent`): the
- * next full collection comes once the heap is this much larger than what survived the last. V8's
- * own factor grows up to 300 % on a machine with a large heap limit, and a worker's garbage is
- * mostly parsed JSON-RPC answers, which outlive a few young collections and then die in old
- * space. In the mainnet bench 75 % keeps the worker's peak RSS at 349–387 MB instead of
- * 430–465 MB, for about 2 ms more CPU per block (README, Performance: the memory table).
- */
-export const HEAP_GROWING_PERCENT = 75;
-
-/** `--heap-growing-percent` as V8 accepts it: dashes or underscores, with or without a value. */
-const HEAP_GROWING_FLAG = /^--heap[-_]growing[-_]percent(=|$)/;
-
-/**
- * Sets V8's heap growth to `percent` ({@link HEAP_GROWING_PERCENT} by default; 0 is V8's dynamic
- * factor) unless the process was started with its own `--heap-growing-percent` (or
- * `--heap_growing_percent`) in `execArgv`.
- * The worker process calls it once at start; V8 reads the flag at each full collection, so it
- * takes effect at once. The bench sets it the same way for its in-process phase (d).
- * @returns whether it set the flag.
- */
-export function limitHeapGrowth(percent = HEAP_GROWING_PERCENT, execArgv: readonly string[] = process.execArgv): boolean {
-  if (execArgv.some((arg) => HEAP_GROWING_FLAG.test(arg))) return false;
-  setFlagsFromString(`--heap-growing-percent=${percent}`);
-  return true;
-}
-
 /** Every endpoint URL of `RPC_URL` and of the chains file (when it parses), to strip from a fatal message. */
 function secretUrls(env: NodeJS.ProcessEnv): string[] {
   const fromEnv = (env.RPC_URL ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -362,7 +332,6 @@ function secretUrls(env: NodeJS.ProcessEnv): string[] {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  limitHeapGrowth();
   const secrets = secretUrls(process.env);
   // Exit explicitly: the Temporal runtime's native threads would otherwise keep the process alive.
   runWorker().then(
