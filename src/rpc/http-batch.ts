@@ -87,7 +87,7 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * string, whose bytes live outside V8's heap and go as soon as a collection finds it dead (V8
  * collects on external memory growth). A decoded ~4 MiB answer was instead one large object in
  * V8's old space, kept until the next full collection: the worker's peak RSS in the mainnet bench
- * went from 430–465 MB to 355–376 MB with this change alone.
+ * went from 430–465 MB to 352–393 MB with this change alone.
  */
 export function bodyText(body: Buffer): string {
   if (isAscii(body)) return body.toString('latin1');
