@@ -7,10 +7,25 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Clock ticks per second of /proc times (USER_HZ; 100 on Linux for x86 and arm). */
 const TICKS_PER_SECOND = 100;
 
-/** CPU time (user + system) of process `pid` so far, in ms; 0 once it is gone. */
+/** CPU time (user + system) of process `pid` so far, all its threads, in ms; 0 once it is gone. */
 export function processCpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time (user + system) of the main thread of process `pid` so far (the thread whose id is the
+ * pid: Node's JavaScript thread), in ms; 0 once it is gone. The rest of a Node process's time is
+ * its other threads: V8's helpers (concurrent and parallel garbage collection, compilation), worker
+ * threads (a Temporal worker's workflow thread), the Temporal Core runtime's threads.
+ */
+export function mainThreadCpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/** utime + stime of a `/proc/…/stat` file, in ms; 0 when it cannot be read. */
+function statCpuMs(path: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) "
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND; // utime, stime
   } catch {
@@ -45,13 +60,14 @@ export function machineCpuMs(): { busy: number; steal: number } {
 }
 
 /** A snapshot to measure CPU from: the workers', Postgres's and the Temporal server's process times, and the machine's. */
-export type CpuSnapshot = { workers: number; postgres: Map<number, number>; temporal: Map<number, number>; machine: { busy: number; steal: number } };
+export type CpuSnapshot = { workers: number; workersMain: number; postgres: Map<number, number>; temporal: Map<number, number>; machine: { busy: number; steal: number } };
 
 /** Takes a snapshot for `workerPids`. */
 export function cpuSnapshot(workerPids: readonly number[]): CpuSnapshot {
   const times = (pids: number[]) => new Map(pids.map((pid) => [pid, processCpuMs(pid)]));
   return {
     workers: workerPids.reduce((sum, pid) => sum + processCpuMs(pid), 0),
+    workersMain: workerPids.reduce((sum, pid) => sum + mainThreadCpuMs(pid), 0),
     postgres: times(pidsNamed('postgres')),
     temporal: times(pidsNamed('temporal')),
     machine: machineCpuMs(),
@@ -59,10 +75,11 @@ export function cpuSnapshot(workerPids: readonly number[]): CpuSnapshot {
 }
 
 /**
- * CPU per block between two snapshots, in ms: the workers, Postgres (backends that ended meanwhile
+ * CPU per block between two snapshots, in ms: the workers (`workerMainMs` of it in their main
+ * threads, the rest in their other threads, mostly V8's garbage collection helpers), Postgres (backends that ended meanwhile
  * are missed), the Temporal dev server, the whole machine (busy), and the time the hypervisor stole.
  */
-export type CpuPerBlock = { workerMs: number; postgresMs: number; temporalMs: number; machineMs: number; stolenMs: number };
+export type CpuPerBlock = { workerMs: number; workerMainMs: number; postgresMs: number; temporalMs: number; machineMs: number; stolenMs: number };
 
 /** CPU per block between `before` and `after` over `blocks` blocks, in ms, one decimal. Pure. */
 export function cpuPerBlock(before: CpuSnapshot, after: CpuSnapshot, blocks: number): CpuPerBlock {
@@ -74,6 +91,7 @@ export function cpuPerBlock(before: CpuSnapshot, after: CpuSnapshot, blocks: num
   const per = (ms: number) => Math.round((ms / blocks) * 10) / 10;
   return {
     workerMs: per(after.workers - before.workers),
+    workerMainMs: per(after.workersMain - before.workersMain),
     postgresMs: per(spent(before.postgres, after.postgres)),
     temporalMs: per(spent(before.temporal, after.temporal)),
     machineMs: per(after.machine.busy - before.machine.busy),
