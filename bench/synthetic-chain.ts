@@ -7,7 +7,7 @@
  * Options: --profile mainnet|light, --blocks <n>, --latency-ms <ms per HTTP request>,
  * --rate-limit <requests/s per URL path, 0 = none>, --chain-id <EIP-155 id>, --port <port, 0 = free>,
  * --max-in-flight <HTTP requests served at once per URL path, 0 = no cap>, --cache-mb <MiB of
- * serialized blocks kept>, --prewarm (serialize them before listening).
+ * serialized blocks kept; default half the free memory>, --prewarm (serialize them before listening).
  */
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
@@ -39,12 +39,12 @@ async function main(): Promise<void> {
     .option('--chain-id <id>', 'EIP-155 chain id', nonNegativeInteger, 1)
     .option('--port <port>', 'port (0 = a free one)', nonNegativeInteger, 0)
     .option('--max-in-flight <n>', 'HTTP requests served at once per URL path, others wait (0 = no cap)', nonNegativeInteger, 0)
-    .option('--cache-mb <mb>', 'serialized blocks kept in memory', nonNegativeInteger, 2_048)
+    .option('--cache-mb <mb>', 'serialized blocks kept in memory (default: half the free memory)', nonNegativeInteger)
     .option('--prewarm', 'serialize blocks into the cache before listening')
     .parse()
-    .opts<{ profile: string; blocks: number; latencyMs: number; rateLimit: number; chainId: number; port: number; cacheMb: number; prewarm?: boolean; maxInFlight: number }>();
+    .opts<{ profile: string; blocks: number; latencyMs: number; rateLimit: number; chainId: number; port: number; cacheMb?: number; prewarm?: boolean; maxInFlight: number }>();
   const chain = createSyntheticChain(PROFILES[opts.profile]!, opts.chainId);
-  const server = await startSyntheticServer({ chain, blocks: opts.blocks, latencyMs: opts.latencyMs, rateLimit: opts.rateLimit, port: opts.port, cacheMb: opts.cacheMb, prewarm: opts.prewarm === true, maxInFlight: opts.maxInFlight });
+  const server = await startSyntheticServer({ chain, blocks: opts.blocks, latencyMs: opts.latencyMs, rateLimit: opts.rateLimit, port: opts.port, ...(opts.cacheMb === undefined ? {} : { cacheMb: opts.cacheMb }), prewarm: opts.prewarm === true, maxInFlight: opts.maxInFlight });
   process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
   const stop = () => {
     void server.close().then(() => process.exit(0));

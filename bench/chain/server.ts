@@ -4,15 +4,23 @@
  * budgets per URL path (give each worker its own path, e.g. `/w1`, and the budget is per worker):
  * a rate (HTTP 429 with Retry-After beyond it) and a number of requests served at once (more wait
  * in line, as at a provider with a concurrency cap). Its own CPU time is at `GET /stats`.
- * Block answers are serialized once per block and kept in a bounded cache, so serving is mostly
- * string concatenation. Bench support only: `src/` never imports it.
+ * Block answers are serialized once per block into Buffers (outside V8's heap, so the cache is not
+ * bounded by the heap limit) and kept in a bounded cache; an answer is written as its parts, the
+ * cached bytes never copied or re-encoded. Bench support only: `src/` never imports it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { freemem } from 'node:os';
 import type { SyntheticChain } from './generate.js';
 
-/** Serialized blocks kept by default, in MiB of characters (about bytes): 2,500 mainnet or 38,000 light blocks. */
-const DEFAULT_CACHE_MB = 2_048;
+/**
+ * Serialized blocks kept by default, in MiB: half the memory free at start (about 10,000 MiB on a
+ * machine with 20 GiB free: 13,000 mainnet blocks, 190,000 light ones), so a bench's blocks are all
+ * serialized before it runs and serving costs the server little CPU, however long the run.
+ */
+export function defaultCacheMb(freeBytes = freemem()): number {
+  return Math.max(64, Math.floor(freeBytes / 2 / 2 ** 20));
+}
 /** Distance of the `safe` and `finalized` tags below the head, in blocks (as on Ethereum, roughly). */
 const SAFE_DEPTH_BLOCKS = 32;
 const FINALIZED_DEPTH_BLOCKS = 64;
@@ -25,8 +33,9 @@ export type SyntheticServer = { url: string; stats(): ServerStats; close(): Prom
 
 /**
  * Options: `blocks` served (numbers 0..blocks−1, head = blocks−1); latency per HTTP request in ms;
- * `rateLimit` requests/s per URL path (0 = none); `cacheMb` of serialized blocks kept; `prewarm`
- * serializes blocks from 0 up until the cache is full before listening (so serving costs no CPU);
+ * `rateLimit` requests/s per URL path (0 = none); `cacheMb` of serialized blocks kept (default
+ * {@link defaultCacheMb}); `prewarm` serializes blocks from 0 up until the cache is full before
+ * listening (so serving costs little CPU);
  * `maxInFlight` HTTP requests per URL path are served at once, the others wait in line.
  */
 export type ServerOptions = {
@@ -38,10 +47,10 @@ export type ServerOptions = {
 /** Starts the server on 127.0.0.1 (`port`, default a free one). */
 export async function startSyntheticServer(options: ServerOptions): Promise<SyntheticServer> {
   const { chain } = options;
-  const cacheChars = (options.cacheMb ?? DEFAULT_CACHE_MB) * 1024 * 1024;
+  const cacheBytes = (options.cacheMb ?? defaultCacheMb()) * 1024 * 1024;
   const head = options.blocks - 1;
-  const cache = new Map<number, { block: string; receipts: string }>();
-  let cachedChars = 0;
+  const cache = new Map<number, { block: Buffer; receipts: Buffer }>();
+  let cachedBytes = 0;
   const stats = { httpRequests: 0, calls: 0, rateLimited: 0, byMethod: {} as Record<string, number> };
   const buckets = new Map<string, { tokens: number; atMs: number }>();
   const cpuAtStart = process.cpuUsage();
@@ -50,13 +59,13 @@ export async function startSyntheticServer(options: ServerOptions): Promise<Synt
     let entry = cache.get(n);
     if (entry) return entry;
     const { block, receipts } = chain.bundle(n);
-    entry = { block: JSON.stringify(block), receipts: JSON.stringify(receipts) };
-    cachedChars += entry.block.length + entry.receipts.length;
+    entry = { block: Buffer.from(JSON.stringify(block)), receipts: Buffer.from(JSON.stringify(receipts)) };
+    cachedBytes += entry.block.length + entry.receipts.length;
     cache.set(n, entry);
     for (const [oldest, old] of cache) {
-      if (cachedChars <= cacheChars) break;
+      if (cachedBytes <= cacheBytes) break;
       cache.delete(oldest);
-      cachedChars -= old.block.length + old.receipts.length;
+      cachedBytes -= old.block.length + old.receipts.length;
     }
     return entry;
   };
@@ -69,8 +78,8 @@ export async function startSyntheticServer(options: ServerOptions): Promise<Synt
     const n = parseInt(param, 16);
     return n <= head ? n : null;
   };
-  /** The JSON text of one call's result. */
-  const answer = (method: string, params: unknown[]): string | { code: number; message: string } => {
+  /** The JSON text of one call's result (a block's cached bytes, or a string). */
+  const answer = (method: string, params: unknown[]): string | Buffer | { code: number; message: string } => {
     switch (method) {
       case 'eth_chainId': return JSON.stringify(`0x${chain.chainId.toString(16)}`);
       case 'eth_blockNumber': return JSON.stringify(`0x${head.toString(16)}`);
@@ -139,30 +148,42 @@ export async function startSyntheticServer(options: ServerOptions): Promise<Synt
       }, options.latencyMs);
       return;
     }
-    let text: string;
+    // The answer's bytes in order: JSON text around the cached blocks, which are written as they are.
+    let parts: Buffer[];
     try {
       const parsed = JSON.parse(body) as unknown;
-      const calls = (Array.isArray(parsed) ? parsed : [parsed]) as { id?: unknown; method?: string; params?: unknown[] }[];
-      const parts = calls.map((c) => {
+      const batch = Array.isArray(parsed);
+      const calls = (batch ? parsed : [parsed]) as { id?: unknown; method?: string; params?: unknown[] }[];
+      parts = [];
+      let text = batch ? '[' : '';
+      calls.forEach((c, i) => {
         stats.calls += 1;
         const method = String(c.method);
         stats.byMethod[method] = (stats.byMethod[method] ?? 0) + 1;
         const result = answer(method, c.params ?? []);
         const id = JSON.stringify(c.id ?? null);
-        return typeof result === 'string' ? `{"jsonrpc":"2.0","id":${id},"result":${result}}` : `{"jsonrpc":"2.0","id":${id},"error":${JSON.stringify(result)}}`;
+        text += `${i > 0 ? ',' : ''}{"jsonrpc":"2.0","id":${id},`;
+        if (typeof result === 'string') text += `"result":${result}}`;
+        else if (Buffer.isBuffer(result)) {
+          parts.push(Buffer.from(`${text}"result":`), result);
+          text = '}';
+        } else text += `"error":${JSON.stringify(result)}}`;
       });
-      text = Array.isArray(parsed) ? `[${parts.join(',')}]` : parts[0]!;
+      parts.push(Buffer.from(batch ? `${text}]` : text));
     } catch {
-      text = '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}';
+      parts = [Buffer.from('{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}')];
     }
     setTimeout(() => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(text);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': parts.reduce((sum, p) => sum + p.length, 0) });
+      res.cork();
+      for (const p of parts) res.write(p);
+      res.end();
       done();
     }, options.latencyMs);
   };
 
   if (options.prewarm) {
-    for (let n = 0; n <= head && cachedChars < cacheChars; n++) serialized(n);
+    for (let n = 0; n <= head && cachedBytes < cacheBytes; n++) serialized(n);
   }
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
