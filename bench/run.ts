@@ -21,9 +21,9 @@ import { createSyntheticChain, nonNegativeInteger, PROFILES, profileName } from 
 import { countGenerated, runCeiling } from './phases/ceiling.js';
 import { runBaseline } from './phases/baseline.js';
 import { countRows, phaseResult, startChainServer, truncateChainTables, type PhaseResult } from './phases/common.js';
-import { runDirect } from './phases/direct.js';
+import { runDirectProcess } from './phases/direct.js';
 import { buildProduct, runProduct } from './phases/product.js';
-import { cpuPerBlock, cpuSnapshot, type CpuPerBlock } from './phases/cpu.js';
+import type { CpuPerBlock } from './phases/cpu.js';
 import { startTemporalServer } from '../test/support/processes.js';
 import { createTestDatabase } from '../test/support/stack.js';
 import { parseConfig } from '../src/config/parse.js';
@@ -103,12 +103,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     if (phases.has('d')) {
       let cpu: CpuPerBlock | undefined;
       const phase = await measure(options.blocks, expected, async () => {
-        const before = cpuSnapshot([process.pid]);
-        const seconds = await runDirect({
-          url: `${server.url}/d`, db: database.db, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, batchRows: cfg.batchRows, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs, fetchBufferBytes: cfg.fetchBufferBytes,
+        const run = await runDirectProcess({
+          url: `${server.url}/d`, databaseUrl: database.url, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, batchRows: cfg.batchRows, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs, fetchBufferBytes: cfg.fetchBufferBytes,
+          nodeArgs: options.workerNodeArgs ?? [],
         });
-        cpu = cpuPerBlock(before, cpuSnapshot([process.pid]), options.blocks);
-        return seconds;
+        cpu = run.cpuPerBlock;
+        return run.seconds;
       });
       result.direct = { ...phase, ...(cpu ? { cpuPerBlock: cpu } : {}) };
     }
@@ -188,7 +188,7 @@ export function formatResult(r: BenchResult): string {
   for (const [name, p] of rows) {
     const c = p?.cpuPerBlock;
     if (c) {
-      const worker = p === r.phases.direct ? 'range activity (the bench process)' : 'worker';
+      const worker = p === r.phases.direct ? 'range activity (its process)' : 'worker';
       lines.push(`${name.slice(0, 3)} CPU per block: ${worker} ${c.workerMs} ms (main thread ${c.workerMainMs ?? '–'} ms), postgres ${c.postgresMs} ms, chain server ${p.serverCpuMs === null ? '–' : Math.round((p.serverCpuMs / p.blocks) * 10) / 10} ms, temporal server ${c.temporalMs ?? '–'} ms, whole machine ${c.machineMs} ms of the ${Math.round((r.machine.cpus * 1000 * p.seconds / p.blocks) * 10) / 10} ms its ${r.machine.cpus} cpus had (${c.stolenMs ?? '–'} ms stolen by the hypervisor)`);
     }
   }

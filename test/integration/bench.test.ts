@@ -34,6 +34,10 @@ describe('npm run bench', () => {
     // One JSON-RPC batch of 10 blocks (20 calls) per HTTP request in the product; 2 requests per block in the baseline.
     expect(result.phases.baseline!.rpcRequestsPerBlock).toBe(2);
     expect(result.phases.direct!.rpcCallsPerBlock).toBe(2);
+    // Phase (d) runs in a child process of its own, whose CPU is measured like the worker's.
+    const directCpu = result.phases.direct!.cpuPerBlock!;
+    expect(directCpu.workerMs).toBeGreaterThan(0);
+    expect(directCpu.workerMainMs).toBeLessThanOrEqual(directCpu.workerMs);
     expect(result.phases.product!.workers).toBe(1);
     expect(result.phases.product!.workerPeakRssMb).toBeGreaterThan(0);
     // The worker parses and writes every block, Postgres stores it: both spend CPU; the machine at least their sum.
