@@ -64,6 +64,7 @@ export async function runDirectProcess(options: DirectOptions & { databaseUrl: s
   });
   const errors: string[] = [];
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => errors.push(chunk));
+  child.stdin.on('error', () => undefined); // a child that died early: its exit and stderr say why
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const next = async (): Promise<Record<string, unknown>> => {
