@@ -55,11 +55,14 @@ export async function startSyntheticServer(options: ServerOptions): Promise<Synt
   const buckets = new Map<string, { tokens: number; atMs: number }>();
   const cpuAtStart = process.cpuUsage();
 
+  const serialize = (n: number) => {
+    const { block, receipts } = chain.bundle(n);
+    return { block: Buffer.from(JSON.stringify(block)), receipts: Buffer.from(JSON.stringify(receipts)) };
+  };
   const serialized = (n: number) => {
     let entry = cache.get(n);
     if (entry) return entry;
-    const { block, receipts } = chain.bundle(n);
-    entry = { block: Buffer.from(JSON.stringify(block)), receipts: Buffer.from(JSON.stringify(receipts)) };
+    entry = serialize(n);
     cachedBytes += entry.block.length + entry.receipts.length;
     cache.set(n, entry);
     for (const [oldest, old] of cache) {
@@ -183,7 +186,15 @@ export async function startSyntheticServer(options: ServerOptions): Promise<Synt
   };
 
   if (options.prewarm) {
-    for (let n = 0; n <= head && cachedBytes < cacheBytes; n++) serialized(n);
+    // The lowest blocks, as many as fit: the run reads from block 0, and a block that did not fit
+    // must not evict one it reads before (which would make every later read a miss).
+    for (let n = 0; n <= head; n++) {
+      const entry = serialize(n);
+      const size = entry.block.length + entry.receipts.length;
+      if (cachedBytes + size > cacheBytes) break;
+      cache.set(n, entry);
+      cachedBytes += size;
+    }
   }
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];

@@ -18,7 +18,15 @@ import { createLogger } from '../../src/log.js';
 import { createRpcPool } from '../../src/rpc/index.js';
 import { runWindow } from '../../src/workflows/window.js';
 import { cpuPerBlock, cpuSnapshot, type CpuPerBlock } from './cpu.js';
-import { IMAGE_ENV } from './product.js';
+import { IMAGE_ENV } from './image-env.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+/** Marks the child's protocol lines on its stdout, which its logger (pino) writes to as well. */
+const PROTOCOL = '@bench-d ';
+/** Longest phase (d) may take, in ms: its child is killed after it. */
+const PHASE_TIMEOUT_MS = 2 * 60 * 60 * 1000;
+/** How long a child that answered may take to exit on its own, in ms, before it is killed. */
+const EXIT_GRACE_MS = 30_000;
 
 /** What phase (d) needs besides the database: the chain server's URL and the product's config. */
 export type DirectOptions = { url: string; chainId: number; blocks: number; batchSize: number; batchRows: number; concurrency: number; rpcTimeoutMs: number; fetchBufferBytes: number };
@@ -59,47 +67,62 @@ export async function runDirect(options: DirectOptions & { db: Kysely<Database> 
  */
 export async function runDirectProcess(options: DirectOptions & { databaseUrl: string; nodeArgs?: readonly string[] }): Promise<{ seconds: number; cpuPerBlock: CpuPerBlock }> {
   const { nodeArgs = [], ...childOptions } = options;
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', fileURLToPath(import.meta.url), JSON.stringify(childOptions)], {
-    env: { ...process.env, ...IMAGE_ENV }, stdio: ['pipe', 'pipe', 'pipe'],
+  // The options (with the database URL) go through the environment, not argv, which `ps` shows.
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', fileURLToPath(import.meta.url)], {
+    cwd: REPO, env: { ...process.env, ...IMAGE_ENV, BENCH_DIRECT_OPTIONS: JSON.stringify(childOptions) }, stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const errors: string[] = [];
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => errors.push(chunk));
-  child.stdin.on('error', () => undefined); // a child that died early: its exit and stderr say why
+  const output: string[] = []; // stderr and stdout's log lines, for the error message
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
+  child.stdin.on('error', () => undefined); // a child that died early: its exit and output say why
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(signal ?? String(code)));
+    child.once('error', (err) => resolve(err.message)); // could not be started
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), PHASE_TIMEOUT_MS);
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const next = async (): Promise<Record<string, unknown>> => {
-    const line = await lines.next();
-    if (line.done) throw new Error(`phase d's process exited (${await exited}):\n${errors.join('')}`);
-    return JSON.parse(line.value) as Record<string, unknown>;
+    for (;;) {
+      const line = await lines.next();
+      if (line.done) throw new Error(`phase d's process exited (${await exited}):\n${output.join('')}`);
+      if (line.value.startsWith(PROTOCOL)) return JSON.parse(line.value.slice(PROTOCOL.length)) as Record<string, unknown>;
+      output.push(`${line.value}\n`);
+    }
   };
+  let answered = false;
   try {
-    await next(); // {"ready": true}: connected, modules loaded
+    await next(); // ready: connected, modules loaded
     const before = cpuSnapshot([child.pid!]);
     child.stdin.write('go\n');
     const answer = await next();
     const cpu = cpuPerBlock(before, cpuSnapshot([child.pid!]), options.blocks);
-    if (typeof answer.seconds !== 'number') throw new Error(`phase d failed: ${String(answer.error)}`);
+    if (typeof answer.seconds !== 'number') throw new Error(`phase d failed: ${String(answer.error)}\n${output.join('')}`);
+    answered = true;
     return { seconds: answer.seconds, cpuPerBlock: cpu };
   } finally {
+    clearTimeout(timer);
     child.stdin.end();
-    if (child.exitCode === null) child.kill('SIGTERM');
+    // A child that answered closes its database and exits (writing a --cpu-prof profile); any other is killed.
+    const grace = answered ? setTimeout(() => child.kill('SIGTERM'), EXIT_GRACE_MS) : undefined;
+    if (!answered && child.exitCode === null) child.kill('SIGTERM');
     await exited;
+    clearTimeout(grace);
   }
 }
 
-/** The child's side: connect, say ready, run on "go", print the seconds (or the error), exit. */
+/** The child's side: connect, say ready, run on "go" (return at once if stdin closes first), print the seconds (or the error), exit. */
 async function childMain(): Promise<void> {
-  const options = JSON.parse(process.argv[2]!) as DirectOptions & { databaseUrl: string };
+  const options = JSON.parse(process.env.BENCH_DIRECT_OPTIONS ?? '') as DirectOptions & { databaseUrl: string };
+  const say = (message: Record<string, unknown>) => process.stdout.write(`${PROTOCOL}${JSON.stringify(message)}\n`);
   const db = connectDatabase(options.databaseUrl);
   try {
     await db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
-    process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+    say({ ready: true });
     const input = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-    await input.next();
+    if ((await input.next()).done) return; // the bench went away before the start signal
     try {
-      process.stdout.write(`${JSON.stringify({ seconds: await runDirect({ ...options, db }) })}\n`);
+      say({ seconds: await runDirect({ ...options, db }) });
     } catch (err) {
-      process.stdout.write(`${JSON.stringify({ error: err instanceof Error ? err.stack ?? err.message : String(err) })}\n`);
+      say({ error: err instanceof Error ? err.stack ?? err.message : String(err) });
     }
   } finally {
     await db.destroy();

@@ -18,18 +18,9 @@ import { chainSyncWorkflowId, syncProgressQuery, type ChainSyncInput } from '../
 import { startWorkerProcess, type GroupProcess } from '../../test/support/processes.js';
 import { waitFor } from '../../test/support/stack.js';
 import { cpuPerBlock, cpuSnapshot, type CpuPerBlock } from './cpu.js';
+import { IMAGE_ENV } from './image-env.js';
 
-/**
- * What the Docker image sets for the worker besides the user's variables (see Dockerfile `ENV`),
- * glibc malloc settings, each measured with this bench on mainnet:
- * - MALLOC_ARENA_MAX=2: 2 arenas, not 8 per core, so the Temporal Core threads and libuv's pool do
- *   not each keep their own heap (about 25 MB less peak RSS);
- * - MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ at 128 KiB: a large buffer (an HTTP body of
- *   10 mainnet blocks is 8 MB) is mmap'd and given back when freed, where glibc would otherwise
- *   raise its threshold after the first one and keep the later ones in a fragmented heap (about
- *   40 MB less).
- */
-export const IMAGE_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' } as const;
+export { IMAGE_ENV } from './image-env.js';
 
 /** The compiled worker the image runs (`npm run build`), relative to the repository. */
 export const COMPILED_WORKER = 'dist/src/worker.js';
