@@ -3,8 +3,9 @@
  * write in one transaction) called through the sync's own sliding window (`runWindow`: the same
  * batch sizes, adaptive or not, the same number of batches in flight), so (d − c) / d is what
  * Temporal costs. The bench runs it in a child process with the worker's malloc settings
- * ({@link runDirectProcess}), so (c) and (d) differ by Temporal alone: in the bench process, with
- * glibc's own settings, it paid about 1 ms less CPU per mainnet block for its large buffers.
+ * ({@link runDirectProcess}), so (c) and (d) differ by Temporal (and by tsx against the compiled
+ * build): in the bench process, with glibc's own settings, it paid about 1 ms less CPU per mainnet
+ * block for its large buffers.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
