@@ -10,7 +10,8 @@ import type { Database } from '../../src/db/index.js';
 import type { ServerStats } from '../chain/server.js';
 import type { CpuPerBlock } from './cpu.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
+/** The repository's root folder (the bench's child processes run there). */
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** How long the chain server may take to serialize its cache and listen, in ms. */
 const SERVER_START_TIMEOUT_MS = 600_000;
 

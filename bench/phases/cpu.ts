@@ -76,8 +76,9 @@ export function cpuSnapshot(workerPids: readonly number[]): CpuSnapshot {
 
 /**
  * CPU per block between two snapshots, in ms: the workers (`workerMainMs` of it in their main
- * threads, the rest in their other threads, mostly V8's garbage collection helpers), Postgres (backends that ended meanwhile
- * are missed), the Temporal dev server, the whole machine (busy), and the time the hypervisor stole.
+ * threads, the rest in their other threads, mostly V8's garbage collection helpers), Postgres
+ * (backends that ended meanwhile are missed), the Temporal dev server, the whole machine (busy),
+ * and the time the hypervisor stole.
  */
 export type CpuPerBlock = { workerMs: number; workerMainMs: number; postgresMs: number; temporalMs: number; machineMs: number; stolenMs: number };
 

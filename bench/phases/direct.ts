@@ -19,9 +19,9 @@ import { createLogger } from '../../src/log.js';
 import { createRpcPool } from '../../src/rpc/index.js';
 import { runWindow } from '../../src/workflows/window.js';
 import { cpuPerBlock, cpuSnapshot, type CpuPerBlock } from './cpu.js';
+import { REPO } from './common.js';
 import { IMAGE_ENV } from './image-env.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** Marks the child's protocol lines on its stdout, which its logger (pino) writes to as well. */
 const PROTOCOL = '@bench-d ';
 /** Longest phase (d) may take, in ms: its child is killed after it. */

@@ -11,21 +11,18 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { parseConfig } from '../../src/config/parse.js';
 import { chainSyncWorkflowId, syncProgressQuery, type ChainSyncInput } from '../../src/workflows/definitions.js';
 import { startWorkerProcess, type GroupProcess } from '../../test/support/processes.js';
 import { waitFor } from '../../test/support/stack.js';
 import { cpuPerBlock, cpuSnapshot, type CpuPerBlock } from './cpu.js';
+import { REPO } from './common.js';
 import { IMAGE_ENV } from './image-env.js';
-
-export { IMAGE_ENV } from './image-env.js';
 
 /** The compiled worker the image runs (`npm run build`), relative to the repository. */
 export const COMPILED_WORKER = 'dist/src/worker.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * Compiles src/ and migrations/ to dist/ as the Docker image does (`npm run build`: tsc with

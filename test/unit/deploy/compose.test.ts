@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { COMPILED_WORKER, IMAGE_ENV } from '../../../bench/phases/product.js';
+import { COMPILED_WORKER } from '../../../bench/phases/product.js';
+import { IMAGE_ENV } from '../../../bench/phases/image-env.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const read = (path: string) => readFileSync(`${REPO}/${path}`, 'utf8');
