@@ -34,8 +34,8 @@ const ASSUMED_BYTES_PER_BLOCK = 2 ** 20;
  * The fetch slots one worker shares over all the ranges of one chain (`adaptiveFetchSlots`): by
  * the mean size of the chain's blocks so far (1 MiB until the first answer), JSON-RPC batches of about 4 MiB of JSON (1 to
  * BLOCKS_PER_RPC_BATCH blocks), and as many in flight (and unwritten) as fit in `fetchBufferBytes`
- * (2 to BLOCK_BATCHES_IN_FLIGHT). With the default `FETCH_BUFFER_MB` (32), Ethereum mainnet
- * (≈0.8 MB of JSON per block with receipts) gets 8 batches of 5 blocks, light chains 8 of 10. It
+ * (2 to BLOCK_BATCHES_IN_FLIGHT). With the default `FETCH_BUFFER_MB` (24), Ethereum mainnet
+ * (≈0.8 MB of JSON per block with receipts) gets 6 batches of 5 blocks, light chains 8 of 10. It
  * bounds the worker's memory (parsed blocks take 2–3× their JSON) whatever a chain's blocks weigh.
  * Measured with `npm run bench` (README, Performance).
  */
@@ -68,7 +68,7 @@ export type ActivityObserver = {
 /**
  * What the activities need: the database, the RPC pool of this worker's chain, a logger,
  * `verifyRoots` (`VERIFY_ROOTS`), `fetchBufferBytes` (`FETCH_BUFFER_MB` in bytes; default the
- * config's default, 32 MiB) and optionally an observer (metrics).
+ * config's default, 24 MiB) and optionally an observer (metrics).
  */
 export type ActivityDeps = { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchBufferBytes?: number; observer?: ActivityObserver };
 

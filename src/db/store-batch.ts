@@ -34,8 +34,10 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * (binary format, see copy-format.ts; pg-copy-streams).
  * Writes run one at a time in call order; each encodes its rows in COPY binary format at once,
  * and the encoded rows are written when about 1 MiB gathered (one COPY per table for many small
- * writes; in the background, one at a time) and at the end; `write` resolves when its rows are
- * encoded (and, when a COPY is due while one runs, after that one ended). The transaction
+ * writes; in the background, one at a time: rows encoded while a COPY runs go out together in the
+ * next, which starts when it ends) and at the end; `write` resolves when its rows are encoded, or,
+ * when more than PENDING_LIMIT_BYTES (4 MiB) gathered while a COPY runs, once that COPY ended
+ * (backpressure: a write waits for Postgres, not for each COPY it is due). The transaction
  * commits after `produce` resolved and every write landed; if `produce` or a write fails it rolls
  * back, so a retry, a concurrent duplicate attempt or a rewrite after a reorg leaves exactly one
  * copy, and a crash never leaves half a batch. The connection is taken before `produce` starts and
@@ -72,7 +74,8 @@ export async function writeBatch<T>(
       const next = queue.then(async () => {
         if (writeFailure !== undefined) throw writeFailure;
         for (const table of BATCH_TABLES) await encodeRows(open, pool, pending, table, rows[table]);
-        if (pending.bytes >= COPY_FLUSH_BYTES) await pending.startWrite(open);
+        if (pending.bytes >= COPY_FLUSH_BYTES) pending.kick(open);
+        await pending.below(PENDING_LIMIT_BYTES);
       });
       queue = next.catch((err: unknown) => {
         writeFailure ??= err;
@@ -117,21 +120,30 @@ export async function deleteRange(trx: Transaction<Database>, chainId: number, r
 }
 
 /** Bytes of encoded rows a range holds before it writes them (one COPY per table for many light JSON-RPC batches). */
-const COPY_FLUSH_BYTES = 2 ** 20;
+export const COPY_FLUSH_BYTES = 2 ** 20;
+/**
+ * Bytes of encoded rows a range may hold unwritten while a COPY runs before its next write waits
+ * (backpressure on fetching: the waiting batch keeps its fetch slot). Rows that gather while a
+ * COPY runs go out together in the next one, so a range's writes grow as Postgres falls behind.
+ */
+export const PENDING_LIMIT_BYTES = 4 * COPY_FLUSH_BYTES;
 
 /**
  * Rows encoded in COPY binary format and not written yet, per table, with their columns: a range
  * encodes each JSON-RPC batch's rows as they arrive (the parsed blocks are then free) and writes
  * them with one COPY per table once about COPY_FLUSH_BYTES have gathered, or at its end, so many
  * small batches (light chains) cost one statement per table, not one each. One write runs at a
- * time on the range's connection, in the background: the next batches are encoded meanwhile, and
- * a batch waits only when a second write is due before the first ended (Postgres is slower than
- * fetching).
+ * time on the range's connection, in the background; rows encoded meanwhile gather and go out in
+ * the next write, which starts as soon as the running one ends. A batch waits only when more than
+ * PENDING_LIMIT_BYTES gathered while a write runs (Postgres is slower than fetching).
  */
 class PendingCopies {
   private tables = new Map<string, { columns: string[]; chunks: Buffer[] }>();
-  /** The write running (or the last one), rejected when it failed. */
+  /** The write running, or the last one. */
   private writing: Promise<void> = Promise.resolve();
+  private running = false;
+  /** What a write threw: every later call throws it. */
+  private failure: { error: unknown } | undefined;
   /** Encoded bytes held. */
   bytes = 0;
 
@@ -151,35 +163,51 @@ class PendingCopies {
     }
   }
 
-  /** Waits for the running write. @throws what it threw. */
-  async written(): Promise<void> {
-    await this.writing;
-  }
-
   /**
-   * Waits for the running write, then starts writing what is held (one `COPY … FROM STDIN (format
-   * binary)` per table, in BATCH_TABLES order) without waiting for it.
-   * @throws what the previous write threw.
+   * Starts writing what is held (one `COPY … FROM STDIN (format binary)` per table, in
+   * BATCH_TABLES order) unless a write runs, without waiting for it; when a write ends with at
+   * least COPY_FLUSH_BYTES held, the next starts at once.
    */
-  async startWrite(client: pg.PoolClient): Promise<void> {
-    await this.writing;
+  kick(client: pg.PoolClient): void {
+    if (this.running || this.failure || this.bytes === 0) return;
     const tables = this.tables;
     this.tables = new Map();
     this.bytes = 0;
-    const writing = copyTables(client, tables);
-    writing.catch(() => {}); // awaited by the next startWrite, write or settled
-    this.writing = writing;
+    this.running = true;
+    this.writing = copyTables(client, tables).then(
+      () => {
+        this.running = false;
+        if (this.bytes >= COPY_FLUSH_BYTES) this.kick(client);
+      },
+      (error: unknown) => {
+        this.running = false;
+        this.failure = { error };
+      },
+    );
+  }
+
+  /** Waits until no write runs. @throws what a write threw. */
+  async written(): Promise<void> {
+    while (this.running) await this.writing;
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Waits while a write runs and more than `limit` bytes are held. @throws what a write threw. */
+  async below(limit: number): Promise<void> {
+    while (this.running && this.bytes > limit) await this.writing;
+    if (this.failure) throw this.failure.error;
   }
 
   /** Writes what is held and waits until every write ended. @throws what a write threw. */
   async write(client: pg.PoolClient): Promise<void> {
-    await this.startWrite(client);
-    await this.writing;
+    await this.written();
+    this.kick(client);
+    await this.written();
   }
 
   /** Resolves when no write runs, whatever the outcome (before a rollback). */
   async settled(): Promise<void> {
-    await this.writing.catch(() => {});
+    while (this.running) await this.writing;
   }
 }
 
@@ -195,6 +223,16 @@ async function copyTables(client: pg.PoolClient, tables: ReadonlyMap<string, { c
     );
   }
 }
+
+/** Yields `chunks` in order and drops each from the array once taken, so a chunk the socket has sent can be freed before the COPY ends. */
+function* releasing(chunks: Buffer[]): Generator<Buffer> {
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i]!;
+    chunks[i] = EMPTY;
+    yield chunk;
+  }
+}
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Adds `rows` of `table` to `pending` in COPY binary format when every column's type is one the

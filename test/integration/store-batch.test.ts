@@ -3,12 +3,15 @@
  * 291 logs, 16 withdrawals): bytea values travel as the node's `0x` hex and are decoded by COPY;
  * hex data that is not hex is refused as a bad response naming the table, column and block, and
  * the batch leaves nothing behind. `writeBatch` with many writes in one range: rows gather and go in
- * with one COPY per table every ~1 MiB (in the background), and a bad write late in the range, or a
- * COPY that Postgres refuses, rolls back every row.
+ * with one COPY per table every ~1 MiB (in the background; writes go on while a COPY runs until
+ * 4 MiB gathered), and a bad write late in the range, or a COPY that Postgres refuses, rolls back
+ * every row.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { storeBatch, toBatchRows, writeBatch, type BatchRows } from '../../src/db/index.js';
+import { rowsWithBuffers, storeBatch, toBatchRows, writeBatch, type BatchRows } from '../../src/db/index.js';
+import { copyBinaryTuples } from '../../src/db/copy-format.js';
+import { COPY_FLUSH_BYTES, PENDING_LIMIT_BYTES } from '../../src/db/store-batch.js';
 import { DbTransientError, RpcBadResponseError } from '../../src/errors.js';
 import { RECORDED_BLOCKS, loadRecorded } from '../fixtures/recorded-blocks.js';
 import { createTestDatabase, type TestDatabase } from '../support/stack.js';
@@ -116,5 +119,55 @@ describe('storeBatch() with hex bytea values', () => {
     expect(rejectedAtWrite).toBeGreaterThan(2);
     expect(rejectedAtWrite).toBeLessThan(20);
     expect(await counts()).toEqual(before);
+  });
+
+  it('writeBatch: writes go on while a COPY waits for Postgres until more than 4 MiB gathered; then the next waits for it, and all land', async () => {
+    const range = { from: 200, to: 239 };
+    // COPY binary bytes of one block's rows: the writes after the one that starts a COPY gather this much each.
+    const catalog = await sql<{ table_name: string; column_name: string; udt_name: string }>`
+      select table_name, column_name, udt_name from information_schema.columns where table_schema = current_schema()`.execute(database.db);
+    const typeOf = (table: string, column: string) => catalog.rows.find((r) => r.table_name === table && r.column_name === column)!.udt_name;
+    const one = atBlock(range.from);
+    const perBlock = (['blocks', 'transactions', 'logs', 'withdrawals'] as const).reduce((sum, table) => {
+      const columns = Object.keys(one[table][0]!);
+      return sum + copyBinaryTuples(one[table], columns, columns.map((c) => typeOf(table, c))).reduce((n, b) => n + b.length, 0);
+    }, 0);
+    const startsCopy = Math.ceil(COPY_FLUSH_BYTES / perBlock); // the write whose rows make 1 MiB starts the first COPY
+    const firstWaiting = startsCopy + Math.floor(PENDING_LIMIT_BYTES / perBlock) + 1; // the first write that sees more than 4 MiB held
+    expect([startsCopy, firstWaiting]).toEqual([3, 13]); // ~0.4 MB per block (before session 10 write 6 waited: each due COPY waited for the running one)
+
+    // Another transaction holds block 200's primary key uncommitted: the range's first COPY waits on it.
+    let releaseHolder!: () => void;
+    const holderReleased = new Promise<void>((resolve) => { releaseHolder = resolve; });
+    let holderInserted!: () => void;
+    const holderReady = new Promise<void>((resolve) => { holderInserted = resolve; });
+    const holder = database.db.transaction().execute(async (trx) => {
+      await trx.insertInto('blocks').values(rowsWithBuffers(one.blocks)).execute();
+      holderInserted();
+      await holderReleased;
+      throw new Error('rolled back on purpose');
+    });
+    holder.catch(() => undefined);
+
+    const resolved: number[] = [];
+    const done = writeBatch(database.db, 1, range, async (write) => {
+      await holderReady; // the range's deletes ran before produce: block 200 is the holder's now
+      const writes: Promise<void>[] = [];
+      for (let n = range.from; n <= range.to; n++) writes.push(write(atBlock(n)).then(() => { resolved.push(n - range.from + 1); }));
+      const deadline = Date.now() + 20_000;
+      while (resolved.length < firstWaiting - 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 300)); // time for one more write to resolve, were it not waiting
+      const whileWaiting = [...resolved];
+      releaseHolder();
+      await Promise.all(writes);
+      return whileWaiting;
+    });
+    const whileWaiting = await done;
+    expect(whileWaiting).toEqual(Array.from({ length: firstWaiting - 1 }, (_, i) => i + 1));
+    await expect(holder).rejects.toThrow('rolled back on purpose');
+    const stored = await sql<{ blocks: number; logs: number }>`
+      select (select count(*) from blocks where chain_id = 1 and number between ${range.from} and ${range.to}) as blocks,
+             (select count(*) from logs where chain_id = 1 and block_number between ${range.from} and ${range.to}) as logs`.execute(database.db);
+    expect(stored.rows).toEqual([{ blocks: 40, logs: 40 * 291 }]);
   });
 });

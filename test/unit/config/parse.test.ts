@@ -39,7 +39,7 @@ describe('src/config/parse.ts', () => {
       gapCheckIntervalMs: 60000,
       stallTimeoutMs: 300000,
       maxConcurrentActivities: 16,
-      fetchBufferBytes: 32 * 1024 * 1024,
+      fetchBufferBytes: 24 * 1024 * 1024,
       instanceId: undefined,
       verifyRoots: false,
       partitionSize: 1_000_000,
