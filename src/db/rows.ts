@@ -316,6 +316,9 @@ function extrasOf(object: Record<string, unknown>, known: ReadonlySet<string>, d
  * verbatim in `extra` under its field name, like any value that is not a hex quantity.
  */
 function narrowQuantity(value: unknown, field: string, extra: Record<string, unknown>, max: number): number | null {
+  if (value === undefined) return null;
+  const small = typeof value === 'string' ? smallHexQuantity(value) : NaN;
+  if (small <= max) return small; // false for NaN
   const decimal = quantity(value, field, extra);
   if (decimal === null) return null;
   const n = Number(decimal);
@@ -334,12 +337,30 @@ function quantity(value: unknown, field: string, extra: Record<string, unknown>)
     extra[field] = null; // sent as null (Parity style), which is not the same as absent
     return null;
   }
-  if (typeof value === 'string' && HEX_QUANTITY.test(value)) {
-    // Up to 13 hex digits (< 2^52) a double is exact and much cheaper than a BigInt.
-    return value.length <= 15 ? String(parseInt(value, 16)) : BigInt(value).toString();
+  if (typeof value === 'string') {
+    const small = smallHexQuantity(value);
+    if (small === small) return String(small); // not NaN
+    if (value.length > 15 && HEX_QUANTITY.test(value)) return BigInt(value).toString();
   }
   extra[field] = value;
   return null;
+}
+
+/**
+ * The value of hex quantity `value` (`0x` and 1 to 13 hex digits, so below 2^52 and exact as a
+ * double); NaN for anything else (longer, no `0x`, no digit, a character that is not hex). Pure.
+ */
+function smallHexQuantity(value: string): number {
+  const length = value.length;
+  if (length < 3 || length > 15 || value.charCodeAt(0) !== 48 || value.charCodeAt(1) !== 120) return NaN; // '0x'
+  let n = 0;
+  for (let i = 2; i < length; i++) {
+    const c = value.charCodeAt(i);
+    const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (digit < 0) return NaN;
+    n = n * 16 + digit;
+  }
+  return n;
 }
 
 /**

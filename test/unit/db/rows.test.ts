@@ -170,6 +170,28 @@ describe('src/db/rows.ts', () => {
     expect(row.extra).toBe('{"value":"1000"}');
   });
 
+  it('toBatchRows() reads hex quantities of every length and case exactly, and keeps malformed ones verbatim in extra', () => {
+    const cases: [string, string | null][] = [
+      ['0x0', '0'], ['0x00ff', '255'], ['0xAbC', '2748'], ['0xfffffffffffff', '4503599627370495'], // 13 digits: below 2^52
+      ['0x10000000000000', '4503599627370496'], ['0x1fffffffffffff', '9007199254740991'], ['0x20000000000001', '9007199254740993'],
+      [`0x${'f'.repeat(64)}`, (2n ** 256n - 1n).toString()],
+      ['0x', null], ['0X10', null], ['0x1g', null], ['10', null], ['0x-1', null], [`0x${'f'.repeat(63)}g`, null],
+    ];
+    for (const [value, decimal] of cases) {
+      const bundle = ethBundle();
+      bundle.block.transactions[5]!.value = value as `0x${string}`;
+      const row = toBatchRows(1, [bundle]).transactions[5]!;
+      expect([value, row.value, row.extra]).toEqual([value, decimal, decimal === null ? JSON.stringify({ value }) : null]);
+    }
+    // Narrow columns: a value over the column's range is kept in extra (type is an integer column).
+    for (const [type, stored] of [['0x2', 2], ['0x7fffffff', 2_147_483_647], ['0x80000000', null], ['0x2g', null]] as const) {
+      const bundle = ethBundle();
+      bundle.block.transactions[4]!.type = type as `0x${string}`;
+      const row = toBatchRows(1, [bundle]).transactions[4]!;
+      expect([type, row.type, row.extra]).toEqual([type, stored, stored === null ? JSON.stringify({ type }) : null]);
+    }
+  });
+
   it('toBatchRows() gives a listed transaction without a receipt null receipt columns and log_count 0', () => {
     const bundle = ethBundle();
     bundle.receipts.splice(5, 1);
