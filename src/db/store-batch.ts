@@ -224,16 +224,6 @@ async function copyTables(client: pg.PoolClient, tables: ReadonlyMap<string, { c
   }
 }
 
-/** Yields `chunks` in order and drops each from the array once taken, so a chunk the socket has sent can be freed before the COPY ends. */
-function* releasing(chunks: Buffer[]): Generator<Buffer> {
-  for (let i = 0; i < chunks.length; i++) {
-    const chunk = chunks[i]!;
-    chunks[i] = EMPTY;
-    yield chunk;
-  }
-}
-const EMPTY = Buffer.alloc(0);
-
 /**
  * Adds `rows` of `table` to `pending` in COPY binary format when every column's type is one the
  * binary encoder writes; otherwise writes what is pending, then these rows at once with a COPY in

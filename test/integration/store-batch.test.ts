@@ -12,6 +12,7 @@ import { sql } from 'kysely';
 import { rowsWithBuffers, storeBatch, toBatchRows, writeBatch, type BatchRows } from '../../src/db/index.js';
 import { copyBinaryTuples } from '../../src/db/copy-format.js';
 import { COPY_FLUSH_BYTES, PENDING_LIMIT_BYTES } from '../../src/db/store-batch.js';
+import { ensurePartitions } from '../../src/db/partitions.js';
 import { DbTransientError, RpcBadResponseError } from '../../src/errors.js';
 import { RECORDED_BLOCKS, loadRecorded } from '../fixtures/recorded-blocks.js';
 import { createTestDatabase, type TestDatabase } from '../support/stack.js';
@@ -136,6 +137,7 @@ describe('storeBatch() with hex bytea values', () => {
     const firstWaiting = startsCopy + Math.floor(PENDING_LIMIT_BYTES / perBlock) + 1; // the first write that sees more than 4 MiB held
     expect([startsCopy, firstWaiting]).toEqual([3, 13]); // ~0.4 MB per block (before session 10 write 6 waited: each due COPY waited for the running one)
 
+    await ensurePartitions(database.db, 1, range); // before the holder: creating one would wait for its transaction
     // Another transaction holds block 200's primary key uncommitted: the range's first COPY waits on it.
     let releaseHolder!: () => void;
     const holderReleased = new Promise<void>((resolve) => { releaseHolder = resolve; });
@@ -153,10 +155,14 @@ describe('storeBatch() with hex bytea values', () => {
     const done = writeBatch(database.db, 1, range, async (write) => {
       await holderReady; // the range's deletes ran before produce: block 200 is the holder's now
       const writes: Promise<void>[] = [];
-      for (let n = range.from; n <= range.to; n++) writes.push(write(atBlock(n)).then(() => { resolved.push(n - range.from + 1); }));
+      for (let n = range.from; n <= range.to; n++) {
+        const written = write(atBlock(n)).then(() => { resolved.push(n - range.from + 1); });
+        written.catch(() => undefined); // awaited below; a failure is reported there, once
+        writes.push(written);
+      }
       const deadline = Date.now() + 20_000;
       while (resolved.length < firstWaiting - 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 300)); // time for one more write to resolve, were it not waiting
+      await new Promise((r) => setTimeout(r, 1_000)); // time for one more write to resolve, were it not waiting
       const whileWaiting = [...resolved];
       releaseHolder();
       await Promise.all(writes);
