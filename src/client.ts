@@ -462,8 +462,13 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
     `  target    ${formatCountOr(p.target, NO_NUMBER)} (${targetNote})`,
     `  cursor    ${formatCountOr(p.cursor, NO_NUMBER)}${p.cursorHash ? ` ${p.cursorHash}` : ''}`,
     `  lag       ${formatCountOr(p.lagBlocks, NO_NUMBER)} blocks behind the head${p.lagBlocks !== null && p.lagBlocks < 0 ? ' (the chain is shorter than what is stored: a reset chain or a reorg, being rolled back)' : ''}`,
-    `  rate      ${p.blocksPerSecond} blocks/s, ${p.inFlightBatches} batches in flight, ${p.reorgs} reorgs handled, ${p.gapsRepaired} gaps repaired`,
+    `  rate      ${p.blocksPerSecond} blocks/s, ${plural(p.inFlightBatches, 'batch', 'batches')} in flight, ${plural(p.reorgs, 'reorg', 'reorgs')} handled, ${plural(p.gapsRepaired, 'gap', 'gaps')} repaired`,
   ].join('\n');
+}
+
+/** `n` and the noun for it: `1 batch`, `2 batches`, `0 batches`. Pure. */
+function plural(n: number, one: string, many: string): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
 }
 
 /** Runs the CLI with `argv`; prints failures as one line and sets the exit code. */
