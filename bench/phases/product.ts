@@ -23,7 +23,6 @@ import { IMAGE_ENV } from './image-env.js';
 /** The compiled worker the image runs (`npm run build`), relative to the repository. */
 export const COMPILED_WORKER = 'dist/src/worker.js';
 
-
 /**
  * Compiles src/ and migrations/ to dist/ as the Docker image does (`npm run build`: tsc with
  * tsconfig.build.json; about 10 s) and returns the worker's entry, relative to the repository.

@@ -207,7 +207,7 @@ class PendingCopies {
 
   /** Resolves when no write runs, whatever the outcome (before a rollback). */
   async settled(): Promise<void> {
-    while (this.running) await this.writing;
+    await this.written().catch(() => undefined);
   }
 }
 
