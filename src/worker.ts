@@ -21,6 +21,7 @@ import { sql, type Kysely } from 'kysely';
 import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
 import { assertWorkerConfig, parseConfig, type Config } from './config/parse.js';
 import { connectDatabase, migrateToLatest, recordPartitionSize, type Database } from './db/index.js';
+import { createDecodePool } from './decode/pool.js';
 import { createActivities, type Activities } from './activities/index.js';
 import { ConfigError, ChainMismatchError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
@@ -62,6 +63,8 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
       if (inForce !== chain.partitionSize) log.warn({ chainId: chain.chainId, partitionSize: chain.partitionSize, partitionSizeInForce: inForce }, 'partition-size-differs');
     }
     const served = chains.map((chain, i) => createChainPool(chain, checked[i]!, { log: multiChain ? log.child({ chainId: chain.chainId }) : log, metrics }));
+    // One set of decode threads for every chain of this worker.
+    const decodePool = config.decodeThreads === 0 ? null : createDecodePool(config.decodeThreads ?? undefined);
 
     try {
       const connection = await NativeConnection.connect({ address: config.temporalAddress }).catch((err: unknown) => {
@@ -76,7 +79,10 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
             connection,
             namespace: config.temporalNamespace,
             taskQueue: chain.taskQueue,
-            activities: createActivities({ db, pool, chainId: chain.chainId, log: chainLog, verifyRoots: chain.verifyRoots, fetchBufferBytes: config.fetchBufferBytes, ...(metrics ? { observer: metrics.activities } : {}) }),
+            activities: createActivities({
+              db, pool, chainId: chain.chainId, log: chainLog, verifyRoots: chain.verifyRoots, fetchBufferBytes: config.fetchBufferBytes, decodePool,
+              ...(metrics ? { observer: metrics.activities } : {}),
+            }),
             maxConcurrentActivities: chain.maxConcurrentActivities,
             identity: config.instanceId,
             workflowBundle,
@@ -98,6 +104,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
       }
     } finally {
       for (const { pool } of served) pool.close();
+      await decodePool?.close();
     }
   } finally {
     await db.destroy();

@@ -14,6 +14,7 @@ import type { Kysely } from 'kysely';
 import { connectDatabase } from '../../src/db/connect.js';
 import { runIndexRange } from '../../src/activities/index-range.js';
 import { workerFetchSlots } from '../../src/activities/index.js';
+import { createDecodePool } from '../../src/decode/pool.js';
 import type { Database } from '../../src/db/index.js';
 import { createLogger } from '../../src/log.js';
 import { createRpcPool } from '../../src/rpc/index.js';
@@ -30,7 +31,11 @@ const PHASE_TIMEOUT_MS = 2 * 60 * 60 * 1000;
 const EXIT_GRACE_MS = 30_000;
 
 /** What phase (d) needs besides the database: the chain server's URL and the product's config. */
-export type DirectOptions = { url: string; chainId: number; blocks: number; batchSize: number; batchRows: number; concurrency: number; rpcTimeoutMs: number; fetchBufferBytes: number };
+export type DirectOptions = {
+  url: string; chainId: number; blocks: number; batchSize: number; batchRows: number; concurrency: number; rpcTimeoutMs: number; fetchBufferBytes: number;
+  /** As the config's `decodeThreads` (DECODE_THREADS): 0 none, null the default. */
+  decodeThreads: number | null;
+};
 
 /**
  * Indexes blocks `0..blocks−1` from `url`; returns the wall time in seconds.
@@ -40,6 +45,7 @@ export async function runDirect(options: DirectOptions & { db: Kysely<Database> 
   const log = createLogger({ level: 'warn', pretty: false });
   const pool = createRpcPool({ urls: [options.url], timeoutMs: options.rpcTimeoutMs, log });
   const fetchSlots = workerFetchSlots(options.fetchBufferBytes); // as createActivities shares it over a worker's ranges
+  const decodePool = options.decodeThreads === 0 ? undefined : createDecodePool(options.decodeThreads ?? undefined); // as the worker makes it
   const startedAt = performance.now();
   try {
     const outcome = await runWindow({
@@ -48,13 +54,14 @@ export async function runDirect(options: DirectOptions & { db: Kysely<Database> 
       batchSize: options.batchSize,
       batchRows: options.batchRows,
       concurrency: options.concurrency,
-      index: (range) => runIndexRange({ db: options.db, pool, chainId: options.chainId, log, fetchSlots }, { chainId: options.chainId, ...range }),
+      index: (range) => runIndexRange({ db: options.db, pool, chainId: options.chainId, log, fetchSlots, decodePool }, { chainId: options.chainId, ...range }),
       shouldStop: () => false,
       onAdvance: async () => undefined,
     });
     if (outcome.kind !== 'done') throw new Error(`phase d ended ${outcome.kind} at cursor ${outcome.cursor.blockNumber}`);
   } finally {
     pool.close();
+    await decodePool?.close();
   }
   return (performance.now() - startedAt) / 1000;
 }

@@ -1,10 +1,11 @@
 import { Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import { isValidRange, rangeSize, type StoredBatch } from '../domain/index.js';
-import { toBatchRows, writeBatch, type Database } from '../db/index.js';
+import { toBatchRows, writeBatch, type Database, type EncodedRows } from '../db/index.js';
+import type { DecodePool } from '../decode/pool.js';
 import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { streamBlocks, verifyRoots, type BlockLink, type FetchSlots, type RootsVerdict, type RpcPool } from '../rpc/index.js';
+import { DecodedBlock, streamBlocks, verifyRoots, type BlockBundle, type BlockLink, type DecodedBody, type FetchSlots, type RootsVerdict, type RpcPool } from '../rpc/index.js';
 
 /** Heartbeat interval of a running batch, in ms; well under the proxy's heartbeat timeout (30 s). */
 const HEARTBEAT_EVERY_MS = 5_000;
@@ -22,7 +23,9 @@ export type IndexRangeSummary = StoredBatch & { rootsNotVerifiable?: number };
  * (`streamBlocks` into `writeBatch`), so a range never sits whole in memory; the commit comes after
  * the last block arrived and the range's parent-hash links checked out. `fetchSlots`, when given,
  * is the worker's limit on JSON-RPC batches in flight (and not yet encoded for COPY) across all ranges it
- * runs (`workerFetchSlots`): it bounds the worker's memory. Heartbeats on a timer and passes the activity's
+ * runs (`workerFetchSlots`): it bounds the worker's memory. `decodePool`, when given, parses,
+ * validates, converts and encodes the answers in its threads (src/decode/; not with `verifyRoots`,
+ * whose checks need the parsed blocks). Heartbeats on a timer and passes the activity's
  * cancellation to fetch. Idempotent. With `verifyRoots` each block's header roots are recomputed
  * before an endpoint's answer is taken (`verifyRoots` in rpc/verify-roots.ts): a mismatch refuses
  * that answer; blocks whose roots cannot be recomputed are stored, counted in `rootsNotVerifiable`
@@ -31,7 +34,7 @@ export type IndexRangeSummary = StoredBatch & { rootsNotVerifiable?: number };
  *   RpcBadResponseError, DbTransientError (retried by Temporal).
  */
 export async function runIndexRange(
-  deps: { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchSlots?: FetchSlots },
+  deps: { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchSlots?: FetchSlots; decodePool?: DecodePool },
   input: IndexRangeInput,
   context?: { heartbeat(details: unknown): void; cancellationSignal?: AbortSignal },
 ): Promise<IndexRangeSummary> {
@@ -49,10 +52,11 @@ export async function runIndexRange(
   const verdicts = new Map<number, RootsVerdict>();
   let links: BlockLink[];
   try {
-    links = await writeBatch(deps.db, input.chainId, range, (write) =>
+    links = await writeBatch(deps.db, input.chainId, range, (write, { types, writeEncoded }) =>
       streamBlocks(deps.pool, range, {
         signal: context?.cancellationSignal,
         slots: deps.fetchSlots,
+        decoder: deps.decodePool?.forRange(input.chainId, types),
         onProgress: (fetchedBlocks) => {
           stage = { fetchedBlocks, writtenBlocks: counts.blocks };
         },
@@ -61,12 +65,31 @@ export async function runIndexRange(
               verdicts.set(Number(BigInt(block.number)), await verifyRoots(input.chainId, block, receipts, label));
             }
           : undefined,
-        onBundles: async (bundles) => {
-          const rows = toBatchRows(input.chainId, bundles);
-          await write(rows);
-          counts.blocks += rows.blocks.length;
-          counts.transactions += rows.transactions.length;
-          counts.logs += rows.logs.length;
+        onBundles: async (fetched) => {
+          const bundles: BlockBundle[] = [];
+          const bodies = new Map<DecodedBody, number>();
+          for (const b of fetched) {
+            if (b instanceof DecodedBlock) bodies.set(b.body!, (bodies.get(b.body!) ?? 0) + 1);
+            else bundles.push(b);
+          }
+          const writes: Promise<void>[] = [];
+          for (const [body, blocks] of bodies) {
+            // The valid blocks of one answer share its rows: all of them must be here (fetchChunk takes an answer whole).
+            if (blocks !== body.blockCount) throw new Error(`blocks ${range.from}–${range.to}: ${blocks} of the ${body.blockCount} blocks of one decoded answer arrived (a bug)`);
+            const encoded = body.payload as EncodedRows;
+            writes.push(writeEncoded(encoded));
+            counts.blocks += encoded.counts.blocks;
+            counts.transactions += encoded.counts.transactions;
+            counts.logs += encoded.counts.logs;
+          }
+          if (bundles.length > 0) {
+            const rows = toBatchRows(input.chainId, bundles);
+            writes.push(write(rows));
+            counts.blocks += rows.blocks.length;
+            counts.transactions += rows.transactions.length;
+            counts.logs += rows.logs.length;
+          }
+          await Promise.all(writes);
         },
       }),
     );

@@ -10,6 +10,7 @@ import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { adaptiveFetchSlots, BLOCKS_PER_RPC_BATCH, fetchChainHead, type FetchSlots, type RpcPool } from '../rpc/index.js';
 import { DEFAULT_FETCH_BUFFER_BYTES } from '../config/parse.js';
+import { sharedDecodePool, type DecodePool } from '../decode/pool.js';
 import { asActivity } from './failure.js';
 import { activityContext, runIndexRange, type IndexRangeInput } from './index-range.js';
 import { findCommonAncestor, rollback, type CommonAncestor } from './reorg.js';
@@ -70,9 +71,14 @@ export type ActivityObserver = {
 /**
  * What the activities need: the database, the RPC pool of this worker's chain, a logger,
  * `verifyRoots` (`VERIFY_ROOTS`), `fetchBufferBytes` (`FETCH_BUFFER_MB` in bytes; default the
- * config's default, 24 MiB) and optionally an observer (metrics).
+ * config's default, 24 MiB), optionally an observer (metrics), and `decodePool`: the threads
+ * that decode answers (default: the process's shared pool, `sharedDecodePool`; null: none, the
+ * main thread decodes).
  */
-export type ActivityDeps = { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchBufferBytes?: number; observer?: ActivityObserver };
+export type ActivityDeps = {
+  db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchBufferBytes?: number; observer?: ActivityObserver;
+  decodePool?: DecodePool | null;
+};
 
 /** The activities every worker registers, by name. Inputs and outputs are plain JSON. */
 export type Activities = {
@@ -100,6 +106,7 @@ export type Activities = {
  */
 export function createActivities(deps: ActivityDeps): Activities {
   const fetchSlots = workerFetchSlots(deps.fetchBufferBytes ?? DEFAULT_FETCH_BUFFER_BYTES);
+  const decodePool = deps.decodePool === null ? undefined : (deps.decodePool ?? sharedDecodePool());
   const sameChain = (chainId: number) => {
     if (chainId !== deps.chainId) throw new InvalidInputError(`this worker indexes chain ${deps.chainId}, not chain ${chainId}`);
   };
@@ -117,7 +124,7 @@ export function createActivities(deps: ActivityDeps): Activities {
     indexRange: asActivity(async ({ gapRepair, ...input }) => {
       const startedAt = Date.now();
       try {
-        const batch = await runIndexRange({ ...deps, fetchSlots }, input, activityContext());
+        const batch = await runIndexRange({ ...deps, fetchSlots, decodePool }, input, activityContext());
         observer?.onRangeFinished(input.chainId, Date.now() - startedAt, batch, gapRepair === true);
         return batch;
       } catch (err) {

@@ -49,6 +49,11 @@ export type Config = Readonly<{
   maxConcurrentActivities: number;
   /** Bytes of JSON-RPC answers one worker holds unwritten at once per chain (`FETCH_BUFFER_MB` × 2^20); sizes its requests in flight. */
   fetchBufferBytes: number;
+  /**
+   * Threads that parse, validate and convert JSON-RPC answers of blocks (`DECODE_THREADS`); 0: the
+   * main thread does it; null: the default, 1 (`createDecodePool`).
+   */
+  decodeThreads: number | null;
   instanceId: string;
   /** Recompute each block's transactionsRoot, receiptsRoot and withdrawalsRoot before storing it (`VERIFY_ROOTS`). */
   verifyRoots: boolean;
@@ -150,6 +155,7 @@ const schema = z.object({
   RPC_TIMEOUT: integer(100, 600_000).default(Number(DEFAULTS.RPC_TIMEOUT)),
   MAX_CONCURRENT_ACTIVITIES: integer(1, 1000).default(Number(DEFAULTS.MAX_CONCURRENT_ACTIVITIES)),
   FETCH_BUFFER_MB: integer(1, 65_536).default(Number(DEFAULTS.FETCH_BUFFER_MB)),
+  DECODE_THREADS: integer(0, 64).optional(),
   INSTANCE_ID: z.string().trim().min(1).optional(),
   METRICS_PORT: integer(1, 65_535).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default(DEFAULTS.LOG_LEVEL),
@@ -215,6 +221,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     stallTimeoutMs: e.STALL_TIMEOUT,
     maxConcurrentActivities: e.MAX_CONCURRENT_ACTIVITIES,
     fetchBufferBytes: e.FETCH_BUFFER_MB * 2 ** 20,
+    decodeThreads: e.DECODE_THREADS ?? null,
     instanceId: e.INSTANCE_ID ?? `worker-${process.pid}`,
     verifyRoots: e.VERIFY_ROOTS,
     partitionSize: e.PARTITION_SIZE,

@@ -23,6 +23,11 @@ export type BatchRows = {
   withdrawals: CopyRow<WithdrawalRow>[];
 };
 
+/** Tables a batch writes, in this order (blocks first: nothing references them, but readers expect them first). */
+export const BATCH_TABLES = ['blocks', 'transactions', 'logs', 'withdrawals'] as const;
+/** One of {@link BATCH_TABLES}. */
+export type BatchTable = (typeof BATCH_TABLES)[number];
+
 const BLOCK_FIELDS = new Set([
   'number', 'hash', 'parentHash', 'timestamp', 'miner', 'gasLimit', 'gasUsed', 'baseFeePerGas', 'difficulty',
   'totalDifficulty', 'size', 'nonce', 'mixHash', 'sha3Uncles', 'logsBloom', 'transactionsRoot', 'stateRoot',

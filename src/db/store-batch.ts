@@ -8,13 +8,12 @@ import { DbTransientError, RpcBadResponseError } from '../errors.js';
 import { pgPoolOf } from './connect.js';
 import type { Database } from './database.js';
 import { ensurePartitions } from './partitions.js';
-import type { BatchRows } from './rows.js';
+import { BATCH_TABLES, type BatchRows } from './rows.js';
+import type { ColumnTypes, EncodedRows } from './encoded-rows.js';
 import { BINARY_TYPES, copyBinaryStream, copyBinaryTuples, copyText, CopyValueError } from './copy-format.js';
 import { classifyDbError } from './sqlstate.js';
 
 const UNIQUE_VIOLATION = '23505';
-/** Tables a batch writes, in this order (blocks first: nothing references them, but readers expect them first). */
-const BATCH_TABLES = ['blocks', 'transactions', 'logs', 'withdrawals'] as const;
 
 /**
  * Replaces everything stored for chain `chainId` in `range` (inclusive) with `rows`, in ONE
@@ -43,6 +42,9 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * copy, and a crash never leaves half a batch. The connection is taken before `produce` starts and
  * held until the end (take it before any shared limiter, never while holding one).
  * Columns are the keys of each table's first row (every row of a table has the same keys).
+ * `produce` also gets `types`, the column types of the batch tables (read from the catalog before
+ * it starts), and `writeEncoded`, which writes rows already encoded for those columns
+ * (`encodeRows`, the decode thread) the same way, its leftover `rows` through `write`.
  * Invariant: after commit, every block in `range` that was written is stored with exactly its
  * transactions, logs and withdrawals.
  * @returns what `produce` returned.
@@ -54,7 +56,7 @@ export async function writeBatch<T>(
   db: Kysely<Database>,
   chainId: number,
   range: BlockRange,
-  produce: (write: (rows: BatchRows) => Promise<void>) => Promise<T>,
+  produce: (write: (rows: BatchRows) => Promise<void>, more: BatchWriter) => Promise<T>,
 ): Promise<T> {
   await ensurePartitions(db, chainId, range);
   const pool = pgPoolOf(db);
@@ -69,11 +71,13 @@ export async function writeBatch<T>(
     const open = client;
     await open.query('begin');
     await open.query(rangeDeleteStatements(chainId, range).join('; ')); // one round trip
-    const write = (rows: BatchRows): Promise<void> => {
+    const types = await catalogTypes(open, pool);
+    /** Runs `add` after the writes before it, then starts a COPY or waits as the class says. */
+    const enqueue = (add: () => Promise<void>): Promise<void> => {
       if (settled) return Promise.reject(new Error(`chain ${chainId} blocks ${range.from}–${range.to}: write after the batch ended`));
       const next = queue.then(async () => {
         if (writeFailure !== undefined) throw writeFailure;
-        for (const table of BATCH_TABLES) await encodeRows(open, pool, pending, table, rows[table]);
+        await add();
         if (pending.bytes >= COPY_FLUSH_BYTES) pending.kick(open);
         await pending.below(PENDING_LIMIT_BYTES);
       });
@@ -82,7 +86,19 @@ export async function writeBatch<T>(
       });
       return next;
     };
-    const result = await produce(write).finally(() => {
+    const write = (rows: BatchRows): Promise<void> =>
+      enqueue(async () => {
+        for (const table of BATCH_TABLES) await encodeRows(open, pool, pending, table, rows[table]);
+      });
+    const writeEncoded = (encoded: EncodedRows): Promise<void> =>
+      enqueue(async () => {
+        for (const { table, columns, start, end } of encoded.tables) {
+          if (!pending.fits(table, columns)) await pending.write(open);
+          pending.add(table, columns, [Buffer.from(encoded.tuples!, start, end - start)]);
+        }
+        for (const table of BATCH_TABLES) await encodeRows(open, pool, pending, table, encoded.rows[table] ?? []);
+      });
+    const result = await produce(write, { types, writeEncoded }).finally(() => {
       settled = true;
     });
     await queue;
@@ -251,8 +267,24 @@ async function encodeRows(client: pg.PoolClient, pool: pg.Pool, pending: Pending
   }
 }
 
+/** What `writeBatch` gives `produce` besides `write`. */
+export type BatchWriter = {
+  /** Column types of the batch tables, by table and column (`udt_name`), as the catalog gave them when the batch began. */
+  types: ColumnTypes;
+  /** Writes rows encoded for `types` (`encodeRows`), and their leftover rows, like `write`. */
+  writeEncoded(rows: EncodedRows): Promise<void>;
+};
+
 /** Column types (udt names) per table, read once per pool from information_schema. */
 const typesByPool = new WeakMap<pg.Pool, Map<string, Map<string, string>>>();
+
+/** Column types of every batch table (as {@link columnTypes} reads and caches them), as a plain object. */
+async function catalogTypes(client: pg.PoolClient, pool: pg.Pool): Promise<ColumnTypes> {
+  if (!typesByPool.has(pool)) await columnTypes(client, pool, 'blocks', ['number'], async () => {});
+  const types: Record<string, Record<string, string>> = {};
+  for (const [table, columns] of typesByPool.get(pool) ?? []) types[table] = Object.fromEntries(columns);
+  return types;
+}
 
 /**
  * Types (udt names) of `columns` of `table`; '' for a column the catalog does not know (COPY then

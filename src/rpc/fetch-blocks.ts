@@ -1,6 +1,7 @@
 import { toHex } from 'viem';
 import { RpcBadResponseError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import type { BlockRange } from '../domain/block-range.js';
+import { DecodedBlock, type BodyDecoder } from './decoded.js';
 import { fixedFetchSlots, type FetchSlots } from './fetch-slots.js';
 import type { RpcPool } from './pool.js';
 import { unwrap } from './pool.js';
@@ -41,7 +42,10 @@ export async function fetchBlocks(
   await streamBlocks(pool, range, {
     ...options,
     onBundles: (bundles) => {
-      for (const bundle of bundles) byNumber.set(Number(BigInt(bundle.block.number)), bundle);
+      for (const bundle of bundles) {
+        if (bundle instanceof DecodedBlock) throw new Error('fetchBlocks got a decoded block: it passes no decoder'); // a bug
+        byNumber.set(Number(BigInt(bundle.block.number)), bundle);
+      }
     },
   });
   const bundles: BlockBundle[] = [];
@@ -51,6 +55,15 @@ export async function fetchBlocks(
 
 /** A block's place in the chain: its number and hash, and its parent's hash (hex strings as the node sent them). */
 export type BlockLink = { number: number; hash: string; parentHash: string };
+
+/** A fetched and validated block: its parsed bundle, or what a BodyDecoder made of it. */
+export type FetchedBlock = BlockBundle | DecodedBlock;
+
+/** The link of a fetched block. */
+function linkOf(fetched: FetchedBlock): BlockLink {
+  if (fetched instanceof DecodedBlock) return { number: fetched.number, hash: fetched.hash, parentHash: fetched.parentHash };
+  return { number: Number(BigInt(fetched.block.number)), hash: fetched.block.hash, parentHash: fetched.block.parentHash };
+}
 
 /**
  * Like {@link fetchBlocks}, but hands each JSON-RPC batch's validated bundles (consecutive blocks,
@@ -63,6 +76,9 @@ export type BlockLink = { number: number; hash: string; parentHash: string };
  * every block arrived, so a consumer that writes must not commit before this resolves.
  * After the first failure no further JSON-RPC batch of the range starts; those in flight finish and
  * still reach `onBundles`, which must refuse them once it knows the range failed.
+ * With `decoder` (and no `check`, which needs the parsed blocks), answers are parsed, validated and
+ * converted by it, and `onBundles` gets its DecodedBlocks for the blocks it could (a block and its
+ * receipts in one HTTP answer, both answered), bundles for the others.
  * @returns the links of `range.from..range.to`, in block order.
  * @throws like fetchBlocks; whatever `onBundles` throws.
  */
@@ -74,7 +90,8 @@ export async function streamBlocks(
     onProgress?: (fetchedBlocks: number) => void;
     check?: BundleCheck;
     slots?: FetchSlots;
-    onBundles: (bundles: BlockBundle[]) => Promise<void> | void;
+    decoder?: BodyDecoder;
+    onBundles: (bundles: FetchedBlock[]) => Promise<void> | void;
   },
 ): Promise<BlockLink[]> {
   const slots = options.slots ?? fixedFetchSlots(RPC_BATCHES_IN_FLIGHT, BLOCKS_PER_RPC_BATCH);
@@ -96,8 +113,9 @@ export async function streamBlocks(
       for (; chunk.length < take && next <= range.to; next++) chunk.push(next);
       if (next <= range.to) queueBatch();
       try {
-        const bundles = await fetchChunk(pool, chunk, options.signal, options.check, (bytes, blocks) => slots.observe(bytes, blocks));
-        for (const { block } of bundles) links.push({ number: Number(BigInt(block.number)), hash: block.hash, parentHash: block.parentHash });
+        const decoder = options.check ? undefined : options.decoder;
+        const bundles = await fetchChunk(pool, chunk, options.signal, options.check, (bytes, blocks) => slots.observe(bytes, blocks), decoder);
+        for (const bundle of bundles) links.push(linkOf(bundle));
         await options.onBundles(bundles);
       } catch (err) {
         failed = true; // batches in flight finish (an abort would count against their endpoints); queued ones never start
@@ -122,12 +140,12 @@ export async function streamBlocks(
 export type BundleCheck = (bundle: BlockBundle, label: string) => Promise<void>;
 
 /** Blocks of one JSON-RPC answer, and the ones whose calls failed alone (missing, rate-limited, -32603). */
-type PartialChunk = { got: Map<number, BlockBundle>; retry: number[]; firstError: unknown };
+type PartialChunk = { got: Map<number, FetchedBlock>; retry: number[]; firstError: unknown };
 
 /** What an answer of `bytes` of JSON carrying `blocks` blocks weighs, for the fetch slots. */
 type Weigh = (bytes: number, blocks: number) => void;
 
-async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck, weigh?: Weigh, depth = 0): Promise<BlockBundle[]> {
+async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck, weigh?: Weigh, decoder?: BodyDecoder, depth = 0): Promise<FetchedBlock[]> {
   const requests = numbers.flatMap((n) => [
     { method: 'eth_getBlockByNumber', params: [toHex(n), true] },
     { method: 'eth_getBlockReceipts', params: [toHex(n)] },
@@ -140,6 +158,11 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
     numbers.forEach((n, i) => {
       try {
         const block = unwrap(outcomes[2 * i]!, label, `eth_getBlockByNumber(${n})`);
+        if (block instanceof DecodedBlock) {
+          if (block.invalid !== undefined) throw new RpcBadResponseError(block.invalid);
+          part.got.set(n, block);
+          return;
+        }
         if (block === null) throw new RpcBadResponseError(`${label}: block ${n} not found (beyond its head: the node lags or the block is not mined yet)`);
         validateBlock(block, n, label);
         const receipts = unwrap(outcomes[2 * i + 1]!, label, `eth_getBlockReceipts(${n})`);
@@ -153,12 +176,12 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
     });
     if (part.got.size === 0) throw part.firstError;
     weigh?.(bodyBytes, part.got.size); // only blocks that arrived: a lagging node's nulls or a partial answer would make blocks look light
-    for (const bundle of part.got.values()) await check?.(bundle, label);
+    if (check) for (const bundle of part.got.values()) await check(bundle as BlockBundle, label); // no decoder with a check
     return part;
   };
   const part = await withRounds(async () => {
     try {
-      return await pool.batch(requests, accept, signal);
+      return await pool.batch(requests, accept, signal, decoder);
     } catch (err) {
       if (!(err instanceof RpcUnsupportedError)) throw err;
       const bundles = await fetchChunkWithoutBlockReceipts(pool, numbers, signal, check);
@@ -168,7 +191,7 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
   if (part.retry.length > 0) {
     if (depth >= PARTIAL_RETRY_DEPTH) throw part.firstError;
     await pause(PARTIAL_RETRY_PAUSE_MS * (depth + 1), signal);
-    for (const bundle of await fetchChunk(pool, part.retry, signal, check, weigh, depth + 1)) part.got.set(Number(BigInt(bundle.block.number)), bundle);
+    for (const bundle of await fetchChunk(pool, part.retry, signal, check, weigh, decoder, depth + 1)) part.got.set(linkOf(bundle).number, bundle);
   }
   return numbers.map((n) => part.got.get(n)!);
 }

@@ -2,6 +2,7 @@ import { isAscii } from 'node:buffer';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError } from '../errors.js';
 import { classifyHttpStatus, parseRetryAfter, toRpcError } from './classify.js';
 import { redactUrls } from './redact.js';
+import type { BodyDecoder } from './decoded.js';
 import type { RpcOutcome, RpcRequest } from './types.js';
 
 /** One endpoint as the transport sees it: the secret URL and its printable label. */
@@ -14,6 +15,8 @@ export type EndpointTarget = { readonly url: string; readonly label: string };
  * object instead of an array applies to every request. `onBody` gets the size of the body read,
  * in bytes (characters of the text; a JSON-RPC answer is ASCII but for strings it returns). The
  * body is UTF-8 (RFC 8259); an ASCII one, nearly every answer, is read without UTF-8 decoding.
+ * With `decode`, a 2xx answer's body is read into its buffer and parsed by it instead (the worker's
+ * decode thread), with the same errors.
  * @throws RpcTransientError on timeout, connection failure, HTTP 408/429/5xx (with the
  *   Retry-After hint in ms) or a body that is not JSON; RpcBadResponseError on HTTP 413 or a
  *   body of the wrong shape. Messages name the endpoint by label only.
@@ -21,13 +24,14 @@ export type EndpointTarget = { readonly url: string; readonly label: string };
 export async function postBatch(
   endpoint: EndpointTarget,
   requests: readonly RpcRequest[],
-  options: { timeoutMs: number; signal?: AbortSignal; onBody?: (bytes: number) => void },
+  options: { timeoutMs: number; signal?: AbortSignal; onBody?: (bytes: number) => void; decode?: BodyDecoder },
 ): Promise<RpcOutcome[]> {
   const body = requests.map((r, id) => ({ jsonrpc: '2.0', id, method: r.method, params: r.params }));
   const signals = [AbortSignal.timeout(options.timeoutMs)];
   if (options.signal) signals.push(options.signal);
   let response: Response;
-  let text: string;
+  let text = '';
+  let bytes: { chunks: Uint8Array[]; length: number } | undefined;
   const { url, authorization } = splitCredentials(endpoint.url);
   try {
     response = await fetch(url, {
@@ -36,8 +40,13 @@ export async function postBatch(
       body: JSON.stringify(body),
       signal: AbortSignal.any(signals),
     });
-    text = await readText(response);
-    options.onBody?.(text.length);
+    if (options.decode && response.ok) {
+      bytes = await readChunks(response);
+      options.onBody?.(bytes.length);
+    } else {
+      text = await readText(response);
+      options.onBody?.(text.length);
+    }
   } catch (err) {
     const reason = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
       ? options.signal?.aborted ? 'request cancelled' : `no answer within ${options.timeoutMs} ms`
@@ -52,13 +61,23 @@ export async function postBatch(
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
     throw toRpcError(kind, `HTTP ${response.status} for a batch of ${requests.length}`, endpoint.label, retryAfterMs);
   }
+  if (bytes) return options.decode!.decode(bytes.chunks, bytes.length, requests, endpoint.label);
+  return parseBatchBody(text, requests.length, endpoint.label);
+}
+
+/**
+ * The outcomes of `count` requests (ids 0..count−1) in the text of a JSON-RPC batch answer from
+ * endpoint `label`: `JSON.parse`, then {@link matchById}. Pure.
+ * @throws RpcTransientError when the text is not JSON; RpcBadResponseError as matchById.
+ */
+export function parseBatchBody(text: string, count: number, label: string): RpcOutcome[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new RpcTransientError(`${endpoint.label}: answered with a body that is not JSON (${text.slice(0, 60).replace(/\s+/g, ' ')}…)`);
+    throw new RpcTransientError(`${label}: answered with a body that is not JSON (${text.slice(0, 60).replace(/\s+/g, ' ')}…)`);
   }
-  return matchById(parsed, requests.length, endpoint.label);
+  return matchById(parsed, count, label);
 }
 
 const UTF8 = new TextDecoder();
@@ -76,13 +95,8 @@ let scratch = Buffer.alloc(0);
 
 /** The whole body of `response` as text ({@link bodyText}), its chunks joined once in {@link scratch}. */
 async function readText(response: Response): Promise<string> {
-  if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for await (const chunk of response.body) {
-    chunks.push(chunk);
-    length += chunk.length;
-  }
+  const { chunks, length } = await readChunks(response);
+  if (chunks.length === 0) return '';
   if (chunks.length === 1) return bodyText(Buffer.from(chunks[0]!.buffer, chunks[0]!.byteOffset, length));
   if (length > SCRATCH_MAX_BYTES) return bodyText(Buffer.concat(chunks, length));
   if (scratch.length < length) scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(length)));
@@ -92,6 +106,18 @@ async function readText(response: Response): Promise<string> {
     at += chunk.length;
   }
   return bodyText(scratch.subarray(0, length));
+}
+
+/** The whole body of `response`: its chunks as they came, and their length in bytes. */
+async function readChunks(response: Response): Promise<{ chunks: Uint8Array[]; length: number }> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  if (!response.body) return { chunks, length };
+  for await (const chunk of response.body) {
+    chunks.push(chunk);
+    length += chunk.length;
+  }
+  return { chunks, length };
 }
 
 /** The UTF-8 byte order mark. */

@@ -4,12 +4,13 @@
  * Temporal. Every response is validated before it leaves this folder.
  */
 export { type RpcPool, type RpcObserver, type RpcRequestEvent, type EndpointHealth, createRpcPool, checkChainIds, unwrap, errorText, failureKind } from './pool.js';
-export { fetchBlocks, streamBlocks, BLOCKS_PER_RPC_BATCH, type BlockLink, type BundleCheck } from './fetch-blocks.js';
+export { fetchBlocks, streamBlocks, BLOCKS_PER_RPC_BATCH, type BlockLink, type BundleCheck, type FetchedBlock } from './fetch-blocks.js';
+export { DecodedBlock, type BodyDecoder, type DecodedBody } from './decoded.js';
 export { adaptiveFetchSlots, fixedFetchSlots, type FetchSlots } from './fetch-slots.js';
 export { verifyRoots, type RootsVerdict, type RootName } from './verify-roots.js';
 export { fetchChainHead, fetchBlockHashes } from './chain-head.js';
 export { endpointLabel, redactUrls } from './redact.js';
 export { classifyRpcError, classifyHttpStatus, parseRetryAfter } from './classify.js';
 export { validateBlock, validateReceipts, validateLinkage } from './validate.js';
-export { matchById, postBatch } from './http-batch.js';
+export { matchById, parseBatchBody, postBatch } from './http-batch.js';
 export type { BlockBundle, RpcBlock, RpcTransaction, RpcReceipt, RpcLog, RpcWithdrawal, RpcRequest, RpcOutcome } from './types.js';

@@ -2,6 +2,7 @@ import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, isBrokenC
 import { ChainMismatchError, RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { classifyRpcError, toRpcError, type RpcFailureKind } from './classify.js';
+import type { BodyDecoder } from './decoded.js';
 import { postBatch, type EndpointTarget } from './http-batch.js';
 import { endpointLabel } from './redact.js';
 import type { RpcOutcome, RpcRequest } from './types.js';
@@ -85,10 +86,12 @@ export type RpcPool = {
    * Sends one JSON-RPC batch and returns what `accept` makes of the outcomes (matched by id).
    * `accept` may throw (or reject) to refuse an answer (a bad or lagging response): the batch then
    * moves to the next endpoint, and the refusal counts as a failure that ranks this endpoint down. Endpoints that refused one of the methods before are skipped.
+   * With `decode`, answers' bodies are parsed by it (`postBatch`), so `accept` may get its
+   * DecodedBlock results.
    * @throws the last endpoint's error when every endpoint failed (RpcTransientError and kin);
    *   RpcUnsupportedError when every endpoint refuses a method.
    */
-  batch<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal): Promise<T>;
+  batch<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal, decode?: BodyDecoder): Promise<T>;
   /** Sends one call; returns its `result`. @throws as `batch`, plus the classified JSON-RPC error. */
   call<T = unknown>(method: string, params: readonly unknown[], signal?: AbortSignal): Promise<T>;
   /** Sends the same batch to every usable endpoint at once; returns the answers that `accept` took. */
@@ -194,12 +197,12 @@ export function createRpcPool(deps: {
     }
   }
 
-  async function attempt<T>(endpoint: PoolEndpoint, requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal): Promise<T> {
+  async function attempt<T>(endpoint: PoolEndpoint, requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal, decode?: BodyDecoder): Promise<T> {
     const startedAt = Date.now();
     endpoint.requests += 1;
     try {
       const { outcomes, bodyBytes } = await endpoint.breaker.execute(async () => {
-        const sent = await sendSized(endpoint, requests, deps.timeoutMs, signal);
+        const sent = await sendSized(endpoint, requests, deps.timeoutMs, signal, decode);
         const answered = sent.outcomes;
         const limited = answered.filter((o) => !o.ok && classifyRpcError(o.error) === 'rate-limit');
         const first = limited[0];
@@ -225,7 +228,7 @@ export function createRpcPool(deps: {
     }
   }
 
-  async function batch<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal): Promise<T> {
+  async function batch<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal, decode?: BodyDecoder): Promise<T> {
     if (endpoints.length === 0) throw new RpcTransientError('no RPC endpoint is configured');
     const methods = [...new Set(requests.map((r) => r.method))];
     const tried = new Set<PoolEndpoint>();
@@ -235,7 +238,7 @@ export function createRpcPool(deps: {
       if (!endpoint) break;
       tried.add(endpoint);
       try {
-        return await attempt(endpoint, requests, accept, signal);
+        return await attempt(endpoint, requests, accept, signal, decode);
       } catch (err) {
         if (signal?.aborted) throw err;
         lastError = err;
@@ -329,14 +332,14 @@ function score(e: PoolEndpoint): number {
 }
 
 /** Sends `requests` in batches no larger than the endpoint takes, halving its batch size on HTTP 413; `bodyBytes` sums the answers' sizes. */
-async function sendSized(e: PoolEndpoint, requests: readonly RpcRequest[], timeoutMs: number, signal?: AbortSignal): Promise<{ outcomes: RpcOutcome[]; bodyBytes: number }> {
+async function sendSized(e: PoolEndpoint, requests: readonly RpcRequest[], timeoutMs: number, signal?: AbortSignal, decode?: BodyDecoder): Promise<{ outcomes: RpcOutcome[]; bodyBytes: number }> {
   for (;;) {
     try {
       const outcomes: RpcOutcome[] = [];
       let bodyBytes = 0;
       const onBody = (bytes: number) => { bodyBytes += bytes; };
       for (let i = 0; i < requests.length; i += e.maxBatchCalls) {
-        outcomes.push(...(await postBatch(e, requests.slice(i, i + e.maxBatchCalls), { timeoutMs, signal, onBody })));
+        outcomes.push(...(await postBatch(e, requests.slice(i, i + e.maxBatchCalls), { timeoutMs, signal, onBody, decode })));
       }
       return { outcomes, bodyBytes };
     } catch (err) {

@@ -2,8 +2,10 @@
  * Recorded blocks of real chains through the real stack: a replay server serves each recorded
  * block (with its recorded receipts) as a one-block chain → an in-process worker with the real
  * activities → a `backfill` workflow for exactly that block on a Temporal dev server → Postgres.
- * The worker runs with `VERIFY_ROOTS` on, so each block also passes its header proof (or is
- * indexed as not verifiable; see test/unit/rpc/verify-roots.test.ts for each block's verdict).
+ * Each chain runs twice: with `VERIFY_ROOTS` on, so each block also passes its header proof (or is
+ * indexed as not verifiable; see test/unit/rpc/verify-roots.test.ts for each block's verdict) and
+ * the worker's main thread decodes the answers; then with it off, so the decode thread
+ * (src/decode/) parses, validates, converts and encodes them, and replaces the first pass's rows.
  * Then the stored row counts must equal the recording, and `exportBlock` must give back the
  * recorded block and receipts field by field (quantities as numbers, hex case-insensitive),
  * absent fields included.
@@ -113,16 +115,20 @@ describe('recorded blocks of real chains through backfill and exportBlock', () =
     return { transactions: counts.transactions, receiptOnly: counts.receipt_only, logs: counts.logs, withdrawals: counts.withdrawals };
   };
 
-  describe.each(chainIds)('chain %i', (chainId) => {
+  const passes = chainIds.flatMap((chainId) => [
+    [chainId, 'main thread, VERIFY_ROOTS on', true],
+    [chainId, 'decode thread', false],
+  ] as const);
+  describe.each(passes)('chain %i (%s)', (chainId, _, verifyRoots) => {
     const blocks = withReceipts.filter((b) => b.chainId === chainId);
-    const taskQueue = `fixtures-${chainId}`;
+    const taskQueue = `fixtures-${chainId}-${verifyRoots ? 'roots' : 'thread'}`;
     let server: ReplayServer;
     let worker: TestWorker;
     const outcomes = new Map<string, BackfillProgress | Error>();
 
     beforeAll(async () => {
       server = await startReplayServer({ chainId, blocks: blocks.map(loadRecorded) });
-      worker = await startIndexerWorker({ env, taskQueue, db: database.db, rpcUrls: [server.url], chainId, verifyRoots: true });
+      worker = await startIndexerWorker({ env, taskQueue, db: database.db, rpcUrls: [server.url], chainId, verifyRoots });
       for (const b of blocks) {
         server.setHead(b.blockNumber); // each recorded block is its own one-block chain
         outcomes.set(b.name, await backfillOne(chainId, b.blockNumber, taskQueue));

@@ -1,0 +1,22 @@
+/**
+ * Entry of the decode thread (a piscina worker thread; see src/decode/pool.ts): one task per
+ * JSON-RPC answer of blocks: runs {@link decodeBlocksAnswer} on the body's chunks, moved here from
+ * the main thread (not copied).
+ */
+import { Piscina } from 'piscina';
+import type { ColumnTypes } from '../db/encoded-rows.js';
+import { decodeBlocksAnswer, type DecodedAnswer } from './blocks.js';
+import type { RpcRequest } from '../rpc/types.js';
+
+/** One task: the answer to `requests` from endpoint `label`, whose body is `chunks` (`length` bytes in all). */
+export type DecodeTask = { chunks: Uint8Array[]; length: number; requests: readonly RpcRequest[]; label: string; chainId: number; types: ColumnTypes };
+
+/** Decodes one answer (piscina calls it in the thread); its encoded rows are moved, not copied, to the caller. @throws only on a bug. */
+export function decodeTask(task: DecodeTask): unknown {
+  const [first] = task.chunks;
+  const body = task.chunks.length === 1 ? Buffer.from(first!.buffer, first!.byteOffset, first!.byteLength) : Buffer.concat(task.chunks, task.length);
+  const answer: DecodedAnswer = decodeBlocksAnswer(body, task.requests, task.label, task.chainId, task.types);
+  const tuples = answer.ok ? answer.rows?.tuples : null;
+  return Piscina.move({ [Piscina.transferableSymbol]: tuples ? [tuples] : [], [Piscina.valueSymbol]: answer } as never);
+}
+

@@ -1,0 +1,42 @@
+import type { RpcOutcome, RpcRequest } from './types.js';
+
+/**
+ * Decodes the body of a JSON-RPC batch answer somewhere else than the caller's event loop (the
+ * worker's decode thread, src/decode/): parses it, matches it by id like {@link matchById}, and
+ * may hand back, in place of a block and its receipts, a {@link DecodedBlock} it already validated
+ * and converted. `postBatch` uses it, when given, for answers with HTTP 2xx.
+ */
+export type BodyDecoder = {
+  /**
+   * The outcomes of `requests` (ids 0..n−1) in the answer from endpoint `label` whose body is
+   * `chunks` (`bytes` in all), as read from the HTTP response. The decoder may move the chunks'
+   * memory to another thread: the caller must not use them afterwards.
+   * @throws RpcTransientError when the body is not JSON; RpcBadResponseError when it is neither
+   *   an array nor an error object (the messages `postBatch` would give).
+   */
+  decode(chunks: Uint8Array[], bytes: number, requests: readonly RpcRequest[], label: string): Promise<RpcOutcome[]>;
+};
+
+/**
+ * The rows of the blocks one answer's body gave, already validated and converted by a
+ * {@link BodyDecoder} (for the indexer: tuples encoded for COPY). Every valid block of the body
+ * shares it, so the blocks of one body are taken all together or not at all.
+ */
+export type DecodedBody<P = unknown> = { readonly payload: P; readonly blockCount: number };
+
+/**
+ * A block (with its receipts) that a {@link BodyDecoder} validated and converted: the result of
+ * the `eth_getBlockByNumber` outcome in place of the block object (the `eth_getBlockReceipts`
+ * outcome's result is then null). `invalid` is the message of the RpcBadResponseError its
+ * validation threw (`validateBlock`, `validateReceipts`), in which case `body` is null. Only made on the
+ * caller's thread, so no JSON a node sends can pass for one. Block number, hashes as sent.
+ */
+export class DecodedBlock {
+  constructor(
+    readonly number: number,
+    readonly hash: string,
+    readonly parentHash: string,
+    readonly body: DecodedBody | null,
+    readonly invalid?: string,
+  ) {}
+}

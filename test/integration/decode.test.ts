@@ -1,0 +1,226 @@
+/**
+ * The decode thread (src/decode/): what it makes of a JSON-RPC answer of blocks and receipts must
+ * be byte for byte what the main thread makes of it (`toBatchRows`, then `copyBinaryTuples` for
+ * the catalog's column types), and a bad answer must fail with the message the main thread gives.
+ * The column types come from a real Postgres (the migrations' schema); the pool test runs a real
+ * worker thread; the last test stores a recorded block through `runIndexRange` with and without
+ * the decode threads and compares the rows.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { runIndexRange } from '../../src/activities/index-range.js';
+import { copyBinaryTuples } from '../../src/db/copy-format.js';
+import { exportBlock, toBatchRows, writeBatch, type ColumnTypes, type EncodedRows } from '../../src/db/index.js';
+import { BATCH_TABLES } from '../../src/db/rows.js';
+import { decodeBlocksAnswer, type DecodedAnswer } from '../../src/decode/blocks.js';
+import { createDecodePool, type DecodePool } from '../../src/decode/pool.js';
+import { RpcTransientError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import { createRpcPool, DecodedBlock, type RpcBlock, type RpcReceipt, type RpcRequest } from '../../src/rpc/index.js';
+import { RECORDED_BLOCKS, diffWithRecording, loadRecorded } from '../fixtures/recorded-blocks.js';
+import { startReplayServer } from '../support/replay-server.js';
+import { createTestDatabase, type TestDatabase } from '../support/stack.js';
+
+const LABEL = 'node#0';
+const withReceipts = RECORDED_BLOCKS.filter((b) => b.receiptsFile !== null);
+const recorded = (name: string) => {
+  const found = RECORDED_BLOCKS.find((b) => b.name === name)!;
+  const { block, receipts } = loadRecorded(found);
+  return { ...found, block, receipts: receipts! };
+};
+
+/** The two calls `fetchChunk` makes for block `n`. */
+const callsFor = (n: number): RpcRequest[] => [
+  { method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, true] },
+  { method: 'eth_getBlockReceipts', params: [`0x${n.toString(16)}`] },
+];
+
+/** A JSON-RPC batch answer with `results` (or error objects) for ids 0.., as a node sends it. */
+const answer = (items: ({ result: unknown } | { error: { code: number; message: string } })[]): Buffer =>
+  Buffer.from(JSON.stringify(items.map((item, id) => ({ jsonrpc: '2.0', id, ...item }))));
+
+/** What the main thread encodes for `block` and `receipts`: per table, its columns and tuples. */
+const mainThreadTuples = (chainId: number, bundles: { block: RpcBlock; receipts: RpcReceipt[] }[], types: ColumnTypes) => {
+  const rows = toBatchRows(chainId, bundles);
+  return BATCH_TABLES.filter((t) => rows[t].length > 0).map((table) => {
+    const columns = Object.keys(rows[table][0]!);
+    const tuples = Buffer.concat(copyBinaryTuples(rows[table], columns, columns.map((c) => types[table]![c]!)));
+    return { table, columns, tuples: tuples.toString('hex') };
+  });
+};
+
+/** The tuples of `encoded`, per table, as hex. */
+const threadTuples = (encoded: EncodedRows) =>
+  encoded.tables.map(({ table, columns, start, end }) => ({ table, columns, tuples: Buffer.from(encoded.tuples!, start, end - start).toString('hex') }));
+
+const ok = (decoded: DecodedAnswer) => {
+  if (!decoded.ok) throw new Error(`not decoded: ${decoded.message}`);
+  return decoded;
+};
+
+describe('the decode thread', () => {
+  let database: TestDatabase;
+  let types: ColumnTypes;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('decode');
+    await writeBatch(database.db, 1, { from: 0, to: 0 }, async (_write, more) => {
+      types = more.types;
+    });
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('reads the column types of every batch table from the catalog', () => {
+    expect(Object.keys(types).sort()).toEqual(['blocks', 'logs', 'transactions', 'withdrawals']);
+    expect([types.blocks!.number, types.blocks!.hash, types.transactions!.value, types.logs!.topic0, types.logs!.extra]).toEqual(['int8', 'bytea', 'numeric', 'bytea', 'jsonb']);
+  });
+
+  it.each(withReceipts.map((b) => [b.name, b] as const))('decodeBlocksAnswer() encodes %s byte for byte as the main thread does, with its link and row counts', (_, b) => {
+    const { block, receipts } = recorded(b.name);
+    const decoded = ok(decodeBlocksAnswer(answer([{ result: block }, { result: receipts }]), callsFor(b.blockNumber), LABEL, b.chainId, types));
+    expect(decoded.decoded).toEqual([{ index: 0, number: b.blockNumber, hash: block.hash, parentHash: block.parentHash }]);
+    expect(decoded.outcomes).toEqual([{ ok: true, result: null }, { ok: true, result: null }]);
+    expect(threadTuples(decoded.rows!)).toEqual(mainThreadTuples(b.chainId, [{ block, receipts }], types));
+    const rows = toBatchRows(b.chainId, [{ block, receipts }]);
+    expect(decoded.rows!.counts).toEqual({ blocks: 1, transactions: rows.transactions.length, logs: rows.logs.length, withdrawals: rows.withdrawals.length });
+    expect(decoded.rows!.rows).toEqual({});
+  });
+
+  it('decodeBlocksAnswer() encodes two blocks of one answer together, in block order', () => {
+    const first = recorded('cronos/6541');
+    const second = recorded('cronos/6542');
+    const decoded = ok(decodeBlocksAnswer(
+      answer([{ result: first.block }, { result: first.receipts }, { result: second.block }, { result: second.receipts }]),
+      [...callsFor(6541), ...callsFor(6542)], LABEL, 25, types,
+    ));
+    expect(decoded.decoded.map((d) => [d.index, d.number])).toEqual([[0, 6541], [2, 6542]]);
+    expect(threadTuples(decoded.rows!)).toEqual(mainThreadTuples(25, [first, second], types));
+  });
+
+  it('decodeBlocksAnswer() refuses a body that is not JSON, or not an array, with the main thread\'s errors', () => {
+    expect(decodeBlocksAnswer(Buffer.from('<html>502 Bad Gateway</html>'), callsFor(1), LABEL, 1, types)).toEqual({
+      ok: false, error: 'transient', message: 'node#0: answered with a body that is not JSON (<html>502 Bad Gateway</html>…)',
+    });
+    expect(decodeBlocksAnswer(Buffer.from('{"jsonrpc":"2.0","id":0,"result":"0x1"}'), callsFor(1), LABEL, 1, types)).toEqual({
+      ok: false, error: 'bad-response', message: 'node#0: batch response is not an array',
+    });
+  });
+
+  it('decodeBlocksAnswer() marks a block whose receipts belong to another block, or that is another block, invalid with the validation\'s message', () => {
+    const { block, receipts } = recorded('ethereum/18000000');
+    const stranger = receipts.map((r, i) => (i === 3 ? { ...r, blockHash: `0x${'ab'.repeat(32)}` } : r));
+    const wrong = ok(decodeBlocksAnswer(answer([{ result: block }, { result: stranger }]), callsFor(18_000_000), LABEL, 1, types));
+    expect(wrong.decoded).toEqual([{
+      index: 0, number: 18_000_000, hash: '', parentHash: '',
+      invalid: `node#0: block 18000000: receipt ${receipts[3]!.transactionHash} has blockHash 0x${'ab'.repeat(32)}, expected ${block.hash}`,
+    }]);
+    expect(wrong.rows).toBeNull();
+    const other = ok(decodeBlocksAnswer(answer([{ result: block }, { result: receipts }]), callsFor(17_999_999), LABEL, 1, types));
+    expect(other.decoded[0]!.invalid).toBe('node#0: block 17999999: answered block 18000000 instead');
+  });
+
+  it('decodeBlocksAnswer() marks every block of an answer invalid when a log\'s data is not hex, naming the table, column and block', () => {
+    const { block, receipts } = recorded('ethereum/18000000');
+    const bad = receipts.map((r, i) => (i === 0 ? { ...r, logs: r.logs.map((l, j) => (j === 0 ? { ...l, data: '0xzz' } : l)) } : r));
+    const decoded = ok(decodeBlocksAnswer(answer([{ result: block }, { result: bad }]), callsFor(18_000_000), LABEL, 1, types));
+    expect(decoded.decoded).toHaveLength(1);
+    expect(decoded.decoded[0]!.invalid).toMatch(/^node#0: logs: COPY: column data \(bytea\) .*block 18000000/);
+    expect(decoded.rows).toBeNull();
+  });
+
+  it('decodeBlocksAnswer() leaves a block whose receipts failed, a null block and a lone call as outcomes for the main thread', () => {
+    const { block } = recorded('ethereum/18000000');
+    const requests = [...callsFor(18_000_000), ...callsFor(18_000_001), { method: 'eth_getBlockByNumber', params: ['0x1', true] }];
+    const decoded = ok(decodeBlocksAnswer(
+      answer([{ result: block }, { error: { code: -32005, message: 'rate limited' } }, { result: null }, { result: [] }, { result: block }]),
+      requests, LABEL, 1, types,
+    ));
+    expect(decoded.decoded).toEqual([]);
+    expect(decoded.rows).toBeNull();
+    expect(decoded.outcomes.map((o) => (o.ok ? (o.result === null ? 'null' : Array.isArray(o.result) ? 'array' : 'block') : o.error.code))).toEqual(['block', -32005, 'null', 'array', 'block']);
+  });
+
+  it('decodeBlocksAnswer() keeps as rows a table with a column the catalog does not know, and encodes the others', () => {
+    const { block, receipts } = recorded('ethereum/18000000');
+    const { data: _, ...logsWithoutData } = types.logs!;
+    const decoded = ok(decodeBlocksAnswer(answer([{ result: block }, { result: receipts }]), callsFor(18_000_000), LABEL, 1, { ...types, logs: logsWithoutData }));
+    const rows = toBatchRows(1, [{ block, receipts }]);
+    expect(decoded.rows!.tables.map((t) => t.table)).toEqual(['blocks', 'transactions', 'withdrawals']);
+    expect(decoded.rows!.rows).toEqual({ logs: rows.logs });
+  });
+
+  describe('createDecodePool()', () => {
+    let pool: DecodePool;
+
+    beforeAll(() => {
+      pool = createDecodePool(1);
+    });
+
+    afterAll(async () => {
+      await pool?.close();
+    });
+
+    it('decodes in a worker thread: DecodedBlocks that share the answer\'s rows, the chunks moved away', async () => {
+      const { block, receipts } = recorded('ethereum/18000000');
+      const body = answer([{ result: block }, { result: receipts }]);
+      const chunks = [new Uint8Array(body.subarray(0, 1000)), new Uint8Array(body.subarray(1000))];
+      const outcomes = await pool.forRange(1, types).decode(chunks, body.length, callsFor(18_000_000), LABEL);
+      expect(chunks.map((c) => c.byteLength)).toEqual([0, 0]); // moved to the thread, not copied
+      const decoded = outcomes[0]!.ok ? outcomes[0]!.result : null;
+      expect(decoded).toBeInstanceOf(DecodedBlock);
+      const { number, hash, parentHash, body: shared, invalid } = decoded as DecodedBlock;
+      expect({ number, hash, parentHash, invalid, blockCount: shared!.blockCount }).toEqual({ number: 18_000_000, hash: block.hash, parentHash: block.parentHash, invalid: undefined, blockCount: 1 });
+      expect(threadTuples(shared!.payload as EncodedRows)).toEqual(mainThreadTuples(1, [{ block, receipts }], types));
+      expect(outcomes[1]).toEqual({ ok: true, result: null });
+    });
+
+    it('throws the main thread\'s RpcTransientError for a body that is not JSON', async () => {
+      const decoding = pool.forRange(1, types).decode([new Uint8Array(Buffer.from('oops'))], 4, callsFor(1), LABEL);
+      await expect(decoding).rejects.toThrow(new RpcTransientError('node#0: answered with a body that is not JSON (oops…)'));
+      await expect(decoding).rejects.toBeInstanceOf(RpcTransientError);
+    });
+  });
+
+  it('runIndexRange() stores a recorded block through the decode thread with exactly the rows the main thread stores', async () => {
+    const b = recorded('ethereum/18000000');
+    const server = await startReplayServer({ chainId: 1, blocks: [{ block: b.block as never, receipts: b.receipts }] });
+    const decodePool = createDecodePool(1);
+    let decodedAnswers = 0;
+    const counting: DecodePool = {
+      forRange: (chainId, columnTypes) => {
+        const decoder = decodePool.forRange(chainId, columnTypes);
+        return { decode: async (...args) => { decodedAnswers++; return decoder.decode(...args); } };
+      },
+      close: () => decodePool.close(),
+    };
+    const log = createLogger({ level: 'warn', pretty: false });
+    const rpc = createRpcPool({ urls: [server.url], timeoutMs: 5_000, log });
+    const range = { chainId: 1, from: b.blockNumber, to: b.blockNumber };
+    const stored = async () => {
+      const { rows } = await sql<{ t: string; rows: string }>`
+        select 'blocks' as t, string_agg(md5(b::text), ',' order by md5(b::text)) as rows from blocks b where chain_id = 1
+        union all select 'transactions', string_agg(md5(t::text), ',' order by md5(t::text)) from transactions t where chain_id = 1
+        union all select 'logs', string_agg(md5(l::text), ',' order by md5(l::text)) from logs l where chain_id = 1
+        union all select 'withdrawals', string_agg(md5(w::text), ',' order by md5(w::text)) from withdrawals w where chain_id = 1`.execute(database.db);
+      return rows;
+    };
+    try {
+      const mainSummary = await runIndexRange({ db: database.db, pool: rpc, chainId: 1, log }, range);
+      const mainRows = await stored();
+      const threadSummary = await runIndexRange({ db: database.db, pool: rpc, chainId: 1, log, decodePool: counting }, range);
+      expect(decodedAnswers).toBe(1);
+      expect(threadSummary).toEqual(mainSummary);
+      expect(threadSummary).toMatchObject({ blockCount: 1, transactionCount: 94, logCount: 291 });
+      expect(await stored()).toEqual(mainRows);
+      const exported = await exportBlock(database.db, 1, b.blockNumber);
+      expect([...diffWithRecording(b.block, exported!.block, 'block'), ...diffWithRecording(b.receipts, exported!.receipts, 'receipts')]).toEqual([]);
+    } finally {
+      rpc.close();
+      await counting.close();
+      await server.close();
+    }
+  });
+});
