@@ -63,8 +63,8 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
       if (inForce !== chain.partitionSize) log.warn({ chainId: chain.chainId, partitionSize: chain.partitionSize, partitionSizeInForce: inForce }, 'partition-size-differs');
     }
     const served = chains.map((chain, i) => createChainPool(chain, checked[i]!, { log: multiChain ? log.child({ chainId: chain.chainId }) : log, metrics }));
-    // One set of decode threads for every chain of this worker.
-    const decodePool = config.decodeThreads === 0 ? null : createDecodePool(config.decodeThreads ?? undefined);
+    // One set of decode threads for every chain of this worker, unless none would use them (VERIFY_ROOTS decodes on the main thread).
+    const decodePool = config.decodeThreads === 0 || chains.every((c) => c.verifyRoots) ? null : createDecodePool(config.decodeThreads ?? undefined, log);
 
     try {
       const connection = await NativeConnection.connect({ address: config.temporalAddress }).catch((err: unknown) => {

@@ -72,24 +72,22 @@ export async function runIndexRange(
             if (b instanceof DecodedBlock) bodies.set(b.body!, (bodies.get(b.body!) ?? 0) + 1);
             else bundles.push(b);
           }
-          const writes: Promise<void>[] = [];
+          const writes: Promise<{ blocks: number; transactions: number; logs: number }>[] = [];
           for (const [body, blocks] of bodies) {
             // The valid blocks of one answer share its rows: all of them must be here (fetchChunk takes an answer whole).
             if (blocks !== body.blockCount) throw new Error(`blocks ${range.from}–${range.to}: ${blocks} of the ${body.blockCount} blocks of one decoded answer arrived (a bug)`);
             const encoded = body.payload as EncodedRows;
-            writes.push(writeEncoded(encoded));
-            counts.blocks += encoded.counts.blocks;
-            counts.transactions += encoded.counts.transactions;
-            counts.logs += encoded.counts.logs;
+            writes.push(writeEncoded(encoded).then(() => encoded.counts));
           }
           if (bundles.length > 0) {
             const rows = toBatchRows(input.chainId, bundles);
-            writes.push(write(rows));
-            counts.blocks += rows.blocks.length;
-            counts.transactions += rows.transactions.length;
-            counts.logs += rows.logs.length;
+            writes.push(write(rows).then(() => ({ blocks: rows.blocks.length, transactions: rows.transactions.length, logs: rows.logs.length })));
           }
-          await Promise.all(writes);
+          for (const written of await Promise.all(writes)) {
+            counts.blocks += written.blocks;
+            counts.transactions += written.transactions;
+            counts.logs += written.logs;
+          }
         },
       }),
     );

@@ -73,7 +73,7 @@ export type ActivityObserver = {
  * `verifyRoots` (`VERIFY_ROOTS`), `fetchBufferBytes` (`FETCH_BUFFER_MB` in bytes; default the
  * config's default, 24 MiB), optionally an observer (metrics), and `decodePool`: the threads
  * that decode answers (default: the process's shared pool, `sharedDecodePool`; null: none, the
- * main thread decodes).
+ * main thread decodes; never used with `verifyRoots`).
  */
 export type ActivityDeps = {
   db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchBufferBytes?: number; observer?: ActivityObserver;
@@ -106,7 +106,7 @@ export type Activities = {
  */
 export function createActivities(deps: ActivityDeps): Activities {
   const fetchSlots = workerFetchSlots(deps.fetchBufferBytes ?? DEFAULT_FETCH_BUFFER_BYTES);
-  const decodePool = deps.decodePool === null ? undefined : (deps.decodePool ?? sharedDecodePool());
+  const decodePool = deps.decodePool === null || deps.verifyRoots ? undefined : (deps.decodePool ?? sharedDecodePool());
   const sameChain = (chainId: number) => {
     if (chainId !== deps.chainId) throw new InvalidInputError(`this worker indexes chain ${deps.chainId}, not chain ${chainId}`);
   };

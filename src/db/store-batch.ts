@@ -42,8 +42,8 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * copy, and a crash never leaves half a batch. The connection is taken before `produce` starts and
  * held until the end (take it before any shared limiter, never while holding one).
  * Columns are the keys of each table's first row (every row of a table has the same keys).
- * `produce` also gets `types`, the column types of the batch tables (read from the catalog before
- * it starts), and `writeEncoded`, which writes rows already encoded for those columns
+ * `produce` also gets `types`, the column types of the batch tables (read from the catalog once
+ * per pool, again when a write meets a column it does not know), and `writeEncoded`, which writes rows already encoded for those columns
  * (`encodeRows`, the decode thread) the same way, its leftover `rows` through `write`.
  * Invariant: after commit, every block in `range` that was written is stored with exactly its
  * transactions, logs and withdrawals.
@@ -269,7 +269,7 @@ async function encodeRows(client: pg.PoolClient, pool: pg.Pool, pending: Pending
 
 /** What `writeBatch` gives `produce` besides `write`. */
 export type BatchWriter = {
-  /** Column types of the batch tables, by table and column (`udt_name`), as the catalog gave them when the batch began. */
+  /** Column types of the batch tables, by table and column (`udt_name`), as the pool's cached catalog read gave them. */
   types: ColumnTypes;
   /** Writes rows encoded for `types` (`encodeRows`), and their leftover rows, like `write`. */
   writeEncoded(rows: EncodedRows): Promise<void>;

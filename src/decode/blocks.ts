@@ -32,8 +32,9 @@ export type DecodedAnswer =
  * checked as `fetchChunk` does (`validateBlock`, `validateReceipts`), its rows made by
  * `toBatchRows` and encoded with `copyBinaryTuples` for `types`. A block whose validation (or
  * whose hex data, when encoded) fails is `invalid` with the RpcBadResponseError's message.
- * Everything else is left as outcomes for the caller. Pure.
- * @throws only on a bug (an error other than a node's bad data).
+ * Everything else is left as outcomes for the caller, and so is any block whose checks or
+ * conversion threw anything else (data they did not expect): the caller meets it as it would
+ * without a decoder. Pure; never throws.
  */
 export function decodeBlocksAnswer(body: Buffer, requests: readonly RpcRequest[], label: string, chainId: number, types: ColumnTypes): DecodedAnswer {
   let outcomes: RpcOutcome[];
@@ -56,26 +57,35 @@ export function decodeBlocksAnswer(body: Buffer, requests: readonly RpcRequest[]
     const n = Number(BigInt(String(blockCall.params[0])));
     const block = blockOutcome.result;
     const receipts = receiptsOutcome.result;
-    outcomes[i] = { ok: true, result: null };
-    outcomes[i + 1] = { ok: true, result: null };
     try {
       validateBlock(block, n, label);
       validateReceipts(block, receipts, label);
       decoded.push({ index: i, number: n, hash: block.hash, parentHash: block.parentHash });
       bundles.push({ block, receipts });
     } catch (err) {
-      if (!(err instanceof RpcBadResponseError)) throw err;
+      // Data the checks did not expect (a number that is not hex, a null log): the main thread meets it as it would without a decoder.
+      if (!(err instanceof RpcBadResponseError)) continue;
       decoded.push({ index: i, number: n, hash: '', parentHash: '', invalid: err.message });
     }
+    outcomes[i] = { ok: true, result: null };
+    outcomes[i + 1] = { ok: true, result: null };
     i++;
   }
   if (bundles.length === 0) return { ok: true, outcomes, decoded, rows: null };
   try {
     return { ok: true, outcomes, decoded, rows: encodeRows(toBatchRows(chainId, bundles), types) };
   } catch (err) {
-    if (!(err instanceof CopyValueError && err.nodeData)) throw err;
-    // Which block's hex is bad is in the message; the whole answer is refused, as a write would be.
-    const message = `${label}: ${err.message}`;
-    return { ok: true, outcomes, decoded: decoded.map((d) => (d.invalid ? d : { ...d, invalid: message })), rows: null };
+    if (err instanceof CopyValueError && err.nodeData) {
+      // Which block's hex is bad is in the message. The answer is refused (another endpoint is asked), where the main thread's write would fail the range.
+      const message = `${label}: ${err.message}`;
+      return { ok: true, outcomes, decoded: decoded.map((d) => (d.invalid ? d : { ...d, invalid: message })), rows: null };
+    }
+    // A value the conversion did not expect: the valid blocks go back to the main thread undecoded, to fail there as they would without a decoder.
+    const valid = decoded.filter((d) => d.invalid === undefined);
+    valid.forEach((d, k) => {
+      outcomes[d.index] = { ok: true, result: bundles[k]!.block };
+      outcomes[d.index + 1] = { ok: true, result: bundles[k]!.receipts };
+    });
+    return { ok: true, outcomes, decoded: decoded.filter((d) => d.invalid !== undefined), rows: null };
   }
 }

@@ -6,7 +6,8 @@
  */
 import { Piscina } from 'piscina';
 import { RpcBadResponseError, RpcTransientError } from '../errors.js';
-import { DecodedBlock, type BodyDecoder, type DecodedBody } from '../rpc/decoded.js';
+import { DecodedBlock, DecodeThreadError, type BodyDecoder, type DecodedBody } from '../rpc/decoded.js';
+import type { Logger } from '../log.js';
 import type { RpcOutcome, RpcRequest } from '../rpc/types.js';
 import type { ColumnTypes, EncodedRows } from '../db/encoded-rows.js';
 import type { DecodedAnswer } from './blocks.js';
@@ -22,17 +23,18 @@ export const DEFAULT_DECODE_THREADS = 1;
 export type DecodePool = {
   /** A BodyDecoder for answers of chain `chainId`, encoding rows for the columns `types` lists. */
   forRange(chainId: number, types: ColumnTypes): BodyDecoder;
-  /** Stops the threads (tasks in progress finish first). */
+  /** Stops the threads: tasks in progress get piscina's 30 s to finish, then are cut off; those and later answers fail with DecodeThreadError. */
   close(): Promise<void>;
 };
 
 /**
  * Starts `threads` decode threads (default 1: it takes about 6 ms of CPU per Ethereum mainnet
  * block, so one keeps up with ~150 blocks/s; each costs about 50–60 MB of heap). Threads that idle
- * do not keep the process alive. The thread runs src/decode/thread.ts through tsx when this file
+ * do not keep the process alive. A thread that dies outside a task (at its start) is logged as
+ * `decode-thread-failed` on `log` and replaced; one that dies in a task fails that task's answer. The thread runs src/decode/thread.ts through tsx when this file
  * runs as TypeScript (tests, `npm run worker`), thread.js from dist otherwise.
  */
-export function createDecodePool(threads = DEFAULT_DECODE_THREADS): DecodePool {
+export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger): DecodePool {
   const typescript = import.meta.url.endsWith('.ts');
   const piscina = new Piscina({
     filename: new URL(typescript ? './thread.ts' : './thread.js', import.meta.url).href,
@@ -41,12 +43,17 @@ export function createDecodePool(threads = DEFAULT_DECODE_THREADS): DecodePool {
     maxThreads: threads,
     execArgv: typescript ? ['--import', 'tsx'] : [],
   });
+  piscina.on('error', (err: unknown) => log?.error({ err: err instanceof Error ? err.message : String(err) }, 'decode-thread-failed'));
+  let closed = false;
   return {
     forRange: (chainId, types) => ({
       decode: async (chunks: Uint8Array[], length: number, requests: readonly RpcRequest[], label: string): Promise<RpcOutcome[]> => {
+        if (closed) throw new DecodeThreadError(`decode thread failed on an answer from ${label}: the decode threads are closed`);
         const moved = movable(chunks);
         const task: DecodeTask = { chunks: moved, length, requests, label, chainId, types };
-        const answer = (await piscina.run(task, { transferList: moved.map((c) => c.buffer as ArrayBuffer) })) as DecodedAnswer;
+        const answer = (await piscina.run(task, { transferList: moved.map((c) => c.buffer as ArrayBuffer) }).catch((err: unknown) => {
+          throw new DecodeThreadError(`decode thread failed on an answer from ${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        })) as DecodedAnswer;
         if (!answer.ok) throw answer.error === 'transient' ? new RpcTransientError(answer.message) : new RpcBadResponseError(answer.message);
         const shared: DecodedBody<EncodedRows> | null = answer.rows
           ? { payload: answer.rows, blockCount: answer.decoded.filter((d) => d.invalid === undefined).length }
@@ -58,7 +65,10 @@ export function createDecodePool(threads = DEFAULT_DECODE_THREADS): DecodePool {
         return outcomes;
       },
     }),
-    close: () => piscina.close(),
+    close: () => {
+      closed = true;
+      return piscina.close();
+    },
   };
 }
 

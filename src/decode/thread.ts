@@ -11,7 +11,7 @@ import type { RpcRequest } from '../rpc/types.js';
 /** One task: the answer to `requests` from endpoint `label`, whose body is `chunks` (`length` bytes in all). */
 export type DecodeTask = { chunks: Uint8Array[]; length: number; requests: readonly RpcRequest[]; label: string; chainId: number; types: ColumnTypes };
 
-/** Decodes one answer (piscina calls it in the thread); its encoded rows are moved, not copied, to the caller. @throws only on a bug. */
+/** Decodes one answer (piscina calls it in the thread); its encoded rows are moved, not copied, to the caller. @throws only on a bug in this file. */
 export function decodeTask(task: DecodeTask): unknown {
   const [first] = task.chunks;
   const body = task.chunks.length === 1 ? Buffer.from(first!.buffer, first!.byteOffset, first!.byteLength) : Buffer.concat(task.chunks, task.length);

@@ -12,10 +12,19 @@ export type BodyDecoder = {
    * `chunks` (`bytes` in all), as read from the HTTP response. The decoder may move the chunks'
    * memory to another thread: the caller must not use them afterwards.
    * @throws RpcTransientError when the body is not JSON; RpcBadResponseError when it is neither
-   *   an array nor an error object (the messages `postBatch` would give).
+   *   an array nor an error object (the messages `postBatch` would give); DecodeThreadError when
+   *   the decoder itself failed (its thread died, it was closed, a bug).
    */
   decode(chunks: Uint8Array[], bytes: number, requests: readonly RpcRequest[], label: string): Promise<RpcOutcome[]>;
 };
+
+/**
+ * The decoder failed, not the endpoint (its thread died, it was closed, a bug): the pool neither
+ * counts it against the endpoint nor asks another one; the activity fails and Temporal retries it.
+ */
+export class DecodeThreadError extends Error {
+  override readonly name = 'DecodeThreadError';
+}
 
 /**
  * The rows of the blocks one answer's body gave, already validated and converted by a
@@ -28,7 +37,8 @@ export type DecodedBody<P = unknown> = { readonly payload: P; readonly blockCoun
  * A block (with its receipts) that a {@link BodyDecoder} validated and converted: the result of
  * the `eth_getBlockByNumber` outcome in place of the block object (the `eth_getBlockReceipts`
  * outcome's result is then null). `invalid` is the message of the RpcBadResponseError its
- * validation threw (`validateBlock`, `validateReceipts`), in which case `body` is null. Only made on the
+ * validation threw (`validateBlock`, `validateReceipts`), or, for every block of the answer, of
+ * hex data in it that is not hex; `body` is then null. Only made on the
  * caller's thread, so no JSON a node sends can pass for one. Block number, hashes as sent.
  */
 export class DecodedBlock {

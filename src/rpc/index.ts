@@ -5,7 +5,7 @@
  */
 export { type RpcPool, type RpcObserver, type RpcRequestEvent, type EndpointHealth, createRpcPool, checkChainIds, unwrap, errorText, failureKind } from './pool.js';
 export { fetchBlocks, streamBlocks, BLOCKS_PER_RPC_BATCH, type BlockLink, type BundleCheck, type FetchedBlock } from './fetch-blocks.js';
-export { DecodedBlock, type BodyDecoder, type DecodedBody } from './decoded.js';
+export { DecodedBlock, DecodeThreadError, type BodyDecoder, type DecodedBody } from './decoded.js';
 export { adaptiveFetchSlots, fixedFetchSlots, type FetchSlots } from './fetch-slots.js';
 export { verifyRoots, type RootsVerdict, type RootName } from './verify-roots.js';
 export { fetchChainHead, fetchBlockHashes } from './chain-head.js';

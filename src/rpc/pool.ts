@@ -2,7 +2,7 @@ import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, isBrokenC
 import { ChainMismatchError, RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { classifyRpcError, toRpcError, type RpcFailureKind } from './classify.js';
-import type { BodyDecoder } from './decoded.js';
+import { DecodeThreadError, type BodyDecoder } from './decoded.js';
 import { postBatch, type EndpointTarget } from './http-batch.js';
 import { endpointLabel } from './redact.js';
 import type { RpcOutcome, RpcRequest } from './types.js';
@@ -219,6 +219,7 @@ export function createRpcPool(deps: {
       deps.observer?.onRequest({ endpoint: endpoint.label, calls: countCalls(requests), durationMs: Date.now() - startedAt, failure: null });
       return result;
     } catch (err) {
+      if (err instanceof DecodeThreadError) throw err; // not the endpoint's failure
       onFailure(endpoint, err, deps.log, Date.now() - startedAt);
       deps.observer?.onRequest({ endpoint: endpoint.label, calls: countCalls(requests), durationMs: Date.now() - startedAt, failure: failureKind(err) });
       throw err;
@@ -240,7 +241,7 @@ export function createRpcPool(deps: {
       try {
         return await attempt(endpoint, requests, accept, signal, decode);
       } catch (err) {
-        if (signal?.aborted) throw err;
+        if (signal?.aborted || err instanceof DecodeThreadError) throw err;
         lastError = err;
         deps.log.debug({ endpoint: endpoint.label, err: errorText(err) }, 'rpc-failover');
       }
@@ -301,9 +302,9 @@ export function createRpcPool(deps: {
 }
 
 function createEndpoint(url: string, label: string, log: Logger): PoolEndpoint {
-  // Rate limits and refused methods are not failures of the endpoint: they bench it or skip it instead.
+  // Rate limits and refused methods are not failures of the endpoint: they bench it or skip it instead; nor is a decoder's failure.
   const breaker = circuitBreaker(
-    handleWhen((err) => !(err instanceof RpcTransientError && err.rateLimited) && !(err instanceof RpcBatchTooLargeError)),
+    handleWhen((err) => !(err instanceof RpcTransientError && err.rateLimited) && !(err instanceof RpcBatchTooLargeError) && !(err instanceof DecodeThreadError)),
     { halfOpenAfter: BREAKER_HALF_OPEN_AFTER_MS, breaker: new ConsecutiveBreaker(BREAKER_FAILURES) },
   );
   const endpoint: PoolEndpoint = {
@@ -338,8 +339,10 @@ async function sendSized(e: PoolEndpoint, requests: readonly RpcRequest[], timeo
       const outcomes: RpcOutcome[] = [];
       let bodyBytes = 0;
       const onBody = (bytes: number) => { bodyBytes += bytes; };
-      for (let i = 0; i < requests.length; i += e.maxBatchCalls) {
-        outcomes.push(...(await postBatch(e, requests.slice(i, i + e.maxBatchCalls), { timeoutMs, signal, onBody, decode })));
+      // A decoder handles a block only with its receipts in the same answer: with one, slices hold whole pairs of calls.
+      const step = decode && e.maxBatchCalls > 1 ? e.maxBatchCalls - (e.maxBatchCalls % 2) : e.maxBatchCalls;
+      for (let i = 0; i < requests.length; i += step) {
+        outcomes.push(...(await postBatch(e, requests.slice(i, i + step), { timeoutMs, signal, onBody, ...(step > 1 ? { decode } : {}) })));
       }
       return { outcomes, bodyBytes };
     } catch (err) {

@@ -16,7 +16,7 @@ import { decodeBlocksAnswer, type DecodedAnswer } from '../../src/decode/blocks.
 import { createDecodePool, type DecodePool } from '../../src/decode/pool.js';
 import { RpcTransientError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
-import { createRpcPool, DecodedBlock, type RpcBlock, type RpcReceipt, type RpcRequest } from '../../src/rpc/index.js';
+import { createRpcPool, DecodedBlock, DecodeThreadError, type RpcBlock, type RpcReceipt, type RpcRequest } from '../../src/rpc/index.js';
 import { RECORDED_BLOCKS, diffWithRecording, loadRecorded } from '../fixtures/recorded-blocks.js';
 import { startReplayServer } from '../support/replay-server.js';
 import { createTestDatabase, type TestDatabase } from '../support/stack.js';
@@ -152,6 +152,18 @@ describe('the decode thread', () => {
     expect(decoded.rows!.rows).toEqual({ logs: rows.logs });
   });
 
+  it('decodeBlocksAnswer() leaves to the main thread a block whose checks or conversion throw anything but a bad-response error', () => {
+    const { block, receipts } = recorded('ethereum/18000000');
+    const badNumber = ok(decodeBlocksAnswer(answer([{ result: { ...block, number: '0xzz' } }, { result: receipts }]), callsFor(18_000_000), LABEL, 1, types));
+    expect([badNumber.decoded, badNumber.rows, (badNumber.outcomes[0] as { result: RpcBlock }).result.number]).toEqual([[], null, '0xzz']);
+    // The withdrawal's index passes validation but not the conversion: the block goes back whole, with its receipts.
+    const withdrawals = block.withdrawals!.map((w, i) => (i === 0 ? { ...w, index: 'x' as `0x${string}` } : w));
+    const badIndex = ok(decodeBlocksAnswer(answer([{ result: { ...block, withdrawals } }, { result: receipts }]), callsFor(18_000_000), LABEL, 1, types));
+    expect([badIndex.decoded, badIndex.rows]).toEqual([[], null]);
+    expect(badIndex.outcomes).toEqual([{ ok: true, result: { ...block, withdrawals } }, { ok: true, result: receipts }]);
+    expect(() => toBatchRows(1, [{ block: { ...block, withdrawals }, receipts }])).toThrow(SyntaxError); // as the main thread meets it
+  });
+
   describe('createDecodePool()', () => {
     let pool: DecodePool;
 
@@ -175,6 +187,26 @@ describe('the decode thread', () => {
       expect({ number, hash, parentHash, invalid, blockCount: shared!.blockCount }).toEqual({ number: 18_000_000, hash: block.hash, parentHash: block.parentHash, invalid: undefined, blockCount: 1 });
       expect(threadTuples(shared!.payload as EncodedRows)).toEqual(mainThreadTuples(1, [{ block, receipts }], types));
       expect(outcomes[1]).toEqual({ ok: true, result: null });
+    });
+
+    it('fails with DecodeThreadError once closed, and the RPC pool neither blames the endpoint nor asks another', async () => {
+      const closed = createDecodePool(1);
+      await closed.close();
+      const decoding = closed.forRange(1, types).decode([new Uint8Array(Buffer.from('[]'))], 2, callsFor(1), LABEL);
+      await expect(decoding).rejects.toBeInstanceOf(DecodeThreadError);
+      await expect(decoding).rejects.toThrow('decode thread failed on an answer from node#0: the decode threads are closed');
+      const b = recorded('hyperliquid/50000');
+      const servers = await Promise.all([0, 1].map(() => startReplayServer({ chainId: 999, blocks: [{ block: b.block as never, receipts: b.receipts }] })));
+      const rpc = createRpcPool({ urls: servers.map((server) => server.url), timeoutMs: 5_000, log: createLogger({ level: 'silent' as never, pretty: false }) });
+      try {
+        const batch = rpc.batch(callsFor(50_000), (outcomes) => outcomes, undefined, closed.forRange(999, types));
+        await expect(batch).rejects.toBeInstanceOf(DecodeThreadError);
+        expect(servers.map((server) => server.calls.length).sort()).toEqual([0, 2]); // one endpoint asked, once
+        expect(rpc.health().map((h) => [h.errors, h.breaker])).toEqual([[{}, 'closed'], [{}, 'closed']]);
+      } finally {
+        rpc.close();
+        await Promise.all(servers.map((server) => server.close()));
+      }
     });
 
     it('throws the main thread\'s RpcTransientError for a body that is not JSON', async () => {
