@@ -1,7 +1,9 @@
 /**
  * RPC layer: the endpoint pool, JSON-RPC batches matched by id, response validation, error
  * classification and URL redaction. May use fetch, viem and p-limit; never touches Postgres or
- * Temporal. Every response is validated before it leaves this folder.
+ * Temporal. Every response is validated before it leaves this folder: here, or, for answers a
+ * BodyDecoder handles (src/decode/, the worker's decode thread), by the decoder with the same
+ * checks (validate.ts) before its DecodedBlocks come back.
  */
 export { type RpcPool, type RpcObserver, type RpcRequestEvent, type EndpointHealth, createRpcPool, checkChainIds, unwrap, errorText, failureKind } from './pool.js';
 export { fetchBlocks, streamBlocks, BLOCKS_PER_RPC_BATCH, type BlockLink, type BundleCheck, type FetchedBlock } from './fetch-blocks.js';
