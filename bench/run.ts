@@ -22,7 +22,7 @@ import { countGenerated, runCeiling } from './phases/ceiling.js';
 import { runBaseline } from './phases/baseline.js';
 import { countRows, phaseResult, startChainServer, truncateChainTables, type PhaseResult } from './phases/common.js';
 import { runDirectProcess } from './phases/direct.js';
-import { buildProduct, runProduct } from './phases/product.js';
+import { buildProduct, runProduct, type RangesByWorker } from './phases/product.js';
 import type { CpuPerBlock } from './phases/cpu.js';
 import { startTemporalServer } from '../test/support/processes.js';
 import { createTestDatabase } from '../test/support/stack.js';
@@ -127,14 +127,16 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         for (const workers of options.workers > 1 ? [1, options.workers] : [1]) {
           let peak = 0;
           let cpu: CpuPerBlock | undefined;
+          let rangesByWorker: RangesByWorker | undefined;
           const phase = await measure(options.blocks, expected, async () => {
             const run = await runProduct({ serverUrl: server.url, databaseUrl: database.url, temporalAddress: temporal.address, chainId: CHAIN_ID, blocks: options.blocks, workers, env: productEnv, nodeArgs: options.workerNodeArgs ?? [], entry });
             peak = run.workerPeakRssMb;
             cpu = run.cpuPerBlock;
+            rangesByWorker = run.rangesByWorker;
             productInput = run.input;
             return run.seconds;
           });
-          const withWorkers = { ...phase, workers, workerPeakRssMb: peak, ...(cpu ? { cpuPerBlock: cpu } : {}) };
+          const withWorkers = { ...phase, workers, workerPeakRssMb: peak, ...(cpu ? { cpuPerBlock: cpu } : {}), ...(rangesByWorker ? { rangesByWorker } : {}) };
           if (workers === 1) result.product = withWorkers;
           else result.productWithWorkers = withWorkers;
         }
@@ -196,6 +198,8 @@ export function formatResult(r: BenchResult): string {
       lines.push(`${name.slice(0, 3)} CPU per block: ${worker} ${c.workerMs} ms (main thread ${c.workerMainMs ?? '–'} ms), postgres ${c.postgresMs} ms, chain server ${p.serverCpuMs === null ? '–' : Math.round((p.serverCpuMs / p.blocks) * 10) / 10} ms, temporal server ${c.temporalMs ?? '–'} ms, whole machine ${c.machineMs} ms of the ${Math.round((r.machine.cpus * 1000 * p.seconds / p.blocks) * 10) / 10} ms its ${r.machine.cpus} cpus had (${c.stolenMs ?? '–'} ms stolen by the hypervisor)`);
     }
   }
+  const shares = r.phases.productWithWorkers?.rangesByWorker;
+  if (shares) lines.push(`(c) ${r.options.workers} workers ran: ${Object.entries(shares).sort().map(([w, s]) => `${w.replace(/-\d+$/, '')} ${s.ranges} ranges, ${s.blocks} blocks`).join('; ')}`);
   const t = r.ratios;
   lines.push(`c/a ${t.productToCeiling ?? '–'}   c/b ${t.productToBaseline ?? '–'}   (d−c)/d ${t.temporalOverhead ?? '–'}${t.scaleOut === null ? '' : `   ${r.options.workers} workers / 1 worker ${t.scaleOut}`}`);
   lines.push(`written to ${r.file}`);

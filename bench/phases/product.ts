@@ -45,7 +45,8 @@ const PROGRESS_POLL_MS = 100;
 const RUN_TIMEOUT_MS = 3 * 60 * 60 * 1000;
 
 /** Result of one product run: wall seconds and the highest worker peak RSS in MB. */
-export type ProductRun = { seconds: number; workerPeakRssMb: number; cpuPerBlock: CpuPerBlock; input: ChainSyncInput };
+/** What one product run measured; `rangesByWorker` from the sync's history. */
+export type ProductRun = { seconds: number; workerPeakRssMb: number; cpuPerBlock: CpuPerBlock; input: ChainSyncInput; rangesByWorker: RangesByWorker };
 
 /**
  * Runs the sync of blocks `0..blocks−1` (the server must serve `blocks + confirmationDepth`
@@ -87,11 +88,41 @@ export async function runProduct(options: {
     const cpu = cpuPerBlock(cpuBefore, cpuSnapshot(workers.map((w) => w.pid)), options.blocks);
     const workerPeakRssMb = Math.max(...workers.map((w) => peakRssMb(w.pid)));
     await handle.terminate('bench run finished');
-    return { seconds, workerPeakRssMb, cpuPerBlock: cpu, input };
+    const rangesByWorker = rangesPerWorker((await handle.fetchHistory()).events ?? []);
+    return { seconds, workerPeakRssMb, cpuPerBlock: cpu, input, rangesByWorker };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await connection.close();
   }
+}
+
+/** Ranges (`indexRange` activities) and their blocks, by the identity of the worker that ran them (`bench-w<i>-…`), as a sync's history records them. */
+export type RangesByWorker = Record<string, { ranges: number; blocks: number }>;
+
+/**
+ * What each worker ran, from a workflow history's `ActivityTaskScheduled` (the range, from the
+ * JSON payload of its input) and `ActivityTaskStarted` (the identity of the worker of the last
+ * attempt) events; ranges not started yet are left out. Pure.
+ */
+export function rangesPerWorker(events: readonly { eventId?: unknown; activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null; input?: { payloads?: { data?: Uint8Array | null }[] | null } | null } | null; activityTaskStartedEventAttributes?: { scheduledEventId?: unknown; identity?: string | null } | null }[]): RangesByWorker {
+  const blocksOf = new Map<string, number>();
+  for (const e of events) {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled?.activityType?.name !== 'indexRange') continue;
+    const data = scheduled.input?.payloads?.[0]?.data;
+    const range = data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { from: number; to: number }) : null;
+    if (range) blocksOf.set(String(e.eventId), range.to - range.from + 1);
+  }
+  const byWorker: RangesByWorker = {};
+  for (const e of events) {
+    const started = e.activityTaskStartedEventAttributes;
+    const blocks = started ? blocksOf.get(String(started.scheduledEventId)) : undefined;
+    if (!started || blocks === undefined) continue;
+    const worker = (byWorker[started.identity ?? '?'] ??= { ranges: 0, blocks: 0 });
+    worker.ranges += 1;
+    worker.blocks += blocks;
+  }
+  return byWorker;
 }
 
 /** VmHWM of process `pid` in MB (Linux /proc). */

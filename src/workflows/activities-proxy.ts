@@ -17,7 +17,10 @@ export function createActivityProxies(maxRetries: number) {
     ...(maxRetries > 0 ? { maximumAttempts: maxRetries } : {}), // absent = unlimited
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
   };
-  const batchOptions = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '30 seconds', retry } as const;
+  // No eager dispatch: the server would hand a range straight to the worker that completed the
+  // sync's workflow task, so that worker ran most ranges (11 of 14 in the scale-out bench) while
+  // the others idled. Through the task queue, every worker's pollers take them.
+  const batchOptions = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '30 seconds', retry, allowEagerDispatch: false } as const;
   // One proxy per call, so each range activity carries its own summary in the UI ("blocks 1,000–1,499").
   const indexRange: Activities['indexRange'] = (input) =>
     proxyActivities<Pick<Activities, 'indexRange'>>({ ...batchOptions, summary: rangeSummary(input.from, input.to) }).indexRange(input);
