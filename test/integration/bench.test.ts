@@ -57,8 +57,11 @@ describe('npm run bench', () => {
     for (const key of ['productToBaseline', 'productToCeiling', 'temporalOverhead'] as const) expect(typeof written.ratios[key]).toBe('number');
     expect(written.ratios.scaleOut).toBeNull();
     expect(Object.keys(written.phases.product!).sort()).toEqual([
-      'blocks', 'blocksPerSecond', 'cpuPerBlock', 'rows', 'rowsMatch', 'rowsPerSecond', 'rpcCallsPerBlock', 'rpcRequestsPerBlock', 'seconds', 'serverCpuMs', 'workerPeakRssMb', 'workers',
+      'blocks', 'blocksPerSecond', 'cpuPerBlock', 'rangesByWorker', 'rows', 'rowsMatch', 'rowsPerSecond', 'rpcCallsPerBlock', 'rpcRequestsPerBlock', 'seconds', 'serverCpuMs', 'workerPeakRssMb', 'workers',
     ]);
+    // The sync's history names the one worker and the ranges it ran: 300 blocks in 3 batches of BATCH_SIZE (100) at first.
+    const shares = Object.entries(written.phases.product!.rangesByWorker!);
+    expect(shares.map(([worker, share]) => [worker.replace(/-\d+$/, ''), share])).toEqual([['bench-w1', { ranges: 3, blocks: BLOCKS }]]);
     expect(written.generated).toEqual({ blocks: BLOCKS, transactionsPerBlock: 10, logsPerBlock: 20 });
     expect(written.productInput).toMatchObject({ chainId: 1, startBlock: 0, batchSize: 100, batchRows: 50_000, concurrency: 8, confirmationDepth: 12, finality: 'depth' });
   }, 600_000);
