@@ -44,8 +44,7 @@ const PROGRESS_POLL_MS = 100;
 /** Longest a product run may take, in ms. */
 const RUN_TIMEOUT_MS = 3 * 60 * 60 * 1000;
 
-/** Result of one product run: wall seconds and the highest worker peak RSS in MB. */
-/** What one product run measured; `rangesByWorker` from the sync's history. */
+/** Result of one product run: wall seconds, the highest worker peak RSS in MB, CPU per block, the sync's input, and the ranges each worker ran (from the sync's history). */
 export type ProductRun = { seconds: number; workerPeakRssMb: number; cpuPerBlock: CpuPerBlock; input: ChainSyncInput; rangesByWorker: RangesByWorker };
 
 /**

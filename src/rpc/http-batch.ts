@@ -15,8 +15,8 @@ export type EndpointTarget = { readonly url: string; readonly label: string };
  * object instead of an array applies to every request. `onBody` gets the size of the body read,
  * in bytes (characters of the text; a JSON-RPC answer is ASCII but for strings it returns). The
  * body is UTF-8 (RFC 8259); an ASCII one, nearly every answer, is read without UTF-8 decoding.
- * With `decode`, a 2xx answer's body is read into its buffer and parsed by it instead (the worker's
- * decode thread), with the same errors.
+ * With `decode`, a 2xx answer's body chunks go to it as they came and it parses them instead (the
+ * worker's decode thread), with the same errors.
  * @throws RpcTransientError on timeout, connection failure, HTTP 408/429/5xx (with the
  *   Retry-After hint in ms) or a body that is not JSON; RpcBadResponseError on HTTP 413 or a
  *   body of the wrong shape. Messages name the endpoint by label only.
