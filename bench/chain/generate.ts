@@ -219,7 +219,7 @@ function mix(x: number): number {
 }
 
 /** Small fast seeded PRNG (mulberry32), values in [0, 1). */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -36,7 +36,7 @@ export const BINARY_TYPES: ReadonlySet<string> = new Set(['int2', 'int4', 'int8'
  * (a few light blocks) allocates little; `chunks()` returns the filled parts (a mostly empty first
  * buffer as a copy of its size).
  */
-class BufferWriter {
+export class BufferWriter {
   private readonly filled: Buffer[] = [];
   private next = BINARY_CHUNK_FIRST_BYTES;
   buf = Buffer.allocUnsafe(BINARY_CHUNK_FIRST_BYTES);
@@ -115,7 +115,13 @@ export function copyBinaryTuples(rows: readonly object[], columns: readonly stri
 
 const TWO_TO_32 = 2 ** 32;
 
-function writeValue(w: BufferWriter, type: string, value: unknown, column: string): void {
+/**
+ * Writes one non-null `value` of a column of Postgres type `type` (a BINARY_TYPES name) as a COPY
+ * binary field (length, then bytes), as {@link copyBinaryTuples} does for each value; exported for
+ * the decode thread's transcoder (src/decode/transcode.ts), which writes tuples itself.
+ * @throws like copyBinaryTuples.
+ */
+export function writeValue(w: BufferWriter, type: string, value: unknown, column: string): void {
   switch (type) {
     case 'bytea': return writeBytea(w, value, column);
     case 'numeric': return writeNumeric(w, typeof value === 'string' ? value : String(value), column);

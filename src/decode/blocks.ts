@@ -11,6 +11,7 @@ import { RpcBadResponseError, RpcTransientError } from '../errors.js';
 import { bodyText, parseBatchBody } from '../rpc/http-batch.js';
 import type { BlockBundle, RpcOutcome, RpcRequest } from '../rpc/types.js';
 import { validateBlock, validateReceipts } from '../rpc/validate.js';
+import { transcodeBlocksAnswer } from './transcode.js';
 
 /** A block the decoder handled: valid with its rows in the body's EncodedRows, or `invalid` with the validation's message. */
 export type DecodedEntry = { index: number; number: number; hash: string; parentHash: string; invalid?: string };
@@ -34,9 +35,15 @@ export type DecodedAnswer =
  * whose hex data, when encoded) fails is `invalid` with the RpcBadResponseError's message.
  * Everything else is left as outcomes for the caller, and so is any block whose checks or
  * conversion threw anything else (data they did not expect): the caller meets it as it would
- * without a decoder. Pure; never throws.
+ * without a decoder. With `fast` (the default), the transcoder (`transcodeBlocksAnswer`,
+ * ./transcode.ts) tries first and gives the same answer, byte for byte, for the answers it takes;
+ * the steps above run for the others (false: always, for tests comparing the two). Pure; never throws.
  */
-export function decodeBlocksAnswer(body: Buffer, requests: readonly RpcRequest[], label: string, chainId: number, types: ColumnTypes): DecodedAnswer {
+export function decodeBlocksAnswer(body: Buffer, requests: readonly RpcRequest[], label: string, chainId: number, types: ColumnTypes, fast = true): DecodedAnswer {
+  if (fast) {
+    const transcoded = transcodeBlocksAnswer(body, requests, chainId, types);
+    if (transcoded) return transcoded;
+  }
   let outcomes: RpcOutcome[];
   try {
     outcomes = parseBatchBody(bodyText(body), requests.length, label);

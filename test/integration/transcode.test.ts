@@ -1,0 +1,217 @@
+/**
+ * The decode thread's transcoder (src/decode/transcode.ts) against the general path
+ * (`decodeBlocksAnswer` without it: `JSON.parse`, validation, `toBatchRows`, `encodeRows`): for
+ * every answer it takes, what it gives must be byte for byte what the general path gives; for any
+ * other it must give up (null). Held on every recorded chain, the bench's synthetic blocks, and
+ * thousands of answers mutated one field or one byte at a time (seeded, so a failure repeats).
+ * The column types come from a real Postgres (the migrations' schema).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSyntheticChain, mulberry32 as random, PROFILES } from '../../bench/chain/generate.js';
+import { writeBatch, type ColumnTypes } from '../../src/db/index.js';
+import { decodeBlocksAnswer, type DecodedAnswer } from '../../src/decode/blocks.js';
+import { transcodeBlocksAnswer, TRANSCODED_COLUMNS } from '../../src/decode/transcode.js';
+import { toBatchRows } from '../../src/db/rows.js';
+import type { RpcRequest } from '../../src/rpc/types.js';
+import { RECORDED_BLOCKS, loadRecorded } from '../fixtures/recorded-blocks.js';
+import { createTestDatabase, type TestDatabase } from '../support/stack.js';
+
+type Json = Record<string, unknown>;
+type Bundle = { block: Json & { transactions: Json[]; withdrawals?: Json[] }; receipts: (Json & { logs: Json[] })[] };
+
+const callsFor = (numbers: readonly number[]): RpcRequest[] => numbers.flatMap((n) => [
+  { method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, true] },
+  { method: 'eth_getBlockReceipts', params: [`0x${n.toString(16)}`] },
+]);
+const bodyOf = (bundles: readonly Bundle[]): Buffer =>
+  Buffer.from(JSON.stringify(bundles.flatMap((b, k) => [{ jsonrpc: '2.0', id: 2 * k, result: b.block }, { jsonrpc: '2.0', id: 2 * k + 1, result: b.receipts }])));
+
+/** A DecodedAnswer with its tuples as hex, for deep equality. */
+const comparable = (answer: DecodedAnswer) =>
+  answer.ok ? { ...answer, rows: answer.rows && { ...answer.rows, tuples: answer.rows.tuples && Buffer.from(answer.rows.tuples).toString('hex') } } : answer;
+
+describe('the transcoder', () => {
+  let database: TestDatabase;
+  let types: ColumnTypes;
+  /** Transcodes `body`, checks the answer against the general path's, and says whether the transcoder took it (and why not). */
+  let check: (body: Buffer, requests: readonly RpcRequest[], chainId: number) => { taken: boolean; why: string };
+
+  beforeAll(async () => {
+    database = await createTestDatabase('transcode');
+    await writeBatch(database.db, 1, { from: 0, to: 0 }, async (_write, more) => {
+      types = more.types;
+    });
+    check = (body, requests, chainId) => {
+      let why = '';
+      const fast = transcodeBlocksAnswer(body, requests, chainId, types, (reason) => { why = reason; });
+      if (fast === null) return { taken: false, why };
+      const general = decodeBlocksAnswer(body, requests, 'node#0', chainId, types, false);
+      expect(comparable(fast)).toEqual(comparable(general));
+      return { taken: true, why };
+    };
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('writes the columns toBatchRows makes, in its order, with the catalog\'s types', () => {
+    const { block, receipts } = loadRecorded(RECORDED_BLOCKS.find((b) => b.name === 'ethereum/18000000')!);
+    const rows = toBatchRows(1, [{ block, receipts: receipts! }]);
+    for (const table of ['blocks', 'transactions', 'logs', 'withdrawals'] as const) {
+      expect(TRANSCODED_COLUMNS[table].map(([c]) => c)).toEqual(Object.keys(rows[table][0]!));
+      expect(TRANSCODED_COLUMNS[table].map(([c]) => types[table]![c])).toEqual(TRANSCODED_COLUMNS[table].map(([, t]) => t));
+    }
+  });
+
+  it('takes the recorded blocks of clients that send the standard shape, byte for byte as the general path, and gives up on the others with the reason', () => {
+    const outcome = Object.fromEntries(RECORDED_BLOCKS.filter((b) => b.receiptsFile !== null).map((b) => {
+      const { block, receipts } = loadRecorded(b);
+      const { taken, why } = check(bodyOf([{ block, receipts } as unknown as Bundle]), callsFor([b.blockNumber]), b.chainId);
+      return [b.name, taken ? 'taken' : why];
+    }));
+    expect(outcome).toEqual({
+      'ethereum/18000000': 'taken',
+      'ethereum/4369999': 'taken',
+      'ethereum/483920': 'a quantity that is not a string', // Parity: tx chainId sent as null
+      'polygon/50000000': 'taken',
+      'arbitrum-one/150000000': 'taken',
+      'optimism/154497277': 'taken',
+      'optimism-legacy/14930491': 'taken',
+      'optimism-sepolia/4089330': 'taken',
+      'hyperliquid/50000': 'taken',
+      'tempo/17708868': expect.any(String),
+      'hedera/97395350': expect.any(String),
+      'cronos/11446765': 'taken',
+      'cronos/6541': expect.any(String), // a receipt of the next block (Ethermint phantom transaction)
+      'cronos/6542': 'taken',
+    });
+  });
+
+  it('takes the bench\'s synthetic mainnet and light blocks, five to an answer', () => {
+    for (const profile of ['mainnet', 'light']) {
+      const chain = createSyntheticChain(PROFILES[profile]!, 1);
+      const numbers = [1, 2, 3, 4, 5];
+      expect(check(bodyOf(numbers.map((n) => chain.bundle(n) as Bundle)), callsFor(numbers), 1)).toEqual({ taken: true, why: '' });
+    }
+  });
+
+  it('takes an answer in any key and item order and with whitespace, and gives up on column types it does not write', () => {
+    const chain = createSyntheticChain(PROFILES.light!, 1);
+    const bundles = [chain.bundle(7), chain.bundle(8)] as Bundle[];
+    const items = bundles.flatMap((b, k) => [{ result: b.block, id: 2 * k, jsonrpc: '2.0' }, { id: 2 * k + 1, result: b.receipts }]);
+    expect(check(Buffer.from(JSON.stringify(items.reverse(), null, 2)), callsFor([7, 8]), 1)).toEqual({ taken: true, why: '' });
+    const { size: _, ...blockTypes } = types.blocks!;
+    expect(transcodeBlocksAnswer(bodyOf(bundles), callsFor([7, 8]), 1, { ...types, blocks: blockTypes })).toBeNull();
+    expect(transcodeBlocksAnswer(bodyOf(bundles), callsFor([7, 8]), 1, { ...types, logs: { ...types.logs!, data: 'text' } })).toBeNull();
+  });
+
+  it('gives up on, or encodes as the general path, every answer with one field of a block, transaction, receipt, log or withdrawal changed', () => {
+    const values: unknown[] = [
+      null, 1, 1.5, 0, true, false, '', '0x', '0X12', '0x1', '0x123', '0xAB', '0xzz', '0x00000000000000000000001', `0x${'f'.repeat(16)}`,
+      `0x${'9'.repeat(70)}`, '123', 'text', [], ['0x12'], [1], {}, { a: [1, { b: null }] }, '0x0000000000000000', `0x${'ab'.repeat(32)}`,
+      '0x8000', '0x80000000', '0x1fffffffffffff', '0x20000000000000', Array.from({ length: 5 }, (_, i) => `0x${`${i}`.repeat(64)}`),
+    ];
+    const otherKeys = ['extraField', 'blockTimestamp', '$absent', '__proto__', '1'];
+    /** Each way to change field `key` of an object: delete it, upper-case its hex, or set each of `values`. */
+    const changes = (key: string): ((target: Json) => void)[] => [
+      (target) => { delete target[key]; },
+      (target) => { if (typeof target[key] === 'string') target[key] = (target[key] as string).toUpperCase().replace(/^0X/, '0x'); },
+      ...values.map((value) => (target: Json) => {
+        if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true });
+        else target[key] = value;
+      }),
+    ];
+    const chain = createSyntheticChain(PROFILES.mainnet!, 1);
+    // A block with one transaction of each type (0, 2, 3, 4), their receipts with logs, and withdrawals; and a block without transactions.
+    const full = chain.bundle(3) as Bundle;
+    const picked = [0, 2, 3, 4].map((type) => full.block.transactions.findIndex((tx, i) => tx.type === `0x${type}` && full.receipts[i]!.logs.length > 0));
+    expect(picked.every((i) => i >= 0)).toBe(true);
+    const sample: Bundle = { block: { ...full.block, transactions: picked.map((i) => full.block.transactions[i]!) }, receipts: picked.map((i) => full.receipts[i]!) };
+    const empty: Bundle = { block: { ...chain.bundle(4).block, transactions: [], logsBloom: `0x${'0'.repeat(512)}` }, receipts: [] };
+    /** Paths to the objects changed: the block, each transaction, each receipt, the first log of each receipt, the first withdrawal. */
+    const targets = (bundle: Bundle): Json[] => [
+      bundle.block, ...bundle.block.transactions, ...bundle.receipts, ...bundle.receipts.filter((r) => r.logs.length > 0).map((r) => r.logs[0]!),
+      ...(bundle.block.withdrawals ?? []).slice(0, 1),
+    ];
+    let taken = 0;
+    let given = 0;
+    for (const [base, number] of [[sample, 3], [empty, 4]] as const) {
+      targets(base).forEach((_, t) => {
+        const keys = [...Object.keys(targets(base)[t]!).filter((k) => k !== 'transactions' && k !== 'logs'), ...otherKeys];
+        for (const key of keys) {
+          for (const change of changes(key)) {
+            const copy = structuredClone(base);
+            change(targets(copy)[t]!);
+            if (check(bodyOf([copy]), callsFor([number]), 1).taken) taken++;
+            else given++;
+          }
+        }
+      });
+    }
+    // Both sides are exercised: many changes are taken (unknown fields, other hex of the same shape), many given up on.
+    expect(taken).toBeGreaterThan(1_000);
+    expect(given).toBeGreaterThan(1_000);
+  });
+
+  it('gives up on the answers the general path refuses, and on receipts out of order (which it matches by hash)', () => {
+    const chain = createSyntheticChain(PROFILES.light!, 1);
+    const base = chain.bundle(9) as Bundle;
+    expect(base.receipts.length).toBeGreaterThan(2);
+    const cases: [string, 'invalid' | 'rows', (copy: Bundle) => void][] = [
+      ['a logs bloom without logs', 'invalid', (copy) => copy.receipts.forEach((r) => { r.logs = []; })],
+      ['receipts not in transaction order', 'rows', (copy) => copy.receipts.reverse()],
+      ['not one receipt per transaction', 'invalid', (copy) => copy.receipts.pop()],
+      ['a receipt of another block', 'invalid', (copy) => { copy.receipts[1]!.blockHash = `0x${'cd'.repeat(32)}`; }],
+      ['a log of another block', 'invalid', (copy) => { copy.receipts.find((r) => r.logs.length > 0)!.logs[0]!.blockHash = `0x${'cd'.repeat(32)}`; }],
+      ['a block other than the one asked', 'invalid', (copy) => { copy.block.number = '0xa'; }],
+    ];
+    for (const [why, general, change] of cases) {
+      const copy = structuredClone(base);
+      change(copy);
+      const answer = decodeBlocksAnswer(bodyOf([copy]), callsFor([9]), 'node#0', 1, types, false);
+      expect([why, answer.ok && (answer.decoded[0]?.invalid === undefined ? 'rows' : 'invalid')]).toEqual([why, general]);
+      expect(check(bodyOf([copy]), callsFor([9]), 1)).toEqual({ taken: false, why });
+    }
+  });
+
+  it('gives up on, or encodes as the general path, a recorded mainnet block with random fields changed', () => {
+    const { block, receipts } = loadRecorded(RECORDED_BLOCKS.find((b) => b.name === 'ethereum/18000000')!);
+    const base = { block, receipts } as unknown as Bundle;
+    const values: unknown[] = [null, 1, '0x', '0x1', '0x123', '0xAB', '0xzz', `0x${'f'.repeat(16)}`, 'text', [], {}, `0x${'ab'.repeat(32)}`];
+    const rand = random(6);
+    let taken = 0;
+    for (let round = 0; round < 200; round++) {
+      const copy = structuredClone(base);
+      const pools: Json[][] = [[copy.block], copy.block.transactions, copy.receipts, copy.receipts.flatMap((r) => r.logs), copy.block.withdrawals ?? []];
+      for (let change = 0; change < 3; change++) {
+        const pool = pools[Math.floor(rand() * pools.length)]!;
+        const target = pool[Math.floor(rand() * pool.length)]!;
+        const keys = Object.keys(target).filter((k) => k !== 'transactions' && k !== 'logs');
+        target[rand() < 0.2 ? 'extraField' : keys[Math.floor(rand() * keys.length)]!] = values[Math.floor(rand() * values.length)];
+      }
+      if (check(bodyOf([copy]), callsFor([18_000_000]), 1).taken) taken++;
+    }
+    expect(taken).toBeGreaterThan(20);
+  });
+
+  it('gives up on, or encodes as the general path, every answer with one byte changed, inserted or removed', () => {
+    const chain = createSyntheticChain(PROFILES.light!, 1);
+    const numbers = [11, 12];
+    const body = bodyOf(numbers.map((n) => chain.bundle(n) as Bundle));
+    const requests = callsFor(numbers);
+    const bytes = [...'"\\{}[],: 0x1aAfF-.eEnul\u0001\t'].map((c) => c.charCodeAt(0));
+    const rand = random(7);
+    let taken = 0;
+    for (let round = 0; round < 1_500; round++) {
+      const at = Math.floor(rand() * body.length);
+      const byte = bytes[Math.floor(rand() * bytes.length)]!;
+      const action = rand();
+      const mutated = action < 0.4 ? Buffer.concat([body.subarray(0, at), Buffer.from([byte]), body.subarray(at + 1)])
+        : action < 0.8 ? Buffer.concat([body.subarray(0, at), Buffer.from([byte]), body.subarray(at)])
+          : Buffer.concat([body.subarray(0, at), body.subarray(at + 1)]);
+      if (check(mutated, requests, 1).taken) taken++;
+    }
+    expect(taken).toBeGreaterThan(100);
+  });
+});
