@@ -847,7 +847,8 @@ function transcode(s: Scanner, count: number, numbers: readonly number[], chainI
   s.ws();
   if (s.p !== b.length) give('bytes after the batch');
 
-  const writers = { blocks: new BufferWriter(), transactions: new BufferWriter(), logs: new BufferWriter(), withdrawals: new BufferWriter() };
+  const writers = scratchWriters;
+  for (const table of BATCH_TABLES) writers[table].reset();
   const counts = { blocks: 0, transactions: 0, logs: 0, withdrawals: 0 };
   const decoded: DecodedEntry[] = [];
   for (let k = 0; k < half; k++) {
@@ -860,7 +861,7 @@ function transcode(s: Scanner, count: number, numbers: readonly number[], chainI
 
 /** Checks one block with its receipts as validateBlock/validateReceipts would pass them, and writes its rows. */
 function writeBlock(
-  writers: Record<BatchTable, BufferWriter>,
+  writers: Record<BatchTable, ScratchWriter>,
   counts: Record<BatchTable, number>,
   b: Buffer,
   block: Parsed,
@@ -1075,17 +1076,39 @@ function writeWithdrawal(w: BufferWriter, b: Buffer, wd: Parsed, position: numbe
 }
 
 /** The tables' tuples in one buffer, in BATCH_TABLES order (those with rows), as `encodeRows` gives them. */
-function joinTables(writers: Record<BatchTable, BufferWriter>, counts: Record<BatchTable, number>): EncodedRows {
-  const chunks = BATCH_TABLES.map((t) => (counts[t] > 0 ? writers[t].chunks() : []));
-  const total = chunks.reduce((sum, list) => sum + list.reduce((s, c) => s + c.length, 0), 0);
+function joinTables(writers: Record<BatchTable, ScratchWriter>, counts: Record<BatchTable, number>): EncodedRows {
+  const total = BATCH_TABLES.reduce((sum, t) => sum + writers[t].at, 0);
   const tuples = Buffer.allocUnsafeSlow(total);
   const tables: EncodedTable[] = [];
   let at = 0;
-  BATCH_TABLES.forEach((table, k) => {
-    if (counts[table] === 0) return;
+  for (const table of BATCH_TABLES) {
+    if (counts[table] === 0) continue;
     const start = at;
-    for (const chunk of chunks[k]!) at += chunk.copy(tuples, at);
+    at += writers[table].buf.copy(tuples, at, 0, writers[table].at);
     tables.push({ table, columns: COLUMN_NAMES[table], start, end: at });
-  });
+  }
   return { tuples: tuples.buffer as ArrayBuffer, tables, rows: {}, counts };
 }
+
+/**
+ * A BufferWriter whose one buffer grows in place (doubling) and is kept from answer to answer:
+ * the tables' tuples are copied out into the answer's own buffer anyway, so these are scratch.
+ * Why: fresh 64 KiB–1 MiB buffers per answer are fresh mappings under the image's 128 KiB mmap
+ * threshold, whose pages fault in at the first write, and garbage for V8 to track.
+ */
+class ScratchWriter extends BufferWriter {
+  override room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const larger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.at + bytes));
+    this.buf.copy(larger, 0, 0, this.at);
+    this.buf = larger;
+  }
+  reset(): void {
+    this.at = 0;
+  }
+}
+
+/** The tables' scratch writers, one set for the thread (the transcoder runs one answer at a time, synchronously). */
+const scratchWriters: Record<BatchTable, ScratchWriter> = {
+  blocks: new ScratchWriter(), transactions: new ScratchWriter(), logs: new ScratchWriter(), withdrawals: new ScratchWriter(),
+};
