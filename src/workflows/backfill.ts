@@ -3,13 +3,13 @@
  * `indexRange` activity and sliding window as the sync (workflow ID `backfill:<chainId>:<from>-<to>`,
  * so asking twice for the same range is one backfill). It does not move the sync's cursor.
  */
-import { allHandlersFinished, condition, continueAsNew, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { Cursor } from '../domain/index.js';
 import { createActivityProxies } from './activities-proxy.js';
 import { backfillProgressQuery, type BackfillInput, type BackfillProgress } from './definitions.js';
 import { backfillDetails } from './details.js';
-import { runWindow } from './window.js';
+import { runWindow, WINDOW_GUIDED_TAIL } from './window.js';
 
 /** Default blocks per batch when the input does not say (the `temporal` CLI case). */
 const DEFAULT_BATCH_SIZE_BLOCKS = 100;
@@ -62,6 +62,7 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
       concurrency,
       index: (range) => acts.indexRange({ chainId, from: range.from, to: range.to }),
       shouldStop: () => workflowInfo().continueAsNewSuggested,
+      guidedTail: () => patched(WINDOW_GUIDED_TAIL), // the last batches shrink, so every worker has work to the end
       onAdvance: async (next) => {
         cursor = next;
         setCurrentDetails(backfillDetails(progress()));

@@ -10,7 +10,7 @@ import { syncTarget, type Cursor } from '../domain/index.js';
 import { createActivityProxies } from './activities-proxy.js';
 import { cursorSearchAttribute, pauseSignal, resumeSignal, syncProgressQuery, type ChainSyncInput, type SyncProgress } from './definitions.js';
 import { syncDetails } from './details.js';
-import { runWindow, WINDOW_REFILL_FIRST } from './window.js';
+import { runWindow, WINDOW_GUIDED_TAIL, WINDOW_REFILL_FIRST } from './window.js';
 
 /**
  * Follows chain `input.chainId` forever, storing every confirmed block once. Never returns; ends
@@ -201,6 +201,7 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
           progress.inFlightBatches = count;
         },
         refillFirst: () => patched(WINDOW_REFILL_FIRST), // the saveCursor round trip no longer holds back the next batches
+        guidedTail: () => patched(WINDOW_GUIDED_TAIL), // the last batches shrink, so every worker has work to the end
       });
       if (outcome.kind === 'reorg') {
         await rollBackIfReorged(outcome.atBlock);

@@ -42,10 +42,20 @@ export type WindowOptions = {
    * pass `() => patched(WINDOW_REFILL_FIRST)`, so runs recorded before this order replay unchanged.
    */
   refillFirst?: () => boolean;
+  /**
+   * Asked before a batch that the tail rule would make smaller: true caps it at the blocks left ÷
+   * `concurrency` (never below `batchSize`), so a window's last batches shrink and the workers
+   * sharing them finish together (guided self-scheduling) instead of one worker running the last
+   * 1,000-block batches while the others idle. Workflows pass `() => patched(WINDOW_GUIDED_TAIL)`,
+   * so runs recorded before replay unchanged.
+   */
+  guidedTail?: () => boolean;
 };
 
 /** Patch marker of the window that starts the next batches before persisting the cursor. */
 export const WINDOW_REFILL_FIRST = 'window-refill-first';
+/** Patch marker of the window whose last batches shrink ({@link WindowOptions.guidedTail}). */
+export const WINDOW_GUIDED_TAIL = 'window-guided-tail';
 
 /**
  * Runs the window from `cursor + 1` to `to`. Returns when every batch is stored and linked
@@ -72,7 +82,10 @@ export async function runWindow(options: WindowOptions): Promise<WindowOutcome> 
   /** Starts batches while the window has room. */
   const refill = () => {
     while (failure === null && inFlight.size < options.concurrency && nextFrom <= options.to && !options.shouldStop()) {
-      const range = { from: nextFrom, to: Math.min(options.to, nextFrom + sizer.next() - 1) };
+      let size = sizer.next();
+      const share = Math.max(options.batchSize, Math.ceil((options.to - nextFrom + 1) / options.concurrency));
+      if (share < size && options.guidedTail?.()) size = share;
+      const range = { from: nextFrom, to: Math.min(options.to, nextFrom + size - 1) };
       nextFrom = range.to + 1;
       const promise = options.index(range).then(
         (batch) => {

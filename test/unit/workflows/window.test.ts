@@ -134,3 +134,41 @@ describe('runWindow() batch cutting', () => {
     expect(starts.map((r) => `${r.from}-${r.to}`)).toEqual(['0-9', '10-19', '20-29', '30-129', '130-229']);
   });
 });
+
+describe('runWindow() with guidedTail', () => {
+  /** Runs a window over 0..999 in adaptive batches (up to 100 blocks), 2 at once; returns the batches it cut. */
+  async function cut(guidedTail?: () => boolean) {
+    const starts: BlockRange[] = [];
+    await runWindow({
+      cursor: { blockNumber: -1, blockHash: '0x-1' },
+      to: 999,
+      batchSize: 10,
+      batchRows: 400,
+      concurrency: 2,
+      index: async (range) => {
+        starts.push(range);
+        const batch = stored(range);
+        return { ...batch, transactionCount: batch.blockCount, logCount: 2 * batch.blockCount };
+      },
+      shouldStop: () => false,
+      onAdvance: async () => undefined,
+      ...(guidedTail ? { guidedTail } : {}),
+    });
+    return starts.map((r) => `${r.from}-${r.to}`);
+  }
+
+  it('shrinks the last batches to the blocks left ÷ concurrency, never below batchSize, asking only when it would shrink one', async () => {
+    let asked = 0;
+    expect(await cut(() => (asked++, true))).toEqual([
+      '0-9', '10-19', '20-119', '120-219', '220-319', '320-419', '420-519', '520-619', '620-719', '720-819',
+      '820-909', '910-954', '955-977', '978-988', '989-998', '999-999',
+    ]);
+    expect(asked).toBe(6); // at 820 (90 of the sizer's 100), 910 (45), 955 (23), 978 (11), 989 and 999 (batchSize, 10)
+  });
+
+  it('without it, or when the patch is not in the history (false), cuts as before', async () => {
+    const before = ['0-9', '10-19', '20-119', '120-219', '220-319', '320-419', '420-519', '520-619', '620-719', '720-819', '820-919', '920-999'];
+    expect(await cut()).toEqual(before);
+    expect(await cut(() => false)).toEqual(before);
+  });
+});
