@@ -45,7 +45,11 @@ export type Config = Readonly<{
   stallTimeoutMs: number;
   /** Timeout of one JSON-RPC HTTP request, in ms. */
   rpcTimeoutMs: number;
-  /** Activity executions one worker runs at once. */
+  /**
+   * Activity executions one worker runs at once. A range goes to whichever worker asks first, so
+   * for a sync shared by N workers about `concurrency` ÷ N keeps one worker from holding ranges
+   * its request budget cannot work on while another idles (README, Scaling workers).
+   */
   maxConcurrentActivities: number;
   /** Bytes of JSON-RPC answers one worker holds unwritten at once per chain (`FETCH_BUFFER_MB` × 2^20); sizes its requests in flight. */
   fetchBufferBytes: number;
