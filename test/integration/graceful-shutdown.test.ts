@@ -2,7 +2,8 @@
  * Graceful shutdown under load, as Kubernetes does it to a pod: two worker processes serve one
  * task queue; in the middle of a backfill one gets SIGTERM. It stops polling, lets its in-flight
  * range activities finish within its shutdown grace, and exits 0; the other worker finishes the
- * backfill. The stored range equals the chain, and no activity failed (not even once).
+ * backfill. The stored range equals the chain, and no activity failed (not even once) but those
+ * whose task was lost in transit to the stopping worker's cancelled poll (below).
  * Each JSON-RPC request is slowed by the fault proxy, so batches are in flight at the signal.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -80,7 +81,15 @@ describe('SIGTERM to one of two workers during a backfill', () => {
     expect(result).toMatchObject({ chainId: CHAIN_ID, from: 0, to: HEAD, status: 'done', doneThrough: HEAD, blocksDone: HEAD + 1 });
     expect(await diffWithChain(database.db, anvil.rpcUrl, CHAIN_ID, 0, HEAD)).toEqual([]);
     expect(await findIntegrityProblems(database.db, CHAIN_ID)).toEqual([]);
-    expect(await retriedActivities(handle)).toEqual([]);
+    // A task the server hands to a poll that the stopping worker is cancelling is lost in transit
+    // (temporalio/sdk-rust#1080: "we interrupt a poll on shutdown, which technically can cause
+    // in-network-transit task to be lost") and runs again after its heartbeat timeout: 1 or 2
+    // ranges in about one run of five (session 12). Such second attempts are allowed, at most one
+    // per range the window can have scheduled; any other retry or failure is not.
+    const retried = await retriedActivities(handle);
+    const lostInTransit = retried.filter((r) => r.attempt === 2 && r.lastFailure === 'heartbeat timeout');
+    expect(lostInTransit.length).toBeLessThanOrEqual(CONCURRENCY);
+    expect(retried.filter((r) => !lostInTransit.includes(r))).toEqual([]);
     expect(stopped!.tail.join('\n')).not.toMatch(/"level":(50|60)/); // no error or fatal log line
   });
 });
