@@ -11,10 +11,12 @@ const BINARY_CHUNK_FIRST_BYTES = 1 << 16;
 const BINARY_CHUNK_MAX_BYTES = 1 << 20;
 /** Characters of COPY text handed out at once. */
 const TEXT_CHUNK_CHARS = 256 * 1024;
-const BYTEA_OID = 17;
+/** The `bytea` type's OID (pg_type), the element type of a `bytea[]` in array binary format. */
+export const BYTEA_OID = 17;
 /** `PGCOPY\n\377\r\n\0`, flags (int32 0) and header extension length (int32 0). */
 const BINARY_HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
-const NUMERIC_POSITIVE = 0x0000;
+/** numeric binary sign word of a positive value (and of zero). */
+export const NUMERIC_POSITIVE = 0x0000;
 const NUMERIC_NEGATIVE = 0x4000;
 
 /**
@@ -162,7 +164,7 @@ export function writeValue(w: BufferWriter, type: string, value: unknown, column
  * fewer when a pair is not hex. Node's own decoder (`Buffer.prototype.hexWrite`, which
  * `Buffer#write(…, 'hex')` calls after checking its arguments) where present, else `Buffer#write`.
  */
-const decodeHex: (buf: Buffer, hex: string, offset: number, length: number) => number =
+export const decodeHex: (buf: Buffer, hex: string, offset: number, length: number) => number =
   typeof (Buffer.prototype as { hexWrite?: unknown }).hexWrite === 'function'
     ? (buf, hex, offset, length) => (buf as unknown as { hexWrite(s: string, o: number, l: number): number }).hexWrite(hex, offset, length)
     : (buf, hex, offset, length) => buf.write(hex, offset, length, 'hex');

@@ -73,25 +73,36 @@ describe('runWindow()', () => {
   });
 });
 
+/**
+ * Runs a window over blocks 0..999 in adaptive batches (4 rows a block, 1 block + 1 transaction +
+ * 2 logs, against batchRows 400: 100 blocks, the 10 × batchSize cap), 2 at once; returns how it
+ * ended and the batches it cut.
+ */
+async function adaptiveWindow(guidedTail?: () => boolean) {
+  const starts: BlockRange[] = [];
+  const outcome = await runWindow({
+    cursor: { blockNumber: -1, blockHash: '0x-1' },
+    to: 999,
+    batchSize: 10,
+    batchRows: 400,
+    concurrency: 2,
+    index: async (range) => {
+      starts.push(range);
+      const batch = stored(range);
+      return { ...batch, transactionCount: batch.blockCount, logCount: 2 * batch.blockCount };
+    },
+    shouldStop: () => false,
+    onAdvance: async () => undefined,
+    ...(guidedTail ? { guidedTail } : {}),
+  });
+  return { outcome, cuts: starts.map((r) => `${r.from}-${r.to}`) };
+}
+
 describe('runWindow() with batchRows', () => {
   it('sizes each batch it starts from the rows per block of the batches stored before it', async () => {
-    const starts: BlockRange[] = [];
-    const outcome = await runWindow({
-      cursor: { blockNumber: -1, blockHash: '0x-1' },
-      to: 999,
-      batchSize: 10,
-      batchRows: 400, // 4 rows a block (1 block + 1 transaction + 2 logs) → 100 blocks, the 10 × batchSize cap
-      concurrency: 2,
-      index: async (range) => {
-        starts.push(range);
-        const batch = stored(range);
-        return { ...batch, transactionCount: batch.blockCount, logCount: 2 * batch.blockCount };
-      },
-      shouldStop: () => false,
-      onAdvance: async () => undefined,
-    });
+    const { outcome, cuts } = await adaptiveWindow();
     expect(outcome).toEqual({ kind: 'done', cursor: { blockNumber: 999, blockHash: '0x999' } });
-    expect(starts.map((r) => `${r.from}-${r.to}`)).toEqual([
+    expect(cuts).toEqual([
       '0-9', '10-19', // started before any batch was stored
       '20-119', '120-219', '220-319', '320-419', '420-519', '520-619', '620-719', '720-819', '820-919', '920-999',
     ]);
@@ -136,26 +147,7 @@ describe('runWindow() batch cutting', () => {
 });
 
 describe('runWindow() with guidedTail', () => {
-  /** Runs a window over 0..999 in adaptive batches (up to 100 blocks), 2 at once; returns the batches it cut. */
-  async function cut(guidedTail?: () => boolean) {
-    const starts: BlockRange[] = [];
-    await runWindow({
-      cursor: { blockNumber: -1, blockHash: '0x-1' },
-      to: 999,
-      batchSize: 10,
-      batchRows: 400,
-      concurrency: 2,
-      index: async (range) => {
-        starts.push(range);
-        const batch = stored(range);
-        return { ...batch, transactionCount: batch.blockCount, logCount: 2 * batch.blockCount };
-      },
-      shouldStop: () => false,
-      onAdvance: async () => undefined,
-      ...(guidedTail ? { guidedTail } : {}),
-    });
-    return starts.map((r) => `${r.from}-${r.to}`);
-  }
+  const cut = async (guidedTail?: () => boolean) => (await adaptiveWindow(guidedTail)).cuts;
 
   it('shrinks the last batches to the blocks left ÷ concurrency, never below batchSize, asking only when it would shrink one', async () => {
     let asked = 0;
