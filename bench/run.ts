@@ -96,7 +96,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       return phaseResult(blocks, seconds, await countRows(database.db, CHAIN_ID), want, rpc ? { before, after } : null);
     };
     if (phases.has('a')) {
-      result.ceiling = await measure(options.blocks, expected, async () => (await runCeiling({ chain, databaseUrl: database.url, blocks: options.blocks, batchSize: cfg.batchSize })).seconds, false);
+      let postgresMs = 0;
+      const ceiling = await measure(options.blocks, expected, async () => {
+        const run = await runCeiling({ chain, databaseUrl: database.url, blocks: options.blocks, batchSize: cfg.batchSize });
+        postgresMs = run.postgresMs;
+        return run.seconds;
+      }, false);
+      result.ceiling = { ...ceiling, postgresMsPerBlock: Math.round((postgresMs / options.blocks) * 10) / 10 };
     }
     if (phases.has('b')) {
       const blocks = Math.min(options.blocks, options.baselineBlocks);
@@ -191,6 +197,7 @@ export function formatResult(r: BenchResult): string {
     if (!p) continue;
     lines.push(`${name.padEnd(34)}${String(p.blocksPerSecond).padStart(9)}${String(p.rowsPerSecond).padStart(11)}${String(p.rpcRequestsPerBlock ?? '–').padStart(11)}${String(p.serverCpuMs ?? '–').padStart(15)}${String(p.workerPeakRssMb ?? '–').padStart(13)}  ${p.rowsMatch}`);
   }
+  if (r.phases.ceiling?.postgresMsPerBlock !== undefined) lines.push(`(a) CPU per block: postgres ${r.phases.ceiling.postgresMsPerBlock} ms (the timed writes only)`);
   for (const [name, p] of rows) {
     const c = p?.cpuPerBlock;
     if (c) {

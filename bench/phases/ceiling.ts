@@ -16,6 +16,7 @@ import { copyBinary } from '../../src/db/copy-format.js';
 import type { BlockBundle } from '../../src/rpc/index.js';
 import type { SyntheticChain } from '../chain/generate.js';
 import { ranges, type RowCounts } from './common.js';
+import { pidsNamed, processCpuMs } from './cpu.js';
 
 /** Batches prepared (untimed) before each timed wave of writes: bounds memory to a few hundred MB. */
 const BATCHES_PER_WAVE = 10;
@@ -23,12 +24,17 @@ const TABLES = ['blocks', 'transactions', 'logs', 'withdrawals'] as const;
 
 type PreparedBatch = { table: (typeof TABLES)[number]; columns: string[]; data: Buffer[] }[];
 
-/** Writes blocks `0..blocks−1` of `chain`; returns the timed seconds and the generated row counts. */
-export async function runCeiling(options: { chain: SyntheticChain; databaseUrl: string; blocks: number; batchSize: number }): Promise<{ seconds: number; expected: RowCounts }> {
+/**
+ * Writes blocks `0..blocks−1` of `chain`; returns the timed seconds, the generated row counts and
+ * `postgresMs`, the CPU time of every `postgres` process during the timed writes, in ms (what
+ * writing the rows costs Postgres itself, to set beside the product's).
+ */
+export async function runCeiling(options: { chain: SyntheticChain; databaseUrl: string; blocks: number; batchSize: number }): Promise<{ seconds: number; expected: RowCounts; postgresMs: number }> {
   const connections = Math.max(1, availableParallelism());
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: connections });
   const expected: RowCounts = { blocks: 0, transactions: 0, logs: 0, withdrawals: 0 };
   let seconds = 0;
+  let postgresMs = 0;
   // The tables are range-partitioned by block number: create the partitions up front, untimed, as
   // the product's writer does before each batch.
   const db = connectDatabase(options.databaseUrl);
@@ -50,15 +56,23 @@ export async function runCeiling(options: { chain: SyntheticChain; databaseUrl: 
           return { table, columns, data: copyBinary(rows[table], columns, columns.map((c) => typeOf(table, c))) };
         });
       });
+      const cpuBefore = postgresCpu();
       const startedAt = performance.now();
       const limit = pLimit(connections);
       await Promise.all(wave.map((batch) => limit(() => writeBatch(pool, batch))));
       seconds += (performance.now() - startedAt) / 1000;
+      const cpuAfter = postgresCpu();
+      for (const [pid, ms] of cpuAfter) postgresMs += ms - (cpuBefore.get(pid) ?? 0);
     }
   } finally {
     await pool.end();
   }
-  return { seconds, expected };
+  return { seconds, expected, postgresMs };
+}
+
+/** CPU time so far of every `postgres` process, in ms, by pid. */
+function postgresCpu(): Map<number, number> {
+  return new Map(pidsNamed('postgres').map((pid) => [pid, processCpuMs(pid)]));
 }
 
 async function writeBatch(pool: pg.Pool, batch: PreparedBatch): Promise<void> {

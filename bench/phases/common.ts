@@ -36,6 +36,8 @@ export type PhaseResult = {
   workerPeakRssMb?: number;
   /** Phase c: CPU per block in ms of the worker processes, of Postgres and of the whole machine (all cores). */
   cpuPerBlock?: CpuPerBlock;
+  /** Phase a: CPU per block of every `postgres` process during the timed writes, in ms. */
+  postgresMsPerBlock?: number;
   /** Phase c: ranges and blocks each worker ran, by its identity (from the sync's history). */
   rangesByWorker?: Record<string, { ranges: number; blocks: number }>;
 };
