@@ -102,7 +102,7 @@ export function createMetrics(options: { chainIds: readonly number[]; finality: 
     labelNames: ['chain_id', 'endpoint', 'method'], registers,
   });
   const rpcErrors = new Counter({
-    name: `${METRIC_PREFIX}rpc_errors_total`, help: 'JSON-RPC calls in failed requests, per endpoint, method and kind (rate-limit, transient, unsupported, bad-response, invalid-request, circuit-open).',
+    name: `${METRIC_PREFIX}rpc_errors_total`, help: 'JSON-RPC calls in failed requests, per endpoint, method and kind (rate-limit, transient, unsupported, bad-response, invalid-request, batch-too-large, circuit-open).',
     labelNames: ['chain_id', 'endpoint', 'method', 'kind'], registers,
   });
   const rpcDuration = new Histogram({

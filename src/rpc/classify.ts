@@ -1,21 +1,36 @@
-import { RpcBadResponseError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
+import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import type { RpcErrorObject } from './types.js';
 
 /** What a failed call means for the pool. */
-export type RpcFailureKind = 'rate-limit' | 'transient' | 'unsupported' | 'bad-response' | 'invalid-request';
+export type RpcFailureKind = 'rate-limit' | 'transient' | 'unsupported' | 'bad-response' | 'invalid-request' | 'batch-too-large';
 
 const RATE_LIMIT_CODES = new Set([-32005, 429, -32007, -32016]);
 const UNSUPPORTED_CODES = new Set([-32601, -32004]);
 const RATE_LIMIT_TEXT = /rate.?limit|too many requests|throttl|exceeded (the |your )*(request|compute|capacity|quota|rate|limit)|request limit|capacity/i;
+/**
+ * A refused batch, by its text (codes vary and are shared with other errors: -32600, -32000,
+ * -32003, -32005, -32010, -32011, 31):
+ * - go-ethereum: "batch too large" (more calls than `--rpc.batch-request-limit`, 1,000), "response
+ *   too large" (over `--rpc.batch-response-max-size`, 25 MB; rpc/handler.go, rpc/errors.go);
+ * - Erigon: "batch limit 100 exceeded (can increase by --rpc.batch.limit)…" (HTTP 400);
+ * - reth (jsonrpsee): "The batch request was too large", "The batch response was too large";
+ * - Nethermind: "Batch size limit exceeded" (HTTP 503), "MaxBatchResponseBodySize of 32768KB exceeded";
+ * - Besu: "Number of requests exceeds max batch size";
+ * - dRPC's free tier: "Batch of more than 3 requests are not allowed on free tier" (HTTP 500);
+ * - public endpoints: "Too many ["eth_getLogs"] methods in the batch".
+ */
+const BATCH_LIMIT_TEXT = /\bbatch\b.{0,40}\b(too (large|big)|limit|exceed|not allowed)|max\s?batch|exceeds?.{0,20}\bmax(imum)?.{0,10}\bbatch|response too large|too many .{0,40}\bin (a |the )?batch/i;
 const UNSUPPORTED_TEXT = /method not found|not supported|unsupported method|does not exist\/is not available/i;
 
 /**
  * Classifies a JSON-RPC error object (EIP-1474 codes plus common provider texts). Pure.
- * -32005/429/-32007 and rate-limit texts → 'rate-limit'; -32601/-32004 and "method not found" →
+ * Texts of a refused batch (too many calls, too large an answer: {@link BATCH_LIMIT_TEXT}) →
+ * 'batch-too-large', whatever the code; -32005/429/-32007 and rate-limit texts → 'rate-limit'; -32601/-32004 and "method not found" →
  * 'unsupported'; -32602/-32600 → 'invalid-request'; everything else (-32603, -32000 "header not
  * found", unknown) → 'transient'.
  */
 export function classifyRpcError(error: RpcErrorObject): RpcFailureKind {
+  if (BATCH_LIMIT_TEXT.test(error.message)) return 'batch-too-large';
   if (RATE_LIMIT_CODES.has(error.code) || RATE_LIMIT_TEXT.test(error.message)) return 'rate-limit';
   if (UNSUPPORTED_CODES.has(error.code) || UNSUPPORTED_TEXT.test(error.message)) return 'unsupported';
   if (error.code === -32602 || error.code === -32600) return 'invalid-request';
@@ -32,12 +47,14 @@ export function classifyHttpStatus(status: number): RpcFailureKind {
 
 /**
  * Builds the indexer error for a failed call on endpoint `label`. Pure.
- * 'unsupported' → RpcUnsupportedError, 'bad-response' → RpcBadResponseError, else RpcTransientError.
+ * 'unsupported' → RpcUnsupportedError, 'bad-response' → RpcBadResponseError, 'batch-too-large' →
+ * RpcBatchTooLargeError, else RpcTransientError.
  */
 export function toRpcError(kind: RpcFailureKind, message: string, label: string, retryAfterMs?: number): Error {
   const text = `${label}: ${message}`;
   if (kind === 'unsupported') return new RpcUnsupportedError(text);
   if (kind === 'bad-response') return new RpcBadResponseError(text);
+  if (kind === 'batch-too-large') return new RpcBatchTooLargeError(text);
   return new RpcTransientError(text, { retryAfterMs, rateLimited: kind === 'rate-limit' });
 }
 

@@ -1,9 +1,9 @@
 import { isAscii } from 'node:buffer';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError } from '../errors.js';
-import { classifyHttpStatus, parseRetryAfter, toRpcError } from './classify.js';
+import { classifyHttpStatus, classifyRpcError, parseRetryAfter, toRpcError } from './classify.js';
 import { redactUrls } from './redact.js';
 import type { BodyDecoder } from './decoded.js';
-import type { RpcOutcome, RpcRequest } from './types.js';
+import type { RpcErrorObject, RpcOutcome, RpcRequest } from './types.js';
 
 /** One endpoint as the transport sees it: the secret URL and its printable label. */
 export type EndpointTarget = { readonly url: string; readonly label: string };
@@ -18,8 +18,10 @@ export type EndpointTarget = { readonly url: string; readonly label: string };
  * With `decode`, a 2xx answer's body chunks go to it as they came and it parses them instead (the
  * worker's decode thread), with the same errors.
  * @throws RpcTransientError on timeout, connection failure, HTTP 408/429/5xx (with the
- *   Retry-After hint in ms) or a body that is not JSON; RpcBadResponseError on HTTP 413 or a
- *   body of the wrong shape. Messages name the endpoint by label only.
+ *   Retry-After hint in ms) or a body that is not JSON; RpcBatchTooLargeError on HTTP 413 or an
+ *   HTTP error whose body is a batch-limit error ({@link batchLimitError}: Erigon's 400,
+ *   Nethermind's 503, dRPC's 500); RpcBadResponseError on a body of the wrong shape. Messages name
+ *   the endpoint by label only.
  */
 export async function postBatch(
   endpoint: EndpointTarget,
@@ -57,6 +59,10 @@ export async function postBatch(
     throw new RpcBatchTooLargeError(`${endpoint.label}: HTTP 413, a batch of ${requests.length} calls is too large`);
   }
   if (!response.ok) {
+    const refused = response.status === 429 ? null : batchLimitError(text);
+    if (refused) {
+      throw new RpcBatchTooLargeError(`${endpoint.label}: HTTP ${response.status}, a batch of ${requests.length} calls refused: ${refused.message} (code ${refused.code})`);
+    }
     const kind = classifyHttpStatus(response.status);
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
     throw toRpcError(kind, `HTTP ${response.status} for a batch of ${requests.length}`, endpoint.label, retryAfterMs);
@@ -137,6 +143,28 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 export function bodyText(body: Buffer): string {
   if (isAscii(body)) return body.toString('latin1');
   return UTF8.decode(body.subarray(0, 3).equals(BOM) ? body.subarray(3) : body);
+}
+
+/**
+ * The batch-limit error (`classifyRpcError` 'batch-too-large') in the text of an HTTP error's body,
+ * if any: a JSON-RPC error object, a batch of them, or dRPC's items without envelope
+ * (`[{"message":"Batch of more than 3 requests are not allowed on free tier","code":31}]`). Pure.
+ */
+export function batchLimitError(text: string): RpcErrorObject | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
+    if (!isObject(item)) continue;
+    const candidate = isObject(item.error) ? item.error : item;
+    if (typeof candidate.message !== 'string') continue;
+    const error = { code: Number(candidate.code), message: candidate.message };
+    if (classifyRpcError(error) === 'batch-too-large') return error;
+  }
+  return null;
 }
 
 /**

@@ -20,7 +20,7 @@ const BREAKER_HALF_OPEN_AFTER_MS = 5_000;
 /** Bench time after a rate limit without Retry-After, in ms; doubles per rate limit in a row, capped. */
 const RATE_LIMIT_BACKOFF_MS = 1_000;
 const RATE_LIMIT_BACKOFF_MAX_MS = 30_000;
-/** Largest JSON-RPC batch sent; shrinks per endpoint on HTTP 413 and grows back after successes. */
+/** Largest JSON-RPC batch sent; halves per endpoint when it refuses a batch (HTTP 413, a batch-limit error) and doubles back every SUCCESSES_PER_BUDGET_STEP successes. */
 const MAX_BATCH_CALLS = 200;
 /** Weight of the newest latency sample in the moving average. */
 const LATENCY_EWMA_WEIGHT = 0.2;
@@ -332,24 +332,48 @@ function score(e: PoolEndpoint): number {
   return e.latencyMs * (1 + e.inFlight / e.budget);
 }
 
-/** Sends `requests` in batches no larger than the endpoint takes, halving its batch size on HTTP 413; `bodyBytes` sums the answers' sizes. */
+/**
+ * Sends `requests` in batches no larger than the endpoint takes (`maxBatchCalls`), all at once (one
+ * round trip however many), and halves that size when the endpoint refuses a batch: HTTP 413, or
+ * an answer in which a call failed with a batch-limit error (`classifyRpcError` 'batch-too-large':
+ * go-ethereum answers "batch too large" for the first call and nothing for the others, Erigon one
+ * error object for all). `bodyBytes` sums the answers' sizes.
+ * @throws RpcBatchTooLargeError when even single calls are refused so; whatever `postBatch` throws.
+ */
 async function sendSized(e: PoolEndpoint, requests: readonly RpcRequest[], timeoutMs: number, signal?: AbortSignal, decode?: BodyDecoder): Promise<{ outcomes: RpcOutcome[]; bodyBytes: number }> {
   for (;;) {
     try {
-      const outcomes: RpcOutcome[] = [];
       let bodyBytes = 0;
       const onBody = (bytes: number) => { bodyBytes += bytes; };
       // A decoder handles a block only with its receipts in the same answer: with one, slices hold whole pairs of calls.
       const step = decode && e.maxBatchCalls > 1 ? e.maxBatchCalls - (e.maxBatchCalls % 2) : e.maxBatchCalls;
+      const slices: Promise<RpcOutcome[]>[] = [];
       for (let i = 0; i < requests.length; i += step) {
-        outcomes.push(...(await postBatch(e, requests.slice(i, i + step), { timeoutMs, signal, onBody, ...(step > 1 ? { decode } : {}) })));
+        const slice = requests.slice(i, i + step);
+        slices.push(postBatch(e, slice, { timeoutMs, signal, onBody, ...(step > 1 ? { decode } : {}) }).then((outcomes) => refuseBatchLimit(e, slice, outcomes)));
       }
-      return { outcomes, bodyBytes };
+      const answers = await Promise.allSettled(slices);
+      const failed = answers.find((a) => a.status === 'rejected');
+      if (failed) throw failed.reason;
+      return { outcomes: answers.flatMap((a) => (a.status === 'fulfilled' ? a.value : [])), bodyBytes };
     } catch (err) {
       if (!(err instanceof RpcBatchTooLargeError) || e.maxBatchCalls === 1) throw err;
       e.maxBatchCalls = Math.max(1, Math.floor(Math.min(e.maxBatchCalls, requests.length) / 2));
     }
   }
+}
+
+/**
+ * `outcomes` of the batch `requests` sent to `e`, unless a call failed with a batch-limit error.
+ * @throws RpcBatchTooLargeError naming the endpoint, the batch's size and the endpoint's message.
+ */
+function refuseBatchLimit(e: PoolEndpoint, requests: readonly RpcRequest[], outcomes: RpcOutcome[]): RpcOutcome[] {
+  for (const o of outcomes) {
+    if (!o.ok && classifyRpcError(o.error) === 'batch-too-large') {
+      throw new RpcBatchTooLargeError(`${e.label}: a batch of ${requests.length} calls refused: ${o.error.message} (code ${o.error.code})`);
+    }
+  }
+  return outcomes;
 }
 
 function rememberUnsupported(e: PoolEndpoint, requests: readonly RpcRequest[], outcomes: readonly RpcOutcome[]): void {
@@ -399,7 +423,8 @@ function countCalls(requests: readonly RpcRequest[]): Record<string, number> {
 export function failureKind(err: unknown): RpcFailureKind | 'circuit-open' {
   if (err instanceof RpcTransientError) return err.rateLimited ? 'rate-limit' : 'transient';
   if (err instanceof RpcUnsupportedError) return 'unsupported';
-  if (err instanceof RpcBadResponseError || err instanceof RpcBatchTooLargeError) return 'bad-response';
+  if (err instanceof RpcBatchTooLargeError) return 'batch-too-large';
+  if (err instanceof RpcBadResponseError) return 'bad-response';
   if (isBrokenCircuitError(err) || isIsolatedCircuitError(err)) return 'circuit-open';
   return 'transient';
 }

@@ -269,6 +269,19 @@ describe('RPC faults between the indexer and its endpoints', () => {
     await expectIndexed(worker.logs());
   });
 
+  for (const style of ['geth', 'erigon', 'nethermind', 'drpc'] as const) {
+    it(`${style}'s batch-limit error for batches above 8 calls (proxy only) → batches split, completes`, async () => {
+      const worker = await startWorker([secretUrl(proxy, 'a')]);
+      proxy.set({ batchLimit: { maxItems: 8, style } });
+      expect(await backfill(worker)).toMatchObject(done());
+      expect(proxy.stats().faults.batchLimit).toBeGreaterThanOrEqual(1);
+      const answered = proxy.records().filter((r) => r.status === 200 && !r.faults.includes('batchLimit'));
+      expect(answered.length).toBeGreaterThan(0);
+      expect(answered.every((r) => r.methods.length <= 8)).toBe(true);
+      await expectIndexed(worker.logs());
+    });
+  }
+
   it('batch answers in reverse order (proxy only) → matched by id, completes', async () => {
     const worker = await startWorker([secretUrl(proxy, 'a')]);
     proxy.set({ reorder: true });

@@ -2,8 +2,8 @@
  * A JSON-RPC fault proxy for integration tests: an HTTP server (node:http) on 127.0.0.1 that takes
  * JSON-RPC POSTs on any path (so endpoint URLs may carry `/v2/<key>` or `?apikey=`), forwards them
  * to an upstream node (anvil) and injects the faults a test sets with `set()`: latency, stalls,
- * HTTP 429 with Retry-After, 5xx, connection resets, non-JSON bodies, an HTML 413 above a batch
- * size, reordered or missing batch items, a single error object, per-item -32005, a lagging or
+ * HTTP 429 with Retry-After, 5xx, connection resets, non-JSON bodies, an HTML 413 or a client's
+ * batch-limit error above a batch size, reordered or missing batch items, a single error object, per-item -32005, a lagging or
  * backwards head, another chain id and -32601 for chosen methods. `setDown(true)` closes the port.
  *
  * Deterministic: every selection (`When`) counts HTTP requests since the last `set()`/`reset()`
@@ -29,6 +29,11 @@ export type Faults = {
   reset?: When;
   /** Batches with more than this many items get nginx's HTML 413 page. */
   maxBatchItems?: number;
+  /**
+   * Batches with more than `maxItems` items are refused as a client or provider does (see
+   * {@link batchLimitAnswer}): go-ethereum, Erigon, Nethermind or dRPC's free tier.
+   */
+  batchLimit?: { maxItems: number; style: BatchLimitStyle };
   /** HTTP 200 with an HTML page instead of JSON. */
   garbage?: When;
   /** One JSON-RPC error object (`id: null`) instead of the batch array. */
@@ -54,7 +59,7 @@ export type Faults = {
 
 /** Name of a fault as counted in {@link ProxyStats} and {@link ProxyRecord}. */
 export type FaultName =
-  | 'latency' | 'stall' | 'http429' | 'http5xx' | 'reset' | 'http413' | 'garbage' | 'singleError' | 'rateLimitItems'
+  | 'latency' | 'stall' | 'http429' | 'http5xx' | 'reset' | 'http413' | 'batchLimit' | 'garbage' | 'singleError' | 'rateLimitItems'
   | 'dropItems' | 'reorder' | 'lag' | 'headBehind' | 'chainId' | 'unsupported';
 
 /** One HTTP request the proxy saw. Times are `Date.now()` ms. */
@@ -95,6 +100,29 @@ type RpcAnswer = { jsonrpc: '2.0'; id: unknown; result?: unknown; error?: { code
 
 const HTML_413 = '<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
 const HTML_GARBAGE = '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body>Checking your browser before accessing the site.</body></html>';
+
+/** Who refuses a batch in {@link Faults.batchLimit}. */
+export type BatchLimitStyle = 'geth' | 'erigon' | 'nethermind' | 'drpc';
+
+/**
+ * The answer of `style` to a batch of `items` over its limit of `maxItems` calls, as the client's
+ * source writes it (HTTP status, body): go-ethereum HTTP 200 with one error item carrying the first
+ * call's id (rpc/handler.go `respondWithBatchTooLarge`); Erigon HTTP 400 with one error object
+ * (rpc/http.go, rpc/server.go); Nethermind HTTP 503 with one -32005 object (JsonRpcProcessor.cs);
+ * dRPC's free tier HTTP 500 with error items without envelope. Pure.
+ */
+export function batchLimitAnswer(style: BatchLimitStyle, items: readonly { id?: unknown }[], maxItems: number): { status: number; body: string } {
+  switch (style) {
+    case 'geth':
+      return { status: 200, body: JSON.stringify([{ jsonrpc: '2.0', id: items[0]?.id ?? null, error: { code: -32600, message: 'batch too large' } }]) };
+    case 'erigon':
+      return { status: 400, body: JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message: `batch limit ${maxItems} exceeded (can increase by --rpc.batch.limit). Requested batch of size: ${items.length}` } }) };
+    case 'nethermind':
+      return { status: 503, body: JSON.stringify({ jsonrpc: '2.0', error: { code: -32005, message: 'Batch size limit exceeded' }, id: null }) };
+    case 'drpc':
+      return { status: 500, body: JSON.stringify([{ message: `Batch of more than ${maxItems} requests are not allowed on free tier`, code: 31 }]) };
+  }
+}
 
 /** `when` hits request (or read) number `n` (1-based). Pure. */
 export function isSelected(when: When | undefined, n: number): boolean {
@@ -258,6 +286,11 @@ export async function startFaultProxy(options: { upstream: string; port?: number
     if (f.maxBatchItems !== undefined && items.length > f.maxBatchItems) {
       hit(record, 'http413');
       return send(res, record, 413, 'text/html', HTML_413);
+    }
+    if (f.batchLimit && isBatch && items.length > f.batchLimit.maxItems) {
+      hit(record, 'batchLimit');
+      const { status, body } = batchLimitAnswer(f.batchLimit.style, items, f.batchLimit.maxItems);
+      return send(res, record, status, 'application/json', body);
     }
     if (isSelected(f.garbage, n)) {
       hit(record, 'garbage');

@@ -89,7 +89,7 @@ describe('failureKind()', () => {
     ['a plain RpcTransientError', new RpcTransientError('x'), 'transient'],
     ['RpcUnsupportedError', new RpcUnsupportedError('x'), 'unsupported'],
     ['RpcBadResponseError', new RpcBadResponseError('x'), 'bad-response'],
-    ['RpcBatchTooLargeError', new RpcBatchTooLargeError('x'), 'bad-response'],
+    ['RpcBatchTooLargeError', new RpcBatchTooLargeError('x'), 'batch-too-large'],
     ['an unknown Error', new Error('x'), 'transient'],
   ])('classifies %s as %s', (_name, err, kind) => {
     expect(failureKind(err)).toBe(kind);

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { classifyHttpStatus, classifyRpcError, parseRetryAfter, toRpcError, type RpcFailureKind } from '../../../src/rpc/classify.js';
-import { RpcBadResponseError, RpcTransientError, RpcUnsupportedError } from '../../../src/errors.js';
+import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../../../src/errors.js';
 import type { RpcErrorObject } from '../../../src/rpc/types.js';
 import { fixture } from '../fixture.js';
 
@@ -58,6 +58,19 @@ describe('src/rpc/classify.ts', () => {
     [{ code: -32600, message: 'invalid request' }, 'invalid-request'],
     [{ code: -32603, message: 'internal error' }, 'transient'],
     [{ code: 12345, message: 'something odd' }, 'transient'],
+    // Refused batches (texts from the clients' sources; see BATCH_LIMIT_TEXT), whatever their codes say otherwise.
+    [{ code: -32600, message: 'batch too large' }, 'batch-too-large'], // go-ethereum
+    [{ code: -32003, message: 'response too large' }, 'batch-too-large'], // go-ethereum
+    [{ code: -32000, message: 'batch limit 100 exceeded (can increase by --rpc.batch.limit). Requested batch of size: 142' }, 'batch-too-large'], // Erigon
+    [{ code: -32000, message: 'batch limit 100 exceeded: 142 requests given' }, 'batch-too-large'], // older Erigon
+    [{ code: -32010, message: 'The batch request was too large' }, 'batch-too-large'], // reth (jsonrpsee)
+    [{ code: -32011, message: 'The batch response was too large' }, 'batch-too-large'], // reth (jsonrpsee)
+    [{ code: -32005, message: 'Batch size limit exceeded' }, 'batch-too-large'], // Nethermind, not a rate limit
+    [{ code: -32005, message: 'MaxBatchResponseBodySize of 32768KB exceeded' }, 'batch-too-large'], // Nethermind
+    [{ code: -32005, message: 'Number of requests exceeds max batch size' }, 'batch-too-large'], // Besu, not a rate limit
+    [{ code: 31, message: 'Batch of more than 3 requests are not allowed on free tier' }, 'batch-too-large'], // dRPC
+    [{ code: -32600, message: 'Too many ["eth_getLogs"] methods in the batch' }, 'batch-too-large'],
+    [{ code: -32602, message: 'Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range' }, 'invalid-request'],
   ];
   for (const [error, kind] of synthetic) {
     it(`classifyRpcError() returns '${kind}' for ${error.code} "${error.message}"`, () => {
@@ -126,6 +139,7 @@ describe('src/rpc/classify.ts', () => {
     ['rate-limit', RpcTransientError, true],
     ['transient', RpcTransientError, true],
     ['invalid-request', RpcTransientError, true],
+    ['batch-too-large', RpcBatchTooLargeError, true],
   ];
   for (const [kind, cls, retryable] of errors) {
     it(`toRpcError() builds a ${cls.name} (retryable ${retryable}) for '${kind}'`, () => {

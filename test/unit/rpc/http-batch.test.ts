@@ -1,8 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it, expect } from 'vitest';
-import { bodyText, matchById, postBatch } from '../../../src/rpc/http-batch.js';
-import { RpcBadResponseError, RpcTransientError } from '../../../src/errors.js';
+import { batchLimitError, bodyText, matchById, postBatch } from '../../../src/rpc/http-batch.js';
+import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError } from '../../../src/errors.js';
 import type { RpcOutcome } from '../../../src/rpc/types.js';
 import { fixture } from '../fixture.js';
 
@@ -171,6 +171,42 @@ describe('src/rpc/http-batch.ts', () => {
       const outcomes = await postBatch({ url: `http://127.0.0.1:${port}/`, label: LABEL }, [{ method: 'eth_call', params: [] }, { method: 'eth_chainId', params: [] }], { timeoutMs: 5000, onBody: (n) => { bytes = n; } });
       expect(outcomes).toEqual([{ ok: false, error: { code: -32000, message: 'später', data: undefined } }, { ok: true, result: '0x2' }]);
       expect(bytes).toBe(body.toString('utf8').length);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  // The bodies of HTTP errors that refuse a batch, as the clients' sources write them.
+  const refusals: [string, string, { code: number; message: string } | null][] = [
+    ['Erigon (HTTP 400, one object)', '{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"batch limit 100 exceeded (can increase by --rpc.batch.limit). Requested batch of size: 142"}}',
+      { code: -32000, message: 'batch limit 100 exceeded (can increase by --rpc.batch.limit). Requested batch of size: 142' }],
+    ['Nethermind (HTTP 503, one object)', '{"jsonrpc":"2.0","error":{"code":-32005,"message":"Batch size limit exceeded"},"id":null}', { code: -32005, message: 'Batch size limit exceeded' }],
+    ['dRPC (HTTP 500, items without envelope)', '[{"message":"Batch of more than 3 requests are not allowed on free tier","code":31}]', { code: 31, message: 'Batch of more than 3 requests are not allowed on free tier' }],
+    ['a public endpoint (a batch of one error)', '[{"error":{"code":-32600,"message":"Too many [\\"eth_getLogs\\"] methods in the batch"},"id":null,"jsonrpc":"2.0"}]', { code: -32600, message: 'Too many ["eth_getLogs"] methods in the batch' }],
+    ['a 503 that is not about batches', '{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"upstream unavailable"}}', null],
+    ['a text body', 'upstream connect error or disconnect/reset before headers', null],
+    ['a 429 rate limit', '{"jsonrpc":"2.0","id":null,"error":{"code":429,"message":"Too Many Requests"}}', null],
+  ];
+  for (const [who, body, want] of refusals) {
+    it(`batchLimitError() finds ${want ? 'the refusal' : 'nothing'} in the body from ${who}`, () => {
+      expect(batchLimitError(body)).toEqual(want);
+    });
+  }
+
+  it('postBatch() throws RpcBatchTooLargeError naming the endpoint, the batch and the message for Erigon\'s HTTP 400 "batch limit … exceeded"', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end('{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"batch limit 1 exceeded (can increase by --rpc.batch.limit). Requested batch of size: 2"}}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const err = await postBatch({ url: `http://127.0.0.1:${port}/`, label: LABEL }, [{ method: 'eth_chainId', params: [] }, { method: 'eth_chainId', params: [] }], { timeoutMs: 5000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RpcBatchTooLargeError);
+      expect((err as Error).message).toBe(`${LABEL}: HTTP 400, a batch of 2 calls refused: batch limit 1 exceeded (can increase by --rpc.batch.limit). Requested batch of size: 2 (code -32000)`);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
