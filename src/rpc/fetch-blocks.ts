@@ -8,18 +8,30 @@ import { unwrap } from './pool.js';
 import type { BlockBundle, RpcOutcome } from './types.js';
 import { validateBlock, validateLinks, validateReceipts } from './validate.js';
 
-/** Blocks per JSON-RPC batch (the most, see FetchSlots.blocksPerBatch): each block is 2 calls, so 10 blocks = 20 calls per HTTP request. */
-export const BLOCKS_PER_RPC_BATCH = 10;
+/**
+ * Blocks per JSON-RPC batch (the most, see FetchSlots.blocksPerBatch): each block is 2 calls, so
+ * 50 blocks = 100 calls per HTTP request, Erigon's default `--rpc.batch.limit` (go-ethereum's is
+ * 1,000, Nethermind's and Besu's 1,024). An endpoint that refuses a batch gets smaller ones (the
+ * pool halves its batch size). Light blocks fill a batch; heavy ones are fewer per batch (the
+ * worker aims at about 4 MiB of JSON: 5 Ethereum mainnet blocks). Was 10 until session 13: light
+ * chains were bound by the round trip (README, Performance).
+ */
+export const BLOCKS_PER_RPC_BATCH = 50;
 /** JSON-RPC batches of one range in flight at once. */
 const RPC_BATCHES_IN_FLIGHT = 4;
 /** Rounds of whole-pool attempts for one JSON-RPC batch that keeps failing (lagging or flaky endpoints). */
 const FETCH_ROUNDS = 4;
 /** Pause before round k is k × this, in ms. */
 const ROUND_PAUSE_MS = 200;
-/** Times calls that failed alone inside an answer are asked again, each time alone. */
-const PARTIAL_RETRY_DEPTH = 5;
-/** Pause before asking again for calls that failed alone, × the depth, in ms. */
+/**
+ * Pause before asking again for calls that failed alone inside an answer, × the round (at most
+ * PARTIAL_RETRY_PAUSE_ROUNDS), in ms. They are asked again while each answer brings at least one
+ * of their blocks (an answer that brings none fails, and the pool asks another endpoint), so the
+ * rounds end after at most as many as the blocks asked: a batch of 50 blocks whose every 3rd call
+ * goes missing needs about 10.
+ */
 const PARTIAL_RETRY_PAUSE_MS = 100;
+const PARTIAL_RETRY_PAUSE_ROUNDS = 5;
 
 /**
  * Fetches blocks `range.from..range.to` (inclusive) with full transactions and their receipts,
@@ -189,8 +201,8 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
     }
   }, signal);
   if (part.retry.length > 0) {
-    if (depth >= PARTIAL_RETRY_DEPTH) throw part.firstError;
-    await pause(PARTIAL_RETRY_PAUSE_MS * (depth + 1), signal);
+    // `accept` threw unless a block arrived, so `retry` is shorter than `numbers`: the rounds end.
+    await pause(PARTIAL_RETRY_PAUSE_MS * Math.min(depth + 1, PARTIAL_RETRY_PAUSE_ROUNDS), signal);
     for (const bundle of await fetchChunk(pool, part.retry, signal, check, weigh, decoder, depth + 1)) part.got.set(linkOf(bundle).number, bundle);
   }
   return numbers.map((n) => part.got.get(n)!);

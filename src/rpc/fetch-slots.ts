@@ -43,7 +43,8 @@ const MEAN_WEIGHT = 0.2;
  * Before the first answer the blocks are assumed to weigh `assumedBytesPerBlock` (a heavy chain's,
  * so the first requests stay within the budget; the first answer replaces it). With 32 MiB,
  * 4 MiB and at most 10 blocks, Ethereum mainnet (≈0.8 MB of JSON per block with receipts) gets
- * batches of 5 blocks, 8 in flight; light blocks (≈30 kB) batches of 10, 8 in flight. The parsed
+ * batches of 5 blocks, 8 in flight; light blocks (≈30 kB) batches of 10, 8 in flight (the worker
+ * allows 50 blocks a batch, `BLOCKS_PER_RPC_BATCH`). The parsed
  * blocks take 2–3× their JSON.
  * @throws RangeError when the bounds are not integers with 1 ≤ min ≤ max and 1 ≤ maxBlocksPerBatch, or a size is not positive.
  */
