@@ -189,6 +189,21 @@ describe('the decode thread', () => {
       expect(outcomes[1]).toEqual({ ok: true, result: null });
     });
 
+    it('decodes answers of different sizes one after another in the same thread, each equal to the main thread\'s rows (the joined chunks\' memory is reused)', async () => {
+      const sizes = ['ethereum/18000000', 'optimism/154497277', 'ethereum/18000000', 'polygon/50000000', 'cronos/11446765'] as const;
+      for (const [k, name] of sizes.entries()) {
+        const { block, receipts } = recorded(name);
+        const n = Number(BigInt(block.number));
+        const body = answer([{ result: block }, { result: receipts }]);
+        const cut = [0, 777, 4_096 * (k + 1), body.length];
+        const chunks = cut.slice(1).map((end, i) => new Uint8Array(body.subarray(cut[i], end)));
+        const outcomes = await pool.forRange(1, types).decode(chunks, body.length, callsFor(n), LABEL);
+        const decoded = (outcomes[0]!.ok ? outcomes[0]!.result : null) as DecodedBlock;
+        expect([name, decoded.number, decoded.hash]).toEqual([name, n, block.hash]);
+        expect(threadTuples(decoded.body!.payload as EncodedRows)).toEqual(mainThreadTuples(1, [{ block, receipts }], types));
+      }
+    });
+
     it('fails with DecodeThreadError once closed, and the RPC pool neither blames the endpoint nor asks another', async () => {
       const closed = createDecodePool(1);
       await closed.close();
