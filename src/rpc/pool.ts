@@ -1,4 +1,5 @@
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, isBrokenCircuitError, isIsolatedCircuitError, type CircuitBreakerPolicy } from 'cockatiel';
+import pLimit from 'p-limit';
 import { ChainMismatchError, RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { classifyRpcError, toRpcError, type RpcFailureKind } from './classify.js';
@@ -332,9 +333,12 @@ function score(e: PoolEndpoint): number {
   return e.latencyMs * (1 + e.inFlight / e.budget);
 }
 
+/** Smaller batches of one request to one endpoint sent at once (a provider that takes 3 calls a batch would get 34 at once for 50 blocks otherwise). */
+const SLICES_IN_FLIGHT = 4;
+
 /**
- * Sends `requests` in batches no larger than the endpoint takes (`maxBatchCalls`), all at once (one
- * round trip however many), and halves that size when the endpoint refuses a batch: HTTP 413, or
+ * Sends `requests` in batches no larger than the endpoint takes (`maxBatchCalls`), SLICES_IN_FLIGHT
+ * at once (one round trip for up to 4 of them), and halves that size when the endpoint refuses a batch: HTTP 413, or
  * an answer in which a call failed with a batch-limit error (`classifyRpcError` 'batch-too-large':
  * go-ethereum answers "batch too large" for the first call and nothing for the others, Erigon one
  * error object for all). `bodyBytes` sums the answers' sizes.
@@ -347,10 +351,11 @@ async function sendSized(e: PoolEndpoint, requests: readonly RpcRequest[], timeo
       const onBody = (bytes: number) => { bodyBytes += bytes; };
       // A decoder handles a block only with its receipts in the same answer: with one, slices hold whole pairs of calls.
       const step = decode && e.maxBatchCalls > 1 ? e.maxBatchCalls - (e.maxBatchCalls % 2) : e.maxBatchCalls;
+      const limit = pLimit(SLICES_IN_FLIGHT);
       const slices: Promise<RpcOutcome[]>[] = [];
       for (let i = 0; i < requests.length; i += step) {
         const slice = requests.slice(i, i + step);
-        slices.push(postBatch(e, slice, { timeoutMs, signal, onBody, ...(step > 1 ? { decode } : {}) }).then((outcomes) => refuseBatchLimit(e, slice, outcomes)));
+        slices.push(limit(() => postBatch(e, slice, { timeoutMs, signal, onBody, ...(step > 1 ? { decode } : {}) }).then((outcomes) => refuseBatchLimit(e, slice, outcomes))));
       }
       const answers = await Promise.allSettled(slices);
       const failed = answers.find((a) => a.status === 'rejected');
