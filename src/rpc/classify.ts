@@ -19,19 +19,21 @@ const RATE_LIMIT_TEXT = /rate.?limit|too many requests|throttl|exceeded (the |yo
  * - dRPC's free tier: "Batch of more than 3 requests are not allowed on free tier" (HTTP 500);
  * - public endpoints: "Too many ["eth_getLogs"] methods in the batch".
  */
-const BATCH_LIMIT_TEXT = /\bbatch\b.{0,40}\b(too (large|big)|limit|exceed|not allowed)|max\s?batch|exceeds?.{0,20}\bmax(imum)?.{0,10}\bbatch|response too large|too many .{0,40}\bin (a |the )?batch/i;
+const BATCH_LIMIT_TEXT = /\bbatch\b.{0,40}\btoo (large|big)|\bbatch (size |request |requests )?limit\b|\bbatch\b.{0,40}\bnot allowed|max\s?batch|exceeds?.{0,20}\bmax(imum)?.{0,10}\bbatch|response too large|too many .{0,40}\bin (a |the )?batch/i;
 const UNSUPPORTED_TEXT = /method not found|not supported|unsupported method|does not exist\/is not available/i;
 
 /**
  * Classifies a JSON-RPC error object (EIP-1474 codes plus common provider texts). Pure.
- * Texts of a refused batch (too many calls, too large an answer: {@link BATCH_LIMIT_TEXT}) →
- * 'batch-too-large', whatever the code; -32005/429/-32007 and rate-limit texts → 'rate-limit'; -32601/-32004 and "method not found" →
+ * Rate-limit texts → 'rate-limit' (also "batch requests are rate limited"); then texts of a
+ * refused batch (too many calls, too large an answer: {@link BATCH_LIMIT_TEXT}) → 'batch-too-large',
+ * whatever the code (Besu's and Nethermind's are -32005); -32005/429/-32007/-32016 → 'rate-limit'; -32601/-32004 and "method not found" →
  * 'unsupported'; -32602/-32600 → 'invalid-request'; everything else (-32603, -32000 "header not
  * found", unknown) → 'transient'.
  */
 export function classifyRpcError(error: RpcErrorObject): RpcFailureKind {
+  if (RATE_LIMIT_TEXT.test(error.message)) return 'rate-limit';
   if (BATCH_LIMIT_TEXT.test(error.message)) return 'batch-too-large';
-  if (RATE_LIMIT_CODES.has(error.code) || RATE_LIMIT_TEXT.test(error.message)) return 'rate-limit';
+  if (RATE_LIMIT_CODES.has(error.code)) return 'rate-limit';
   if (UNSUPPORTED_CODES.has(error.code) || UNSUPPORTED_TEXT.test(error.message)) return 'unsupported';
   if (error.code === -32602 || error.code === -32600) return 'invalid-request';
   return 'transient';

@@ -1,5 +1,5 @@
 import { toHex } from 'viem';
-import { RpcBadResponseError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
+import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import type { BlockRange } from '../domain/block-range.js';
 import { DecodedBlock, type BodyDecoder } from './decoded.js';
 import { fixedFetchSlots, type FetchSlots } from './fetch-slots.js';
@@ -26,12 +26,13 @@ const ROUND_PAUSE_MS = 200;
 /**
  * Pause before asking again for calls that failed alone inside an answer, × the round (at most
  * PARTIAL_RETRY_PAUSE_ROUNDS), in ms. They are asked again while each answer brings at least one
- * of their blocks (an answer that brings none fails, and the pool asks another endpoint), so the
- * rounds end after at most as many as the blocks asked: a batch of 50 blocks whose every 3rd call
- * goes missing needs about 10.
+ * of their blocks (an answer that brings none fails, and the pool asks another endpoint), at most
+ * PARTIAL_RETRY_ROUNDS times: a batch of 50 blocks whose every 3rd call goes missing needs about
+ * 10 (5 was the limit when batches held 10 blocks).
  */
 const PARTIAL_RETRY_PAUSE_MS = 100;
 const PARTIAL_RETRY_PAUSE_ROUNDS = 5;
+const PARTIAL_RETRY_ROUNDS = 16;
 
 /**
  * Fetches blocks `range.from..range.to` (inclusive) with full transactions and their receipts,
@@ -201,7 +202,8 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
     }
   }, signal);
   if (part.retry.length > 0) {
-    // `accept` threw unless a block arrived, so `retry` is shorter than `numbers`: the rounds end.
+    // `accept` threw unless a block arrived, so `retry` is shorter than `numbers` in each round.
+    if (depth >= PARTIAL_RETRY_ROUNDS) throw part.firstError;
     await pause(PARTIAL_RETRY_PAUSE_MS * Math.min(depth + 1, PARTIAL_RETRY_PAUSE_ROUNDS), signal);
     for (const bundle of await fetchChunk(pool, part.retry, signal, check, weigh, decoder, depth + 1)) part.got.set(linkOf(bundle).number, bundle);
   }
@@ -267,7 +269,7 @@ async function withRounds<T>(fetch: () => Promise<T>, signal?: AbortSignal): Pro
       return await fetch();
     } catch (err) {
       lastError = err;
-      const retryable = err instanceof RpcBadResponseError || err instanceof RpcTransientError;
+      const retryable = err instanceof RpcBadResponseError || err instanceof RpcTransientError || err instanceof RpcBatchTooLargeError;
       if (!retryable || signal?.aborted) throw err;
     }
   }

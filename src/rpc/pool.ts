@@ -1,5 +1,5 @@
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, isBrokenCircuitError, isIsolatedCircuitError, type CircuitBreakerPolicy } from 'cockatiel';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { ChainMismatchError, RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { classifyRpcError, toRpcError, type RpcFailureKind } from './classify.js';
@@ -113,6 +113,8 @@ type PoolEndpoint = EndpointTarget & {
   benchedUntilMs: number;
   rateLimitsInRow: number;
   maxBatchCalls: number;
+  /** HTTP requests of split requests in flight at once (SLICES_IN_FLIGHT), shared by the endpoint's attempts. */
+  slices: LimitFunction;
   unsupported: Set<string>;
   /** Excluded for good: it served another chain after an outage. */
   excluded: boolean;
@@ -310,7 +312,7 @@ function createEndpoint(url: string, label: string, log: Logger): PoolEndpoint {
   );
   const endpoint: PoolEndpoint = {
     url, label, breaker, openedAtMs: 0, inFlight: 0, budget: INITIAL_IN_FLIGHT_REQUESTS, successesInRow: 0, latencyMs: 100,
-    benchedUntilMs: 0, rateLimitsInRow: 0, maxBatchCalls: MAX_BATCH_CALLS, unsupported: new Set(), requests: 0, errors: {},
+    benchedUntilMs: 0, rateLimitsInRow: 0, maxBatchCalls: MAX_BATCH_CALLS, slices: pLimit(SLICES_IN_FLIGHT), unsupported: new Set(), requests: 0, errors: {},
     excluded: false, downSinceMs: 0, chainCheckedAfterOutage: false, chainCheckRunning: false, nextChainCheckMs: 0,
   };
   breaker.onBreak(() => {
@@ -333,37 +335,49 @@ function score(e: PoolEndpoint): number {
   return e.latencyMs * (1 + e.inFlight / e.budget);
 }
 
-/** Smaller batches of one request to one endpoint sent at once (a provider that takes 3 calls a batch would get 34 at once for 50 blocks otherwise). */
+/**
+ * HTTP requests at once, per endpoint, for requests split into smaller batches (its `slices`
+ * limiter, shared by all its attempts): a provider that takes 3 calls a batch would otherwise get
+ * 50 requests per 50-block batch, times the attempts in flight. Requests that are not split do not
+ * queue there (the endpoint's in-flight budget bounds them).
+ */
 const SLICES_IN_FLIGHT = 4;
 
 /**
- * Sends `requests` in batches no larger than the endpoint takes (`maxBatchCalls`), SLICES_IN_FLIGHT
- * at once (one round trip for up to 4 of them), and halves that size when the endpoint refuses a batch: HTTP 413, or
+ * Sends `requests` in batches no larger than the endpoint takes (`maxBatchCalls`; when that splits
+ * them, at most SLICES_IN_FLIGHT at once over the endpoint's attempts), and halves that size when the endpoint refuses a batch: HTTP 413, or
  * an answer in which a call failed with a batch-limit error (`classifyRpcError` 'batch-too-large':
  * go-ethereum answers "batch too large" for the first call and nothing for the others, Erigon one
  * error object for all). `bodyBytes` sums the answers' sizes.
+ * The size halves from the size refused (attempts refused at the same time halve it once), and
+ * the passes end: each sends smaller batches than the one before.
  * @throws RpcBatchTooLargeError when even single calls are refused so; whatever `postBatch` throws.
  */
 async function sendSized(e: PoolEndpoint, requests: readonly RpcRequest[], timeoutMs: number, signal?: AbortSignal, decode?: BodyDecoder): Promise<{ outcomes: RpcOutcome[]; bodyBytes: number }> {
+  let sent = requests.length; // calls per HTTP request in the pass that just ran
   for (;;) {
     try {
       let bodyBytes = 0;
       const onBody = (bytes: number) => { bodyBytes += bytes; };
       // A decoder handles a block only with its receipts in the same answer: with one, slices hold whole pairs of calls.
       const step = decode && e.maxBatchCalls > 1 ? e.maxBatchCalls - (e.maxBatchCalls % 2) : e.maxBatchCalls;
-      const limit = pLimit(SLICES_IN_FLIGHT);
+      const send = (slice: readonly RpcRequest[]) =>
+        postBatch(e, slice, { timeoutMs, signal, onBody, ...(step > 1 ? { decode } : {}) }).then((outcomes) => refuseBatchLimit(e, slice, outcomes));
+      sent = Math.min(step, requests.length);
+      if (step >= requests.length) return { outcomes: await send(requests), bodyBytes };
       const slices: Promise<RpcOutcome[]>[] = [];
       for (let i = 0; i < requests.length; i += step) {
         const slice = requests.slice(i, i + step);
-        slices.push(limit(() => postBatch(e, slice, { timeoutMs, signal, onBody, ...(step > 1 ? { decode } : {}) }).then((outcomes) => refuseBatchLimit(e, slice, outcomes))));
+        slices.push(e.slices(() => send(slice)));
       }
       const answers = await Promise.allSettled(slices);
       const failed = answers.find((a) => a.status === 'rejected');
       if (failed) throw failed.reason;
       return { outcomes: answers.flatMap((a) => (a.status === 'fulfilled' ? a.value : [])), bodyBytes };
     } catch (err) {
-      if (!(err instanceof RpcBatchTooLargeError) || e.maxBatchCalls === 1) throw err;
-      e.maxBatchCalls = Math.max(1, Math.floor(Math.min(e.maxBatchCalls, requests.length) / 2));
+      if (!(err instanceof RpcBatchTooLargeError) || sent <= 1) throw err;
+      // From the size refused, not from the endpoint's current one: several attempts refused at once halve it once, not once each.
+      e.maxBatchCalls = Math.min(e.maxBatchCalls, Math.max(1, Math.floor(sent / 2)));
     }
   }
 }

@@ -71,6 +71,11 @@ describe('src/rpc/classify.ts', () => {
     [{ code: 31, message: 'Batch of more than 3 requests are not allowed on free tier' }, 'batch-too-large'], // dRPC
     [{ code: -32600, message: 'Too many ["eth_getLogs"] methods in the batch' }, 'batch-too-large'],
     [{ code: -32602, message: 'Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range' }, 'invalid-request'],
+    // Rate limits that mention batches stay rate limits (review of session 13), and "batch" alone is not a refusal.
+    [{ code: -32005, message: 'Too many requests in batch, rate limit reached' }, 'rate-limit'],
+    [{ code: -32016, message: 'Batch requests are rate limited: 10/second exceeded' }, 'rate-limit'],
+    [{ code: -32007, message: 'batch request limit reached, try again later' }, 'rate-limit'],
+    [{ code: -32000, message: 'batch processing exceeded deadline' }, 'transient'],
   ];
   for (const [error, kind] of synthetic) {
     it(`classifyRpcError() returns '${kind}' for ${error.code} "${error.message}"`, () => {
