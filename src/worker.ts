@@ -80,7 +80,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
             namespace: config.temporalNamespace,
             taskQueue: chain.taskQueue,
             activities: createActivities({
-              db, pool, chainId: chain.chainId, log: chainLog, verifyRoots: chain.verifyRoots, fetchBufferBytes: config.fetchBufferBytes, decodePool,
+              db, pool, chainId: chain.chainId, log: chainLog, verifyRoots: chain.verifyRoots, fetchBufferBytes: config.fetchBufferBytes, rpcBatchCalls: chain.rpcBatchCalls, decodePool,
               ...(metrics ? { observer: metrics.activities } : {}),
             }),
             maxConcurrentActivities: chain.maxConcurrentActivities,
@@ -133,7 +133,7 @@ function createChainPool(
 ): { chain: ChainConfig; pool: RpcPool; log: Logger } {
   const { log, metrics } = options;
   const pool = createRpcPool({
-    urls: endpoints.urls, labels: endpoints.labels, timeoutMs: chain.rpcTimeoutMs, log, chainId: chain.chainId,
+    urls: endpoints.urls, labels: endpoints.labels, timeoutMs: chain.rpcTimeoutMs, log, chainId: chain.chainId, maxBatchCalls: chain.rpcBatchCalls,
     ...(metrics ? { observer: metrics.rpcObserver(chain.chainId) } : {}),
   });
   metrics?.watchPool(chain.chainId, pool);

@@ -37,15 +37,15 @@ const ASSUMED_BYTES_PER_BLOCK = 2 ** 20;
 /**
  * The fetch slots one worker shares over all the ranges of one chain (`adaptiveFetchSlots`): by
  * the mean size of the chain's blocks so far (1 MiB until the first answer), JSON-RPC batches of about 4 MiB of JSON (1 to
- * BLOCKS_PER_RPC_BATCH blocks), and as many in flight (and unwritten) as fit in `fetchBufferBytes`
+ * `maxBlocksPerBatch` blocks: half of `RPC_BATCH_CALLS`, default BLOCKS_PER_RPC_BATCH), and as many in flight (and unwritten) as fit in `fetchBufferBytes`
  * (2 to BLOCK_BATCHES_IN_FLIGHT). With the default `FETCH_BUFFER_MB` (24), Ethereum mainnet
  * (≈0.8 MB of JSON per block with receipts) gets 6 batches of 5 blocks, light chains (≈30 kB) 16 of 50. It
  * bounds the worker's memory (parsed blocks take 2–3× their JSON) whatever a chain's blocks weigh.
  * Measured with `npm run bench` (README, Performance).
  */
-export function workerFetchSlots(fetchBufferBytes: number): FetchSlots {
+export function workerFetchSlots(fetchBufferBytes: number, maxBlocksPerBatch = BLOCKS_PER_RPC_BATCH): FetchSlots {
   return adaptiveFetchSlots({
-    budgetBytes: fetchBufferBytes, batchBytes: BATCH_BYTES, maxBlocksPerBatch: BLOCKS_PER_RPC_BATCH, min: MIN_BLOCK_BATCHES_IN_FLIGHT, max: BLOCK_BATCHES_IN_FLIGHT,
+    budgetBytes: fetchBufferBytes, batchBytes: BATCH_BYTES, maxBlocksPerBatch, min: MIN_BLOCK_BATCHES_IN_FLIGHT, max: BLOCK_BATCHES_IN_FLIGHT,
     assumedBytesPerBlock: ASSUMED_BYTES_PER_BLOCK,
   });
 }
@@ -72,12 +72,13 @@ export type ActivityObserver = {
 /**
  * What the activities need: the database, the RPC pool of this worker's chain, a logger,
  * `verifyRoots` (`VERIFY_ROOTS`), `fetchBufferBytes` (`FETCH_BUFFER_MB` in bytes; default the
- * config's default, 24 MiB), optionally an observer (metrics), and `decodePool`: the threads
+ * config's default, 24 MiB), `rpcBatchCalls` (`RPC_BATCH_CALLS`: a JSON-RPC batch holds at most
+ * half as many blocks; default 100 calls, 50 blocks), optionally an observer (metrics), and `decodePool`: the threads
  * that decode answers (default: the process's shared pool, `sharedDecodePool`; null: none, the
  * main thread decodes; never used with `verifyRoots`).
  */
 export type ActivityDeps = {
-  db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchBufferBytes?: number; observer?: ActivityObserver;
+  db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchBufferBytes?: number; rpcBatchCalls?: number; observer?: ActivityObserver;
   decodePool?: DecodePool | null;
 };
 
@@ -106,7 +107,7 @@ export type Activities = {
  * with InvalidInputError (not retried).
  */
 export function createActivities(deps: ActivityDeps): Activities {
-  const fetchSlots = workerFetchSlots(deps.fetchBufferBytes ?? DEFAULT_FETCH_BUFFER_BYTES);
+  const fetchSlots = workerFetchSlots(deps.fetchBufferBytes ?? DEFAULT_FETCH_BUFFER_BYTES, deps.rpcBatchCalls === undefined ? undefined : Math.max(1, Math.floor(deps.rpcBatchCalls / 2)));
   const decodePool = deps.decodePool === null || deps.verifyRoots ? undefined : (deps.decodePool ?? sharedDecodePool());
   const sameChain = (chainId: number) => {
     if (chainId !== deps.chainId) throw new InvalidInputError(`this worker indexes chain ${deps.chainId}, not chain ${chainId}`);

@@ -40,6 +40,7 @@ const TUNABLE_SCHEMAS = {
   gapCheckIntervalMs: integer(100, 86_400_000),
   stallTimeoutMs: integer(1_000, 86_400_000),
   rpcTimeoutMs: integer(100, 600_000),
+  rpcBatchCalls: integer(1, 1_000),
   maxConcurrentActivities: integer(1, 1000),
   verifyRoots: z.boolean({ message: 'expected true or false' }),
   partitionSize: integer(1, 1_000_000_000),

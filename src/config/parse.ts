@@ -46,6 +46,12 @@ export type Config = Readonly<{
   /** Timeout of one JSON-RPC HTTP request, in ms. */
   rpcTimeoutMs: number;
   /**
+   * Most JSON-RPC calls in one HTTP request (`RPC_BATCH_CALLS`): a block is 2 calls, so a batch
+   * holds at most half as many blocks. The pool also halves it per endpoint when the endpoint
+   * refuses a batch; set it to a provider's known limit to spare those refusals.
+   */
+  rpcBatchCalls: number;
+  /**
    * Activity executions one worker runs at once. A range goes to whichever worker asks first, so
    * for a sync shared by N workers about `concurrency` ÷ N keeps one worker from holding ranges
    * its request budget cannot work on while another idles (README, Scaling workers).
@@ -88,6 +94,7 @@ const DEFAULTS = {
   GAP_CHECK_INTERVAL: '60000',
   STALL_TIMEOUT: '300000',
   RPC_TIMEOUT: '15000',
+  RPC_BATCH_CALLS: '100',
   MAX_CONCURRENT_ACTIVITIES: '16',
   FETCH_BUFFER_MB: '24',
   LOG_LEVEL: 'info',
@@ -157,6 +164,7 @@ const schema = z.object({
   GAP_CHECK_INTERVAL: integer(100, 86_400_000).default(Number(DEFAULTS.GAP_CHECK_INTERVAL)),
   STALL_TIMEOUT: integer(1_000, 86_400_000).default(Number(DEFAULTS.STALL_TIMEOUT)),
   RPC_TIMEOUT: integer(100, 600_000).default(Number(DEFAULTS.RPC_TIMEOUT)),
+  RPC_BATCH_CALLS: integer(1, 1_000).default(Number(DEFAULTS.RPC_BATCH_CALLS)),
   MAX_CONCURRENT_ACTIVITIES: integer(1, 1000).default(Number(DEFAULTS.MAX_CONCURRENT_ACTIVITIES)),
   FETCH_BUFFER_MB: integer(1, 65_536).default(Number(DEFAULTS.FETCH_BUFFER_MB)),
   DECODE_THREADS: integer(0, 64).optional(),
@@ -221,6 +229,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     finality: e.FINALITY,
     pollIntervalMs: e.POLL_INTERVAL,
     rpcTimeoutMs: e.RPC_TIMEOUT,
+    rpcBatchCalls: e.RPC_BATCH_CALLS,
     gapCheckIntervalMs: e.GAP_CHECK_INTERVAL,
     stallTimeoutMs: e.STALL_TIMEOUT,
     maxConcurrentActivities: e.MAX_CONCURRENT_ACTIVITIES,

@@ -21,8 +21,12 @@ const BREAKER_HALF_OPEN_AFTER_MS = 5_000;
 /** Bench time after a rate limit without Retry-After, in ms; doubles per rate limit in a row, capped. */
 const RATE_LIMIT_BACKOFF_MS = 1_000;
 const RATE_LIMIT_BACKOFF_MAX_MS = 30_000;
-/** Largest JSON-RPC batch sent; halves per endpoint when it refuses a batch (HTTP 413, a batch-limit error) and doubles back every SUCCESSES_PER_BUDGET_STEP successes. */
-const MAX_BATCH_CALLS = 200;
+/**
+ * Largest JSON-RPC batch sent unless `createRpcPool` is given another (`RPC_BATCH_CALLS`); it
+ * halves per endpoint when the endpoint refuses a batch (HTTP 413, a batch-limit error) and doubles
+ * back every SUCCESSES_PER_BUDGET_STEP successes, up to the largest again.
+ */
+export const DEFAULT_MAX_BATCH_CALLS = 100;
 /** Weight of the newest latency sample in the moving average. */
 const LATENCY_EWMA_WEIGHT = 0.2;
 /** Share of choices that pick a random usable endpoint, so a recovered endpoint gets measured again. */
@@ -113,6 +117,8 @@ type PoolEndpoint = EndpointTarget & {
   benchedUntilMs: number;
   rateLimitsInRow: number;
   maxBatchCalls: number;
+  /** The largest `maxBatchCalls` (`RPC_BATCH_CALLS`): where it starts and what it grows back to. */
+  batchCallsCap: number;
   /** HTTP requests of split requests in flight at once (SLICES_IN_FLIGHT), shared by the endpoint's attempts. */
   slices: LimitFunction;
   unsupported: Set<string>;
@@ -141,9 +147,13 @@ export function createRpcPool(deps: {
   longOutageMs?: number;
   /** Told about every request sent (optional; metrics). */
   observer?: RpcObserver;
+  /** Most JSON-RPC calls per HTTP request, per endpoint (`RPC_BATCH_CALLS`; default {@link DEFAULT_MAX_BATCH_CALLS}). @throws RangeError when not an integer ≥ 1. */
+  maxBatchCalls?: number;
 }): RpcPool {
   const random = deps.random ?? Math.random;
-  const endpoints: PoolEndpoint[] = deps.urls.map((url, i) => createEndpoint(url, deps.labels?.[i] ?? endpointLabel(url, i), deps.log));
+  const maxBatchCalls = deps.maxBatchCalls ?? DEFAULT_MAX_BATCH_CALLS;
+  if (!Number.isInteger(maxBatchCalls) || maxBatchCalls < 1) throw new RangeError(`maxBatchCalls must be an integer ≥ 1, got ${maxBatchCalls}`);
+  const endpoints: PoolEndpoint[] = deps.urls.map((url, i) => createEndpoint(url, deps.labels?.[i] ?? endpointLabel(url, i), deps.log, maxBatchCalls));
   const waiters: (() => void)[] = [];
   const release = () => waiters.splice(0).forEach((wake) => wake());
 
@@ -304,7 +314,7 @@ export function createRpcPool(deps: {
   };
 }
 
-function createEndpoint(url: string, label: string, log: Logger): PoolEndpoint {
+function createEndpoint(url: string, label: string, log: Logger, batchCallsCap: number): PoolEndpoint {
   // Rate limits and refused methods are not failures of the endpoint: they bench it or skip it instead; nor is a decoder's failure.
   const breaker = circuitBreaker(
     handleWhen((err) => !(err instanceof RpcTransientError && err.rateLimited) && !(err instanceof RpcBatchTooLargeError) && !(err instanceof DecodeThreadError)),
@@ -312,7 +322,7 @@ function createEndpoint(url: string, label: string, log: Logger): PoolEndpoint {
   );
   const endpoint: PoolEndpoint = {
     url, label, breaker, openedAtMs: 0, inFlight: 0, budget: INITIAL_IN_FLIGHT_REQUESTS, successesInRow: 0, latencyMs: 100,
-    benchedUntilMs: 0, rateLimitsInRow: 0, maxBatchCalls: MAX_BATCH_CALLS, slices: pLimit(SLICES_IN_FLIGHT), unsupported: new Set(), requests: 0, errors: {},
+    benchedUntilMs: 0, rateLimitsInRow: 0, maxBatchCalls: batchCallsCap, batchCallsCap, slices: pLimit(SLICES_IN_FLIGHT), unsupported: new Set(), requests: 0, errors: {},
     excluded: false, downSinceMs: 0, chainCheckedAfterOutage: false, chainCheckRunning: false, nextChainCheckMs: 0,
   };
   breaker.onBreak(() => {
@@ -408,7 +418,7 @@ function onSuccess(e: PoolEndpoint, latencyMs: number, log: Logger): void {
   e.successesInRow += 1;
   if (e.successesInRow % SUCCESSES_PER_BUDGET_STEP === 0) {
     e.budget = Math.min(MAX_IN_FLIGHT_REQUESTS, e.budget + 1);
-    if (e.maxBatchCalls < MAX_BATCH_CALLS) e.maxBatchCalls = Math.min(MAX_BATCH_CALLS, e.maxBatchCalls * 2);
+    if (e.maxBatchCalls < e.batchCallsCap) e.maxBatchCalls = Math.min(e.batchCallsCap, e.maxBatchCalls * 2);
   }
 }
 

@@ -116,13 +116,13 @@ describe('RPC faults between the indexer and its endpoints', () => {
    * With a random 5 % exploration, a faulty endpoint listed next to anvil could get one request or none and
    * a test asserting that the fault was met would pass or fail by chance.
    */
-  async function startWorker(urls: readonly string[]): Promise<FaultWorker> {
+  async function startWorker(urls: readonly string[], options: { rpcBatchCalls?: number } = {}): Promise<FaultWorker> {
     const lines: string[] = [];
     const log = pino({ level: 'debug', base: { instanceId: 'rpc-faults' }, timestamp: pino.stdTimeFunctions.isoTime, serializers: { err: pino.stdSerializers.err } }, {
       write: (line: string) => void lines.push(line),
     });
     const checked = await checkChainIds({ urls, chainId: CHAIN_ID, timeoutMs: RPC_TIMEOUT_MS, log });
-    const pool = createRpcPool({ urls: checked.urls, labels: checked.labels, timeoutMs: RPC_TIMEOUT_MS, log, random: () => 1 });
+    const pool = createRpcPool({ urls: checked.urls, labels: checked.labels, timeoutMs: RPC_TIMEOUT_MS, log, random: () => 1, ...(options.rpcBatchCalls ? { maxBatchCalls: options.rpcBatchCalls } : {}) });
     log.info({ endpoints: pool.labels }, 'endpoints-checked');
     const taskQueue = `rpc-faults-${++workerCount}`;
     const worker = await Worker.create({
@@ -130,7 +130,7 @@ describe('RPC faults between the indexer and its endpoints', () => {
       namespace: env.namespace ?? 'default',
       taskQueue,
       workflowBundle: bundle,
-      activities: createActivities({ db: database.db, pool, chainId: CHAIN_ID, log }),
+      activities: createActivities({ db: database.db, pool, chainId: CHAIN_ID, log, ...(options.rpcBatchCalls ? { rpcBatchCalls: options.rpcBatchCalls } : {}) }),
       maxConcurrentActivityTaskExecutions: 16,
       shutdownGraceTime: '5 seconds',
     });
@@ -281,6 +281,17 @@ describe('RPC faults between the indexer and its endpoints', () => {
       await expectIndexed(worker.logs());
     });
   }
+
+  it('RPC_BATCH_CALLS 8 against an endpoint that refuses batches above 8 calls (proxy only) → never refused, batches of 4 blocks, completes', async () => {
+    const worker = await startWorker([secretUrl(proxy, 'a')], { rpcBatchCalls: 8 });
+    proxy.set({ batchLimit: { maxItems: 8, style: 'erigon' } });
+    expect(await backfill(worker)).toMatchObject(done());
+    expect(proxy.stats().faults.batchLimit).toBeUndefined();
+    const blockBatches = proxy.records().filter((r) => r.methods.includes('eth_getBlockReceipts'));
+    expect(blockBatches.length).toBeGreaterThan(0);
+    expect(Math.max(...blockBatches.map((r) => r.methods.length))).toBe(8);
+    await expectIndexed(worker.logs());
+  });
 
   it('batch answers in reverse order (proxy only) → matched by id, completes', async () => {
     const worker = await startWorker([secretUrl(proxy, 'a')]);

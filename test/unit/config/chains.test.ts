@@ -37,6 +37,7 @@ describe('src/config/chains.ts', () => {
       gapCheckIntervalMs: 60000,
       stallTimeoutMs: 300000,
       rpcTimeoutMs: 15000,
+      rpcBatchCalls: 100,
       maxConcurrentActivities: 16,
       verifyRoots: false,
       partitionSize: 1_000_000,
@@ -50,7 +51,7 @@ describe('src/config/chains.ts', () => {
         {
           chainId: 1, rpcUrl: [`https://eth-mainnet.g.alchemy.com/v2/\${ALCHEMY_KEY}`, ' https://rpc.example.com '], taskQueue: 'eth', startBlock: 18_000_000,
           batchSize: 20, batchRows: 0, concurrency: 4, maxRetries: 5, confirmationDepth: 0, finality: 'finalized', pollIntervalMs: 12_000,
-          gapCheckIntervalMs: 5_000, stallTimeoutMs: 90_000, rpcTimeoutMs: 30_000, maxConcurrentActivities: 32, verifyRoots: true, partitionSize: 100_000,
+          gapCheckIntervalMs: 5_000, stallTimeoutMs: 90_000, rpcTimeoutMs: 30_000, rpcBatchCalls: 20, maxConcurrentActivities: 32, verifyRoots: true, partitionSize: 100_000,
         },
         { chainId: 10, rpcUrl: 'https://a.example/${A_KEY}, https://b.example', finality: 'safe' },
       ],
@@ -59,7 +60,7 @@ describe('src/config/chains.ts', () => {
       {
         chainId: 1, rpcUrls: [`https://eth-mainnet.g.alchemy.com/v2/${KEY}`, 'https://rpc.example.com'], rpcLabels: ['eth-mainnet.g.alchemy.com#1', 'rpc.example.com#2'],
         taskQueue: 'eth', startBlock: 18_000_000, batchSize: 20, batchRows: 0, concurrency: 4, maxRetries: 5, confirmationDepth: 0, finality: 'finalized',
-        pollIntervalMs: 12_000, gapCheckIntervalMs: 5_000, stallTimeoutMs: 90_000, rpcTimeoutMs: 30_000, maxConcurrentActivities: 32, verifyRoots: true, partitionSize: 100_000,
+        pollIntervalMs: 12_000, gapCheckIntervalMs: 5_000, stallTimeoutMs: 90_000, rpcTimeoutMs: 30_000, rpcBatchCalls: 20, maxConcurrentActivities: 32, verifyRoots: true, partitionSize: 100_000,
       },
       expect.objectContaining({ chainId: 10, rpcUrls: ['https://a.example/k1', 'https://b.example'], rpcLabels: ['a.example#1', 'b.example#2'], taskQueue: 'idx-10', finality: 'safe', batchSize: 50 }),
     ]);
@@ -92,7 +93,7 @@ describe('src/config/chains.ts', () => {
       'CHAINS_FILE chains[0].rpcUrl: expected a string of comma-separated http(s) URLs or an array of them',
     ]],
     ['a mistyped field name', '[{"chainId": 1, "rpcUrl": "http://a", "batchsize": 10, "depth": 2}]', [
-      'CHAINS_FILE chains[0]: unknown fields "batchsize", "depth" (expected chainId, rpcUrl, taskQueue, startBlock, batchSize, batchRows, concurrency, maxRetries, confirmationDepth, finality, pollIntervalMs, gapCheckIntervalMs, stallTimeoutMs, rpcTimeoutMs, maxConcurrentActivities, verifyRoots, partitionSize)',
+      'CHAINS_FILE chains[0]: unknown fields "batchsize", "depth" (expected chainId, rpcUrl, taskQueue, startBlock, batchSize, batchRows, concurrency, maxRetries, confirmationDepth, finality, pollIntervalMs, gapCheckIntervalMs, stallTimeoutMs, rpcTimeoutMs, rpcBatchCalls, maxConcurrentActivities, verifyRoots, partitionSize)',
     ]],
     ['a chain id written as a string', '[{"chainId": "1", "rpcUrl": "http://a"}]', ['CHAINS_FILE chains[0].chainId: expected an integer from 1 to 9007199254740991']],
     ['values out of range', '[{"chainId": 1, "rpcUrl": "http://a", "batchSize": 0, "concurrency": 501, "confirmationDepth": -1, "pollIntervalMs": 1.5, "startBlock": 1e300}]', [
