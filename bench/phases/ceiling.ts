@@ -16,7 +16,7 @@ import { copyBinary } from '../../src/db/copy-format.js';
 import type { BlockBundle } from '../../src/rpc/index.js';
 import type { SyntheticChain } from '../chain/generate.js';
 import { ranges, type RowCounts } from './common.js';
-import { pidsNamed, processCpuMs } from './cpu.js';
+import { cpuOfProcessesNamed, spentMs } from './cpu.js';
 
 /** Batches prepared (untimed) before each timed wave of writes: bounds memory to a few hundred MB. */
 const BATCHES_PER_WAVE = 10;
@@ -56,23 +56,17 @@ export async function runCeiling(options: { chain: SyntheticChain; databaseUrl: 
           return { table, columns, data: copyBinary(rows[table], columns, columns.map((c) => typeOf(table, c))) };
         });
       });
-      const cpuBefore = postgresCpu();
+      const cpuBefore = cpuOfProcessesNamed('postgres');
       const startedAt = performance.now();
       const limit = pLimit(connections);
       await Promise.all(wave.map((batch) => limit(() => writeBatch(pool, batch))));
       seconds += (performance.now() - startedAt) / 1000;
-      const cpuAfter = postgresCpu();
-      for (const [pid, ms] of cpuAfter) postgresMs += ms - (cpuBefore.get(pid) ?? 0);
+      postgresMs += spentMs(cpuBefore, cpuOfProcessesNamed('postgres'));
     }
   } finally {
     await pool.end();
   }
   return { seconds, expected, postgresMs };
-}
-
-/** CPU time so far of every `postgres` process, in ms, by pid. */
-function postgresCpu(): Map<number, number> {
-  return new Map(pidsNamed('postgres').map((pid) => [pid, processCpuMs(pid)]));
 }
 
 async function writeBatch(pool: pg.Pool, batch: PreparedBatch): Promise<void> {

@@ -62,14 +62,25 @@ export function machineCpuMs(): { busy: number; steal: number } {
 /** A snapshot to measure CPU from: the workers', Postgres's and the Temporal server's process times, and the machine's. */
 export type CpuSnapshot = { workers: number; workersMain: number; postgres: Map<number, number>; temporal: Map<number, number>; machine: { busy: number; steal: number } };
 
+/** CPU time so far of every process named `name` ({@link pidsNamed}), in ms, by pid. */
+export function cpuOfProcessesNamed(name: string): Map<number, number> {
+  return new Map(pidsNamed(name).map((pid) => [pid, processCpuMs(pid)]));
+}
+
+/** CPU spent between two {@link cpuOfProcessesNamed} readings, in ms (a process new since `was` counts from 0, one gone is missed). Pure. */
+export function spentMs(was: ReadonlyMap<number, number>, now: ReadonlyMap<number, number>): number {
+  let ms = 0;
+  for (const [pid, t] of now) ms += t - (was.get(pid) ?? 0);
+  return ms;
+}
+
 /** Takes a snapshot for `workerPids`. */
 export function cpuSnapshot(workerPids: readonly number[]): CpuSnapshot {
-  const times = (pids: number[]) => new Map(pids.map((pid) => [pid, processCpuMs(pid)]));
   return {
     workers: workerPids.reduce((sum, pid) => sum + processCpuMs(pid), 0),
     workersMain: workerPids.reduce((sum, pid) => sum + mainThreadCpuMs(pid), 0),
-    postgres: times(pidsNamed('postgres')),
-    temporal: times(pidsNamed('temporal')),
+    postgres: cpuOfProcessesNamed('postgres'),
+    temporal: cpuOfProcessesNamed('temporal'),
     machine: machineCpuMs(),
   };
 }
@@ -84,17 +95,12 @@ export type CpuPerBlock = { workerMs: number; workerMainMs: number; postgresMs: 
 
 /** CPU per block between `before` and `after` over `blocks` blocks, in ms, one decimal. Pure. */
 export function cpuPerBlock(before: CpuSnapshot, after: CpuSnapshot, blocks: number): CpuPerBlock {
-  const spent = (was: Map<number, number>, now: Map<number, number>) => {
-    let ms = 0;
-    for (const [pid, t] of now) ms += t - (was.get(pid) ?? 0);
-    return ms;
-  };
   const per = (ms: number) => Math.round((ms / blocks) * 10) / 10;
   return {
     workerMs: per(after.workers - before.workers),
     workerMainMs: per(after.workersMain - before.workersMain),
-    postgresMs: per(spent(before.postgres, after.postgres)),
-    temporalMs: per(spent(before.temporal, after.temporal)),
+    postgresMs: per(spentMs(before.postgres, after.postgres)),
+    temporalMs: per(spentMs(before.temporal, after.temporal)),
     machineMs: per(after.machine.busy - before.machine.busy),
     stolenMs: per(after.machine.steal - before.machine.steal),
   };

@@ -91,27 +91,39 @@ const UTF8 = new TextDecoder();
 /** Largest body joined in {@link scratch}, in bytes; a larger one gets a buffer of its own. */
 const SCRATCH_MAX_BYTES = 16 * 2 ** 20;
 /**
- * Memory a body's chunks are joined in before they become text. The join and the text are made
- * synchronously, so one buffer serves the whole process; it grows (powers of 2) to the largest
- * body up to SCRATCH_MAX_BYTES and stays. Why: a fresh ~4 MiB buffer per answer is a fresh
- * mapping under the image's 128 KiB mmap threshold, whose pages fault in at the first write
- * (`Buffer.concat` was 3.8 % of the worker's profile in the mainnet bench).
+ * Memory a body's chunks are joined in, one per thread (module state is per thread): the main
+ * thread's for answers read as text, the decode thread's for the answers it decodes. A join and
+ * its use are synchronous and nothing made from the body points into it, so one buffer serves
+ * each thread; it grows (powers of 2) to the largest body up to SCRATCH_MAX_BYTES and stays. Why:
+ * a fresh ~4 MiB buffer per answer is a fresh mapping under the image's 128 KiB mmap threshold,
+ * whose pages fault in at the first write (`Buffer.concat` was 3.8 % of the worker's profile in
+ * the mainnet bench; in the decode thread, 0.2–0.3 ms per mainnet block).
  */
 let scratch = Buffer.alloc(0);
 
-/** The whole body of `response` as text ({@link bodyText}), its chunks joined once in {@link scratch}. */
-async function readText(response: Response): Promise<string> {
-  const { chunks, length } = await readChunks(response);
-  if (chunks.length === 0) return '';
-  if (chunks.length === 1) return bodyText(Buffer.from(chunks[0]!.buffer, chunks[0]!.byteOffset, length));
-  if (length > SCRATCH_MAX_BYTES) return bodyText(Buffer.concat(chunks, length));
+/**
+ * The body whose chunks are `chunks` (`length` bytes in all): the only chunk itself, or the chunks
+ * joined in this thread's {@link scratch} (a buffer of its own above SCRATCH_MAX_BYTES). Valid
+ * until the next call on the same thread: use it synchronously.
+ */
+export function joinChunks(chunks: readonly Uint8Array[], length: number): Buffer {
+  const [first] = chunks;
+  if (chunks.length === 0) return Buffer.alloc(0);
+  if (chunks.length === 1) return Buffer.from(first!.buffer, first!.byteOffset, first!.byteLength);
+  if (length > SCRATCH_MAX_BYTES) return Buffer.concat(chunks, length);
   if (scratch.length < length) scratch = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(length)));
   let at = 0;
   for (const chunk of chunks) {
     scratch.set(chunk, at);
     at += chunk.length;
   }
-  return bodyText(scratch.subarray(0, length));
+  return scratch.subarray(0, length);
+}
+
+/** The whole body of `response` as text ({@link bodyText}), its chunks joined once ({@link joinChunks}). */
+async function readText(response: Response): Promise<string> {
+  const { chunks, length } = await readChunks(response);
+  return bodyText(joinChunks(chunks, length));
 }
 
 /** The whole body of `response`: its chunks as they came, and their length in bytes. */
