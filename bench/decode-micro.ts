@@ -1,18 +1,19 @@
 /**
  * CPU per block of the decode thread's work alone (`decodeBlocksAnswer` on answers of 5 synthetic
- * blocks each, as the worker gets them), with the transcoder and with the general path only,
+ * blocks each, as the worker gets them) with the native transcoder (`native`, native/), the
+ * JavaScript one (`javascript`, src/decode/transcode.ts) and the general path only (`general`),
  * alternating, best of 8 rounds each. No services needed: the column types are the ones the
  * transcoder writes (the catalog's, as test/integration/transcode.test.ts checks). For a profile
  * of the thread's work, which `--cpu-prof` cannot give from the worker (piscina terminates its
  * threads):
  * @example npx tsx bench/decode-micro.ts --profile mainnet
- * @example node --cpu-prof --cpu-prof-dir=/tmp/dprof --import tsx bench/decode-micro.ts --modes transcoder && npx tsx bench/profile-summary.ts /tmp/dprof/<largest>.cpuprofile
+ * @example node --cpu-prof --cpu-prof-dir=/tmp/dprof --import tsx bench/decode-micro.ts --modes javascript && npx tsx bench/profile-summary.ts /tmp/dprof/<largest>.cpuprofile
  */
 import { parseArgs } from 'node:util';
 import type { ColumnTypes } from '../src/db/encoded-rows.js';
 import { BATCH_TABLES } from '../src/db/rows.js';
 import { decodeBlocksAnswer } from '../src/decode/blocks.js';
-import { TRANSCODED_COLUMNS } from '../src/decode/transcode.js';
+import { TRANSCODED_COLUMNS, transcodeBlocksAnswer } from '../src/decode/transcode.js';
 import type { RpcRequest } from '../src/rpc/types.js';
 import { createSyntheticChain, PROFILES } from './chain/generate.js';
 
@@ -20,11 +21,11 @@ const BLOCKS_PER_ANSWER = 5;
 const ANSWERS = 20;
 const ROUNDS = 8;
 
-const { values } = parseArgs({ options: { profile: { type: 'string', default: 'mainnet' }, modes: { type: 'string', default: 'transcoder,general' } } });
+const { values } = parseArgs({ options: { profile: { type: 'string', default: 'mainnet' }, modes: { type: 'string', default: 'native,javascript,general' } } });
 const profile = PROFILES[values.profile];
 if (!profile) throw new Error(`--profile must be one of ${Object.keys(PROFILES).join(', ')}, got ${values.profile}`);
 const modes = values.modes.split(',');
-if (modes.some((m) => m !== 'transcoder' && m !== 'general')) throw new Error(`--modes takes transcoder and/or general, got ${values.modes}`);
+if (modes.some((m) => m !== 'native' && m !== 'javascript' && m !== 'general')) throw new Error(`--modes takes native, javascript and/or general, got ${values.modes}`);
 
 const types: ColumnTypes = Object.fromEntries(BATCH_TABLES.map((t) => [t, Object.fromEntries(TRANSCODED_COLUMNS[t])]));
 const chain = createSyntheticChain(profile, 1);
@@ -47,8 +48,9 @@ for (let round = 0; round < ROUNDS; round++) {
     const cpu = process.cpuUsage();
     const start = performance.now();
     for (const { body, requests } of answers) {
-      const decoded = decodeBlocksAnswer(body, requests, 'bench', 1, types, mode === 'transcoder');
-      if (!decoded.ok || decoded.rows === null) throw new Error(`the ${mode} path did not decode a synthetic answer`);
+      const decoded = mode === 'general' ? decodeBlocksAnswer(body, requests, 'bench', 1, types, false)
+        : transcodeBlocksAnswer(body, requests, 1, types, undefined, mode as 'native' | 'javascript');
+      if (!decoded?.ok || decoded.rows === null) throw new Error(`the ${mode} path did not decode a synthetic answer`);
     }
     const used = process.cpuUsage(cpu);
     const blocks = ANSWERS * BLOCKS_PER_ANSWER;

@@ -39,6 +39,10 @@ KUBERNETES_VALIDATE_REQUIREMENTS=(
 KUBERNETES_VALIDATE_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/evm-indexer/kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
 KUBERNETES_VALIDATE="$TOOLS_DIR/kubernetes-validate"
 
+NATIVE_DIR="$REPO_DIR/native"
+NATIVE_TRANSCODER_FILE="$NATIVE_DIR/build/transcode.node"
+NATIVE_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/evm-indexer/native-transcode"
+
 export DATABASE_URL="${DATABASE_URL:-postgres://indexer:indexer@127.0.0.1:5432/indexer}"
 TEMPORAL_PORT="${TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
@@ -161,6 +165,49 @@ ensure_node_modules() {
     [[ -n $out ]] && printf '%s\n' "$out"
   fi
   log "node_modules: installed in $(since "$t0")"
+}
+
+# The native transcoder (native/, a Node-API addon in Rust; src/decode/native.ts loads it): built
+# with cargo when it is installed, cached by the hash of its sources and the compiler's version
+# under $NATIVE_CACHE_DIR, copied to native/build/transcode.node. Without cargo, or with
+# NATIVE_TRANSCODER=off, nothing is built and the JavaScript transcoder decodes (about 3x the
+# CPU per block); NATIVE_TRANSCODER=on makes a missing cargo an error.
+ensure_native_transcoder() {
+  local mode="${NATIVE_TRANSCODER:-auto}" cargo rustc key cached t0 out
+  case $mode in
+    off) log "native transcoder: off (NATIVE_TRANSCODER=off)"; return 0 ;;
+    auto | on) ;;
+    *) die "NATIVE_TRANSCODER must be auto, on or off; got '$mode'" ;;
+  esac
+  cargo=$(command -v cargo || true)
+  [[ -z $cargo && -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]] && cargo="${CARGO_HOME:-$HOME/.cargo}/bin/cargo"
+  if [[ -z $cargo ]]; then
+    [[ $mode == on ]] && die "NATIVE_TRANSCODER=on but cargo is not installed (https://rustup.rs)"
+    warn "native transcoder: cargo not found, so not built; the JavaScript transcoder decodes (slower)"
+    return 0
+  fi
+  rustc="$(dirname "$cargo")/rustc"
+  [[ -x $rustc ]] || rustc=rustc
+  key=$( { "$rustc" -V; uname -m; cat "$NATIVE_DIR/Cargo.toml" "$NATIVE_DIR/Cargo.lock" "$NATIVE_DIR"/src/*.rs; } | sha256sum | cut -c1-16)
+  cached="$NATIVE_CACHE_DIR/transcode-$key.node"
+  if [[ ! -f $cached ]]; then
+    log "native transcoder: building with $("$cargo" -V)…"
+    t0=$(now_ms)
+    mkdir -p "$NATIVE_CACHE_DIR"
+    if ! out=$(CARGO_TARGET_DIR="$NATIVE_CACHE_DIR/target" "$cargo" build --release --locked --quiet --manifest-path "$NATIVE_DIR/Cargo.toml" 2>&1); then
+      printf '%s\n' "$out" >&2
+      die "native transcoder: cargo build failed (above); NATIVE_TRANSCODER=off skips it"
+    fi
+    cp "$NATIVE_CACHE_DIR/target/release/libevm_indexer_transcode.so" "$cached.tmp.$$"
+    mv -f "$cached.tmp.$$" "$cached"
+    log "native transcoder: built in $(since "$t0")"
+  fi
+  if ! cmp -s "$cached" "$NATIVE_TRANSCODER_FILE"; then
+    mkdir -p "$(dirname "$NATIVE_TRANSCODER_FILE")"
+    cp "$cached" "$NATIVE_TRANSCODER_FILE.tmp.$$"
+    mv -f "$NATIVE_TRANSCODER_FILE.tmp.$$" "$NATIVE_TRANSCODER_FILE"
+  fi
+  log "native transcoder: ${NATIVE_TRANSCODER_FILE#"$REPO_DIR"/} (cached as $cached)"
 }
 
 # npm >= 11.16 rejects its own lockfile when a dependency declares an optional dependency that is

@@ -31,6 +31,7 @@ import type { EncodedRows, EncodedTable, ColumnTypes } from '../db/encoded-rows.
 import { ABSENT_FIELDS, BATCH_TABLES, type BatchTable } from '../db/rows.js';
 import type { RpcOutcome, RpcRequest } from '../rpc/types.js';
 import type { DecodedAnswer, DecodedEntry } from './blocks.js';
+import { nativeTranscoder, type NativeTranscode } from './native.js';
 
 /** Thrown inside the transcoder when the answer is not of the shape it takes; caught at its entry. */
 class NotTaken {
@@ -720,6 +721,39 @@ function isZeroBloom(b: Buffer, start: number, end: number): boolean {
 // The answer
 // ---------------------------------------------------------------------------------------------
 
+/** Which transcoder {@link transcodeBlocksAnswer} runs: `auto` the native one (when loaded) then, if it gives up, the JavaScript one; `native` or `javascript` only that one (tests). */
+export type TranscoderEngine = 'auto' | 'native' | 'javascript';
+
+/** `meta` for the native transcoder, kept from answer to answer (grown when an answer has more blocks). */
+let meta = new Float64Array(10 + 5 * 64);
+
+/** The native transcoder's answer for blocks `numbers`, as {@link transcodeBlocksAnswer} gives it, or why it gave up. */
+function nativeTranscode(native: NativeTranscode, body: Buffer, numbers: readonly number[], chainId: number): DecodedAnswer | string {
+  const n = numbers.length;
+  if (meta.length < 10 + 5 * n) meta = new Float64Array(10 + 5 * n);
+  meta[0] = chainId;
+  meta[1] = n;
+  meta.set(numbers, 2);
+  const tuples = native(body, meta);
+  if (typeof tuples === 'string') return tuples;
+  const o = 2 + n;
+  const counts = { blocks: 0, transactions: 0, logs: 0, withdrawals: 0 };
+  const tables: EncodedTable[] = [];
+  let at = 0;
+  BATCH_TABLES.forEach((table, t) => {
+    counts[table] = meta[o + 4 + t]!;
+    const bytes = meta[o + t]!;
+    if (counts[table] > 0) tables.push({ table, columns: COLUMN_NAMES[table], start: at, end: at + bytes });
+    at += bytes;
+  });
+  const decoded: DecodedEntry[] = numbers.map((number, k) => {
+    const s = o + 8 + 4 * k;
+    return { index: 2 * k, number, hash: text(body, meta[s]!, meta[s + 1]!), parentHash: text(body, meta[s + 2]!, meta[s + 3]!) };
+  });
+  const outcomes: RpcOutcome[] = Array.from({ length: 2 * n }, () => ({ ok: true, result: null }));
+  return { ok: true, outcomes, decoded, rows: { tuples, tables, rows: {}, counts } };
+}
+
 /**
  * The answer `body` to `requests` (ids 0..n−1), decoded as `decodeBlocksAnswer` would decode it
  * (outcomes all null results, every block in `decoded` and valid, its rows encoded for `types`),
@@ -733,6 +767,7 @@ export function transcodeBlocksAnswer(
   chainId: number,
   types: ColumnTypes,
   onGiveUp?: (why: string) => void,
+  engine: TranscoderEngine = 'auto',
 ): DecodedAnswer | null {
   const refuse = (why: string): null => {
     onGiveUp?.(why);
@@ -750,6 +785,14 @@ export function transcodeBlocksAnswer(
     const param = blockCall.params[0];
     if (typeof param !== 'string' || !/^0x[0-9a-fA-F]{1,13}$/.test(param)) return refuse('a block number that is not a hex quantity');
     numbers.push(parseInt(param, 16));
+  }
+  const native = engine === 'javascript' ? null : nativeTranscoder();
+  if (native) {
+    const answer = nativeTranscode(native, body, numbers, chainId);
+    if (typeof answer !== 'string') return answer;
+    if (engine === 'native') return refuse(answer);
+  } else if (engine === 'native') {
+    throw new Error('transcodeBlocksAnswer: the native transcoder is not loaded');
   }
   try {
     return transcode(new Scanner(body), requests.length, numbers, chainId);

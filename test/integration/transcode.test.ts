@@ -30,7 +30,10 @@ const bodyOf = (bundles: readonly Bundle[]): Buffer =>
 const comparable = (answer: DecodedAnswer) =>
   answer.ok ? { ...answer, rows: answer.rows && { ...answer.rows, tuples: answer.rows.tuples && Buffer.from(answer.rows.tuples).toString('hex') } } : answer;
 
-describe('the transcoder', () => {
+/** Answers where the native transcoder's choice (take or give up) differed from the JavaScript one's. */
+const disagreements: string[] = [];
+
+describe.each(['javascript', 'native'] as const)('the %s transcoder', (engine) => {
   let database: TestDatabase;
   let types: ColumnTypes;
   /** Transcodes `body`, checks the answer against the general path's, and says whether the transcoder took it (and why not). */
@@ -43,7 +46,12 @@ describe('the transcoder', () => {
     });
     check = (body, requests, chainId) => {
       let why = '';
-      const fast = transcodeBlocksAnswer(body, requests, chainId, types, (reason) => { why = reason; });
+      const fast = transcodeBlocksAnswer(body, requests, chainId, types, (reason) => { why = reason; }, engine);
+      if (engine === 'native') {
+        let jsWhy = '';
+        const javascript = transcodeBlocksAnswer(body, requests, chainId, types, (reason) => { jsWhy = reason; }, 'javascript');
+        if ((javascript === null) !== (fast === null)) disagreements.push(`native ${fast ? 'took' : `gave up (${why})`}, javascript ${javascript ? 'took' : `gave up (${jsWhy})`}`);
+      }
       if (fast === null) return { taken: false, why };
       const general = decodeBlocksAnswer(body, requests, 'node#0', chainId, types, false);
       expect(comparable(fast)).toEqual(comparable(general));
@@ -102,8 +110,8 @@ describe('the transcoder', () => {
     const items = bundles.flatMap((b, k) => [{ result: b.block, id: 2 * k, jsonrpc: '2.0' }, { id: 2 * k + 1, result: b.receipts }]);
     expect(check(Buffer.from(JSON.stringify(items.reverse(), null, 2)), callsFor([7, 8]), 1)).toEqual({ taken: true, why: '' });
     const { size: _, ...blockTypes } = types.blocks!;
-    expect(transcodeBlocksAnswer(bodyOf(bundles), callsFor([7, 8]), 1, { ...types, blocks: blockTypes })).toBeNull();
-    expect(transcodeBlocksAnswer(bodyOf(bundles), callsFor([7, 8]), 1, { ...types, logs: { ...types.logs!, data: 'text' } })).toBeNull();
+    expect(transcodeBlocksAnswer(bodyOf(bundles), callsFor([7, 8]), 1, { ...types, blocks: blockTypes }, undefined, engine)).toBeNull();
+    expect(transcodeBlocksAnswer(bodyOf(bundles), callsFor([7, 8]), 1, { ...types, logs: { ...types.logs!, data: 'text' } }, undefined, engine)).toBeNull();
   });
 
   it('gives up on, or encodes as the general path, every answer with one field of a block, transaction, receipt, log or withdrawal changed', () => {
@@ -213,5 +221,9 @@ describe('the transcoder', () => {
       if (check(mutated, requests, 1).taken) taken++;
     }
     expect(taken).toBeGreaterThan(100);
+  });
+
+  it.runIf(engine === 'native')('takes exactly the answers the JavaScript transcoder takes (all the answers above)', () => {
+    expect(disagreements).toEqual([]);
   });
 });
