@@ -64,6 +64,12 @@ export type Config = Readonly<{
    * main thread does it; null: the default, 1 (`createDecodePool`).
    */
   decodeThreads: number | null;
+  /**
+   * Which transcoder turns JSON-RPC answers of blocks into COPY tuples (`NATIVE_TRANSCODER`):
+   * `auto` the native one (native/, built by scripts/setup when cargo is installed) when it is
+   * built, `on` the native one or an error at start, `off` the JavaScript one (src/decode/native.ts).
+   */
+  nativeTranscoder: 'auto' | 'on' | 'off';
   instanceId: string;
   /** Recompute each block's transactionsRoot, receiptsRoot and withdrawalsRoot before storing it (`VERIFY_ROOTS`). */
   verifyRoots: boolean;
@@ -98,6 +104,7 @@ const DEFAULTS = {
   MAX_CONCURRENT_ACTIVITIES: '16',
   FETCH_BUFFER_MB: '24',
   LOG_LEVEL: 'info',
+  NATIVE_TRANSCODER: 'auto',
   VERIFY_ROOTS: 'false',
   PARTITION_SIZE: '1000000',
 } as const;
@@ -168,6 +175,7 @@ const schema = z.object({
   MAX_CONCURRENT_ACTIVITIES: integer(1, 1000).default(Number(DEFAULTS.MAX_CONCURRENT_ACTIVITIES)),
   FETCH_BUFFER_MB: integer(1, 65_536).default(Number(DEFAULTS.FETCH_BUFFER_MB)),
   DECODE_THREADS: integer(0, 64).optional(),
+  NATIVE_TRANSCODER: z.enum(['auto', 'on', 'off']).default(DEFAULTS.NATIVE_TRANSCODER),
   INSTANCE_ID: z.string().trim().min(1).optional(),
   METRICS_PORT: integer(1, 65_535).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default(DEFAULTS.LOG_LEVEL),
@@ -235,6 +243,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     maxConcurrentActivities: e.MAX_CONCURRENT_ACTIVITIES,
     fetchBufferBytes: e.FETCH_BUFFER_MB * 2 ** 20,
     decodeThreads: e.DECODE_THREADS ?? null,
+    nativeTranscoder: e.NATIVE_TRANSCODER,
     instanceId: e.INSTANCE_ID ?? `worker-${process.pid}`,
     verifyRoots: e.VERIFY_ROOTS,
     partitionSize: e.PARTITION_SIZE,

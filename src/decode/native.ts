@@ -38,13 +38,13 @@ export type NativeTranscoderStatus = { transcode: NativeTranscode | null; mode: 
  */
 export function loadNativeTranscoder(mode: string = process.env.NATIVE_TRANSCODER ?? 'auto'): NativeTranscoderStatus {
   if (!(NATIVE_TRANSCODER_MODES as readonly string[]).includes(mode)) {
-    throw new ConfigError(`NATIVE_TRANSCODER must be one of ${NATIVE_TRANSCODER_MODES.join(', ')}; got ${JSON.stringify(mode)}`);
+    throw new ConfigError([`NATIVE_TRANSCODER must be one of ${NATIVE_TRANSCODER_MODES.join(', ')}; got ${JSON.stringify(mode)}`]);
   }
   const m = mode as NativeTranscoderMode;
   if (m === 'off') return { transcode: null, mode: m, why: 'NATIVE_TRANSCODER=off' };
   if (!existsSync(NATIVE_TRANSCODER_PATH)) {
     const why = `${NATIVE_TRANSCODER_PATH} is not built (scripts/setup builds it when cargo is installed)`;
-    if (m === 'on') throw new ConfigError(`NATIVE_TRANSCODER=on but ${why}`);
+    if (m === 'on') throw new ConfigError([`NATIVE_TRANSCODER=on but ${why}`]);
     return { transcode: null, mode: m, why };
   }
   try {
@@ -53,14 +53,19 @@ export function loadNativeTranscoder(mode: string = process.env.NATIVE_TRANSCODE
     return { transcode: addon.transcode as NativeTranscode, mode: m, why: `loaded ${NATIVE_TRANSCODER_PATH}` };
   } catch (err) {
     const why = `${NATIVE_TRANSCODER_PATH} does not load: ${err instanceof Error ? err.message : String(err)}`;
-    if (m === 'on') throw new ConfigError(`NATIVE_TRANSCODER=on but ${why}`);
+    if (m === 'on') throw new ConfigError([`NATIVE_TRANSCODER=on but ${why}`]);
     return { transcode: null, mode: m, why };
   }
 }
 
 let loaded: NativeTranscoderStatus | undefined;
 
-/** The addon for this thread, loaded at the first call as `NATIVE_TRANSCODER` says; null when it is off or not built. */
+/** Sets the transcoder this thread's {@link nativeTranscoder} gives (the worker's, loaded at its start as its config says). */
+export function setNativeTranscoder(status: NativeTranscoderStatus): void {
+  loaded = status;
+}
+
+/** The addon for this thread: as set, else loaded at the first call as `NATIVE_TRANSCODER` says; null when it is off or not built. */
 export function nativeTranscoder(): NativeTranscode | null {
   loaded ??= loadNativeTranscoder();
   return loaded.transcode;

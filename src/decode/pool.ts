@@ -11,7 +11,8 @@ import type { Logger } from '../log.js';
 import type { RpcOutcome, RpcRequest } from '../rpc/types.js';
 import type { ColumnTypes, EncodedRows } from '../db/encoded-rows.js';
 import type { DecodedAnswer } from './blocks.js';
-import type { DecodeTask } from './thread.js';
+import type { DecodeTask, DecodeThreadData } from './thread.js';
+import type { NativeTranscoderMode } from './native.js';
 
 /** Decode threads of a worker unless `DECODE_THREADS` says otherwise. */
 export const DEFAULT_DECODE_THREADS = 1;
@@ -31,10 +32,11 @@ export type DecodePool = {
  * Starts `threads` decode threads (default 1: it takes about 6 ms of CPU per Ethereum mainnet
  * block, so one keeps up with ~150 blocks/s; each costs about 50–60 MB of heap). Threads that idle
  * do not keep the process alive. A thread that dies outside a task (at its start) is logged as
- * `decode-thread-failed` on `log` and replaced; one that dies in a task fails that task's answer. The thread runs src/decode/thread.ts through tsx when this file
+ * `decode-thread-failed` on `log` and replaced; one that dies in a task fails that task's answer.
+ * `nativeTranscoder` is the threads' NATIVE_TRANSCODER mode (default: the variable's, else auto). The thread runs src/decode/thread.ts through tsx when this file
  * runs as TypeScript (tests, `npm run worker`), thread.js from dist otherwise.
  */
-export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger): DecodePool {
+export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger, nativeTranscoder?: NativeTranscoderMode): DecodePool {
   const typescript = import.meta.url.endsWith('.ts');
   const piscina = new Piscina({
     filename: new URL(typescript ? './thread.ts' : './thread.js', import.meta.url).href,
@@ -42,6 +44,7 @@ export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger)
     minThreads: threads,
     maxThreads: threads,
     execArgv: typescript ? ['--import', 'tsx'] : [],
+    workerData: { nativeTranscoder } satisfies DecodeThreadData,
   });
   piscina.on('error', (err: unknown) => log?.error({ err: err instanceof Error ? err.message : String(err) }, 'decode-thread-failed'));
   let closed = false;

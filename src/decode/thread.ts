@@ -3,11 +3,19 @@
  * JSON-RPC answer of blocks: runs {@link decodeBlocksAnswer} on the body's chunks, moved here from
  * the main thread (not copied).
  */
+import { workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { loadNativeTranscoder, setNativeTranscoder, type NativeTranscoderMode } from './native.js';
 import type { ColumnTypes } from '../db/encoded-rows.js';
 import { decodeBlocksAnswer, type DecodedAnswer } from './blocks.js';
 import { joinChunks } from '../rpc/http-batch.js';
 import type { RpcRequest } from '../rpc/types.js';
+
+/** What the pool gives each thread at its start (piscina's `workerData`). */
+export type DecodeThreadData = { nativeTranscoder: NativeTranscoderMode | undefined };
+
+const data = workerData as DecodeThreadData | undefined;
+if (data?.nativeTranscoder) setNativeTranscoder(loadNativeTranscoder(data.nativeTranscoder));
 
 /** One task: the answer to `requests` from endpoint `label`, whose body is `chunks` (`length` bytes in all). */
 export type DecodeTask = { chunks: Uint8Array[]; length: number; requests: readonly RpcRequest[]; label: string; chainId: number; types: ColumnTypes };
