@@ -1,9 +1,18 @@
 # The indexer image: runs the worker by default, or the CLI (`node dist/src/client.js …`).
-# Two stages: the first compiles the TypeScript (`npm run build`, tsc) and bundles the workflows;
-# the second holds only the compiled JavaScript and the runtime dependencies (`npm ci --omit=dev`),
-# so the worker runs on plain `node`: no tsx loader thread, about 55 MB less memory per worker.
+# Three stages: the first builds the native transcoder (Rust), the second compiles the TypeScript
+# (`npm run build`, tsc) and bundles the workflows; the last holds only the compiled JavaScript,
+# the transcoder and the runtime dependencies (`npm ci --omit=dev`), so the worker runs on plain
+# `node`: no tsx loader thread, about 55 MB less memory per worker.
 #   docker build -t evm-indexer .
 #   docker run --rm -e RPC_URL=… -e CHAIN_ID=1 -e DATABASE_URL=… -e TEMPORAL_ADDRESS=… evm-indexer
+# The native transcoder (native/, Rust, no crates): built on the runtime's Debian release so its
+# glibc matches. The worker refuses to start without it (NATIVE_TRANSCODER=on below).
+FROM rust:1-slim-bookworm AS native
+WORKDIR /native
+COPY native/Cargo.toml native/Cargo.lock ./
+COPY native/src ./src
+RUN cargo build --release --locked && mkdir -p build && cp target/release/libevm_indexer_transcode.so build/transcode.node
+
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -27,11 +36,13 @@ ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     MALLOC_MMAP_THRESHOLD_=131072 \
     MALLOC_TRIM_THRESHOLD_=131072 \
-    WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
+    WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
+    NATIVE_TRANSCODER=on
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY --from=native /native/build/transcode.node ./native/build/transcode.node
 
 USER node
 # /metrics, /healthz and /readyz (see the README, Operations / metrics).

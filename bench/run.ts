@@ -27,6 +27,7 @@ import type { CpuPerBlock } from './phases/cpu.js';
 import { startTemporalServer } from '../test/support/processes.js';
 import { createTestDatabase } from '../test/support/stack.js';
 import { parseConfig } from '../src/config/parse.js';
+import { loadNativeTranscoder } from '../src/decode/native.js';
 import { WORKFLOWS_PATH } from '../src/worker.js';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 
@@ -56,6 +57,8 @@ export type BenchOptions = {
 /** What a run appends to `bench/results/`: options, machine, phases and ratios (null when a phase was skipped). */
 export type BenchResult = {
   startedAt: string; command: string; options: BenchOptions; machine: { cpus: number; loadAverage1m: number };
+  /** Which transcoder the product's decode threads run (NATIVE_TRANSCODER and whether native/build/transcode.node is built; src/decode/native.ts). */
+  transcoder: 'native' | 'javascript';
   generated: { blocks: number; transactionsPerBlock: number; logsPerBlock: number };
   phases: { ceiling: PhaseResult | null; baseline: PhaseResult | null; product: PhaseResult | null; productWithWorkers: PhaseResult | null; direct: PhaseResult | null };
   ratios: { productToCeiling: number | null; productToBaseline: number | null; temporalOverhead: number | null; scaleOut: number | null };
@@ -165,6 +168,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     options,
     machine: { cpus: availableParallelism(), loadAverage1m: Math.round(loadavg()[0]! * 100) / 100 },
+    transcoder: loadNativeTranscoder().transcode ? 'native' : 'javascript',
     generated: { blocks: options.blocks, transactionsPerBlock: Math.round((chainTotals(result)?.transactions ?? 0) / options.blocks), logsPerBlock: Math.round((chainTotals(result)?.logs ?? 0) / options.blocks) },
     phases: result,
     ratios: {
@@ -191,7 +195,7 @@ export function formatResult(r: BenchResult): string {
     ['(a) ceiling: COPY only', r.phases.ceiling], ['(b) seed baseline', r.phases.baseline], ['(c) product, 1 worker', r.phases.product],
     [`(c) product, ${r.options.workers} workers`, r.phases.productWithWorkers], ['(d) range activity, no Temporal', r.phases.direct],
   ];
-  const lines = [`profile ${r.options.profile}, ${r.options.blocks} blocks (~${r.generated.transactionsPerBlock} txs, ~${r.generated.logsPerBlock} logs each), latency ${r.options.latencyMs} ms, load ${r.machine.loadAverage1m} on ${r.machine.cpus} cpus`,
+  const lines = [`profile ${r.options.profile}, ${r.options.blocks} blocks (~${r.generated.transactionsPerBlock} txs, ~${r.generated.logsPerBlock} logs each), latency ${r.options.latencyMs} ms, ${r.transcoder} transcoder, load ${r.machine.loadAverage1m} on ${r.machine.cpus} cpus`,
     'phase                              blocks/s     rows/s  req/block  server cpu ms  peak RSS MB  rows ok'];
   for (const [name, p] of rows) {
     if (!p) continue;

@@ -12,8 +12,15 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 
-/** Where `scripts/setup` puts the built addon (the same path from src/decode and dist/decode). */
-export const NATIVE_TRANSCODER_PATH = fileURLToPath(new URL('../../native/build/transcode.node', import.meta.url));
+/**
+ * Where `scripts/setup` puts the built addon: native/build/ at the top of the checkout, two
+ * folders up from src/decode/ (tsx) and three from dist/src/decode/ (the compiled worker, and the
+ * Docker image, whose build stage puts it there too).
+ */
+export const NATIVE_TRANSCODER_PATH = [
+  new URL('../../native/build/transcode.node', import.meta.url),
+  new URL('../../../native/build/transcode.node', import.meta.url),
+].map((url) => fileURLToPath(url)).find((path) => existsSync(path)) ?? fileURLToPath(new URL('../../native/build/transcode.node', import.meta.url));
 
 /** `NATIVE_TRANSCODER`'s values. */
 export const NATIVE_TRANSCODER_MODES = ['auto', 'on', 'off'] as const;

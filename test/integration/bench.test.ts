@@ -52,7 +52,8 @@ describe('npm run bench', () => {
     expect(cpu.machineMs).toBeGreaterThanOrEqual(cpu.workerMs + cpu.postgresMs - 1); // ticks are 10 ms; one decimal
 
     const written = JSON.parse(readFileSync(result.file, 'utf8')) as BenchResult;
-    expect(Object.keys(written).sort()).toEqual(['command', 'file', 'generated', 'machine', 'options', 'phases', 'productInput', 'ratios', 'startedAt']);
+    expect(Object.keys(written).sort()).toEqual(['command', 'file', 'generated', 'machine', 'options', 'phases', 'productInput', 'ratios', 'startedAt', 'transcoder']);
+    expect(written.transcoder).toBe('native'); // scripts/test builds it (scripts/setup)
     expect(Object.keys(written.ratios).sort()).toEqual(['productToBaseline', 'productToCeiling', 'scaleOut', 'temporalOverhead']);
     for (const key of ['productToBaseline', 'productToCeiling', 'temporalOverhead'] as const) expect(typeof written.ratios[key]).toBe('number');
     expect(written.ratios.scaleOut).toBeNull();

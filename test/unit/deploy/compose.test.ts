@@ -100,14 +100,18 @@ describe('docker-compose.yml', () => {
 describe('Dockerfile', () => {
   it('compiles in a build stage, installs the runtime without dev dependencies and runs the compiled worker as PID 1 (exec form)', () => {
     const lines = read('Dockerfile').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
-    expect(lines.filter((l) => l.startsWith('FROM '))).toEqual(['FROM node:20-slim AS build', 'FROM node:20-slim']);
+    expect(lines.filter((l) => l.startsWith('FROM '))).toEqual(['FROM rust:1-slim-bookworm AS native', 'FROM node:20-slim AS build', 'FROM node:20-slim']);
+    // The native transcoder, built from native/ with no crates, where src/decode/native.ts looks for it from dist/src/decode/.
+    expect(lines).toContain('RUN cargo build --release --locked && mkdir -p build && cp target/release/libevm_indexer_transcode.so build/transcode.node');
+    expect(lines).toContain('COPY --from=native /native/build/transcode.node ./native/build/transcode.node');
+    expect(lines).toContain('    NATIVE_TRANSCODER=on');
     expect(lines).toContain('RUN npm run build && node --import tsx scripts/build-workflow-bundle.ts /app/dist/workflow-bundle.js');
     expect(lines).toContain('RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force');
     expect(lines).toContain('COPY --from=build /app/dist ./dist');
     // The bench runs its workers as the image does: the same entry and the same extra environment.
     expect(lines.at(-1)).toBe(`CMD ["node", "${COMPILED_WORKER}"]`);
     for (const [name, value] of Object.entries(IMAGE_ENV)) expect(lines).toContain(`    ${name}=${value} \\`);
-    expect(lines).toContain('    WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js');
+    expect(lines).toContain('    WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \\');
     const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; scripts: Record<string, string> };
     expect(Object.keys(pkg.dependencies)).toEqual(expect.arrayContaining(['prom-client', '@temporalio/worker']));
     expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
