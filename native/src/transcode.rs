@@ -197,7 +197,12 @@ struct Scan<'a> {
     key_end: usize,
     list_count: i32,
     depth: u32,
+    /// Per kind, per field id (and NO_FIELD for the first key): the id of the key that followed it last.
+    guesses: [[u8; NO_FIELD + 1]; 6],
 }
+
+/// The "previous key" of an object's first key, and of a key after an unknown one, in `guesses`.
+const NO_FIELD: usize = 31;
 
 impl<'a> Scan<'a> {
     #[inline(always)]
@@ -241,7 +246,7 @@ impl<'a> Scan<'a> {
     fn string(&mut self, checked: bool) -> R<usize> {
         let start = self.p + 1;
         let rest = self.b.get(start..).unwrap_or(&[]);
-        let end = match rest.iter().position(|&c| c == b'"') {
+        let end = match find_quote(rest) {
             Some(n) => start + n,
             None => give!("a string does not end"),
         };
@@ -369,14 +374,27 @@ impl<'a> Scan<'a> {
 
     /// A key of an object of kind `kind`, its colon and the whitespace after: the key's field id
     /// (None: not a standard field), its span in key_start/key_end.
-    fn key(&mut self, kind: Kind) -> R<Option<usize>> {
+    fn key(&mut self, kind: Kind, previous: usize) -> R<Option<usize>> {
         self.ws();
         if self.at(self.p) != b'"' {
             give!("an object key is not a string");
         }
         self.key_start = self.p + 1;
         self.key_end = self.string(true)?;
-        let id = kind.field_id(&self.b[self.key_start..self.key_end]);
+        let key = &self.b[self.key_start..self.key_end];
+        // Clients send an object kind's keys in the same order every time: try the key that came
+        // after `previous` last time before looking through the names.
+        let guess = &mut self.guesses[kind as usize][previous];
+        let names = kind.names();
+        let id = if (*guess as usize) < names.len() && names[*guess as usize].as_bytes() == key {
+            Some(*guess as usize)
+        } else {
+            let id = kind.field_id(key);
+            if let Some(id) = id {
+                *guess = id as u8;
+            }
+            id
+        };
         self.expect(b':')?;
         self.ws();
         Ok(id)
@@ -423,8 +441,10 @@ impl<'a> Scan<'a> {
         if self.take(b'}') {
             return Ok(o);
         }
+        let mut previous = NO_FIELD;
         loop {
-            let id = self.key(kind)?;
+            let id = self.key(kind, previous)?;
+            previous = id.unwrap_or(NO_FIELD);
             let (key_start, key_end) = (self.key_start, self.key_end);
             let value_start = self.p;
             match id {
@@ -762,11 +782,11 @@ impl<'a> Writer<'a> {
         let hex = &self.b[start + 2..end];
         int32(out, (hex.len() / 2) as i32);
         out.reserve(hex.len() / 2);
-        let mut bad = 0i8;
+        let mut bad = 0i16;
         out.extend(hex.chunks_exact(2).map(|pair| {
-            let (hi, lo) = (NIBBLE[pair[0] as usize], NIBBLE[pair[1] as usize]);
-            bad |= hi | lo;
-            ((hi as u8) << 4) | (lo as u8 & 0x0f)
+            let byte = PAIR[u16::from_le_bytes([pair[0], pair[1]]) as usize];
+            bad |= byte;
+            byte as u8
         }));
         if bad < 0 {
             give!("hex data with a digit that is not hex");
@@ -1347,6 +1367,42 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// Index of the first `"` in `s`, eight bytes at a time (the zero-byte test of "Bit Twiddling
+/// Hacks" on the bytes XOR `"`: the lowest flagged byte is always a true match).
+#[inline]
+fn find_quote(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = 0x2222_2222_2222_2222;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let x = u64::from_le_bytes(s[i..i + 8].try_into().unwrap()) ^ QUOTES;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|&c| c == b'"').map(|n| i + n)
+}
+
+const fn pairs() -> [i16; 65536] {
+    let nibble = nibbles();
+    let mut table = [-1i16; 65536];
+    let mut i = 0;
+    while i < 65536 {
+        let (lo_char, hi_char) = (i & 0xff, i >> 8); // a pair of hex digits read as a little-endian u16
+        let (hi, lo) = (nibble[lo_char], nibble[hi_char]);
+        if hi >= 0 && lo >= 0 {
+            table[i] = (hi as i16) << 4 | lo as i16;
+        }
+        i += 1;
+    }
+    table
+}
+/// The byte of each pair of hex digits (the two bytes read as a little-endian u16); -1 when either is not a hex digit.
+static PAIR: [i16; 65536] = pairs();
+
 fn skip_ws(b: &[u8], p: &mut usize) {
     while *p < b.len() && matches!(b[*p], b' ' | b'\n' | b'\r' | b'\t') {
         *p += 1;
@@ -1419,6 +1475,7 @@ pub fn transcode(body: &[u8], numbers: &[i64], chain_id: i64, scratch: &mut Scra
             key_end: 0,
             list_count: 0,
             depth: 0,
+            guesses: [[u8::MAX; NO_FIELD + 1]; 6],
         };
         // Parses the result of request `id` at the scanner's position: a block (even ids) or its receipts.
         let result = |s: &mut Scan, id: usize, blocks: &mut [i32], first_receipt: &mut [i32], receipt_count: &mut [i32]| -> R<()> {
@@ -1448,7 +1505,7 @@ pub fn transcode(body: &[u8], numbers: &[i64], chain_id: i64, scratch: &mut Scra
             let (mut result_at, mut result_end) = (usize::MAX, 0usize);
             let mut parsed = false;
             loop {
-                let field = s.key(Kind::Item)?;
+                let field = s.key(Kind::Item, NO_FIELD)?;
                 if field == Some(i::error) {
                     give!("an item with an error");
                 }
