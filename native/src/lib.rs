@@ -20,6 +20,9 @@ use std::ffi::c_void;
 use std::os::raw::c_char;
 use std::ptr;
 
+/// Scratch a thread keeps between answers; an exceptional answer's larger buffers are let go.
+const KEEP_BYTES: usize = 32 << 20;
+
 thread_local! {
     static SCRATCH: RefCell<transcode::Scratch> = RefCell::new(transcode::Scratch::default());
 }
@@ -112,6 +115,7 @@ unsafe extern "C" fn transcode_js(env: napi_env, info: napi_callback_info) -> na
                         meta[o + 8 + 4 * k + j] = *v as f64;
                     }
                 }
+                scratch.shrink(KEEP_BYTES);
                 result
             }
         }

@@ -36,6 +36,22 @@ pub struct Scratch {
     keys: Vec<(usize, usize)>,
 }
 
+impl Scratch {
+    /// Lets go of the buffers that grew beyond `bytes` (capacity in bytes) for an exceptional answer.
+    pub fn shrink(&mut self, bytes: usize) {
+        for table in self.tables.iter_mut() {
+            if table.capacity() > bytes {
+                *table = Vec::new();
+            }
+        }
+        for ints in [&mut self.slots, &mut self.others, &mut self.spans] {
+            if ints.capacity() * 4 > bytes {
+                *ints = Vec::new();
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fields: each object kind's standard fields, by id (transcode.ts's BLOCK, TX, …).
 // ---------------------------------------------------------------------------------------------
