@@ -20,6 +20,9 @@ use std::ffi::c_void;
 use std::os::raw::c_char;
 use std::ptr;
 
+/// 2^53 − 1, JavaScript's largest safe integer.
+const SAFE_MAX: f64 = 9_007_199_254_740_991.0;
+
 /// Scratch a thread keeps between answers; an exceptional answer's larger buffers are let go.
 const KEEP_BYTES: usize = 32 << 20;
 
@@ -68,18 +71,19 @@ unsafe extern "C" fn transcode_js(env: napi_env, info: napi_callback_info) -> na
     }
     let chain_id = meta[0];
     let half = meta[1];
-    if !(half >= 1.0 && half <= 1_000_000.0 && half.fract() == 0.0) || !(chain_id >= 0.0 && chain_id <= 9_007_199_254_740_991.0 && chain_id.fract() == 0.0) {
-        return throw(env, "transcode(body, meta): meta[0] must be a chain id and meta[1] a block count");
+    if !(half >= 1.0 && half.fract() == 0.0 && (meta.len() as f64) >= 10.0 + 5.0 * half) {
+        return throw(env, "transcode(body, meta): meta[1] must be a block count of at least 1, and meta have 10 + 5 × that many numbers");
     }
     let half = half as usize;
-    if meta.len() < 2 + half + 8 + 4 * half {
-        return throw(env, "transcode(body, meta): meta is too short for its block count");
+    // Values the caller checks; out of range they are a give-up, as in the JavaScript transcoder.
+    if !(chain_id.abs() <= SAFE_MAX && chain_id.fract() == 0.0) {
+        return string(env, "a chain id that is not a safe integer");
     }
     let mut numbers = Vec::with_capacity(half);
     for k in 0..half {
         let n = meta[2 + k];
-        if !(n >= 0.0 && n <= 9_007_199_254_740_991.0 && n.fract() == 0.0) {
-            return throw(env, "transcode(body, meta): a block number that is not a safe integer");
+        if !(n >= 0.0 && n <= SAFE_MAX && n.fract() == 0.0) {
+            return string(env, "a block number that is not a safe integer");
         }
         numbers.push(n as i64);
     }

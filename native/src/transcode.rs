@@ -49,6 +49,12 @@ impl Scratch {
                 *ints = Vec::new();
             }
         }
+        if self.keys.capacity() * 16 > bytes {
+            self.keys = Vec::new();
+        }
+        if self.limbs.capacity() * 8 > bytes {
+            self.limbs = Vec::new();
+        }
     }
 }
 
@@ -421,6 +427,7 @@ impl<'a> Scan<'a> {
     fn objects(&mut self, kind: Kind) -> R<i32> {
         let (mut first, mut last, mut count) = (-1i32, -1i32, 0i32);
         self.p += 1;
+        self.deeper()?;
         if !self.take(b']') {
             loop {
                 self.ws();
@@ -441,6 +448,7 @@ impl<'a> Scan<'a> {
             }
             self.expect(b']')?;
         }
+        self.depth -= 1;
         self.list_count = count;
         Ok(first)
     }
@@ -454,7 +462,9 @@ impl<'a> Scan<'a> {
         self.slots[o + FIRST_OTHER] = -1;
         self.slots[o + LAST_OTHER] = -1;
         self.expect(b'{')?;
+        self.deeper()?;
         if self.take(b'}') {
+            self.depth -= 1;
             return Ok(o);
         }
         let mut previous = NO_FIELD;
@@ -492,6 +502,7 @@ impl<'a> Scan<'a> {
                         // A string array does not nest: its spans are contiguous.
                         let first = self.spans.len() as i32;
                         self.p += 1;
+                        self.deeper()?;
                         if !self.take(b']') {
                             loop {
                                 self.ws();
@@ -508,6 +519,7 @@ impl<'a> Scan<'a> {
                             }
                             self.expect(b']')?;
                         }
+                        self.depth -= 1;
                         self.slots[at] = ARRAY;
                         self.slots[at + 1] = first;
                         self.slots[at + 2] = (self.spans.len() as i32 - first) / 2;
@@ -529,6 +541,7 @@ impl<'a> Scan<'a> {
             }
         }
         self.expect(b'}')?;
+        self.depth -= 1;
         if self.slots[o + FIRST_OTHER] >= 0 {
             self.check_other_keys(kind, self.slots[o + FIRST_OTHER])?;
         }
@@ -552,14 +565,16 @@ impl<'a> Scan<'a> {
             if key == ABSENT_FIELDS.as_bytes() {
                 give!(format!("a key {}", ABSENT_FIELDS));
             }
-            let mut f = first;
-            while f != e {
-                if &b[others[f as usize + 1] as usize..others[f as usize + 2] as usize] == key {
-                    give!(format!("a key of {}'s object twice", kind.names()[0]));
-                }
-                f = others[f as usize];
-            }
             e = others[e as usize];
+        }
+        let mut keys = Vec::new();
+        let mut e = first;
+        while e >= 0 {
+            keys.push(&b[others[e as usize + 1] as usize..others[e as usize + 2] as usize]);
+            e = others[e as usize];
+        }
+        if has_duplicate(&mut keys) {
+            give!(format!("a key of {}'s object twice", kind.names()[0]));
         }
         Ok(())
     }
@@ -876,7 +891,6 @@ impl<'a> Writer<'a> {
             _ => {
                 let mut p = start;
                 self.compact(out, &mut p, 0)?;
-                skip_ws(self.b, &mut p);
                 if p != end {
                     give!("a value that does not end where it was read");
                 }
@@ -927,11 +941,9 @@ impl<'a> Writer<'a> {
                         let start = *p + 1;
                         let end = start + b[start..].iter().position(|&c| c == b'"').unwrap();
                         let key = &b[start..end];
-                        if key.is_empty() || !key_first(key[0]) || !key[1..].iter().all(|&c| key_rest(c)) || key == b"__proto__" {
-                            give!("a nested key that is not a plain name");
-                        }
-                        if self.keys[keys_from..].iter().any(|&(s, e)| &b[s..e] == key) {
-                            give!("a nested key twice");
+                        // V8 puts keys that are array indices first and treats __proto__ apart.
+                        if is_array_index(key) || key == b"__proto__" {
+                            give!("a nested key that is an array index or __proto__");
                         }
                         self.keys.push((start, end));
                         out.extend_from_slice(&b[start - 1..=end]);
@@ -948,7 +960,11 @@ impl<'a> Writer<'a> {
                         *p += 1;
                     }
                 }
+                let mut keys: Vec<&[u8]> = self.keys[keys_from..].iter().map(|&(s, e)| &b[s..e]).collect();
                 self.keys.truncate(keys_from);
+                if has_duplicate(&mut keys) {
+                    give!("a nested key twice");
+                }
                 out.push(b'}');
                 *p += 1;
             }
@@ -1419,6 +1435,25 @@ const fn pairs() -> [i16; 65536] {
 /// The byte of each pair of hex digits (the two bytes read as a little-endian u16); -1 when either is not a hex digit.
 static PAIR: [i16; 65536] = pairs();
 
+/// Whether `keys` holds a key twice (sorts them; pairs compared while few).
+fn has_duplicate(keys: &mut [&[u8]]) -> bool {
+    if keys.len() <= 8 {
+        return (1..keys.len()).any(|i| keys[..i].contains(&keys[i]));
+    }
+    keys.sort_unstable();
+    keys.windows(2).any(|pair| pair[0] == pair[1])
+}
+
+/// Whether `key` is an array index for V8 (a canonical decimal below 2^32 − 1), which
+/// `JSON.parse` orders before the other keys.
+fn is_array_index(key: &[u8]) -> bool {
+    !key.is_empty()
+        && key.len() <= 10
+        && key.iter().all(u8::is_ascii_digit)
+        && (key.len() == 1 || key[0] != b'0')
+        && key.iter().fold(0u64, |n, &c| n * 10 + (c - b'0') as u64) < 4_294_967_295
+}
+
 fn skip_ws(b: &[u8], p: &mut usize) {
     while *p < b.len() && matches!(b[*p], b' ' | b'\n' | b'\r' | b'\t') {
         *p += 1;
@@ -1476,6 +1511,7 @@ pub fn transcode(body: &[u8], numbers: &[i64], chain_id: i64, scratch: &mut Scra
     scratch.slots.clear();
     scratch.others.clear();
     scratch.spans.clear();
+    scratch.keys.clear();
     let mut blocks = vec![-1i32; half];
     let mut first_receipt = vec![-1i32; half];
     let mut receipt_count = vec![-1i32; half];
@@ -1583,6 +1619,9 @@ pub fn transcode(body: &[u8], numbers: &[i64], chain_id: i64, scratch: &mut Scra
         s.ws();
         if s.p != body.len() {
             give!("bytes after the batch");
+        }
+        if seen.contains(&false) {
+            give!("an answer without an item for every request");
         }
     }
 

@@ -156,9 +156,18 @@ for (let c = 0; c < 256; c++) {
   KEY_REST[c] = letter || (c >= 48 && c <= 57) ? 1 : 0;
 }
 
+/** Nesting (arrays and objects, from a result down) deeper than this makes the transcoder give up, as the native one (and the recursion stays far from the stack's end). */
+const MAX_DEPTH = 64;
+
 class Scanner {
   p = 0;
+  /** Arrays and objects open at `p`, from the result being read down. */
+  depth = 0;
   constructor(readonly b: Buffer) {}
+
+  private deeper(): void {
+    if (++this.depth > MAX_DEPTH) give('a value nested too deep');
+  }
 
   ws(): void {
     const b = this.b;
@@ -220,14 +229,17 @@ class Scanner {
     }
     if (c === OPEN_ARRAY) {
       this.p++;
+      this.deeper();
       if (!this.take(CLOSE_ARRAY)) {
         do this.value(); while (this.take(COMMA));
         this.expect(CLOSE_ARRAY);
       }
+      this.depth--;
       return ARRAY;
     }
     if (c === OPEN_OBJECT) {
       this.p++;
+      this.deeper();
       if (!this.take(CLOSE_OBJECT)) {
         do {
           this.ws();
@@ -238,6 +250,7 @@ class Scanner {
         } while (this.take(COMMA));
         this.expect(CLOSE_OBJECT);
       }
+      this.depth--;
       return OBJECT;
     }
     if (this.word('null')) return NULL;
@@ -295,6 +308,7 @@ class Scanner {
   objects(kind: Fields): Parsed {
     let first = -1, last = -1, count = 0;
     this.p++;
+    this.deeper();
     if (!this.take(CLOSE_ARRAY)) {
       do {
         this.ws();
@@ -307,6 +321,7 @@ class Scanner {
       } while (this.take(COMMA));
       this.expect(CLOSE_ARRAY);
     }
+    this.depth--;
     this.listCount = count;
     return first;
   }
@@ -322,7 +337,11 @@ class Scanner {
     slots[o + FIRST_OTHER] = -1;
     slots[o + LAST_OTHER] = -1;
     this.expect(OPEN_OBJECT);
-    if (this.take(CLOSE_OBJECT)) return o;
+    this.deeper();
+    if (this.take(CLOSE_OBJECT)) {
+      this.depth--;
+      return o;
+    }
     const b = this.b;
     const objectArrays = OBJECT_ARRAYS.get(kind);
     const stringArrays = STRING_ARRAYS.get(kind);
@@ -358,6 +377,7 @@ class Scanner {
         // A string array does not nest: its spans are contiguous.
         const first = spansUsed;
         this.p++;
+        this.deeper();
         if (!this.take(CLOSE_ARRAY)) {
           do {
             this.ws();
@@ -369,6 +389,7 @@ class Scanner {
           } while (this.take(COMMA));
           this.expect(CLOSE_ARRAY);
         }
+        this.depth--;
         slots[at] = ARRAY;
         slots[at + 1] = first;
         slots[at + 2] = (spansUsed - first) / 2;
@@ -384,6 +405,7 @@ class Scanner {
       }
     } while (this.take(COMMA));
     this.expect(CLOSE_OBJECT);
+    this.depth--;
     if (slots[o + FIRST_OTHER]! >= 0) checkOtherKeys(kind, b, slots[o + FIRST_OTHER]!);
     return o;
   }
@@ -409,9 +431,12 @@ function checkOtherKeys(kind: Fields, b: Buffer, first: number): void {
     for (let i = start + 1; i < end; i++) if (!KEY_REST[b[i]!]) give('an unknown key that is not a plain name');
     if (end - start === 9 && b.toString('latin1', start, end) === '__proto__') give('a key __proto__');
     if (end - start === ABSENT_FIELDS.length && b.toString('latin1', start, end) === ABSENT_FIELDS) give(`a key ${ABSENT_FIELDS}`);
-    for (let f = first; f !== e; f = others[f]!) {
-      if (same(b, others[f + 1]!, others[f + 2]!, start, end)) give(`a key of ${kind.names[0]}'s object twice`);
-    }
+  }
+  const keys = new Set<string>();
+  for (let e = first; e >= 0; e = others[e]!) {
+    const key = b.toString('latin1', others[e + 1]!, others[e + 2]!);
+    if (keys.has(key)) give(`a key of ${kind.names[0]}'s object twice`);
+    keys.add(key);
   }
 }
 
@@ -871,6 +896,7 @@ function transcode(s: Scanner, count: number, numbers: readonly number[], chainI
   s.expect(CLOSE_ARRAY);
   s.ws();
   if (s.p !== b.length) give('bytes after the batch');
+  if (seen.includes(0)) give('an answer without an item for every request');
 
   const writers = scratchWriters;
   for (const table of BATCH_TABLES) writers[table].reset();

@@ -50,7 +50,8 @@ describe.each(['javascript', 'native'] as const)('the %s transcoder', (engine) =
       if (engine === 'native') {
         let jsWhy = '';
         const javascript = transcodeBlocksAnswer(body, requests, chainId, types, (reason) => { jsWhy = reason; }, 'javascript');
-        if ((javascript === null) !== (fast === null)) disagreements.push(`native ${fast ? 'took' : `gave up (${why})`}, javascript ${javascript ? 'took' : `gave up (${jsWhy})`}`);
+        const allowed = why === 'a nested key that is an array index or __proto__' || why === 'a chain id that is not a safe integer';
+        if ((javascript === null) !== (fast === null) && !allowed) disagreements.push(`native ${fast ? 'took' : `gave up (${why})`}, javascript ${javascript ? 'took' : `gave up (${jsWhy})`}`);
       }
       if (fast === null) return { taken: false, why };
       const general = decodeBlocksAnswer(body, requests, 'node#0', chainId, types, false);
@@ -221,6 +222,38 @@ describe.each(['javascript', 'native'] as const)('the %s transcoder', (engine) =
       if (check(mutated, requests, 1).taken) taken++;
     }
     expect(taken).toBeGreaterThan(100);
+  });
+
+  it('handles what a review found: a missing item, whitespace after values, nested keys of any name, many keys, deep nesting, odd chain ids', () => {
+    const chain = createSyntheticChain(PROFILES.light!, 1);
+    const base = chain.bundle(21) as Bundle;
+    const typed = base.block.transactions.findIndex((tx) => Array.isArray(tx.accessList));
+    expect(typed).toBeGreaterThanOrEqual(0);
+    const withTx = (extra: Json): Bundle => {
+      const copy = structuredClone(base);
+      const { accessList, ...rest } = copy.block.transactions[typed]!;
+      copy.block.transactions[typed] = { ...rest, ...extra, accessList }; // accessList last: whitespace follows it when pretty-printed
+      return copy;
+    };
+    // Every request needs its item: a batch that lacks the block's (whose receipts are there) is given up on.
+    expect(check(Buffer.from('[{"jsonrpc":"2.0","id":1,"result":[]}]'), callsFor([3]), 1)).toEqual({ taken: false, why: 'an answer without an item for every request' });
+    // Whitespace after an array, object or number that goes to extra or access_list.
+    const pretty = withTx({ zz: [1, { a: 2 }], yy: 3 });
+    expect(check(Buffer.from(JSON.stringify([{ jsonrpc: '2.0', id: 0, result: pretty.block }, { jsonrpc: '2.0', id: 1, result: pretty.receipts }], null, 2)), callsFor([21]), 1).taken).toBe(true);
+    // Nested keys JSON.stringify(JSON.parse(…)) keeps as they are, and a nested object of 20,000 keys (pairs of keys were compared: quadratic).
+    const many = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, i]));
+    expect(check(bodyOf([withTx({ zz: { 'a b': 1, '': 2, 'a-b': [3], '1a': null, many } })]), callsFor([21]), 1).taken).toBe(true);
+    // Keys V8 orders or treats apart: the native transcoder gives up (the JavaScript one takes them).
+    const indexKey = check(bodyOf([withTx({ zz: { b: 1, 7: 2 } })]), callsFor([21]), 1);
+    expect(indexKey).toEqual(engine === 'native' ? { taken: false, why: 'a nested key that is an array index or __proto__' } : { taken: true, why: '' });
+    // Nesting deeper than 64 (10,000 here) is given up on by both, without a stack overflow; the general path then parses the
+    // answer and leaves the block to its caller (its rows cannot be made: JSON.stringify of that extra overflows the stack).
+    const deep = Buffer.from(bodyOf([withTx({ zz: 'deep' })]).toString().replace('"zz":"deep"', `"zz":${'['.repeat(10_000)}${']'.repeat(10_000)}`));
+    expect(check(deep, callsFor([21]), 1)).toEqual({ taken: false, why: 'a value nested too deep' });
+    const decoded = decodeBlocksAnswer(deep, callsFor([21]), 'node#0', 1, types);
+    expect(decoded.ok && [decoded.decoded.length, decoded.outcomes.map((o) => o.ok)]).toEqual([0, [true, true]]);
+    // A chain id the config would refuse is given up on, not thrown.
+    if (engine === 'native') expect(check(bodyOf([base]), callsFor([21]), 2 ** 53)).toEqual({ taken: false, why: 'a chain id that is not a safe integer' });
   });
 
   it.runIf(engine === 'native')('takes exactly the answers the JavaScript transcoder takes (all the answers above)', () => {

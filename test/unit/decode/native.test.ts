@@ -28,9 +28,12 @@ describe('src/decode/native.ts', () => {
     expect(transcode(Buffer.from('[]'), meta)).toBe('an empty batch');
     expect(transcode(Buffer.from('[{"jsonrpc":"2.0","id":0,"error":{"code":-32000,"message":"x"}}]'), meta)).toBe('an item with an error');
     expect(transcode(Buffer.from('[1'), meta)).toBe('expected { at byte 1');
-    expect(() => transcode(Buffer.from('[]'), new Float64Array(14).fill(1))).toThrow('transcode(body, meta): meta is too short for its block count');
+    expect(() => transcode(Buffer.from('[]'), new Float64Array(14).fill(1))).toThrow('transcode(body, meta): meta[1] must be a block count of at least 1, and meta have 10 + 5 × that many numbers');
     expect(() => transcode(Buffer.from('[]'), new Int32Array(15) as unknown as Float64Array)).toThrow('transcode(body, meta): meta must be a Float64Array');
     expect(() => transcode('[]' as unknown as Buffer, meta)).toThrow('transcode(body, meta): body must be a Buffer');
-    expect(() => transcode(Buffer.from('[]'), new Float64Array([1, 0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))).toThrow('meta[0] must be a chain id and meta[1] a block count');
+    expect(() => transcode(Buffer.from('[]'), new Float64Array([1, 0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))).toThrow('meta[1] must be a block count of at least 1');
+    // Values its caller checks are a give-up when out of range, not a throw.
+    expect(transcode(Buffer.from('[]'), new Float64Array([-1.5, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))).toBe('a chain id that is not a safe integer');
+    expect(transcode(Buffer.from('[]'), new Float64Array([1, 1, 2 ** 53, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))).toBe('a block number that is not a safe integer');
   });
 });
