@@ -29,8 +29,9 @@ export type DecodePool = {
 };
 
 /**
- * Starts `threads` decode threads (default 1: it takes about 6 ms of CPU per Ethereum mainnet
- * block, so one keeps up with ~150 blocks/s; each costs about 50–60 MB of heap). Threads that idle
+ * Starts `threads` decode threads (default 1: with the native transcoder it takes about 1.2 ms of
+ * CPU per Ethereum mainnet block, 4 ms with the JavaScript one, so one keeps up with ~800 or ~250
+ * blocks/s; each costs about 50–60 MB of heap). Threads that idle
  * do not keep the process alive. A thread that dies outside a task (at its start) is logged as
  * `decode-thread-failed` on `log` and replaced; one that dies in a task fails that task's answer.
  * `nativeTranscoder` is the threads' NATIVE_TRANSCODER mode (default: the variable's, else auto). The thread runs src/decode/thread.ts through tsx when this file
