@@ -168,10 +168,11 @@ ensure_node_modules() {
 }
 
 # The native transcoder (native/, a Node-API addon in Rust; src/decode/native.ts loads it): built
-# with cargo when it is installed, cached by the hash of its sources and the compiler's version
-# under $NATIVE_CACHE_DIR, copied to native/build/transcode.node. Without cargo, or with
-# NATIVE_TRANSCODER=off, nothing is built and the JavaScript transcoder decodes (about 3x the
-# CPU per block); NATIVE_TRANSCODER=on makes a missing cargo an error.
+# with cargo (rustup's, or Debian's cargo package, installed here with apt-get when there is no
+# cargo: Rust 1.63, the oldest the crate builds with), cached by the hash of its sources and the
+# compiler's version under $NATIVE_CACHE_DIR, copied to native/build/transcode.node. With
+# NATIVE_TRANSCODER=off nothing is built and the JavaScript transcoder decodes (about 3x the CPU
+# per block), as it does, after a warning, where no cargo can be found or installed.
 ensure_native_transcoder() {
   local mode="${NATIVE_TRANSCODER:-auto}" cargo rustc key cached t0 out
   case $mode in
@@ -181,6 +182,17 @@ ensure_native_transcoder() {
   esac
   cargo=$(command -v cargo || true)
   [[ -z $cargo && -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]] && cargo="${CARGO_HOME:-$HOME/.cargo}/bin/cargo"
+  if [[ -z $cargo ]] && command -v apt-get >/dev/null; then
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o Dpkg::Use-Pty=0)
+    t0=$(now_ms)
+    log "native transcoder: no cargo; installing Debian's cargo with apt-get…"
+    if as_root "${apt[@]}" update >/dev/null && as_root "${apt[@]}" install --no-install-recommends cargo >/dev/null; then
+      cargo=$(command -v cargo || true)
+      log "native transcoder: cargo installed in $(since "$t0")"
+    else
+      warn "native transcoder: apt-get install cargo failed"
+    fi
+  fi
   if [[ -z $cargo ]]; then
     [[ $mode == on ]] && die "NATIVE_TRANSCODER=on but cargo is not installed (https://rustup.rs)"
     warn "native transcoder: cargo not found, so not built; the JavaScript transcoder decodes (slower)"
