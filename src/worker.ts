@@ -48,10 +48,9 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   const multiChain = config.chainsFile !== undefined;
   const prebuiltBundle = config.workflowBundlePath === undefined ? undefined : readWorkflowBundle(config.workflowBundlePath);
   const log = createLogger({ level: config.logLevel, base: { instanceId: config.instanceId, ...(multiChain ? {} : { chainId: chains[0]!.chainId }) }, mixin: activityLogFields });
-  // Said once here, or refused here when `on` and not built; the decode threads load it as the pool tells them.
+  // Refused here when `on` and not built (said once the checks passed); the decode threads load it as the pool tells them.
   const transcoder = loadNativeTranscoder(config.nativeTranscoder);
   setNativeTranscoder(transcoder);
-  log.info({ transcoder: transcoder.transcode ? 'native' : 'javascript', why: transcoder.why }, 'decode-transcoder');
   const coreMetricsPort = config.metricsPort === null ? null : await freeLocalPort();
   installTemporalRuntime(log, coreMetricsPort);
   const metrics = config.metricsPort === null ? null : createMetrics({ chainIds: chains.map((c) => c.chainId), finality: config.finality, confirmationDepth: config.confirmationDepth });
@@ -70,6 +69,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     const served = chains.map((chain, i) => createChainPool(chain, checked[i]!, { log: multiChain ? log.child({ chainId: chain.chainId }) : log, metrics }));
     // One set of decode threads for every chain of this worker, unless none would use them (VERIFY_ROOTS decodes on the main thread).
     const decodePool = config.decodeThreads === 0 || chains.every((c) => c.verifyRoots) ? null : createDecodePool(config.decodeThreads ?? undefined, log, config.nativeTranscoder);
+    log.info({ transcoder: transcoder.transcode ? 'native' : 'javascript', why: transcoder.why }, 'decode-transcoder');
 
     try {
       const connection = await NativeConnection.connect({ address: config.temporalAddress }).catch((err: unknown) => {
