@@ -38,8 +38,8 @@ const ASSUMED_BYTES_PER_BLOCK = 2 ** 20;
  * The fetch slots one worker shares over all the ranges of one chain (`adaptiveFetchSlots`): by
  * the mean size of the chain's blocks so far (1 MiB until the first answer), JSON-RPC batches of about 4 MiB of JSON (1 to
  * `maxBlocksPerBatch` blocks: half of `RPC_BATCH_CALLS`, default BLOCKS_PER_RPC_BATCH), and as many in flight (and unwritten) as fit in `fetchBufferBytes`
- * (2 to BLOCK_BATCHES_IN_FLIGHT). With the default `FETCH_BUFFER_MB` (24), Ethereum mainnet
- * (≈0.8 MB of JSON per block with receipts) gets 6 batches of 5 blocks, light chains (≈30 kB) 16 of 50. It
+ * (2 to BLOCK_BATCHES_IN_FLIGHT). With the default `FETCH_BUFFER_MB` (48), Ethereum mainnet
+ * (≈0.65–0.8 MB of JSON per block with receipts) gets about 12 batches of 5–6 blocks, light chains (≈30 kB) 16 of 50. It
  * bounds the worker's memory (parsed blocks take 2–3× their JSON) whatever a chain's blocks weigh.
  * Measured with `npm run bench` (README, Performance).
  */
@@ -72,7 +72,7 @@ export type ActivityObserver = {
 /**
  * What the activities need: the database, the RPC pool of this worker's chain, a logger,
  * `verifyRoots` (`VERIFY_ROOTS`), `fetchBufferBytes` (`FETCH_BUFFER_MB` in bytes; default the
- * config's default, 24 MiB), `rpcBatchCalls` (`RPC_BATCH_CALLS`: a JSON-RPC batch holds at most
+ * config's default, 48 MiB), `rpcBatchCalls` (`RPC_BATCH_CALLS`: a JSON-RPC batch holds at most
  * half as many blocks; default 100 calls, 50 blocks), optionally an observer (metrics), and `decodePool`: the threads
  * that decode answers (default: the process's shared pool, `sharedDecodePool`; null: none, the
  * main thread decodes; never used with `verifyRoots`).

@@ -40,7 +40,7 @@ describe('src/config/parse.ts', () => {
       gapCheckIntervalMs: 60000,
       stallTimeoutMs: 300000,
       maxConcurrentActivities: 16,
-      fetchBufferBytes: 24 * 1024 * 1024,
+      fetchBufferBytes: 48 * 1024 * 1024,
       decodeThreads: null,
       nativeTranscoder: 'auto',
       instanceId: undefined,
