@@ -12,15 +12,15 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 
+/** Where the addon may be, from this file (src/decode/ or dist/src/decode/). */
+const ADDON_PATHS = ['../../native/build/transcode.node', '../../../native/build/transcode.node'].map((path) => fileURLToPath(new URL(path, import.meta.url)));
+
 /**
  * Where `scripts/setup` puts the built addon: native/build/ at the top of the checkout, two
  * folders up from src/decode/ (tsx) and three from dist/src/decode/ (the compiled worker, and the
  * Docker image, whose build stage puts it there too).
  */
-export const NATIVE_TRANSCODER_PATH = [
-  new URL('../../native/build/transcode.node', import.meta.url),
-  new URL('../../../native/build/transcode.node', import.meta.url),
-].map((url) => fileURLToPath(url)).find((path) => existsSync(path)) ?? fileURLToPath(new URL('../../native/build/transcode.node', import.meta.url));
+export const NATIVE_TRANSCODER_PATH = ADDON_PATHS.find((path) => existsSync(path)) ?? ADDON_PATHS[0]!;
 
 /** `NATIVE_TRANSCODER`'s values. */
 export const NATIVE_TRANSCODER_MODES = ['auto', 'on', 'off'] as const;
@@ -49,20 +49,20 @@ export function loadNativeTranscoder(mode: string = process.env.NATIVE_TRANSCODE
   }
   const m = mode as NativeTranscoderMode;
   if (m === 'off') return { transcode: null, mode: m, why: 'NATIVE_TRANSCODER=off' };
+  let why: string;
   if (!existsSync(NATIVE_TRANSCODER_PATH)) {
-    const why = `${NATIVE_TRANSCODER_PATH} is not built (scripts/setup builds it when cargo is installed)`;
-    if (m === 'on') throw new ConfigError([`NATIVE_TRANSCODER=on but ${why}`]);
-    return { transcode: null, mode: m, why };
+    why = `${NATIVE_TRANSCODER_PATH} is not built (scripts/setup builds it when cargo is installed)`;
+  } else {
+    try {
+      const addon = createRequire(import.meta.url)(NATIVE_TRANSCODER_PATH) as { transcode?: unknown };
+      if (typeof addon.transcode !== 'function') throw new Error('it exports no transcode function');
+      return { transcode: addon.transcode as NativeTranscode, mode: m, why: `loaded ${NATIVE_TRANSCODER_PATH}` };
+    } catch (err) {
+      why = `${NATIVE_TRANSCODER_PATH} does not load: ${err instanceof Error ? err.message : String(err)}`;
+    }
   }
-  try {
-    const addon = createRequire(import.meta.url)(NATIVE_TRANSCODER_PATH) as { transcode?: unknown };
-    if (typeof addon.transcode !== 'function') throw new Error('it exports no transcode function');
-    return { transcode: addon.transcode as NativeTranscode, mode: m, why: `loaded ${NATIVE_TRANSCODER_PATH}` };
-  } catch (err) {
-    const why = `${NATIVE_TRANSCODER_PATH} does not load: ${err instanceof Error ? err.message : String(err)}`;
-    if (m === 'on') throw new ConfigError([`NATIVE_TRANSCODER=on but ${why}`]);
-    return { transcode: null, mode: m, why };
-  }
+  if (m === 'on') throw new ConfigError([`NATIVE_TRANSCODER=on but ${why}`]);
+  return { transcode: null, mode: m, why };
 }
 
 let loaded: NativeTranscoderStatus | undefined;
