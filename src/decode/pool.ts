@@ -1,17 +1,24 @@
 /**
- * The worker's decode threads: JSON-RPC answers of blocks are parsed, validated, converted to rows
- * and encoded for COPY off the main thread, which only moves bytes (HTTP in, COPY out) and runs
- * Temporal's activities. Why: in the mainnet bench the main thread's event loop was the bottleneck
- * (95 % busy); parsing, rows and encoding were about 5 of its 7.6 ms of CPU per block.
+ * The worker's decode threads: JSON-RPC batches of blocks are sent from them and their answers
+ * parsed, validated, converted to rows and encoded for COPY there, off the main thread, which only
+ * writes (COPY out) and runs Temporal's activities and the RPC pool's choices (endpoint, budget,
+ * retries). Why: in the mainnet bench the main thread's event loop was the bottleneck (95 % busy);
+ * parsing, rows and encoding were about 5 of its 7.6 ms of CPU per block. Then, with those moved,
+ * reading the bodies there (fetch's chunks, moved to the thread and back) made 254 of the main
+ * isolate's young-generation collections per 3,000 mainnet blocks and most of its 37 full ones: V8
+ * collects each time 32 MB of new ArrayBuffers gathered, and a collection there copies everything
+ * the worker has in flight.
  */
+import { randomUUID } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { RpcBadResponseError, RpcTransientError } from '../errors.js';
+import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import { DecodedBlock, DecodeThreadError, type BodyDecoder, type DecodedBody } from '../rpc/decoded.js';
 import type { Logger } from '../log.js';
 import type { RpcOutcome, RpcRequest } from '../rpc/types.js';
 import type { ColumnTypes, EncodedRows } from '../db/encoded-rows.js';
 import type { DecodedAnswer } from './blocks.js';
-import type { DecodeTask, DecodeThreadData } from './thread.js';
+import type { DecodeTask, DecodeThreadData, PostResult, PostTask } from './thread.js';
 import type { NativeTranscoderMode } from './native.js';
 
 /** Decode threads of a worker unless `DECODE_THREADS` says otherwise. */
@@ -39,41 +46,102 @@ export type DecodePool = {
  */
 export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger, nativeTranscoder?: NativeTranscoderMode): DecodePool {
   const typescript = import.meta.url.endsWith('.ts');
+  const cancelChannel = `evm-indexer-decode-cancel-${randomUUID()}`;
   const piscina = new Piscina({
     filename: new URL(typescript ? './thread.ts' : './thread.js', import.meta.url).href,
     name: 'decodeTask',
     minThreads: threads,
     maxThreads: threads,
+    // Post tasks mostly wait on the network: each thread runs as many as the RPC pool sends.
+    concurrentTasksPerWorker: POSTS_PER_THREAD,
     execArgv: typescript ? ['--import', 'tsx'] : [],
-    workerData: { nativeTranscoder } satisfies DecodeThreadData,
+    workerData: { nativeTranscoder, cancelChannel } satisfies DecodeThreadData,
   });
   piscina.on('error', (err: unknown) => log?.error({ err: err instanceof Error ? err.message : String(err) }, 'decode-thread-failed'));
+  const cancels = new BroadcastChannel(cancelChannel);
+  cancels.unref();
   let closed = false;
+  let nextId = 0;
+  const threadFailure = (label: string, err: unknown) =>
+    new DecodeThreadError(`decode thread failed on an answer from ${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   return {
     forRange: (chainId, types) => ({
       decode: async (chunks: Uint8Array[], length: number, requests: readonly RpcRequest[], label: string): Promise<RpcOutcome[]> => {
-        if (closed) throw new DecodeThreadError(`decode thread failed on an answer from ${label}: the decode threads are closed`);
+        if (closed) throw threadFailure(label, 'the decode threads are closed');
         const moved = movable(chunks);
         const task: DecodeTask = { chunks: moved, length, requests, label, chainId, types };
         const answer = (await piscina.run(task, { transferList: moved.map((c) => c.buffer as ArrayBuffer) }).catch((err: unknown) => {
-          throw new DecodeThreadError(`decode thread failed on an answer from ${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          throw threadFailure(label, err);
         })) as DecodedAnswer;
         if (!answer.ok) throw answer.error === 'transient' ? new RpcTransientError(answer.message) : new RpcBadResponseError(answer.message);
-        const shared: DecodedBody<EncodedRows> | null = answer.rows
-          ? { payload: answer.rows, blockCount: answer.decoded.filter((d) => d.invalid === undefined).length }
-          : null;
-        const outcomes = answer.outcomes;
-        for (const d of answer.decoded) {
-          outcomes[d.index] = { ok: true, result: new DecodedBlock(d.number, d.hash, d.parentHash, d.invalid === undefined ? shared : null, d.invalid) };
+        return outcomesOf(answer);
+      },
+      post: async (endpoint, requests, options) => {
+        if (closed) throw threadFailure(endpoint.label, 'the decode threads are closed');
+        if (options.signal?.aborted) throw new RpcTransientError(`${endpoint.label}: request cancelled`);
+        const task: PostTask = { id: nextId++, endpoint: { url: endpoint.url, label: endpoint.label }, requests, timeoutMs: options.timeoutMs, chainId, types };
+        const cancel = () => cancels.postMessage(task.id);
+        options.signal?.addEventListener('abort', cancel, { once: true });
+        let result: PostResult;
+        try {
+          result = (await piscina.run(task, { name: 'postTask' }).catch((err: unknown) => {
+            throw threadFailure(endpoint.label, err);
+          })) as PostResult;
+        } finally {
+          options.signal?.removeEventListener('abort', cancel);
         }
-        return outcomes;
+        if (!result.ok) throw rpcError(result.error, endpoint.label);
+        return { outcomes: result.answer ? outcomesOf(result.answer) : result.outcomes, bytes: result.bytes };
       },
     }),
     close: () => {
       closed = true;
+      cancels.close();
       return piscina.close();
     },
   };
+}
+
+/**
+ * Post tasks one decode thread runs at once, at most: what four endpoints at the RPC pool's
+ * largest in-flight budget send (16 requests of up to 4 slices each), so the pool, not the thread,
+ * limits them; more wait in piscina's queue.
+ */
+const POSTS_PER_THREAD = 256;
+
+/**
+ * The outcomes of a decoded answer as the caller gets them: each handled block's
+ * `eth_getBlockByNumber` outcome becomes a {@link DecodedBlock} (made here, on the caller's
+ * thread), sharing the answer's rows when valid.
+ */
+function outcomesOf(answer: DecodedAnswer & { ok: true }): RpcOutcome[] {
+  const shared: DecodedBody<EncodedRows> | null = answer.rows
+    ? { payload: answer.rows, blockCount: answer.decoded.filter((d) => d.invalid === undefined).length }
+    : null;
+  const outcomes = answer.outcomes;
+  for (const d of answer.decoded) {
+    outcomes[d.index] = { ok: true, result: new DecodedBlock(d.number, d.hash, d.parentHash, d.invalid === undefined ? shared : null, d.invalid) };
+  }
+  return outcomes;
+}
+
+/**
+ * The error a post task handed back, as the class postBatch threw (same message, Retry-After hint
+ * and rate-limit flag); anything else is the decoder's failure (DecodeThreadError).
+ */
+function rpcError(error: (PostResult & { ok: false })['error'], label: string): Error {
+  switch (error.name) {
+    case 'RpcTransientError':
+      return new RpcTransientError(error.message, { ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}), rateLimited: error.rateLimited ?? false });
+    case 'RpcBadResponseError':
+      return new RpcBadResponseError(error.message);
+    case 'RpcBatchTooLargeError':
+      return new RpcBatchTooLargeError(error.message);
+    case 'RpcUnsupportedError':
+      return new RpcUnsupportedError(error.message);
+    default:
+      return new DecodeThreadError(`decode thread failed on an answer from ${label}: ${error.message}`);
+  }
 }
 
 /**

@@ -1,23 +1,46 @@
 /**
- * Entry of the decode thread (a piscina worker thread; see src/decode/pool.ts): one task per
- * JSON-RPC answer of blocks: runs {@link decodeBlocksAnswer} on the body's chunks, moved here from
- * the main thread (not copied).
+ * Entry of the decode thread (a piscina worker thread; see src/decode/pool.ts). Two kinds of task:
+ * - `postTask`: sends one JSON-RPC batch of blocks and receipts (`postBatch`) from this thread and
+ *   decodes its answer here ({@link decodeBlocksAnswer}), so the body's bytes never reach the main
+ *   thread; what the RPC pool runs for every batch of blocks.
+ * - `decodeTask`: decodes an answer whose body the main thread read, its chunks moved here.
  */
-import { workerData } from 'node:worker_threads';
+import { BroadcastChannel, workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { loadNativeTranscoder, setNativeTranscoder, type NativeTranscoderMode } from './native.js';
 import type { ColumnTypes } from '../db/encoded-rows.js';
+import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import { decodeBlocksAnswer, type DecodedAnswer } from './blocks.js';
-import { joinChunks } from '../rpc/http-batch.js';
-import type { RpcRequest } from '../rpc/types.js';
+import { joinChunks, postBatch, type EndpointTarget } from '../rpc/http-batch.js';
+import type { RpcOutcome, RpcRequest } from '../rpc/types.js';
 
-/** What the pool gives each thread at its start (piscina's `workerData`). */
-export type DecodeThreadData = { nativeTranscoder: NativeTranscoderMode | undefined };
+/**
+ * What the pool gives each thread at its start (piscina's `workerData`): the NATIVE_TRANSCODER
+ * mode and the name of the BroadcastChannel on which the pool cancels `postTask`s (by `id`).
+ */
+export type DecodeThreadData = { nativeTranscoder: NativeTranscoderMode | undefined; cancelChannel?: string };
 
 const data = workerData as DecodeThreadData | undefined;
 if (data?.nativeTranscoder) setNativeTranscoder(loadNativeTranscoder(data.nativeTranscoder));
 
-/** One task: the answer to `requests` from endpoint `label`, whose body is `chunks` (`length` bytes in all). */
+/** The running postTasks' abort controllers, by task id. */
+const running = new Map<number, AbortController>();
+/** Ids cancelled before their task started here (or after it ended: the oldest are forgotten past CANCELLED_EARLY_MAX). */
+const cancelledEarly = new Set<number>();
+const CANCELLED_EARLY_MAX = 1_024;
+if (data?.cancelChannel) {
+  const channel = new BroadcastChannel(data.cancelChannel);
+  channel.unref();
+  channel.onmessage = (event) => {
+    const id = (event as { data: number }).data;
+    const controller = running.get(id);
+    if (controller) return controller.abort();
+    cancelledEarly.add(id);
+    if (cancelledEarly.size > CANCELLED_EARLY_MAX) cancelledEarly.delete(cancelledEarly.values().next().value as number);
+  };
+}
+
+/** One decode task: the answer to `requests` from endpoint `label`, whose body is `chunks` (`length` bytes in all). */
 export type DecodeTask = { chunks: Uint8Array[]; length: number; requests: readonly RpcRequest[]; label: string; chainId: number; types: ColumnTypes };
 
 /** Decodes one answer (piscina calls it in the thread); its encoded rows are moved, not copied, to the caller. @throws only on a bug in this file. */
@@ -32,3 +55,67 @@ export function decodeTask(task: DecodeTask): unknown {
   return Piscina.move({ [Piscina.transferableSymbol]: tuples ? [tuples, ...spent] : spent, [Piscina.valueSymbol]: answer } as never);
 }
 
+/**
+ * One post task: `requests` (ids 0..n−1) to `endpoint` (its URL with any secret, and its label),
+ * each HTTP request within `timeoutMs`, for chain `chainId` with the batch tables' column `types`;
+ * `id` is what the pool cancels it by.
+ */
+export type PostTask = { id: number; endpoint: EndpointTarget; requests: readonly RpcRequest[]; timeoutMs: number; chainId: number; types: ColumnTypes };
+
+/**
+ * What a post task gives back: the outcomes, with `answer` when the body was decoded here (a 2xx
+ * answer: its `outcomes` are the outcomes), and `bytes`, the body's size; or the error postBatch
+ * threw, by class name (`unknown` for anything but the RPC errors), message and, for
+ * RpcTransientError, its Retry-After hint and rate-limit flag.
+ */
+export type PostResult =
+  | { ok: true; answer: DecodedAnswer & { ok: true }; bytes: number }
+  | { ok: true; answer: null; outcomes: RpcOutcome[]; bytes: number }
+  | { ok: false; error: { name: string; message: string; retryAfterMs?: number; rateLimited?: boolean } };
+
+/** The RPC errors a post task hands back as they are (postBatch's and the decoder's). */
+const RPC_ERRORS = [RpcTransientError, RpcBadResponseError, RpcBatchTooLargeError, RpcUnsupportedError];
+
+/**
+ * Sends one batch and decodes its answer in this thread (piscina calls it; many run at once): `postBatch` with a decoder that runs
+ * {@link decodeBlocksAnswer} here. The encoded rows are moved, not copied, to the caller; the
+ * body's chunks stay here and die young. Never throws: an error is in the result.
+ */
+export async function postTask(task: PostTask): Promise<unknown> {
+  const controller = new AbortController();
+  running.set(task.id, controller);
+  if (cancelledEarly.delete(task.id)) controller.abort();
+  let bytes = 0;
+  let decoded: (DecodedAnswer & { ok: true }) | null = null;
+  try {
+    const outcomes = await postBatch(task.endpoint, task.requests, {
+      timeoutMs: task.timeoutMs,
+      signal: controller.signal,
+      onBody: (n) => {
+        bytes += n;
+      },
+      decode: {
+        decode: async (chunks, length, requests, label) => {
+          const answer = decodeBlocksAnswer(joinChunks(chunks, length), requests, label, task.chainId, task.types);
+          if (!answer.ok) throw answer.error === 'transient' ? new RpcTransientError(answer.message) : new RpcBadResponseError(answer.message);
+          decoded = answer;
+          return answer.outcomes;
+        },
+      },
+    });
+    const answer = decoded as (DecodedAnswer & { ok: true }) | null;
+    if (!answer) return { ok: true, answer: null, outcomes, bytes } satisfies PostResult;
+    const result: PostResult = { ok: true, answer, bytes };
+    return answer.rows?.tuples ? Piscina.move({ [Piscina.transferableSymbol]: [answer.rows.tuples], [Piscina.valueSymbol]: result } as never) : result;
+  } catch (err) {
+    const known = RPC_ERRORS.some((type) => err instanceof type);
+    const error: (PostResult & { ok: false })['error'] = { name: known ? (err as Error).name : 'unknown', message: err instanceof Error ? err.message : String(err) };
+    if (err instanceof RpcTransientError) {
+      if (err.retryAfterMs !== undefined) error.retryAfterMs = err.retryAfterMs;
+      error.rateLimited = err.rateLimited;
+    }
+    return { ok: false, error } satisfies PostResult;
+  } finally {
+    running.delete(task.id);
+  }
+}

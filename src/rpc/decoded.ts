@@ -1,10 +1,12 @@
+import type { EndpointTarget } from './http-batch.js';
 import type { RpcOutcome, RpcRequest } from './types.js';
 
 /**
  * Decodes the body of a JSON-RPC batch answer somewhere else than the caller's event loop (the
  * worker's decode thread, src/decode/): parses it, matches it by id like {@link matchById}, and
  * may hand back, in place of a block and its receipts, a {@link DecodedBlock} it already validated
- * and converted. `postBatch` uses it, when given, for answers with HTTP 2xx.
+ * and converted. `postBatch` uses it, when given, for answers with HTTP 2xx; the RPC pool calls
+ * its `post`, when it has one, in place of `postBatch`.
  */
 export type BodyDecoder = {
   /**
@@ -16,6 +18,16 @@ export type BodyDecoder = {
    *   the decoder itself failed (its thread died, it was closed, a bug).
    */
   decode(chunks: Uint8Array[], bytes: number, requests: readonly RpcRequest[], label: string): Promise<RpcOutcome[]>;
+  /**
+   * Optional: sends `requests` as one JSON-RPC batch POST to `endpoint` from where the decoder runs
+   * and decodes the answer there, so the body's bytes never reach the caller's thread: the
+   * outcomes and errors of `postBatch(endpoint, requests, { ...options, decode: this })`, with
+   * `bytes`, the size of the body read (what `postBatch` gives `onBody`).
+   * @throws what postBatch throws (RpcTransientError with its Retry-After hint and rate-limit
+   *   flag, RpcBatchTooLargeError, RpcBadResponseError, RpcUnsupportedError, same messages);
+   *   DecodeThreadError when the decoder itself failed.
+   */
+  post?(endpoint: EndpointTarget, requests: readonly RpcRequest[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ outcomes: RpcOutcome[]; bytes: number }>;
 };
 
 /**

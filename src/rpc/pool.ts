@@ -371,8 +371,12 @@ async function sendSized(e: PoolEndpoint, requests: readonly RpcRequest[], timeo
       const onBody = (bytes: number) => { bodyBytes += bytes; };
       // A decoder handles a block only with its receipts in the same answer: with one, slices hold whole pairs of calls.
       const step = decode && e.maxBatchCalls > 1 ? e.maxBatchCalls - (e.maxBatchCalls % 2) : e.maxBatchCalls;
+      const post = step > 1 ? decode?.post?.bind(decode) : undefined;
       const send = (slice: readonly RpcRequest[]) =>
-        postBatch(e, slice, { timeoutMs, signal, onBody, ...(step > 1 ? { decode } : {}) }).then((outcomes) => refuseBatchLimit(e, slice, outcomes));
+        (post
+          ? post({ url: e.url, label: e.label }, slice, { timeoutMs, ...(signal ? { signal } : {}) }).then(({ outcomes, bytes }) => { onBody(bytes); return outcomes; })
+          : postBatch(e, slice, { timeoutMs, signal, onBody, ...(step > 1 ? { decode } : {}) })
+        ).then((outcomes) => refuseBatchLimit(e, slice, outcomes));
       sent = Math.min(step, requests.length);
       if (step >= requests.length) return { outcomes: await send(requests), bodyBytes };
       const slices: Promise<RpcOutcome[]>[] = [];

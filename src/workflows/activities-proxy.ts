@@ -3,20 +3,25 @@
  * Retry: exponential backoff from 1 s, doubling, capped at 60 s; the error types in
  * `NON_RETRYABLE_ERROR_TYPES` are never retried.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors.js';
 import { rangeSummary } from './details.js';
 
-/** Proxies for a workflow whose activities may try `maxRetries` times (0 = unlimited). */
-export function createActivityProxies(maxRetries: number) {
-  const retry = {
+/** The retry policy of a workflow whose activities may try `maxRetries` times (0 = unlimited). */
+function retryPolicy(maxRetries: number) {
+  return {
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '60 seconds',
     ...(maxRetries > 0 ? { maximumAttempts: maxRetries } : {}), // absent = unlimited
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
   };
+}
+
+/** Proxies for a workflow whose activities may try `maxRetries` times (0 = unlimited). */
+export function createActivityProxies(maxRetries: number) {
+  const retry = retryPolicy(maxRetries);
   // No eager dispatch: the server would hand a range straight to the worker that completed the
   // sync's workflow task, so that worker ran most ranges (11 of 14 in the scale-out bench) while
   // the others idled. Through the task queue, every worker's pollers take them.
@@ -43,4 +48,14 @@ export function createActivityProxies(maxRetries: number) {
     findGaps: quick.findGaps,
     verifyRange: reads.verifyRange,
   } satisfies Activities;
+}
+
+/**
+ * `saveCursor` as a local activity (run by the worker that runs the workflow task, recorded as one
+ * marker event), with the retry policy of {@link createActivityProxies}. Why: the sync saves its
+ * cursor after every range it stores; as a regular activity each save cost the Temporal server
+ * six history events and two task dispatches, about as much as the range's own activity.
+ */
+export function createLocalActivityProxies(maxRetries: number): Pick<Activities, 'saveCursor'> {
+  return { saveCursor: proxyLocalActivities<Pick<Activities, 'saveCursor'>>({ startToCloseTimeout: '2 minutes', retry: retryPolicy(maxRetries) }).saveCursor };
 }

@@ -7,10 +7,13 @@
  */
 import { condition, continueAsNew, log, metricMeter, patched, setCurrentDetails, setHandler, sleep, upsertSearchAttributes, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import { syncTarget, type Cursor } from '../domain/index.js';
-import { createActivityProxies } from './activities-proxy.js';
+import { createActivityProxies, createLocalActivityProxies } from './activities-proxy.js';
 import { cursorSearchAttribute, pauseSignal, resumeSignal, syncProgressQuery, type ChainSyncInput, type SyncProgress } from './definitions.js';
 import { syncDetails } from './details.js';
 import { runWindow, WINDOW_GUIDED_TAIL, WINDOW_REFILL_FIRST } from './window.js';
+
+/** Patch marker of the sync that saves its cursor after each range with a local activity. */
+export const CURSOR_SAVED_LOCALLY = 'cursor-saved-locally';
 
 /**
  * Follows chain `input.chainId` forever, storing every confirmed block once. Never returns; ends
@@ -19,6 +22,7 @@ import { runWindow, WINDOW_GUIDED_TAIL, WINDOW_REFILL_FIRST } from './window.js'
  */
 export async function chainSync(input: ChainSyncInput): Promise<void> {
   const acts = createActivityProxies(input.maxRetries);
+  const local = createLocalActivityProxies(input.maxRetries);
   let paused = input.carried?.paused ?? false;
   let cursor: Cursor = input.carried?.cursor ?? { blockNumber: input.startBlock - 1, blockHash: null };
   const startedAtMs = Date.now();
@@ -193,7 +197,8 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
         index: (range) => acts.indexRange({ chainId: input.chainId, from: range.from, to: range.to }),
         shouldStop: () => paused || workflowInfo().continueAsNewSuggested,
         onAdvance: async (next, consumed) => {
-          await acts.saveCursor({ chainId: input.chainId, cursor: next });
+          // A local activity since this patch; runs recorded before it replay with the regular one.
+          await (patched(CURSOR_SAVED_LOCALLY) ? local : acts).saveCursor({ chainId: input.chainId, cursor: next });
           setCursor(next);
           progress.blocksStoredThisRun += consumed.reduce((sum, b) => sum + b.blockCount, 0);
         },

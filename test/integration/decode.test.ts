@@ -14,10 +14,11 @@ import { exportBlock, toBatchRows, writeBatch, type ColumnTypes, type EncodedRow
 import { BATCH_TABLES } from '../../src/db/rows.js';
 import { decodeBlocksAnswer, type DecodedAnswer } from '../../src/decode/blocks.js';
 import { createDecodePool, type DecodePool } from '../../src/decode/pool.js';
-import { RpcTransientError } from '../../src/errors.js';
+import { RpcBatchTooLargeError, RpcTransientError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { createRpcPool, DecodedBlock, DecodeThreadError, type RpcBlock, type RpcReceipt, type RpcRequest } from '../../src/rpc/index.js';
 import { RECORDED_BLOCKS, diffWithRecording, loadRecorded } from '../fixtures/recorded-blocks.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { startReplayServer } from '../support/replay-server.js';
 import { createTestDatabase, type TestDatabase } from '../support/stack.js';
 
@@ -214,13 +215,72 @@ describe('the decode thread', () => {
       const servers = await Promise.all([0, 1].map(() => startReplayServer({ chainId: 999, blocks: [{ block: b.block as never, receipts: b.receipts }] })));
       const rpc = createRpcPool({ urls: servers.map((server) => server.url), timeoutMs: 5_000, log: createLogger({ level: 'silent' as never, pretty: false }) });
       try {
+        // Its post fails before sending anything.
         const batch = rpc.batch(callsFor(50_000), (outcomes) => outcomes, undefined, closed.forRange(999, types));
         await expect(batch).rejects.toBeInstanceOf(DecodeThreadError);
+        expect(servers.map((server) => server.calls.length)).toEqual([0, 0]);
+        // Its decode, given a body the main thread read, fails after the endpoint answered.
+        const { decode } = closed.forRange(999, types);
+        await expect(rpc.batch(callsFor(50_000), (outcomes) => outcomes, undefined, { decode })).rejects.toBeInstanceOf(DecodeThreadError);
         expect(servers.map((server) => server.calls.length).sort()).toEqual([0, 2]); // one endpoint asked, once
         expect(rpc.health().map((h) => [h.errors, h.breaker])).toEqual([[{}, 'closed'], [{}, 'closed']]);
       } finally {
         rpc.close();
         await Promise.all(servers.map((server) => server.close()));
+      }
+    });
+
+    it('post() sends the batch from the thread and decodes it there: the DecodedBlocks, the body\'s size, the RPC pool\'s errors with their hints', async () => {
+      const b = recorded('ethereum/18000000');
+      const server = await startReplayServer({ chainId: 1, blocks: [{ block: b.block as never, receipts: b.receipts }] });
+      const proxy = await startFaultProxy({ upstream: server.url });
+      const decoder = pool.forRange(1, types);
+      const endpoint = { url: `${proxy.url}/v2/SECRET`, label: LABEL };
+      try {
+        const { outcomes, bytes } = await decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 5_000 });
+        const decoded = (outcomes[0]!.ok ? outcomes[0]!.result : null) as DecodedBlock;
+        expect(decoded).toBeInstanceOf(DecodedBlock);
+        expect([decoded.number, decoded.hash, decoded.body!.blockCount, outcomes[1]]).toEqual([18_000_000, b.block.hash, 1, { ok: true, result: null }]);
+        expect(threadTuples(decoded.body!.payload as EncodedRows)).toEqual(mainThreadTuples(1, [{ block: b.block, receipts: b.receipts }], types));
+        expect(bytes).toBe(answer([{ result: b.block }, { result: b.receipts }]).length);
+        // Not decoded (no block asked): plain outcomes, as postBatch gives them.
+        expect(await decoder.post!(endpoint, [{ method: 'eth_chainId', params: [] }], { timeoutMs: 5_000 })).toMatchObject({ outcomes: [{ ok: true, result: '0x1' }] });
+
+        proxy.set({ http429: { when: 'always', retryAfterSeconds: 7 } });
+        const limited = await decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 5_000 }).catch((err: unknown) => err);
+        expect(limited).toBeInstanceOf(RpcTransientError);
+        expect(limited).toMatchObject({ message: `${LABEL}: HTTP 429 for a batch of 2`, retryAfterMs: 7_000, rateLimited: true });
+
+        proxy.set({ maxBatchItems: 1 });
+        await expect(decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 5_000 })).rejects.toThrow(new RpcBatchTooLargeError(`${LABEL}: HTTP 413, a batch of 2 calls is too large`));
+        await expect(decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 5_000 })).rejects.toBeInstanceOf(RpcBatchTooLargeError);
+
+        proxy.set({ garbage: 'always' });
+        await expect(decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 5_000 })).rejects.toBeInstanceOf(RpcTransientError);
+
+        proxy.set({ stall: 'always' });
+        const timedOut = decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 300 });
+        await expect(timedOut).rejects.toThrow(new RpcTransientError(`${LABEL}: no answer within 300 ms`));
+
+        // Cancelled while in flight, and before it was sent.
+        const controller = new AbortController();
+        const cancelled = decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 60_000, signal: controller.signal });
+        setTimeout(() => controller.abort(), 100);
+        const startedAt = Date.now();
+        await expect(cancelled).rejects.toThrow(new RpcTransientError(`${LABEL}: request cancelled`));
+        expect(Date.now() - startedAt).toBeLessThan(30_000); // not the 60 s timeout
+        await expect(decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 60_000, signal: controller.signal })).rejects.toThrow(new RpcTransientError(`${LABEL}: request cancelled`));
+        expect(proxy.records().length).toBe(2); // the timed-out one and the cancelled one: the last never left
+
+        proxy.reset();
+        await proxy.setDown(true);
+        const refused = await decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 5_000 }).catch((err: unknown) => err);
+        expect(refused).toBeInstanceOf(RpcTransientError);
+        expect((refused as Error).message).toMatch(new RegExp(`^${LABEL}: connection failed \\(`));
+        expect((refused as Error).message).not.toContain('SECRET');
+      } finally {
+        await proxy.close();
+        await server.close();
       }
     });
 
@@ -236,10 +296,14 @@ describe('the decode thread', () => {
     const server = await startReplayServer({ chainId: 1, blocks: [{ block: b.block as never, receipts: b.receipts }] });
     const decodePool = createDecodePool(1);
     let decodedAnswers = 0;
+    let posted = 0;
     const counting: DecodePool = {
       forRange: (chainId, columnTypes) => {
         const decoder = decodePool.forRange(chainId, columnTypes);
-        return { decode: async (...args) => { decodedAnswers++; return decoder.decode(...args); } };
+        return {
+          decode: async (...args) => { decodedAnswers++; return decoder.decode(...args); },
+          post: async (...args) => { posted++; return decoder.post!(...args); },
+        };
       },
       close: () => decodePool.close(),
     };
@@ -258,7 +322,7 @@ describe('the decode thread', () => {
       const mainSummary = await runIndexRange({ db: database.db, pool: rpc, chainId: 1, log }, range);
       const mainRows = await stored();
       const threadSummary = await runIndexRange({ db: database.db, pool: rpc, chainId: 1, log, decodePool: counting }, range);
-      expect(decodedAnswers).toBe(1);
+      expect([posted, decodedAnswers]).toEqual([1, 0]); // sent from the thread, not read on this one
       expect(threadSummary).toEqual(mainSummary);
       expect(threadSummary).toMatchObject({ blockCount: 1, transactionCount: 94, logCount: 291 });
       expect(await stored()).toEqual(mainRows);
