@@ -62,6 +62,22 @@ export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger,
   cancels.unref();
   let closed = false;
   let nextId = 0;
+  // One abort listener per signal (a range's posts share its activity's signal), not one per post.
+  const postsBySignal = new WeakMap<AbortSignal, Set<number>>();
+  /** Cancels post `id` in its thread when `signal` aborts; returns what forgets it. */
+  const watch = (signal: AbortSignal, id: number): (() => void) => {
+    let ids = postsBySignal.get(signal);
+    if (!ids) {
+      const watched = (ids = new Set());
+      postsBySignal.set(signal, watched);
+      signal.addEventListener('abort', () => {
+        for (const pending of watched) cancels.postMessage(pending);
+        watched.clear();
+      }, { once: true });
+    }
+    ids.add(id);
+    return () => ids.delete(id);
+  };
   const threadFailure = (label: string, err: unknown) =>
     new DecodeThreadError(`decode thread failed on an answer from ${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   return {
@@ -80,15 +96,14 @@ export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger,
         if (closed) throw threadFailure(endpoint.label, 'the decode threads are closed');
         if (options.signal?.aborted) throw new RpcTransientError(`${endpoint.label}: request cancelled`);
         const task: PostTask = { id: nextId++, endpoint: { url: endpoint.url, label: endpoint.label }, requests, timeoutMs: options.timeoutMs, chainId, types };
-        const cancel = () => cancels.postMessage(task.id);
-        options.signal?.addEventListener('abort', cancel, { once: true });
+        const unwatch = options.signal ? watch(options.signal, task.id) : () => {};
         let result: PostResult;
         try {
           result = (await piscina.run(task, { name: 'postTask' }).catch((err: unknown) => {
             throw threadFailure(endpoint.label, err);
           })) as PostResult;
         } finally {
-          options.signal?.removeEventListener('abort', cancel);
+          unwatch();
         }
         if (!result.ok) throw rpcError(result.error, endpoint.label);
         return { outcomes: result.answer ? outcomesOf(result.answer) : result.outcomes, bytes: result.bytes };
