@@ -25,19 +25,11 @@ if (data?.nativeTranscoder) setNativeTranscoder(loadNativeTranscoder(data.native
 
 /** The running postTasks' abort controllers, by task id. */
 const running = new Map<number, AbortController>();
-/** Ids cancelled before their task started here (or after it ended: the oldest are forgotten past CANCELLED_EARLY_MAX). */
-const cancelledEarly = new Set<number>();
-const CANCELLED_EARLY_MAX = 1_024;
 if (data?.cancelChannel) {
   const channel = new BroadcastChannel(data.cancelChannel);
   channel.unref();
-  channel.onmessage = (event) => {
-    const id = (event as { data: number }).data;
-    const controller = running.get(id);
-    if (controller) return controller.abort();
-    cancelledEarly.add(id);
-    if (cancelledEarly.size > CANCELLED_EARLY_MAX) cancelledEarly.delete(cancelledEarly.values().next().value as number);
-  };
+  // Ids of posts other threads run, or that ended, are ignored: a post not started yet sees its flag.
+  channel.onmessage = (event) => running.get((event as { data: number }).data)?.abort();
 }
 
 /** One decode task: the answer to `requests` from endpoint `label`, whose body is `chunks` (`length` bytes in all). */
@@ -58,9 +50,10 @@ export function decodeTask(task: DecodeTask): unknown {
 /**
  * One post task: `requests` (ids 0..n−1) to `endpoint` (its URL with any secret, and its label),
  * each HTTP request within `timeoutMs`, for chain `chainId` with the batch tables' column `types`;
- * `id` is what the pool cancels it by.
+ * `id` is what the pool cancels it by once it runs, `cancelled` (one Int32 on a SharedArrayBuffer)
+ * is 1 when it was cancelled, checked when it starts here.
  */
-export type PostTask = { id: number; endpoint: EndpointTarget; requests: readonly RpcRequest[]; timeoutMs: number; chainId: number; types: ColumnTypes };
+export type PostTask = { id: number; cancelled: Int32Array; endpoint: EndpointTarget; requests: readonly RpcRequest[]; timeoutMs: number; chainId: number; types: ColumnTypes };
 
 /**
  * What a post task gives back: the outcomes, with `answer` when the body was decoded here (a 2xx
@@ -83,8 +76,8 @@ const RPC_ERRORS = [RpcTransientError, RpcBadResponseError, RpcBatchTooLargeErro
  */
 export async function postTask(task: PostTask): Promise<unknown> {
   const controller = new AbortController();
-  running.set(task.id, controller);
-  if (cancelledEarly.delete(task.id)) controller.abort();
+  running.set(task.id, controller); // before the flag is read: a cancel after this finds it here
+  if (Atomics.load(task.cancelled, 0) === 1) controller.abort();
   let bytes = 0;
   let decoded: (DecodedAnswer & { ok: true }) | null = null;
   try {

@@ -57,5 +57,10 @@ export function createActivityProxies(maxRetries: number) {
  * six history events and two task dispatches, about as much as the range's own activity.
  */
 export function createLocalActivityProxies(maxRetries: number): Pick<Activities, 'saveCursor'> {
-  return { saveCursor: proxyLocalActivities<Pick<Activities, 'saveCursor'>>({ startToCloseTimeout: '2 minutes', retry: retryPolicy(maxRetries) }).saveCursor };
+  // Retries more than 10 s apart wait on a server timer: without it the SDK would hold the
+  // workflow task open and heartbeat it for as long as Postgres is down (3 history events every
+  // 8 s or so, until the history's limit).
+  return {
+    saveCursor: proxyLocalActivities<Pick<Activities, 'saveCursor'>>({ startToCloseTimeout: '2 minutes', localRetryThreshold: '10 seconds', retry: retryPolicy(maxRetries) }).saveCursor,
+  };
 }

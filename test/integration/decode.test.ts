@@ -20,7 +20,7 @@ import { createRpcPool, DecodedBlock, DecodeThreadError, type RpcBlock, type Rpc
 import { RECORDED_BLOCKS, diffWithRecording, loadRecorded } from '../fixtures/recorded-blocks.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { startReplayServer } from '../support/replay-server.js';
-import { createTestDatabase, type TestDatabase } from '../support/stack.js';
+import { createTestDatabase, waitFor, type TestDatabase } from '../support/stack.js';
 
 const LABEL = 'node#0';
 const withReceipts = RECORDED_BLOCKS.filter((b) => b.receiptsFile !== null);
@@ -272,12 +272,48 @@ describe('the decode thread', () => {
         await expect(decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 60_000, signal: controller.signal })).rejects.toThrow(new RpcTransientError(`${LABEL}: request cancelled`));
         expect(proxy.records().length).toBe(2); // the timed-out one and the cancelled one: the last never left
 
+        // Cancelled at once, before its thread starts it (its shared flag), while 300 others wait in the thread and its queue (over the 256 a thread runs).
+        const crowd = new AbortController();
+        const waiting = Array.from({ length: 300 }, () => decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 60_000, signal: crowd.signal }).catch((err: unknown) => err));
+        const early = new AbortController();
+        const queued = decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 60_000, signal: early.signal });
+        early.abort();
+        const queuedAt = Date.now();
+        await expect(queued).rejects.toThrow(new RpcTransientError(`${LABEL}: request cancelled`));
+        crowd.abort();
+        expect((await Promise.all(waiting)).map((err) => (err as Error).message)).toEqual(Array.from({ length: 300 }, () => `${LABEL}: request cancelled`));
+        expect(Date.now() - queuedAt).toBeLessThan(30_000);
+
         proxy.reset();
         await proxy.setDown(true);
         const refused = await decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 5_000 }).catch((err: unknown) => err);
         expect(refused).toBeInstanceOf(RpcTransientError);
         expect((refused as Error).message).toMatch(new RegExp(`^${LABEL}: connection failed \\(`));
         expect((refused as Error).message).not.toContain('SECRET');
+      } finally {
+        await proxy.close();
+        await server.close();
+      }
+    });
+
+    it('post() still cancels while the pool closes, and a cancel after it closed throws nothing', async () => {
+      const b = recorded('ethereum/18000000');
+      const server = await startReplayServer({ chainId: 1, blocks: [{ block: b.block as never, receipts: b.receipts }] });
+      const proxy = await startFaultProxy({ upstream: server.url });
+      const closing = createDecodePool(1);
+      try {
+        proxy.set({ stall: 'always' });
+        const controller = new AbortController();
+        const posted = closing.forRange(1, types).post!({ url: proxy.url, label: LABEL }, callsFor(18_000_000), { timeoutMs: 60_000, signal: controller.signal });
+        await waitFor('the request at the proxy', async () => proxy.records().length === 1, { timeoutMs: 10_000 });
+        const closed = closing.close();
+        controller.abort();
+        await expect(posted).rejects.toThrow(new RpcTransientError(`${LABEL}: request cancelled`));
+        await closed;
+        const after = new AbortController();
+        await expect(closing.forRange(1, types).post!({ url: proxy.url, label: LABEL }, callsFor(18_000_000), { timeoutMs: 1_000, signal: after.signal }))
+          .rejects.toThrow(new DecodeThreadError(`decode thread failed on a request to ${LABEL}: the decode threads are closed`));
+        after.abort(); // nothing listens: no throw
       } finally {
         await proxy.close();
         await server.close();
