@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
-import { DecodedBlock, DecodeThreadError, type BodyDecoder, type DecodedBody } from '../rpc/decoded.js';
+import { bodyRefused, DecodedBlock, DecodeThreadError, type BodyDecoder, type DecodedBody } from '../rpc/decoded.js';
 import type { Logger } from '../log.js';
 import type { RpcOutcome, RpcRequest } from '../rpc/types.js';
 import type { ColumnTypes, EncodedRows } from '../db/encoded-rows.js';
@@ -93,7 +93,7 @@ export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger,
         const answer = (await piscina.run(task, { transferList: moved.map((c) => c.buffer as ArrayBuffer) }).catch((err: unknown) => {
           throw threadFailure(label, err);
         })) as DecodedAnswer;
-        if (!answer.ok) throw answer.error === 'transient' ? new RpcTransientError(answer.message) : new RpcBadResponseError(answer.message);
+        if (!answer.ok) throw bodyRefused(answer);
         return outcomesOf(answer);
       },
       post: async (endpoint, requests, options) => {

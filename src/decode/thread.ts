@@ -11,6 +11,7 @@ import { loadNativeTranscoder, setNativeTranscoder, type NativeTranscoderMode } 
 import type { ColumnTypes } from '../db/encoded-rows.js';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import { decodeBlocksAnswer, type DecodedAnswer } from './blocks.js';
+import { bodyRefused } from '../rpc/decoded.js';
 import { joinChunks, postBatch, type EndpointTarget } from '../rpc/http-batch.js';
 import type { RpcOutcome, RpcRequest } from '../rpc/types.js';
 
@@ -90,7 +91,7 @@ export async function postTask(task: PostTask): Promise<unknown> {
       decode: {
         decode: async (chunks, length, requests, label) => {
           const answer = decodeBlocksAnswer(joinChunks(chunks, length), requests, label, task.chainId, task.types);
-          if (!answer.ok) throw answer.error === 'transient' ? new RpcTransientError(answer.message) : new RpcBadResponseError(answer.message);
+          if (!answer.ok) throw bodyRefused(answer);
           decoded = answer;
           return answer.outcomes;
         },

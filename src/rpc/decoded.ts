@@ -1,3 +1,4 @@
+import { RpcBadResponseError, RpcTransientError } from '../errors.js';
 import type { EndpointTarget } from './http-batch.js';
 import type { RpcOutcome, RpcRequest } from './types.js';
 
@@ -29,6 +30,15 @@ export type BodyDecoder = {
    */
   post?(endpoint: EndpointTarget, requests: readonly RpcRequest[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ outcomes: RpcOutcome[]; bytes: number }>;
 };
+
+/**
+ * The error `postBatch` throws for a body a decoder refused, by the kind and message the decoder
+ * gave (src/decode/blocks.ts `DecodedAnswer`): RpcTransientError for a body that is not JSON,
+ * RpcBadResponseError for one of the wrong shape.
+ */
+export function bodyRefused(refusal: { error: 'transient' | 'bad-response'; message: string }): RpcTransientError | RpcBadResponseError {
+  return refusal.error === 'transient' ? new RpcTransientError(refusal.message) : new RpcBadResponseError(refusal.message);
+}
 
 /**
  * The decoder failed, not the endpoint (its thread died, it was closed, a bug): the pool neither

@@ -374,7 +374,7 @@ async function sendSized(e: PoolEndpoint, requests: readonly RpcRequest[], timeo
       const post = step > 1 ? decode?.post?.bind(decode) : undefined;
       const send = (slice: readonly RpcRequest[]) =>
         (post
-          ? post({ url: e.url, label: e.label }, slice, { timeoutMs, ...(signal ? { signal } : {}) }).then(({ outcomes, bytes }) => { onBody(bytes); return outcomes; })
+          ? post(e, slice, { timeoutMs, ...(signal ? { signal } : {}) }).then(({ outcomes, bytes }) => { onBody(bytes); return outcomes; })
           : postBatch(e, slice, { timeoutMs, signal, onBody, ...(step > 1 ? { decode } : {}) })
         ).then((outcomes) => refuseBatchLimit(e, slice, outcomes));
       sent = Math.min(step, requests.length);
