@@ -27,7 +27,7 @@ import { createActivities, type Activities } from './activities/index.js';
 import { ConfigError, ChainMismatchError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, createReadiness, startMetricsServer, type Metrics, type MetricsServer } from './metrics/index.js';
-import { checkChainIds, createRpcPool, redactUrls, type RpcPool } from './rpc/index.js';
+import { checkChainIds, createRpcPool, redactUrls, setHttpClient, type RpcPool } from './rpc/index.js';
 
 /** Time in-flight activities get to finish after SIGTERM; keep below Kubernetes' termination grace. */
 const SHUTDOWN_GRACE = '30 seconds';
@@ -51,6 +51,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   // Refused here when `on` and not built (said once the checks passed); the decode threads load it as the pool tells them.
   const transcoder = loadNativeTranscoder(config.nativeTranscoder);
   setNativeTranscoder(transcoder);
+  setHttpClient(config.rpcHttpClient);
   const coreMetricsPort = config.metricsPort === null ? null : await freeLocalPort();
   installTemporalRuntime(log, coreMetricsPort);
   const metrics = config.metricsPort === null ? null : createMetrics({ chainIds: chains.map((c) => c.chainId), finality: config.finality, confirmationDepth: config.confirmationDepth });
@@ -68,7 +69,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     }
     const served = chains.map((chain, i) => createChainPool(chain, checked[i]!, { log: multiChain ? log.child({ chainId: chain.chainId }) : log, metrics }));
     // One set of decode threads for every chain of this worker, unless none would use them (VERIFY_ROOTS decodes on the main thread).
-    const decodePool = config.decodeThreads === 0 || chains.every((c) => c.verifyRoots) ? null : createDecodePool(config.decodeThreads ?? undefined, log, config.nativeTranscoder);
+    const decodePool = config.decodeThreads === 0 || chains.every((c) => c.verifyRoots) ? null : createDecodePool(config.decodeThreads ?? undefined, log, config.nativeTranscoder, config.rpcHttpClient);
     log.info({ transcoder: transcoder.transcode ? 'native' : 'javascript', why: transcoder.why }, 'decode-transcoder');
 
     try {

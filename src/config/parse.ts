@@ -70,6 +70,12 @@ export type Config = Readonly<{
    * built, `on` the native one or an error at start, `off` the JavaScript one (src/decode/native.ts).
    */
   nativeTranscoder: 'auto' | 'on' | 'off';
+  /**
+   * Which HTTP client sends JSON-RPC batches (`RPC_HTTP_CLIENT`): `auto` the indexer's own
+   * HTTP/1.1 client for `http:` endpoints (it reads answers into reused memory, src/rpc/http1.ts)
+   * and fetch for `https:`; `fetch` fetch for every endpoint.
+   */
+  rpcHttpClient: 'auto' | 'fetch';
   instanceId: string;
   /** Recompute each block's transactionsRoot, receiptsRoot and withdrawalsRoot before storing it (`VERIFY_ROOTS`). */
   verifyRoots: boolean;
@@ -105,6 +111,7 @@ const DEFAULTS = {
   FETCH_BUFFER_MB: '48',
   LOG_LEVEL: 'info',
   NATIVE_TRANSCODER: 'auto',
+  RPC_HTTP_CLIENT: 'auto',
   VERIFY_ROOTS: 'false',
   PARTITION_SIZE: '1000000',
 } as const;
@@ -176,6 +183,7 @@ const schema = z.object({
   FETCH_BUFFER_MB: integer(1, 65_536).default(Number(DEFAULTS.FETCH_BUFFER_MB)),
   DECODE_THREADS: integer(0, 64).optional(),
   NATIVE_TRANSCODER: z.enum(['auto', 'on', 'off']).default(DEFAULTS.NATIVE_TRANSCODER),
+  RPC_HTTP_CLIENT: z.enum(['auto', 'fetch']).default(DEFAULTS.RPC_HTTP_CLIENT),
   INSTANCE_ID: z.string().trim().min(1).optional(),
   METRICS_PORT: integer(1, 65_535).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default(DEFAULTS.LOG_LEVEL),
@@ -244,6 +252,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     fetchBufferBytes: e.FETCH_BUFFER_MB * 2 ** 20,
     decodeThreads: e.DECODE_THREADS ?? null,
     nativeTranscoder: e.NATIVE_TRANSCODER,
+    rpcHttpClient: e.RPC_HTTP_CLIENT,
     instanceId: e.INSTANCE_ID ?? `worker-${process.pid}`,
     verifyRoots: e.VERIFY_ROOTS,
     partitionSize: e.PARTITION_SIZE,

@@ -20,6 +20,7 @@ import type { ColumnTypes, EncodedRows } from '../db/encoded-rows.js';
 import type { DecodedAnswer } from './blocks.js';
 import type { DecodeTask, DecodeThreadData, PostResult, PostTask } from './thread.js';
 import type { NativeTranscoderMode } from './native.js';
+import type { HttpClientMode } from '../rpc/http-batch.js';
 
 /** Decode threads of a worker unless `DECODE_THREADS` says otherwise. */
 export const DEFAULT_DECODE_THREADS = 1;
@@ -41,10 +42,11 @@ export type DecodePool = {
  * blocks/s; each costs about 50–60 MB of heap). Threads that idle
  * do not keep the process alive. A thread that dies outside a task (at its start) is logged as
  * `decode-thread-failed` on `log` and replaced; one that dies in a task fails that task's answer.
- * `nativeTranscoder` is the threads' NATIVE_TRANSCODER mode (default: the variable's, else auto). The thread runs src/decode/thread.ts through tsx when this file
+ * `nativeTranscoder` is the threads' NATIVE_TRANSCODER mode (default: the variable's, else auto),
+ * `httpClient` their RPC_HTTP_CLIENT mode (default auto; `setHttpClient`). The thread runs src/decode/thread.ts through tsx when this file
  * runs as TypeScript (tests, `npm run worker`), thread.js from dist otherwise.
  */
-export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger, nativeTranscoder?: NativeTranscoderMode): DecodePool {
+export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger, nativeTranscoder?: NativeTranscoderMode, httpClient?: HttpClientMode): DecodePool {
   const typescript = import.meta.url.endsWith('.ts');
   const cancelChannel = `evm-indexer-decode-cancel-${randomUUID()}`;
   const piscina = new Piscina({
@@ -55,7 +57,7 @@ export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger,
     // Post tasks mostly wait on the network: each thread runs as many as the RPC pool sends.
     concurrentTasksPerWorker: POSTS_PER_THREAD,
     execArgv: typescript ? ['--import', 'tsx'] : [],
-    workerData: { nativeTranscoder, cancelChannel } satisfies DecodeThreadData,
+    workerData: { nativeTranscoder, cancelChannel, ...(httpClient ? { httpClient } : {}) } satisfies DecodeThreadData,
   });
   piscina.on('error', (err: unknown) => log?.error({ err: err instanceof Error ? err.message : String(err) }, 'decode-thread-failed'));
   // Cancelling a post: its shared flag is set (what a task that has not started yet checks when it

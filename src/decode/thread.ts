@@ -12,17 +12,19 @@ import type { ColumnTypes } from '../db/encoded-rows.js';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import { decodeBlocksAnswer, type DecodedAnswer } from './blocks.js';
 import { bodyRefused } from '../rpc/decoded.js';
-import { joinChunks, postBatch, type EndpointTarget } from '../rpc/http-batch.js';
+import { joinChunks, postBatch, setHttpClient, type EndpointTarget, type HttpClientMode } from '../rpc/http-batch.js';
 import type { RpcOutcome, RpcRequest } from '../rpc/types.js';
 
 /**
  * What the pool gives each thread at its start (piscina's `workerData`): the NATIVE_TRANSCODER
- * mode and the name of the BroadcastChannel on which the pool cancels `postTask`s (by `id`).
+ * mode, the name of the BroadcastChannel on which the pool cancels `postTask`s (by `id`), and the
+ * RPC_HTTP_CLIENT mode (`setHttpClient`; default auto).
  */
-export type DecodeThreadData = { nativeTranscoder: NativeTranscoderMode | undefined; cancelChannel?: string };
+export type DecodeThreadData = { nativeTranscoder: NativeTranscoderMode | undefined; cancelChannel?: string; httpClient?: HttpClientMode };
 
 const data = workerData as DecodeThreadData | undefined;
 if (data?.nativeTranscoder) setNativeTranscoder(loadNativeTranscoder(data.nativeTranscoder));
+if (data?.httpClient) setHttpClient(data.httpClient);
 
 /** The running postTasks' abort controllers, by task id. */
 const running = new Map<number, AbortController>();

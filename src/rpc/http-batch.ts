@@ -1,6 +1,7 @@
 import { isAscii } from 'node:buffer';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError } from '../errors.js';
 import { classifyHttpStatus, classifyRpcError, parseRetryAfter, toRpcError } from './classify.js';
+import { http1Post } from './http1.js';
 import { redactUrls } from './redact.js';
 import type { BodyDecoder } from './decoded.js';
 import type { RpcErrorObject, RpcOutcome, RpcRequest } from './types.js';
@@ -28,46 +29,90 @@ export async function postBatch(
   requests: readonly RpcRequest[],
   options: { timeoutMs: number; signal?: AbortSignal; onBody?: (bytes: number) => void; decode?: BodyDecoder },
 ): Promise<RpcOutcome[]> {
-  const body = requests.map((r, id) => ({ jsonrpc: '2.0', id, method: r.method, params: r.params }));
-  const signals = [AbortSignal.timeout(options.timeoutMs)];
-  if (options.signal) signals.push(options.signal);
-  let response: Response;
-  let text = '';
-  let bytes: { chunks: Uint8Array[]; length: number } | undefined;
+  const body = JSON.stringify(requests.map((r, id) => ({ jsonrpc: '2.0', id, method: r.method, params: r.params })));
   const { url, authorization } = splitCredentials(endpoint.url);
+  const headers = { 'content-type': 'application/json', accept: 'application/json', ...(authorization ? { authorization } : {}) };
+  let response: Received;
   try {
-    response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...(authorization ? { authorization } : {}) },
-      body: JSON.stringify(body),
-      signal: AbortSignal.any(signals),
-    });
-    if (options.decode && response.ok) {
-      bytes = await readChunks(response);
-      options.onBody?.(bytes.length);
-    } else {
-      text = await readText(response);
-      options.onBody?.(text.length);
-    }
+    response = httpClient === 'auto' && url.startsWith('http:')
+      ? await receiveHttp1(url, headers, body, options)
+      : await receiveFetch(url, headers, body, options);
   } catch (err) {
     const reason = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
       ? options.signal?.aborted ? 'request cancelled' : `no answer within ${options.timeoutMs} ms`
       : `connection failed (${redactUrls(describeCause(err), [endpoint.url])})`;
     throw new RpcTransientError(`${endpoint.label}: ${reason}`);
   }
+  try {
+    return await answerOf(endpoint, requests, response, options.decode);
+  } finally {
+    response.release();
+  }
+}
+
+/** Which client `postBatch` sends with: `auto` its own HTTP/1.1 client (./http1.ts) for `http:` endpoints and fetch for `https:`, or `fetch` for all. */
+export type HttpClientMode = 'auto' | 'fetch';
+let httpClient: HttpClientMode = 'auto';
+
+/** Sets which client `postBatch` sends with, in this thread (`RPC_HTTP_CLIENT`; the worker sets it in each thread at start). */
+export function setHttpClient(mode: HttpClientMode): void {
+  httpClient = mode;
+}
+
+/**
+ * An answer as `postBatch` reads it: the status, the Retry-After header, and the body, as bytes
+ * (a 2xx answer to be decoded: valid until `release()`) or as text.
+ */
+type Received = { status: number; retryAfter: string | null; bytes: { chunks: Uint8Array[]; length: number } | null; text: string; release(): void };
+
+
+/** The answer through fetch (undici): its chunks joined in this thread's scratch when decoded. */
+async function receiveFetch(url: string, headers: Record<string, string>, body: string, options: { timeoutMs: number; signal?: AbortSignal; onBody?: (bytes: number) => void; decode?: BodyDecoder }): Promise<Received> {
+  const signals = [AbortSignal.timeout(options.timeoutMs)];
+  if (options.signal) signals.push(options.signal);
+  const response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.any(signals) });
+  let bytes: Received['bytes'] = null;
+  let text = '';
+  if (options.decode && response.ok) {
+    bytes = await readChunks(response);
+    options.onBody?.(bytes.length);
+  } else {
+    text = await readText(response);
+    options.onBody?.(text.length);
+  }
+  return { status: response.status, retryAfter: response.headers.get('retry-after'), bytes, text, release: () => {} };
+}
+
+/** The answer through ./http1.ts: a decoded body stays in its reused buffer until `release()`. */
+async function receiveHttp1(url: string, headers: Record<string, string>, body: string, options: { timeoutMs: number; signal?: AbortSignal; onBody?: (bytes: number) => void; decode?: BodyDecoder }): Promise<Received> {
+  const answer = await http1Post(new URL(url), headers, body, options);
+  const ok = answer.status >= 200 && answer.status < 300;
+  if (options.decode && ok) {
+    options.onBody?.(answer.body.length);
+    return { status: answer.status, retryAfter: answer.header('retry-after'), bytes: { chunks: [answer.body], length: answer.body.length }, text: '', release: answer.release };
+  }
+  const text = bodyText(answer.body);
+  answer.release();
+  options.onBody?.(text.length);
+  return { status: answer.status, retryAfter: answer.header('retry-after'), bytes: null, text, release: () => {} };
+}
+
+/** What `postBatch` makes of an answer: its errors, or its outcomes (decoded by `decode` when it has bytes). */
+async function answerOf(endpoint: EndpointTarget, requests: readonly RpcRequest[], response: Received, decode?: BodyDecoder): Promise<RpcOutcome[]> {
+  const { text } = response;
   if (response.status === 413) {
     throw new RpcBatchTooLargeError(`${endpoint.label}: HTTP 413, a batch of ${requests.length} calls is too large`);
   }
-  if (!response.ok) {
+  if (response.status < 200 || response.status > 299) {
     const refused = response.status === 429 ? null : batchLimitError(text);
     if (refused) {
       throw new RpcBatchTooLargeError(`${endpoint.label}: HTTP ${response.status}, a batch of ${requests.length} calls refused: ${refused.message} (code ${refused.code})`);
     }
     const kind = classifyHttpStatus(response.status);
-    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
+    const retryAfterMs = parseRetryAfter(response.retryAfter, Date.now());
     throw toRpcError(kind, `HTTP ${response.status} for a batch of ${requests.length}`, endpoint.label, retryAfterMs);
   }
-  if (bytes) return options.decode!.decode(bytes.chunks, bytes.length, requests, endpoint.label);
+  if (response.bytes) return decode!.decode(response.bytes.chunks, response.bytes.length, requests, endpoint.label);
   return parseBatchBody(text, requests.length, endpoint.label);
 }
 

@@ -14,5 +14,5 @@ export { fetchChainHead, fetchBlockHashes } from './chain-head.js';
 export { endpointLabel, redactUrls } from './redact.js';
 export { classifyRpcError, classifyHttpStatus, parseRetryAfter } from './classify.js';
 export { validateBlock, validateReceipts, validateLinkage } from './validate.js';
-export { matchById, parseBatchBody, postBatch } from './http-batch.js';
+export { matchById, parseBatchBody, postBatch, setHttpClient, type HttpClientMode } from './http-batch.js';
 export type { BlockBundle, RpcBlock, RpcTransaction, RpcReceipt, RpcLog, RpcWithdrawal, RpcRequest, RpcOutcome } from './types.js';

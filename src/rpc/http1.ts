@@ -1,0 +1,403 @@
+/**
+ * A small HTTP/1.1 client (RFC 9112) for the JSON-RPC POSTs of `postBatch` to `http:` endpoints,
+ * which reads every answer into memory it reuses instead of fresh buffers.
+ *
+ * Why not fetch (undici): a mainnet block's answer is about 0.67 MB, and fetch reads it as a fresh
+ * ArrayBuffer per socket read plus web-stream objects around each. V8 counts fresh ArrayBuffer
+ * memory against the heap's growth limit, so the decode thread, whose own heap is 8 MB, ran a full
+ * collection every 20 or so blocks (≈150 per 3,000 blocks) and V8's collector threads took about
+ * 1.8 ms per block. Here each socket reads into one buffer per thread (`net.Socket`'s `onread`),
+ * and the body is copied once into a buffer taken from a small per-thread free list and given back
+ * by `release()`: in the mainnet bench the worker's CPU per block fell from 4.4 to 2.6 ms
+ * (session 16, README). undici cannot read into a caller's buffer (it takes socket data through
+ * `read()`), and `node:http` copies each body chunk into a new Buffer.
+ *
+ * What it does: one request at a time per connection (no pipelining), connections kept alive per
+ * origin and closed after {@link IDLE_MS} idle, `content-length`, `chunked` and read-until-close
+ * bodies, 1xx answers skipped, `accept-encoding: identity` asked and any other content coding
+ * refused. A request on a kept-alive connection that the server closed before answering is sent
+ * again once on a new connection (the stale keep-alive race; JSON-RPC reads are safe to repeat).
+ * What it does not: TLS (`https:` endpoints go through fetch), proxies, redirects, compression.
+ * State is per thread (module state), as the decode threads each load this module.
+ */
+import net from 'node:net';
+
+/** How long a kept-alive connection may sit idle before it is closed, in ms (undici's default is 4 s). */
+const IDLE_MS = 4_000;
+/** The socket read buffer shared by every connection of this thread, in bytes (Node reads 64 KiB by default). */
+const READ_BYTES = 256 * 1024;
+/** Largest header block accepted, in bytes (Node's default `maxHeaderSize` is 16 KiB). */
+const MAX_HEAD_BYTES = 64 * 1024;
+/** Body buffers kept for reuse per thread, and the largest kept, in bytes: one answer of blocks is a few MiB. */
+const SPARE_COUNT = 16;
+const SPARE_MAX_BYTES = 32 * 2 ** 20;
+/** Smallest body buffer allocated, in bytes (a chunked body grows it by doubling). */
+const BODY_MIN_BYTES = 64 * 1024;
+
+/** One answer: its status, a header by lower-case name, and its body, valid until `release()`. */
+export type Http1Answer = {
+  status: number;
+  header(name: string): string | null;
+  /** The body's bytes: a view into a reused buffer; copy what must outlive `release()`. */
+  body: Buffer;
+  /** Gives the body's buffer back for the next answer (idempotent). */
+  release(): void;
+};
+
+/** A request failed before its answer was complete: `code` as Node's socket errors (ECONNREFUSED, ECONNRESET, …); none when the answer was not HTTP/1.x. */
+export class Http1Error extends Error {
+  constructor(message: string, readonly code?: string) {
+    super(message);
+    this.name = 'Http1Error';
+  }
+}
+
+const readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
+const spare: Buffer[] = [];
+const idle = new Map<string, Connection[]>();
+
+function takeBuffer(bytes: number): Buffer {
+  let best = -1;
+  for (let i = 0; i < spare.length; i++) if (spare[i]!.length >= bytes && (best < 0 || spare[i]!.length < spare[best]!.length)) best = i;
+  if (best >= 0) return spare.splice(best, 1)[0]!;
+  return Buffer.allocUnsafeSlow(Math.max(BODY_MIN_BYTES, 2 ** Math.ceil(Math.log2(Math.max(1, bytes)))));
+}
+
+function giveBack(buffer: Buffer): void {
+  // A buffer whose memory was moved to another thread (transferred) reads as empty: it is not kept.
+  if (buffer.length === 0 || buffer.length > SPARE_MAX_BYTES) return;
+  if (spare.length >= SPARE_COUNT) spare.splice(spare.reduce((s, b, i) => (b.length < spare[s]!.length ? i : s), 0), 1);
+  spare.push(buffer);
+}
+
+/**
+ * POSTs `body` (UTF-8) to `url` (an `http:` URL without credentials) with `headers`, and resolves
+ * with the whole answer, whatever its status. The whole exchange (connecting included) must end
+ * within `timeoutMs`.
+ * @throws an Error named TimeoutError after `timeoutMs`, AbortError when `signal` aborts, or
+ *   Http1Error (with `code`) when the connection fails or the answer is not HTTP/1.x.
+ */
+export async function http1Post(url: URL, headers: Readonly<Record<string, string>>, body: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<Http1Answer> {
+  const payload = Buffer.from(body, 'utf8');
+  let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\naccept-encoding: identity\r\ncontent-length: ${payload.length}\r\n`;
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  const request = Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), payload]);
+  const deadline = Date.now() + options.timeoutMs;
+  try {
+    return await exchange(url, request, deadline, options);
+  } catch (err) {
+    // The server closed a kept-alive connection as it was reused: once more on a new one.
+    if (err instanceof StaleConnection) return exchange(url, request, deadline, options, true);
+    throw err;
+  }
+}
+
+/** A kept-alive connection closed before any byte of its answer came. */
+class StaleConnection extends Error {}
+
+function exchange(url: URL, request: Buffer, deadline: number, options: { timeoutMs: number; signal?: AbortSignal }, fresh = false): Promise<Http1Answer> {
+  return new Promise<Http1Answer>((resolve, reject) => {
+    const { signal } = options;
+    if (signal?.aborted) return reject(abortError());
+    const key = `${url.hostname}:${url.port || '80'}`;
+    const list = fresh ? undefined : idle.get(key);
+    const reused = list?.pop();
+    const connection = reused ?? new Connection(key, url.hostname, Number(url.port || 80));
+    const timer = setTimeout(() => finish(Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), { name: 'TimeoutError' })), Math.max(0, deadline - Date.now()));
+    const onAbort = () => finish(abortError());
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (err: Error | null, answer?: Http1Answer) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        connection.destroy(); // a timeout or abort leaves the connection mid-answer: never reused
+        reject(err);
+      } else resolve(answer!);
+    };
+    connection.start(new Parser(), reused !== undefined, finish);
+    connection.socket.write(request);
+  });
+}
+
+function abortError(): Error {
+  return Object.assign(new Error('request cancelled'), { name: 'AbortError' });
+}
+
+/** One kept-alive connection to `key` (host:port), running one exchange at a time. */
+class Connection {
+  readonly socket: net.Socket;
+  private parser: Parser | null = null;
+  private reused = false;
+  private done: ((err: Error | null, answer?: Http1Answer) => void) | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly key: string, host: string, port: number) {
+    this.socket = net.connect({
+      host,
+      port,
+      noDelay: true,
+      onread: { buffer: readBuffer, callback: (bytes: number, buffer: Uint8Array) => this.onData(buffer.subarray(0, bytes)) },
+    } as net.NetConnectOpts);
+    this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(new Http1Error(err.message, err.code ?? 'ECONNRESET')));
+    this.socket.on('end', () => this.onEnd());
+    this.socket.on('close', () => this.onEnd());
+  }
+
+  start(parser: Parser, reused: boolean, done: (err: Error | null, answer?: Http1Answer) => void): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    this.socket.ref();
+    this.parser = parser;
+    this.reused = reused;
+    this.done = done;
+  }
+
+  destroy(): void {
+    this.closed = true;
+    this.forget();
+    this.parser?.discard();
+    this.parser = null;
+    this.done = null;
+    this.socket.destroy();
+  }
+
+  /** Data read into the thread's read buffer: parsed (and the body copied) before this returns. */
+  private onData(data: Uint8Array): boolean {
+    const parser = this.parser;
+    if (!parser) {
+      this.destroy(); // bytes nobody asked for
+      return false;
+    }
+    try {
+      if (parser.feed(data)) this.complete(parser);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return false;
+    }
+    return true;
+  }
+
+  private onEnd(): void {
+    const parser = this.parser;
+    if (parser?.untilClose && parser.feedEnd()) {
+      this.complete(parser);
+      return;
+    }
+    this.fail(new Http1Error('the server closed the connection before the answer was complete', 'ECONNRESET'));
+  }
+
+  private complete(parser: Parser): void {
+    const done = this.done!;
+    const answer = parser.answer();
+    this.parser = null;
+    this.done = null;
+    if (parser.keepAlive && !this.closed) this.park();
+    else this.destroy();
+    done(null, answer);
+  }
+
+  private fail(err: Error): void {
+    const done = this.done;
+    // A kept-alive connection the server had closed: nothing of the answer came, so it is sent again.
+    if (this.parser && this.reused && !this.parser.started) err = new StaleConnection();
+    this.destroy();
+    done?.(err);
+  }
+
+  private park(): void {
+    this.socket.unref();
+    let list = idle.get(this.key);
+    if (!list) idle.set(this.key, (list = []));
+    list.push(this);
+    this.idleTimer = setTimeout(() => this.destroy(), IDLE_MS);
+    this.idleTimer.unref();
+  }
+
+  private forget(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    const list = idle.get(this.key);
+    const at = list?.indexOf(this) ?? -1;
+    if (at >= 0) list!.splice(at, 1);
+  }
+}
+
+const LF = 0x0a;
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/**
+ * The parser of one HTTP/1.1 answer (RFC 9112 §§ 4–7): the status line and headers, then the body
+ * framed by `transfer-encoding: chunked`, `content-length` or the connection's end.
+ * @throws Http1Error (HTTP_PARSE) on anything else.
+ */
+class Parser {
+  /** A byte of the answer came (a closed kept-alive connection without one is stale). */
+  started = false;
+  keepAlive = true;
+  untilClose = false;
+  private state: 'head' | 'length' | 'size' | 'data' | 'data-end' | 'trailer' | 'close' | 'done' = 'head';
+  private pendingHead: Buffer | null = null;
+  private status = 0;
+  private headers = new Map<string, string>();
+  private body: Buffer | null = null;
+  private length = 0;
+  private remaining = 0;
+  private line = '';
+
+  /** Parses `data`; true when the answer is complete. */
+  feed(data: Uint8Array): boolean {
+    if (data.length > 0) this.started = true;
+    let at = 0;
+    while (at < data.length || this.state === 'done') {
+      switch (this.state) {
+        case 'head':
+          at = this.readHead(data, at);
+          break;
+        case 'length':
+        case 'close':
+        case 'data': {
+          const n = this.state === 'close' ? data.length - at : Math.min(this.remaining, data.length - at);
+          this.append(data, at, n);
+          at += n;
+          this.remaining -= n;
+          if (this.state === 'length' && this.remaining === 0) this.state = 'done';
+          else if (this.state === 'data' && this.remaining === 0) this.state = 'data-end';
+          break;
+        }
+        case 'size':
+        case 'data-end':
+        case 'trailer':
+          at = this.readLine(data, at);
+          break;
+        case 'done':
+          if (at < data.length) throw new Http1Error('the server sent bytes after the answer');
+          return true;
+      }
+    }
+    return false;
+  }
+
+  /** The connection ended: true when the body was framed by it. */
+  feedEnd(): boolean {
+    if (this.state !== 'close') return false;
+    this.state = 'done';
+    return true;
+  }
+
+  answer(): Http1Answer {
+    let buffer = this.body;
+    const headers = this.headers;
+    return {
+      status: this.status,
+      header: (name) => headers.get(name) ?? null,
+      body: buffer ? buffer.subarray(0, this.length) : Buffer.alloc(0),
+      release: () => {
+        if (buffer) giveBack(buffer);
+        buffer = null;
+      },
+    };
+  }
+
+  /** The exchange ended without an answer: its body buffer goes back. */
+  discard(): void {
+    if (this.body) giveBack(this.body);
+    this.body = null;
+  }
+
+  private readHead(data: Uint8Array, at: number): number {
+    const view = Buffer.from(data.buffer, data.byteOffset + at, data.length - at);
+    const joined = this.pendingHead ? Buffer.concat([this.pendingHead, view]) : view;
+    const end = joined.indexOf(HEAD_END);
+    if (end < 0) {
+      if (joined.length > MAX_HEAD_BYTES) throw new Http1Error(`an answer's header is over ${MAX_HEAD_BYTES} bytes`);
+      this.pendingHead = Buffer.from(joined); // a copy: the read buffer is reused
+      return data.length;
+    }
+    const used = end + 4 - (this.pendingHead?.length ?? 0);
+    this.pendingHead = null;
+    this.parseHead(joined.toString('latin1', 0, end));
+    return at + used;
+  }
+
+  private parseHead(text: string): void {
+    const lines = text.split('\r\n');
+    const match = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0]!);
+    if (!match) throw new Http1Error(`the answer is not HTTP/1.x (${JSON.stringify(lines[0]!.slice(0, 40))})`);
+    const status = Number(match[2]);
+    const headers = new Map<string, string>();
+    for (let i = 1; i < lines.length; i++) {
+      const colon = lines[i]!.indexOf(':');
+      if (colon <= 0) throw new Http1Error(`a malformed header line in the answer (${JSON.stringify(lines[i]!.slice(0, 40))})`);
+      const name = lines[i]!.slice(0, colon).trim().toLowerCase();
+      const value = lines[i]!.slice(colon + 1).trim();
+      const before = headers.get(name);
+      headers.set(name, before === undefined ? value : `${before}, ${value}`);
+    }
+    if (status >= 100 && status < 200) {
+      if (status === 101) throw new Http1Error('the server switched protocols');
+      return; // an interim answer: the final one follows
+    }
+    this.status = status;
+    this.headers = headers;
+    const connection = (headers.get('connection') ?? '').toLowerCase();
+    this.keepAlive = match[1] === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
+    const coding = (headers.get('content-encoding') ?? 'identity').toLowerCase();
+    if (coding !== 'identity') throw new Http1Error(`the answer has content-encoding ${coding}, which was not asked for`);
+    const transfer = headers.get('transfer-encoding');
+    const length = headers.get('content-length');
+    if (status === 204 || status === 304) {
+      this.state = 'done';
+    } else if (transfer !== undefined) {
+      if (transfer.toLowerCase() !== 'chunked') throw new Http1Error(`the answer has transfer-encoding ${transfer}`);
+      this.state = 'size';
+    } else if (length !== undefined) {
+      if (!/^\d{1,15}$/.test(length)) throw new Http1Error(`the answer has content-length ${JSON.stringify(length)}`);
+      this.remaining = Number(length);
+      this.body = takeBuffer(this.remaining);
+      this.state = this.remaining === 0 ? 'done' : 'length';
+    } else {
+      this.state = 'close';
+      this.untilClose = true;
+      this.keepAlive = false;
+    }
+  }
+
+  /** A line of the chunked framing (a chunk's size, the CRLF after its data, a trailer); it may span reads. */
+  private readLine(data: Uint8Array, at: number): number {
+    const view = Buffer.from(data.buffer, data.byteOffset, data.length);
+    const end = view.indexOf(LF, at);
+    this.line += view.toString('latin1', at, end < 0 ? data.length : end);
+    if (this.line.length > MAX_HEAD_BYTES) throw new Http1Error('a chunked answer has a framing line that does not end');
+    if (end < 0) return data.length;
+    const line = this.line.endsWith('\r') ? this.line.slice(0, -1) : this.line;
+    this.line = '';
+    if (this.state === 'data-end') {
+      if (line !== '') throw new Http1Error('a chunk of the answer is longer than its size says');
+      this.state = 'size';
+    } else if (this.state === 'size') {
+      const size = /^([0-9a-fA-F]{1,12})[ \t]*(;.*)?$/.exec(line);
+      if (!size) throw new Http1Error(`a chunked answer has the chunk size ${JSON.stringify(line.slice(0, 20))}`);
+      this.remaining = parseInt(size[1]!, 16);
+      this.state = this.remaining === 0 ? 'trailer' : 'data';
+    } else if (line === '') {
+      this.state = 'done'; // the empty line after the trailers
+    }
+    return end + 1;
+  }
+
+  private append(data: Uint8Array, at: number, n: number): void {
+    if (n === 0) return;
+    const need = this.length + n;
+    if (!this.body || this.body.length < need) {
+      const bigger = takeBuffer(Math.max(need, (this.body?.length ?? 0) * 2));
+      if (this.body) {
+        this.body.copy(bigger, 0, 0, this.length);
+        giveBack(this.body);
+      }
+      this.body = bigger;
+    }
+    this.body.set(data.subarray(at, at + n), this.length);
+    this.length = need;
+  }
+}
