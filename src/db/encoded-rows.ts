@@ -19,7 +19,14 @@ export type EncodedTable = { table: BatchTable; columns: string[]; start: number
  * only the text format writes), for `writeBatch` to write as it does. Row counts per table.
  */
 export type EncodedRows = {
-  tuples: ArrayBuffer | null;
+  /** The tuples' memory: the answer's own buffer, or the decode pool's shared tuple arena (src/decode/arena.ts). */
+  tuples: ArrayBuffer | SharedArrayBuffer | null;
+  /**
+   * Gives the tuples' memory back (the arena's pages), when they live in memory that is reused:
+   * `writeBatch` calls it once the COPY that carried them ended, or when its batch ended without
+   * writing them. Idempotent. Absent for tuples in a buffer of their own.
+   */
+  release?: () => void;
   tables: EncodedTable[];
   rows: Partial<BatchRows>;
   counts: Record<BatchTable, number>;

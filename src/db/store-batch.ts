@@ -44,7 +44,8 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * Columns are the keys of each table's first row (every row of a table has the same keys).
  * `produce` also gets `types`, the column types of the batch tables (read from the catalog once
  * per pool, again when a write meets a column it does not know), and `writeEncoded`, which writes rows already encoded for those columns
- * (`encodeRows`, the decode thread) the same way, its leftover `rows` through `write`.
+ * (`encodeRows`, the decode thread) the same way, its leftover `rows` through `write`, and calls
+ * their `release` once the COPY that carried them ended, or when the transaction ended.
  * Invariant: after commit, every block in `range` that was written is stored with exactly its
  * transactions, logs and withdrawals.
  * @returns what `produce` returned.
@@ -92,9 +93,14 @@ export async function writeBatch<T>(
       });
     const writeEncoded = (encoded: EncodedRows): Promise<void> =>
       enqueue(async () => {
-        for (const { table, columns, start, end } of encoded.tables) {
-          if (!pending.fits(table, columns)) await pending.write(open);
-          pending.add(table, columns, [Buffer.from(encoded.tuples!, start, end - start)]);
+        try {
+          for (const { table, columns, start, end } of encoded.tables) {
+            if (!pending.fits(table, columns)) await pending.write(open);
+            pending.add(table, columns, [Buffer.from(encoded.tuples!, start, end - start)]);
+          }
+        } finally {
+          // With the chunks held now (the last of these rows): run when they were written, or when the batch ends.
+          if (encoded.release) pending.afterWritten(encoded.release);
         }
         for (const table of BATCH_TABLES) await encodeRows(open, pool, pending, table, encoded.rows[table] ?? []);
       });
@@ -123,6 +129,7 @@ export async function writeBatch<T>(
     }
     throw classifyDbError(err, `storing chain ${chainId} blocks ${range.from}–${range.to}`);
   } finally {
+    pending.releaseAll(); // committed or rolled back: no COPY reads the chunks any more
     client?.release(broken);
   }
 }
@@ -155,6 +162,10 @@ export const PENDING_LIMIT_BYTES = 4 * COPY_FLUSH_BYTES;
  */
 class PendingCopies {
   private tables = new Map<string, { columns: string[]; chunks: Buffer[] }>();
+  /** What gives back the memory of the chunks held (EncodedRows.release), run once their COPY ended. */
+  private releases: (() => void)[] = [];
+  /** Releases of chunks a failed write carried, or that were never written: run when the batch ends. */
+  private leftover: (() => void)[] = [];
   /** The write running, or the last one. */
   private writing: Promise<void> = Promise.resolve();
   private running = false;
@@ -179,6 +190,23 @@ class PendingCopies {
     }
   }
 
+  /** Runs `release` once the chunks held now were written (their COPY ended), or when the batch ends ({@link releaseAll}). */
+  afterWritten(release: () => void): void {
+    this.releases.push(release);
+  }
+
+  /**
+   * Runs every release not run yet: for chunks a failed write carried or that were never written.
+   * Call it when the batch's transaction ended (committed or rolled back: nothing reads the chunks
+   * any more, not even a socket write of a COPY that failed).
+   */
+  releaseAll(): void {
+    const all = [...this.leftover, ...this.releases];
+    this.leftover = [];
+    this.releases = [];
+    for (const release of all) release();
+  }
+
   /**
    * Starts writing what is held (one `COPY … FROM STDIN (format binary)` per table, in
    * BATCH_TABLES order) unless a write runs, without waiting for it; when a write ends with at
@@ -187,15 +215,19 @@ class PendingCopies {
   kick(client: pg.PoolClient): void {
     if (this.running || this.failure || this.bytes === 0) return;
     const tables = this.tables;
+    const releases = this.releases;
     this.tables = new Map();
+    this.releases = [];
     this.bytes = 0;
     this.running = true;
     this.writing = copyTables(client, tables).then(
       () => {
+        for (const release of releases) release(); // Postgres has every byte: the COPY ended
         this.running = false;
         if (this.bytes >= COPY_FLUSH_BYTES) this.kick(client);
       },
       (error: unknown) => {
+        this.leftover.push(...releases);
         this.running = false;
         this.failure = { error };
       },

@@ -20,6 +20,7 @@ import type { ColumnTypes, EncodedRows } from '../db/encoded-rows.js';
 import type { DecodedAnswer } from './blocks.js';
 import type { DecodeTask, DecodeThreadData, PostResult, PostTask } from './thread.js';
 import type { NativeTranscoderMode } from './native.js';
+import { arenaPagesHeld, createTupleArena, freeTuples, type ArenaPlacement } from './arena.js';
 import type { HttpClientMode } from '../rpc/http-batch.js';
 
 /** Decode threads of a worker unless `DECODE_THREADS` says otherwise. */
@@ -34,6 +35,8 @@ export type DecodePool = {
   forRange(chainId: number, types: ColumnTypes): BodyDecoder;
   /** Stops the threads: tasks in progress get piscina's 30 s to finish, then are cut off; those and later answers fail with DecodeThreadError. */
   close(): Promise<void>;
+  /** Pages of the tuple arena (./arena.ts) held now by answers not written yet, of all. */
+  tuplePages(): { held: number; total: number };
 };
 
 /**
@@ -43,12 +46,20 @@ export type DecodePool = {
  * do not keep the process alive. A thread that dies outside a task (at its start) is logged as
  * `decode-thread-failed` on `log` and replaced; one that dies in a task fails that task's answer.
  * `nativeTranscoder` is the threads' NATIVE_TRANSCODER mode (default: the variable's, else auto),
- * `httpClient` their RPC_HTTP_CLIENT mode (default auto; `setHttpClient`). The thread runs src/decode/thread.ts through tsx when this file
+ * `httpClient` their RPC_HTTP_CLIENT mode (default auto; `setHttpClient`). The tuples of posted
+ * answers come back in a tuple arena shared with the threads (./arena.ts: ARENA_BYTES of address
+ * space, resident as used), with `release` on their EncodedRows; those never written are freed
+ * when the garbage collector finds them dropped. The thread runs src/decode/thread.ts through tsx when this file
  * runs as TypeScript (tests, `npm run worker`), thread.js from dist otherwise.
  */
 export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger, nativeTranscoder?: NativeTranscoderMode, httpClient?: HttpClientMode): DecodePool {
   const typescript = import.meta.url.endsWith('.ts');
   const cancelChannel = `evm-indexer-decode-cancel-${randomUUID()}`;
+  const arena = createTupleArena();
+  // The safety net of the arena: an answer whose rows are dropped unwritten (a cancelled post, a
+  // failed range) frees its pages when the main thread's view of the arena it came with is
+  // collected; each message brings its own view, which every Buffer made of its tuples holds.
+  const unreleased = new FinalizationRegistry<ArenaPlacement>((placement) => freeTuples(arena, placement));
   const piscina = new Piscina({
     filename: new URL(typescript ? './thread.ts' : './thread.js', import.meta.url).href,
     name: 'decodeTask',
@@ -57,7 +68,7 @@ export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger,
     // Post tasks mostly wait on the network: each thread runs as many as the RPC pool sends.
     concurrentTasksPerWorker: POSTS_PER_THREAD,
     execArgv: typescript ? ['--import', 'tsx'] : [],
-    workerData: { nativeTranscoder, cancelChannel, ...(httpClient ? { httpClient } : {}) } satisfies DecodeThreadData,
+    workerData: { nativeTranscoder, cancelChannel, arena, ...(httpClient ? { httpClient } : {}) } satisfies DecodeThreadData,
   });
   piscina.on('error', (err: unknown) => log?.error({ err: err instanceof Error ? err.message : String(err) }, 'decode-thread-failed'));
   // Cancelling a post: its shared flag is set (what a task that has not started yet checks when it
@@ -128,9 +139,17 @@ export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger,
           running.catch(() => {}); // a thread's failure after the post was cancelled is nobody's
         }
         if (!result.ok) throw rpcError(result.error, endpoint.label);
-        return { outcomes: result.answer ? outcomesOf(result.answer) : result.outcomes, bytes: result.bytes };
+        if (!result.answer) return { outcomes: result.outcomes, bytes: result.bytes };
+        const { placement } = result;
+        const rows = result.answer.rows;
+        if (placement && rows) {
+          unreleased.register(rows.tuples!, placement);
+          rows.release = () => freeTuples(arena, placement);
+        }
+        return { outcomes: outcomesOf(result.answer), bytes: result.bytes };
       },
     }),
+    tuplePages: () => arenaPagesHeld(arena),
     close: async () => {
       closed = true;
       try {

@@ -10,6 +10,7 @@ import { Piscina } from 'piscina';
 import { loadNativeTranscoder, setNativeTranscoder, type NativeTranscoderMode } from './native.js';
 import type { ColumnTypes } from '../db/encoded-rows.js';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
+import { placeTuples, type ArenaPlacement, type TupleArena } from './arena.js';
 import { decodeBlocksAnswer, type DecodedAnswer } from './blocks.js';
 import { bodyRefused } from '../rpc/decoded.js';
 import { joinChunks, postBatch, setHttpClient, type EndpointTarget, type HttpClientMode } from '../rpc/http-batch.js';
@@ -18,9 +19,10 @@ import type { RpcOutcome, RpcRequest } from '../rpc/types.js';
 /**
  * What the pool gives each thread at its start (piscina's `workerData`): the NATIVE_TRANSCODER
  * mode, the name of the BroadcastChannel on which the pool cancels `postTask`s (by `id`), and the
- * RPC_HTTP_CLIENT mode (`setHttpClient`; default auto).
+ * RPC_HTTP_CLIENT mode (`setHttpClient`; default auto), and the tuple arena `postTask` puts the
+ * tuples it decoded in (./arena.ts; without it, or when it is full, they move in a buffer of their own).
  */
-export type DecodeThreadData = { nativeTranscoder: NativeTranscoderMode | undefined; cancelChannel?: string; httpClient?: HttpClientMode };
+export type DecodeThreadData = { nativeTranscoder: NativeTranscoderMode | undefined; cancelChannel?: string; httpClient?: HttpClientMode; arena?: TupleArena };
 
 const data = workerData as DecodeThreadData | undefined;
 if (data?.nativeTranscoder) setNativeTranscoder(loadNativeTranscoder(data.nativeTranscoder));
@@ -60,12 +62,13 @@ export type PostTask = { id: number; cancelled: Int32Array; endpoint: EndpointTa
 
 /**
  * What a post task gives back: the outcomes, with `answer` when the body was decoded here (a 2xx
- * answer: its `outcomes` are the outcomes), and `bytes`, the body's size; or the error postBatch
+ * answer: its `outcomes` are the outcomes; with `placement` when its tuples are in the arena), and
+ * `bytes`, the body's size; or the error postBatch
  * threw, by class name (`unknown` for anything but the RPC errors), message and, for
  * RpcTransientError, its Retry-After hint and rate-limit flag.
  */
 export type PostResult =
-  | { ok: true; answer: DecodedAnswer & { ok: true }; bytes: number }
+  | { ok: true; answer: DecodedAnswer & { ok: true }; bytes: number; placement?: ArenaPlacement }
   | { ok: true; answer: null; outcomes: RpcOutcome[]; bytes: number }
   | { ok: false; error: { name: string; message: string; retryAfterMs?: number; rateLimited?: boolean } };
 
@@ -101,6 +104,13 @@ export async function postTask(task: PostTask): Promise<unknown> {
     });
     const answer = decoded as (DecodedAnswer & { ok: true }) | null;
     if (!answer) return { ok: true, answer: null, outcomes, bytes } satisfies PostResult;
+    const rows = answer.rows;
+    const placement = rows?.tuples && data?.arena ? placeTuples(data.arena, new Uint8Array(rows.tuples)) : null;
+    if (rows && placement) {
+      // In the arena: the main thread writes them from there and frees the pages (no buffer moves).
+      const tables = rows.tables.map((t) => ({ ...t, start: t.start + placement.start, end: t.end + placement.start }));
+      return { ok: true, answer: { ...answer, rows: { ...rows, tuples: data!.arena!.memory, tables } }, bytes, placement } satisfies PostResult;
+    }
     const result: PostResult = { ok: true, answer, bytes };
     return answer.rows?.tuples ? Piscina.move({ [Piscina.transferableSymbol]: [answer.rows.tuples], [Piscina.valueSymbol]: result } as never) : result;
   } catch (err) {

@@ -22,15 +22,16 @@
  */
 import net from 'node:net';
 
+/** The `user-agent` sent (some gateways refuse requests without one). */
+const USER_AGENT = 'evm-temporal-indexer';
 /** How long a kept-alive connection may sit idle before it is closed, in ms (undici's default is 4 s). */
 const IDLE_MS = 4_000;
 /** The socket read buffer shared by every connection of this thread, in bytes (Node reads 64 KiB by default). */
 const READ_BYTES = 256 * 1024;
 /** Largest header block accepted, in bytes (Node's default `maxHeaderSize` is 16 KiB). */
 const MAX_HEAD_BYTES = 64 * 1024;
-/** Body buffers kept for reuse per thread, and the largest kept, in bytes: one answer of blocks is a few MiB. */
-const SPARE_COUNT = 16;
-const SPARE_MAX_BYTES = 32 * 2 ** 20;
+/** Bytes of body buffers kept for reuse per thread, in all: the answers read at once (one answer of blocks is a few MiB). */
+const SPARE_BYTES = 32 * 2 ** 20;
 /** Smallest body buffer allocated, in bytes (a chunked body grows it by doubling). */
 const BODY_MIN_BYTES = 64 * 1024;
 
@@ -54,20 +55,29 @@ export class Http1Error extends Error {
 
 const readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
 const spare: Buffer[] = [];
+let spareBytes = 0;
 const idle = new Map<string, Connection[]>();
 
 function takeBuffer(bytes: number): Buffer {
   let best = -1;
   for (let i = 0; i < spare.length; i++) if (spare[i]!.length >= bytes && (best < 0 || spare[i]!.length < spare[best]!.length)) best = i;
-  if (best >= 0) return spare.splice(best, 1)[0]!;
+  if (best >= 0) {
+    spareBytes -= spare[best]!.length;
+    return spare.splice(best, 1)[0]!;
+  }
   return Buffer.allocUnsafeSlow(Math.max(BODY_MIN_BYTES, 2 ** Math.ceil(Math.log2(Math.max(1, bytes)))));
 }
 
 function giveBack(buffer: Buffer): void {
   // A buffer whose memory was moved to another thread (transferred) reads as empty: it is not kept.
-  if (buffer.length === 0 || buffer.length > SPARE_MAX_BYTES) return;
-  if (spare.length >= SPARE_COUNT) spare.splice(spare.reduce((s, b, i) => (b.length < spare[s]!.length ? i : s), 0), 1);
+  if (buffer.length === 0 || buffer.length > SPARE_BYTES || spare.includes(buffer)) return;
   spare.push(buffer);
+  spareBytes += buffer.length;
+  // Over the budget, the smallest go first (a larger one serves any answer a smaller one would).
+  while (spareBytes > SPARE_BYTES) {
+    const smallest = spare.reduce((s, b, i) => (b.length < spare[s]!.length ? i : s), 0);
+    spareBytes -= spare.splice(smallest, 1)[0]!.length;
+  }
 }
 
 /**
@@ -79,7 +89,7 @@ function giveBack(buffer: Buffer): void {
  */
 export async function http1Post(url: URL, headers: Readonly<Record<string, string>>, body: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<Http1Answer> {
   const payload = Buffer.from(body, 'utf8');
-  let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\naccept-encoding: identity\r\ncontent-length: ${payload.length}\r\n`;
+  let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\nuser-agent: ${USER_AGENT}\r\naccept-encoding: identity\r\ncontent-length: ${payload.length}\r\n`;
   for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
   const request = Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), payload]);
   const deadline = Date.now() + options.timeoutMs;
@@ -99,16 +109,15 @@ function exchange(url: URL, request: Buffer, deadline: number, options: { timeou
   return new Promise<Http1Answer>((resolve, reject) => {
     const { signal } = options;
     if (signal?.aborted) return reject(abortError());
-    const key = `${url.hostname}:${url.port || '80'}`;
-    const list = fresh ? undefined : idle.get(key);
-    const reused = list?.pop();
-    const connection = reused ?? new Connection(key, url.hostname, Number(url.port || 80));
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 literal without its brackets
+    const key = `${host}:${url.port || '80'}`;
+    const reused = fresh ? undefined : takeIdle(key);
+    const connection = reused ?? new Connection(key, host, Number(url.port || 80));
     const timer = setTimeout(() => finish(Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), { name: 'TimeoutError' })), Math.max(0, deadline - Date.now()));
-    const onAbort = () => finish(abortError());
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const forget = signal ? onAbort(signal, () => finish(abortError())) : () => {};
     const finish = (err: Error | null, answer?: Http1Answer) => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      forget();
       if (err) {
         connection.destroy(); // a timeout or abort leaves the connection mid-answer: never reused
         reject(err);
@@ -117,6 +126,34 @@ function exchange(url: URL, request: Buffer, deadline: number, options: { timeou
     connection.start(new Parser(), reused !== undefined, finish);
     connection.socket.write(request);
   });
+}
+
+/** A kept-alive connection to `key`, the most recently parked first, skipping any the server has closed meanwhile. */
+function takeIdle(key: string): Connection | undefined {
+  const list = idle.get(key);
+  for (let connection = list?.pop(); connection; connection = list?.pop()) {
+    if (connection.usable()) return connection;
+    connection.destroy();
+  }
+  return undefined;
+}
+
+/** What each signal runs when it aborts: one listener per signal however many requests share it (a range's slices do). */
+const aborts = new WeakMap<AbortSignal, Set<() => void>>();
+
+/** Runs `run` once when `signal` aborts; returns what forgets it. */
+function onAbort(signal: AbortSignal, run: () => void): () => void {
+  let runs = aborts.get(signal);
+  if (!runs) {
+    const all = (runs = new Set());
+    aborts.set(signal, all);
+    signal.addEventListener('abort', () => {
+      for (const r of [...all]) r();
+      all.clear();
+    }, { once: true });
+  }
+  runs.add(run);
+  return () => runs.delete(run);
 }
 
 function abortError(): Error {
@@ -142,6 +179,11 @@ class Connection {
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(new Http1Error(err.message, err.code ?? 'ECONNRESET')));
     this.socket.on('end', () => this.onEnd());
     this.socket.on('close', () => this.onEnd());
+  }
+
+  /** Still open both ways (the server may have ended it since it was parked). */
+  usable(): boolean {
+    return !this.closed && !this.socket.destroyed && !this.socket.readableEnded;
   }
 
   start(parser: Parser, reused: boolean, done: (err: Error | null, answer?: Http1Answer) => void): void {
@@ -225,6 +267,7 @@ class Connection {
 
 const LF = 0x0a;
 const HEAD_END = Buffer.from('\r\n\r\n');
+const LF_LF = Buffer.from('\n\n');
 
 /**
  * The parser of one HTTP/1.1 answer (RFC 9112 §§ 4–7): the status line and headers, then the body
@@ -271,7 +314,9 @@ class Parser {
           at = this.readLine(data, at);
           break;
         case 'done':
-          if (at < data.length) throw new Http1Error('the server sent bytes after the answer');
+          // Bytes after the answer (a stray CRLF, or a server that is confused): the answer stands, as
+          // for fetch, but the connection is not used again.
+          if (at < data.length) this.keepAlive = false;
           return true;
       }
     }
@@ -308,31 +353,41 @@ class Parser {
   private readHead(data: Uint8Array, at: number): number {
     const view = Buffer.from(data.buffer, data.byteOffset + at, data.length - at);
     const joined = this.pendingHead ? Buffer.concat([this.pendingHead, view]) : view;
-    const end = joined.indexOf(HEAD_END);
+    // The empty line that ends the header: CRLF CRLF, or a bare LF LF (RFC 9112 § 2.2 lets a client take LF alone).
+    const crlf = joined.indexOf(HEAD_END);
+    const lf = joined.indexOf(LF_LF);
+    const [end, next] = lf >= 0 && (crlf < 0 || lf < crlf) ? [lf, lf + 2] : [crlf, crlf + 4];
+    if (end < 0 ? joined.length > MAX_HEAD_BYTES : end > MAX_HEAD_BYTES) throw new Http1Error(`an answer's header is over ${MAX_HEAD_BYTES} bytes`);
     if (end < 0) {
-      if (joined.length > MAX_HEAD_BYTES) throw new Http1Error(`an answer's header is over ${MAX_HEAD_BYTES} bytes`);
       this.pendingHead = Buffer.from(joined); // a copy: the read buffer is reused
       return data.length;
     }
-    const used = end + 4 - (this.pendingHead?.length ?? 0);
+    const used = next - (this.pendingHead?.length ?? 0);
     this.pendingHead = null;
     this.parseHead(joined.toString('latin1', 0, end));
     return at + used;
   }
 
   private parseHead(text: string): void {
-    const lines = text.split('\r\n');
+    const lines = text.split(/\r?\n/);
     const match = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0]!);
     if (!match) throw new Http1Error(`the answer is not HTTP/1.x (${JSON.stringify(lines[0]!.slice(0, 40))})`);
     const status = Number(match[2]);
     const headers = new Map<string, string>();
+    let last: string | undefined;
     for (let i = 1; i < lines.length; i++) {
-      const colon = lines[i]!.indexOf(':');
-      if (colon <= 0) throw new Http1Error(`a malformed header line in the answer (${JSON.stringify(lines[i]!.slice(0, 40))})`);
-      const name = lines[i]!.slice(0, colon).trim().toLowerCase();
-      const value = lines[i]!.slice(colon + 1).trim();
+      const line = lines[i]!;
+      if (last !== undefined && (line.startsWith(' ') || line.startsWith('\t'))) {
+        headers.set(last, `${headers.get(last)!} ${line.trim()}`.trim()); // obs-fold (RFC 9112 § 5.2): one space
+        continue;
+      }
+      const colon = line.indexOf(':');
+      if (colon <= 0) throw new Http1Error(`a malformed header line in the answer (${JSON.stringify(line.slice(0, 40))})`);
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
       const before = headers.get(name);
       headers.set(name, before === undefined ? value : `${before}, ${value}`);
+      last = name;
     }
     if (status >= 100 && status < 200) {
       if (status === 101) throw new Http1Error('the server switched protocols');
@@ -342,7 +397,7 @@ class Parser {
     this.headers = headers;
     const connection = (headers.get('connection') ?? '').toLowerCase();
     this.keepAlive = match[1] === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
-    const coding = (headers.get('content-encoding') ?? 'identity').toLowerCase();
+    const coding = (headers.get('content-encoding') || 'identity').toLowerCase();
     if (coding !== 'identity') throw new Http1Error(`the answer has content-encoding ${coding}, which was not asked for`);
     const transfer = headers.get('transfer-encoding');
     const length = headers.get('content-length');
@@ -350,6 +405,9 @@ class Parser {
       this.state = 'done';
     } else if (transfer !== undefined) {
       if (transfer.toLowerCase() !== 'chunked') throw new Http1Error(`the answer has transfer-encoding ${transfer}`);
+      if (match[1] === '0') throw new Http1Error('an HTTP/1.0 answer has transfer-encoding'); // RFC 9112 § 6.1: faulty framing
+      // With content-length too, transfer-encoding wins and the connection is not used again (RFC 9112 § 6.3).
+      if (length !== undefined) this.keepAlive = false;
       this.state = 'size';
     } else if (length !== undefined) {
       if (!/^\d{1,15}$/.test(length)) throw new Http1Error(`the answer has content-length ${JSON.stringify(length)}`);

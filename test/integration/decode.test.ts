@@ -338,11 +338,21 @@ describe('the decode thread', () => {
         const decoder = decodePool.forRange(chainId, columnTypes);
         return {
           decode: async (...args) => { decodedAnswers++; return decoder.decode(...args); },
-          post: async (...args) => { posted++; return decoder.post!(...args); },
+          post: async (...args) => {
+            posted++;
+            const answer = await decoder.post!(...args);
+            for (const o of answer.outcomes) {
+              const rows = o.ok && o.result instanceof DecodedBlock ? (o.result.body?.payload as EncodedRows) : undefined;
+              if (rows) inArena.push(rows.tuples instanceof SharedArrayBuffer && typeof rows.release === 'function');
+            }
+            return answer;
+          },
         };
       },
       close: () => decodePool.close(),
+      tuplePages: () => decodePool.tuplePages(),
     };
+    const inArena: boolean[] = [];
     const log = createLogger({ level: 'warn', pretty: false });
     const rpc = createRpcPool({ urls: [server.url], timeoutMs: 5_000, log });
     const range = { chainId: 1, from: b.blockNumber, to: b.blockNumber };
@@ -359,6 +369,8 @@ describe('the decode thread', () => {
       const mainRows = await stored();
       const threadSummary = await runIndexRange({ db: database.db, pool: rpc, chainId: 1, log, decodePool: counting }, range);
       expect([posted, decodedAnswers]).toEqual([1, 0]); // sent from the thread, not read on this one
+      expect(inArena).toEqual([true]); // the tuples came back in the arena, and were freed once written:
+      expect(decodePool.tuplePages()).toEqual({ held: 0, total: 1024 });
       expect(threadSummary).toEqual(mainSummary);
       expect(threadSummary).toMatchObject({ blockCount: 1, transactionCount: 94, logCount: 291 });
       expect(await stored()).toEqual(mainRows);

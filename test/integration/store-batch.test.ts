@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { rowsWithBuffers, storeBatch, toBatchRows, writeBatch, type BatchRows } from '../../src/db/index.js';
+import { encodeRows, rowsWithBuffers, storeBatch, toBatchRows, writeBatch, type BatchRows, type ColumnTypes, type EncodedRows } from '../../src/db/index.js';
 import { copyBinaryTuples } from '../../src/db/copy-format.js';
 import { COPY_FLUSH_BYTES, PENDING_LIMIT_BYTES } from '../../src/db/store-batch.js';
 import { ensurePartitions } from '../../src/db/partitions.js';
@@ -85,6 +85,44 @@ describe('storeBatch() with hex bytea values', () => {
       from blocks b where b.chain_id = 1 and b.number between ${MANY.from} and ${MANY.to} order by b.number`.execute(database.db);
     expect(perBlock.rows.map((r) => [Number(r.n), Number(r.txs), Number(r.logs), Number(r.withdrawals)]))
       .toEqual(Array.from({ length: 12 }, (_, i) => [MANY.from + i, 94, 291, 16]));
+  });
+
+  it('writeBatch: writeEncoded releases each answer\'s tuples once the COPY that carried them ended (scribbled over at once, the rows still land exact), and on a rolled-back batch when it ends', async () => {
+    const range = { from: 400, to: 409 }; // ~0.4 MB of tuples per block: 3 or 4 COPYs
+    const released: number[] = [];
+    /** Encoded rows of block `n` whose release scribbles over their tuples, as memory reused for the next answer would. */
+    const encodedAt = (n: number, types: ColumnTypes): EncodedRows => {
+      const encoded = encodeRows(atBlock(n), types);
+      encoded.release = () => {
+        released.push(n);
+        new Uint8Array(encoded.tuples!).fill(0xee);
+      };
+      return encoded;
+    };
+    await writeBatch(database.db, 1, range, async (_write, { types, writeEncoded }) => {
+      for (let n = range.from; n <= range.to; n++) await writeEncoded(encodedAt(n, types));
+    });
+    expect(released.sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => range.from + i)); // each once
+    const stored = await sql<{ n: string; txs: string; logs: string; input: string; data: string }>`
+      select b.number as n,
+             (select count(*) from transactions t where t.chain_id = 1 and t.block_number = b.number) as txs,
+             (select count(*) from logs l where l.chain_id = 1 and l.block_number = b.number) as logs,
+             (select '0x' || encode(input, 'hex') from transactions t where t.chain_id = 1 and t.block_number = b.number and transaction_index = 5) as input,
+             (select '0x' || encode(data, 'hex') from logs l where l.chain_id = 1 and l.block_number = b.number and log_index = 7) as data
+      from blocks b where b.chain_id = 1 and b.number between ${range.from} and ${range.to} order by b.number`.execute(database.db);
+    expect(stored.rows.map((r) => [Number(r.n), Number(r.txs), Number(r.logs), r.input, r.data])).toEqual(
+      Array.from({ length: 10 }, (_, i) => [range.from + i, 94, 291, rows.transactions[5]!.input!.toLowerCase(), rows.logs[7]!.data.toLowerCase()]),
+    );
+
+    released.length = 0;
+    const before = await counts();
+    const failure = writeBatch(database.db, 1, { from: 500, to: 505 }, async (_write, { types, writeEncoded }) => {
+      for (let n = 500; n <= 505; n++) await writeEncoded(encodedAt(n, types));
+      throw new Error('the range failed after its last write');
+    });
+    await expect(failure).rejects.toThrow('the range failed after its last write');
+    expect(released.sort((a, b) => a - b)).toEqual([500, 501, 502, 503, 504, 505]);
+    expect(await counts()).toEqual(before);
   });
 
   it('writeBatch: a bad write after rows were flushed rolls back the whole range (the earlier 12 blocks stay as they were)', async () => {

@@ -1,5 +1,6 @@
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { getEventListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { http1Post, Http1Error } from '../../../src/rpc/http1.js';
@@ -9,14 +10,14 @@ import { http1Post, Http1Error } from '../../../src/rpc/http1.js';
  * apart, so the client reads them in separate reads). It counts connections and requests.
  */
 type Scripted = { url: URL; connections: number; requests: string[]; close(): Promise<void> };
-type Script = (socket: Socket, request: string, index: number) => Promise<void> | void;
+type Script = (socket: Socket, request: string, index: number) => unknown;
 
 const servers: Scripted[] = [];
 afterEach(async () => {
   for (const server of servers.splice(0)) await server.close();
 });
 
-async function scripted(script: Script): Promise<Scripted> {
+async function scripted(script: Script, host = '127.0.0.1'): Promise<Scripted> {
   const state: Scripted = { url: new URL('http://127.0.0.1/'), connections: 0, requests: [], close: async () => {} };
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
@@ -40,8 +41,8 @@ async function scripted(script: Script): Promise<Scripted> {
     });
   });
   servers.push(state);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/rpc?key=1`);
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  state.url = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}/rpc?key=1`);
   let closed: Promise<unknown> | undefined;
   state.close = () => {
     for (const socket of sockets) socket.destroy();
@@ -63,14 +64,14 @@ const post = (url: URL, options: { timeoutMs?: number; signal?: AbortSignal } = 
   http1Post(url, { 'content-type': 'application/json' }, '{"jsonrpc":"2.0","id":0,"method":"eth_chainId"}', { timeoutMs: options.timeoutMs ?? 2_000, ...(options.signal ? { signal: options.signal } : {}) });
 
 describe('src/rpc/http1.ts', () => {
-  it('sends one POST with host, content-length, accept-encoding identity and the headers given, to the path and query', async () => {
+  it('sends one POST with host, user-agent, content-length, accept-encoding identity and the headers given, to the path and query', async () => {
     const server = await scripted((socket) => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}'));
     const answer = await post(server.url);
     expect(answer.status).toBe(200);
     expect(answer.body.toString()).toBe('{}');
     const body = '{"jsonrpc":"2.0","id":0,"method":"eth_chainId"}';
     expect(server.requests).toEqual([
-      `POST /rpc?key=1 HTTP/1.1\r\nhost: ${server.url.host}\r\naccept-encoding: identity\r\ncontent-length: ${body.length}\r\ncontent-type: application/json\r\n\r\n${body}`,
+      `POST /rpc?key=1 HTTP/1.1\r\nhost: ${server.url.host}\r\nuser-agent: evm-temporal-indexer\r\naccept-encoding: identity\r\ncontent-length: ${body.length}\r\ncontent-type: application/json\r\n\r\n${body}`,
     ]);
   });
 
@@ -139,6 +140,42 @@ describe('src/rpc/http1.ts', () => {
     await expect(post(server.url)).rejects.toMatchObject({ code: 'ECONNRESET', message: 'the server closed the connection before the answer was complete' });
   });
 
+  it('reads an IPv6 literal endpoint (the brackets are not part of the host it connects to)', async () => {
+    const server = await scripted((socket) => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nv6'), '::1');
+    expect(server.url.hostname).toBe('[::1]');
+    expect((await post(server.url)).body.toString()).toBe('v6');
+  });
+
+  it('keeps an answer followed by stray bytes in the same read, and does not use that connection again', async () => {
+    const server = await scripted((socket) => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}\r\n'));
+    expect((await post(server.url)).body.toString()).toBe('{}');
+    expect((await post(server.url)).body.toString()).toBe('{}');
+    expect(server.connections).toBe(2);
+  });
+
+  it('takes transfer-encoding over content-length when an answer has both, and does not use that connection again (RFC 9112 § 6.3)', async () => {
+    const server = await scripted((socket) => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'));
+    expect((await post(server.url)).body.toString()).toBe('hello');
+    expect((await post(server.url)).body.toString()).toBe('hello');
+    expect(server.connections).toBe(2);
+  });
+
+  it('reads a header ended by bare LFs, a folded header line, and an empty content-encoding', async () => {
+    const server = await scripted((socket) => socket.write('HTTP/1.1 429 Slow down\nretry-after: 7,\n  8\ncontent-encoding:\ncontent-length: 2\n\nok'));
+    const answer = await post(server.url);
+    expect([answer.status, answer.header('retry-after'), answer.body.toString()]).toEqual([429, '7, 8', 'ok']);
+  });
+
+  it('listens once on a signal many requests share (no MaxListenersExceededWarning), and forgets each request when it ends', async () => {
+    const server = await scripted((socket) => setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'), 30));
+    const controller = new AbortController();
+    const pending = Array.from({ length: 20 }, () => post(server.url, { signal: controller.signal }));
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    expect((await Promise.all(pending)).map((a) => a.body.toString())).toEqual(Array(20).fill('ok'));
+    controller.abort(); // every request ended: nothing is cancelled, nothing throws
+    expect(server.connections).toBe(20);
+  });
+
   const refused: [string, string, string][] = [
     ['a compressed answer', 'HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: 2\r\n\r\n{}', 'the answer has content-encoding gzip, which was not asked for'],
     ['an answer that is not HTTP', '<html>nope</html>\r\n\r\n', 'the answer is not HTTP/1.x ("<html>nope</html>")'],
@@ -146,7 +183,8 @@ describe('src/rpc/http1.ts', () => {
     ['a content-length that is not a number', 'HTTP/1.1 200 OK\r\ncontent-length: 1e3\r\n\r\n', 'the answer has content-length "1e3"'],
     ['a bad chunk size', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n', 'a chunked answer has the chunk size "zz"'],
     ['a chunk longer than its size', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n', 'a chunk of the answer is longer than its size says'],
-    ['bytes after a complete answer', 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}}', 'the server sent bytes after the answer'],
+    ['an HTTP/1.0 answer with transfer-encoding', 'HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n', 'an HTTP/1.0 answer has transfer-encoding'],
+    ['a header over 64 KiB in one read', `HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(70_000)}\r\ncontent-length: 0\r\n\r\n`, "an answer's header is over 65536 bytes"],
     ['a header line without a colon', 'HTTP/1.1 200 OK\r\nbroken\r\n\r\n', 'a malformed header line in the answer ("broken")'],
   ];
   for (const [what, bytes, message] of refused) {
