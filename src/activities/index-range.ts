@@ -5,7 +5,7 @@ import { toBatchRows, writeBatch, type Database, type EncodedRows } from '../db/
 import type { DecodePool } from '../decode/pool.js';
 import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { DecodedBlock, streamBlocks, verifyRoots, type BlockBundle, type BlockLink, type DecodedBody, type FetchSlots, type RootsVerdict, type RpcPool } from '../rpc/index.js';
+import { DecodedBlock, streamBlocks, verifyRoots, type BlockBundle, type BlockLink, type BodyDecoder, type DecodedBody, type FetchSlots, type RootsVerdict, type RpcPool } from '../rpc/index.js';
 
 /** Heartbeat interval of a running batch, in ms; well under the proxy's heartbeat timeout (30 s). */
 const HEARTBEAT_EVERY_MS = 5_000;
@@ -51,12 +51,13 @@ export async function runIndexRange(
   const counts = { blocks: 0, transactions: 0, logs: 0 };
   const verdicts = new Map<number, RootsVerdict>();
   let links: BlockLink[];
+  let decoder: BodyDecoder | undefined;
   try {
     links = await writeBatch(deps.db, input.chainId, range, (write, { types, writeEncoded }) =>
       streamBlocks(deps.pool, range, {
         signal: context?.cancellationSignal,
         slots: deps.fetchSlots,
-        decoder: deps.decodePool?.forRange(input.chainId, types),
+        decoder: (decoder = deps.decodePool?.forRange(input.chainId, types)),
         onProgress: (fetchedBlocks) => {
           stage = { fetchedBlocks, writtenBlocks: counts.blocks };
         },
@@ -93,6 +94,8 @@ export async function runIndexRange(
     );
   } finally {
     clearInterval(timer);
+    // The transaction ended: no COPY reads this range's answers any more, written, refused or dropped.
+    decoder?.end?.();
   }
   const first = links[0]!;
   const last = links[links.length - 1]!;

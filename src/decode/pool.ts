@@ -98,7 +98,15 @@ export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger,
   const threadFailure = (label: string, err: unknown, what = 'an answer from') =>
     new DecodeThreadError(`decode thread failed on ${what} ${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   return {
-    forRange: (chainId, types) => ({
+    forRange: (chainId, types) => {
+      // The arena placements of this range's answers not freed yet: all freed when the range ends.
+      const held = new Set<ArenaPlacement>();
+      let ended = false;
+      const free = (placement: ArenaPlacement) => {
+        held.delete(placement);
+        freeTuples(arena, placement);
+      };
+      return {
       decode: async (chunks: Uint8Array[], length: number, requests: readonly RpcRequest[], label: string): Promise<RpcOutcome[]> => {
         if (closed) throw threadFailure(label, 'the decode threads are closed');
         const moved = movable(chunks);
@@ -123,32 +131,47 @@ export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger,
         // Cancelled, the post ends at once, as fetch does, even while it waits in piscina's queue
         // for a free place in a thread: the thread drops it when it starts it (its flag), or aborts
         // its request (the channel); what the thread then gives back is dropped.
-        const cancelled = new Promise<PostResult>((resolve) => {
+        const cancelled = new Promise<PostResult & { cancelled: true }>((resolve) => {
           if (!options.signal) return;
           unwatch = watch(options.signal, task.id, () => {
             Atomics.store(task.cancelled, 0, 1);
             if (channelOpen) cancels.postMessage(task.id);
-            resolve({ ok: false, error: { name: 'RpcTransientError', message: `${endpoint.label}: request cancelled`, rateLimited: false } });
+            resolve({ ok: false, error: { name: 'RpcTransientError', message: `${endpoint.label}: request cancelled`, rateLimited: false }, cancelled: true });
           });
         });
-        let result: PostResult;
+        let result: PostResult | (PostResult & { cancelled: true });
         try {
           result = await Promise.race([running, cancelled]);
         } finally {
           unwatch();
-          running.catch(() => {}); // a thread's failure after the post was cancelled is nobody's
+        }
+        if ('cancelled' in result) {
+          // What the thread still gives back is nobody's: a failure is dropped, tuples it placed are freed.
+          running.then((late) => {
+            if (late.ok && late.answer && late.placement) freeTuples(arena, late.placement);
+          }, () => {});
         }
         if (!result.ok) throw rpcError(result.error, endpoint.label);
         if (!result.answer) return { outcomes: result.outcomes, bytes: result.bytes };
         const { placement } = result;
         const rows = result.answer.rows;
         if (placement && rows) {
-          unreleased.register(rows.tuples!, placement);
-          rows.release = () => freeTuples(arena, placement);
+          if (ended) {
+            free(placement); // a straggler of a range that ended: nothing will write it
+          } else {
+            held.add(placement);
+            unreleased.register(rows.tuples!, placement);
+            rows.release = () => free(placement);
+          }
         }
         return { outcomes: outcomesOf(result.answer), bytes: result.bytes };
       },
-    }),
+      end: () => {
+        ended = true;
+        for (const placement of [...held]) free(placement);
+      },
+      };
+    },
     tuplePages: () => arenaPagesHeld(arena),
     close: async () => {
       closed = true;

@@ -29,6 +29,12 @@ export type BodyDecoder = {
    *   DecodeThreadError when the decoder itself failed.
    */
   post?(endpoint: EndpointTarget, requests: readonly RpcRequest[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<{ outcomes: RpcOutcome[]; bytes: number }>;
+  /**
+   * Optional: the caller is done with every answer this decoder gave (their rows were written, or
+   * never will be: refused, dropped, the range failed). The decoder may reuse their memory now;
+   * answers that still arrive are freed as they come. Call it only once nothing can read them.
+   */
+  end?(): void;
 };
 
 /**

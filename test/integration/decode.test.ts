@@ -13,10 +13,11 @@ import { copyBinaryTuples } from '../../src/db/copy-format.js';
 import { exportBlock, toBatchRows, writeBatch, type ColumnTypes, type EncodedRows } from '../../src/db/index.js';
 import { BATCH_TABLES } from '../../src/db/rows.js';
 import { decodeBlocksAnswer, type DecodedAnswer } from '../../src/decode/blocks.js';
+import { ARENA_PAGE_BYTES } from '../../src/decode/arena.js';
 import { createDecodePool, type DecodePool } from '../../src/decode/pool.js';
 import { RpcBatchTooLargeError, RpcTransientError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
-import { createRpcPool, DecodedBlock, DecodeThreadError, type RpcBlock, type RpcReceipt, type RpcRequest } from '../../src/rpc/index.js';
+import { createRpcPool, DecodedBlock, DecodeThreadError, type RpcBlock, type RpcOutcome, type RpcReceipt, type RpcRequest } from '../../src/rpc/index.js';
 import { RECORDED_BLOCKS, diffWithRecording, loadRecorded } from '../fixtures/recorded-blocks.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { startReplayServer } from '../support/replay-server.js';
@@ -292,6 +293,55 @@ describe('the decode thread', () => {
         expect((refused as Error).message).not.toContain('SECRET');
       } finally {
         await proxy.close();
+        await server.close();
+      }
+    });
+
+    it('post() puts the tuples in the arena until released; the range\'s end frees those never written, a straggler\'s at once, a cancelled post\'s when its thread gives them back', async () => {
+      const b = recorded('ethereum/18000000');
+      const server = await startReplayServer({ chainId: 1, blocks: [{ block: b.block as never, receipts: b.receipts }] });
+      const own = createDecodePool(1); // its arena holds this test's answers only
+      const endpoint = { url: server.url, label: LABEL };
+      const rowsOf = (posted: { outcomes: RpcOutcome[] }) => ((posted.outcomes[0] as { result: DecodedBlock }).result.body!.payload as EncodedRows);
+      try {
+        const decoder = own.forRange(1, types);
+        const first = await decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 5_000 });
+        const tuples = rowsOf(first).tables.reduce((n, t) => n + t.end - t.start, 0);
+        const pages = Math.ceil(tuples / ARENA_PAGE_BYTES);
+        expect(rowsOf(first).tuples).toBeInstanceOf(SharedArrayBuffer);
+        expect(threadTuples(rowsOf(first))).toEqual(mainThreadTuples(1, [{ block: b.block, receipts: b.receipts }], types));
+        const second = await decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 5_000 });
+        expect(own.tuplePages().held).toBe(2 * pages);
+        rowsOf(first).release!();
+        rowsOf(first).release!(); // idempotent
+        expect(own.tuplePages().held).toBe(pages);
+        expect(threadTuples(rowsOf(second))).toEqual(mainThreadTuples(1, [{ block: b.block, receipts: b.receipts }], types));
+        decoder.end!(); // the second was never written (its range failed, say): freed with the range
+        expect(own.tuplePages().held).toBe(0);
+        await decoder.post!(endpoint, callsFor(18_000_000), { timeoutMs: 5_000 }); // a straggler of the ended range
+        expect(own.tuplePages().held).toBe(0);
+
+        // Cancelled after the thread placed the tuples but before its answer came back: freed when it does.
+        const other = own.forRange(1, types);
+        let lateCancels = 0;
+        for (let i = 0; i < 20 && lateCancels < 3; i++) {
+          const controller = new AbortController();
+          const posted = other.post!(endpoint, callsFor(18_000_000), { timeoutMs: 5_000, signal: controller.signal });
+          while (own.tuplePages().held === 0) await new Promise((resolve) => setImmediate(resolve));
+          controller.abort();
+          const outcome = await posted.then((p) => p, (err: unknown) => err as Error);
+          if (outcome instanceof Error) {
+            expect(outcome.message).toBe(`${LABEL}: request cancelled`);
+            lateCancels++;
+            await waitFor('the cancelled post\'s pages freed', () => own.tuplePages().held === 0, { timeoutMs: 5_000, intervalMs: 10 });
+          } else {
+            rowsOf(outcome).release!();
+          }
+          expect(own.tuplePages().held).toBe(0);
+        }
+        expect(lateCancels).toBeGreaterThan(0);
+      } finally {
+        await own.close();
         await server.close();
       }
     });
