@@ -31,7 +31,7 @@ const READ_BYTES = 256 * 1024;
 /** Largest header block accepted, in bytes (Node's default `maxHeaderSize` is 16 KiB). */
 const MAX_HEAD_BYTES = 64 * 1024;
 /** Bytes of body buffers kept for reuse per thread, in all: the answers read at once (one answer of blocks is a few MiB). */
-const SPARE_BYTES = 32 * 2 ** 20;
+const SPARE_BYTES = 16 * 2 ** 20;
 /** Smallest body buffer allocated, in bytes (a chunked body grows it by doubling). */
 const BODY_MIN_BYTES = 64 * 1024;
 
