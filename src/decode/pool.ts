@@ -48,8 +48,8 @@ export type DecodePool = {
  * `nativeTranscoder` is the threads' NATIVE_TRANSCODER mode (default: the variable's, else auto),
  * `httpClient` their RPC_HTTP_CLIENT mode (default auto; `setHttpClient`). The tuples of posted
  * answers come back in a tuple arena shared with the threads (./arena.ts: ARENA_BYTES of address
- * space, resident as used), with `release` on their EncodedRows; those never written are freed
- * when the garbage collector finds them dropped. The thread runs src/decode/thread.ts through tsx when this file
+ * space, resident as used), with `release` on their EncodedRows; the range's `end` frees those
+ * never written, and the garbage collector any an `end` never came for. The thread runs src/decode/thread.ts through tsx when this file
  * runs as TypeScript (tests, `npm run worker`), thread.js from dist otherwise.
  */
 export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger, nativeTranscoder?: NativeTranscoderMode, httpClient?: HttpClientMode): DecodePool {
@@ -107,69 +107,69 @@ export function createDecodePool(threads = DEFAULT_DECODE_THREADS, log?: Logger,
         freeTuples(arena, placement);
       };
       return {
-      decode: async (chunks: Uint8Array[], length: number, requests: readonly RpcRequest[], label: string): Promise<RpcOutcome[]> => {
-        if (closed) throw threadFailure(label, 'the decode threads are closed');
-        const moved = movable(chunks);
-        const task: DecodeTask = { chunks: moved, length, requests, label, chainId, types };
-        const answer = (await piscina.run(task, { transferList: moved.map((c) => c.buffer as ArrayBuffer) }).catch((err: unknown) => {
-          throw threadFailure(label, err);
-        })) as DecodedAnswer;
-        if (!answer.ok) throw bodyRefused(answer);
-        return outcomesOf(answer);
-      },
-      post: async (endpoint, requests, options) => {
-        if (closed) throw threadFailure(endpoint.label, 'the decode threads are closed', 'a request to');
-        if (options.signal?.aborted) throw new RpcTransientError(`${endpoint.label}: request cancelled`);
-        const task: PostTask = {
-          id: nextId++, cancelled: new Int32Array(new SharedArrayBuffer(4)), endpoint: { url: endpoint.url, label: endpoint.label }, requests, timeoutMs: options.timeoutMs, chainId, types,
-        };
-        // A thread that dies fails every post it runs (each range with a request there fails this attempt; Temporal retries it).
-        const running = (piscina.run(task, { name: 'postTask' }) as Promise<PostResult>).catch((err: unknown) => {
-          throw threadFailure(endpoint.label, err, 'a request to');
-        });
-        let unwatch = () => {};
-        // Cancelled, the post ends at once, as fetch does, even while it waits in piscina's queue
-        // for a free place in a thread: the thread drops it when it starts it (its flag), or aborts
-        // its request (the channel); what the thread then gives back is dropped.
-        const cancelled = new Promise<PostResult & { cancelled: true }>((resolve) => {
-          if (!options.signal) return;
-          unwatch = watch(options.signal, task.id, () => {
-            Atomics.store(task.cancelled, 0, 1);
-            if (channelOpen) cancels.postMessage(task.id);
-            resolve({ ok: false, error: { name: 'RpcTransientError', message: `${endpoint.label}: request cancelled`, rateLimited: false }, cancelled: true });
+        decode: async (chunks: Uint8Array[], length: number, requests: readonly RpcRequest[], label: string): Promise<RpcOutcome[]> => {
+          if (closed) throw threadFailure(label, 'the decode threads are closed');
+          const moved = movable(chunks);
+          const task: DecodeTask = { chunks: moved, length, requests, label, chainId, types };
+          const answer = (await piscina.run(task, { transferList: moved.map((c) => c.buffer as ArrayBuffer) }).catch((err: unknown) => {
+            throw threadFailure(label, err);
+          })) as DecodedAnswer;
+          if (!answer.ok) throw bodyRefused(answer);
+          return outcomesOf(answer);
+        },
+        post: async (endpoint, requests, options) => {
+          if (closed) throw threadFailure(endpoint.label, 'the decode threads are closed', 'a request to');
+          if (options.signal?.aborted) throw new RpcTransientError(`${endpoint.label}: request cancelled`);
+          const task: PostTask = {
+            id: nextId++, cancelled: new Int32Array(new SharedArrayBuffer(4)), endpoint: { url: endpoint.url, label: endpoint.label }, requests, timeoutMs: options.timeoutMs, chainId, types,
+          };
+          // A thread that dies fails every post it runs (each range with a request there fails this attempt; Temporal retries it).
+          const running = (piscina.run(task, { name: 'postTask' }) as Promise<PostResult>).catch((err: unknown) => {
+            throw threadFailure(endpoint.label, err, 'a request to');
           });
-        });
-        let result: PostResult | (PostResult & { cancelled: true });
-        try {
-          result = await Promise.race([running, cancelled]);
-        } finally {
-          unwatch();
-        }
-        if ('cancelled' in result) {
-          // What the thread still gives back is nobody's: a failure is dropped, tuples it placed are freed.
-          running.then((late) => {
-            if (late.ok && late.answer && late.placement) freeTuples(arena, late.placement);
-          }, () => {});
-        }
-        if (!result.ok) throw rpcError(result.error, endpoint.label);
-        if (!result.answer) return { outcomes: result.outcomes, bytes: result.bytes };
-        const { placement } = result;
-        const rows = result.answer.rows;
-        if (placement && rows) {
-          if (ended) {
-            free(placement); // a straggler of a range that ended: nothing will write it
-          } else {
-            held.add(placement);
-            unreleased.register(rows.tuples!, placement);
-            rows.release = () => free(placement);
+          let unwatch = () => {};
+          // Cancelled, the post ends at once, as fetch does, even while it waits in piscina's queue
+          // for a free place in a thread: the thread drops it when it starts it (its flag), or aborts
+          // its request (the channel); what the thread then gives back is dropped.
+          const cancelled = new Promise<PostResult & { cancelled: true }>((resolve) => {
+            if (!options.signal) return;
+            unwatch = watch(options.signal, task.id, () => {
+              Atomics.store(task.cancelled, 0, 1);
+              if (channelOpen) cancels.postMessage(task.id);
+              resolve({ ok: false, error: { name: 'RpcTransientError', message: `${endpoint.label}: request cancelled`, rateLimited: false }, cancelled: true });
+            });
+          });
+          let result: PostResult | (PostResult & { cancelled: true });
+          try {
+            result = await Promise.race([running, cancelled]);
+          } finally {
+            unwatch();
           }
-        }
-        return { outcomes: outcomesOf(result.answer), bytes: result.bytes };
-      },
-      end: () => {
-        ended = true;
-        for (const placement of [...held]) free(placement);
-      },
+          if ('cancelled' in result) {
+            // What the thread still gives back is nobody's: a failure is dropped, tuples it placed are freed.
+            running.then((late) => {
+              if (late.ok && late.answer && late.placement) freeTuples(arena, late.placement);
+            }, () => {});
+          }
+          if (!result.ok) throw rpcError(result.error, endpoint.label);
+          if (!result.answer) return { outcomes: result.outcomes, bytes: result.bytes };
+          const { placement } = result;
+          const rows = result.answer.rows;
+          if (placement && rows) {
+            if (ended) {
+              free(placement); // a straggler of a range that ended: nothing will write it
+            } else {
+              held.add(placement);
+              unreleased.register(rows.tuples!, placement);
+              rows.release = () => free(placement);
+            }
+          }
+          return { outcomes: outcomesOf(result.answer), bytes: result.bytes };
+        },
+        end: () => {
+          ended = true;
+          for (const placement of [...held]) free(placement);
+        },
       };
     },
     tuplePages: () => arenaPagesHeld(arena),

@@ -18,7 +18,7 @@ import type { RpcOutcome, RpcRequest } from '../rpc/types.js';
 
 /**
  * What the pool gives each thread at its start (piscina's `workerData`): the NATIVE_TRANSCODER
- * mode, the name of the BroadcastChannel on which the pool cancels `postTask`s (by `id`), and the
+ * mode, the name of the BroadcastChannel on which the pool cancels `postTask`s (by `id`), the
  * RPC_HTTP_CLIENT mode (`setHttpClient`; default auto), and the tuple arena `postTask` puts the
  * tuples it decoded in (./arena.ts; without it, or when it is full, they move in a buffer of their own).
  */
@@ -63,8 +63,7 @@ export type PostTask = { id: number; cancelled: Int32Array; endpoint: EndpointTa
 /**
  * What a post task gives back: the outcomes, with `answer` when the body was decoded here (a 2xx
  * answer: its `outcomes` are the outcomes; with `placement` when its tuples are in the arena), and
- * `bytes`, the body's size; or the error postBatch
- * threw, by class name (`unknown` for anything but the RPC errors), message and, for
+ * `bytes`, the body's size; or the error postBatch threw, by class name (`unknown` for anything but the RPC errors), message and, for
  * RpcTransientError, its Retry-After hint and rate-limit flag.
  */
 export type PostResult =
@@ -77,8 +76,9 @@ const RPC_ERRORS = [RpcTransientError, RpcBadResponseError, RpcBatchTooLargeErro
 
 /**
  * Sends one batch and decodes its answer in this thread (piscina calls it; many run at once): `postBatch` with a decoder that runs
- * {@link decodeBlocksAnswer} here. The encoded rows are moved, not copied, to the caller; the
- * body's chunks stay here and die young. Never throws: an error is in the result.
+ * {@link decodeBlocksAnswer} here. The encoded rows go to the caller in the tuple arena (copied
+ * once), or moved in their own buffer when the arena is full; the body stays in this thread's
+ * reused memory (src/rpc/http1.ts) or chunks that die young (fetch). Never throws: an error is in the result.
  */
 export async function postTask(task: PostTask): Promise<unknown> {
   const controller = new AbortController();

@@ -9,6 +9,9 @@ import type { RpcErrorObject, RpcOutcome, RpcRequest } from './types.js';
 /** One endpoint as the transport sees it: the secret URL and its printable label. */
 export type EndpointTarget = { readonly url: string; readonly label: string };
 
+/** What {@link postBatch} takes besides the endpoint and the requests. */
+export type PostOptions = { timeoutMs: number; signal?: AbortSignal; onBody?: (bytes: number) => void; decode?: BodyDecoder };
+
 /**
  * Sends `requests` as one JSON-RPC 2.0 batch POST (EIP-1474) to `endpoint` and returns one
  * outcome per request, in request order, matched by `id` (never by position). A missing item
@@ -17,7 +20,8 @@ export type EndpointTarget = { readonly url: string; readonly label: string };
  * in bytes (characters of the text; a JSON-RPC answer is ASCII but for strings it returns). The
  * body is UTF-8 (RFC 8259); an ASCII one, nearly every answer, is read without UTF-8 decoding.
  * With `decode`, a 2xx answer's body chunks go to it as they came and it parses them instead (the
- * worker's decode thread), with the same errors.
+ * worker's decode thread), with the same errors; from the HTTP/1.1 client (`http:` endpoints,
+ * ./http1.ts) that is one chunk in reused memory, given back once `decode` settled.
  * @throws RpcTransientError on timeout, connection failure, HTTP 408/429/5xx (with the
  *   Retry-After hint in ms) or a body that is not JSON; RpcBatchTooLargeError on HTTP 413 or an
  *   HTTP error whose body is a batch-limit error ({@link batchLimitError}: Erigon's 400,
@@ -27,7 +31,7 @@ export type EndpointTarget = { readonly url: string; readonly label: string };
 export async function postBatch(
   endpoint: EndpointTarget,
   requests: readonly RpcRequest[],
-  options: { timeoutMs: number; signal?: AbortSignal; onBody?: (bytes: number) => void; decode?: BodyDecoder },
+  options: PostOptions,
 ): Promise<RpcOutcome[]> {
   const body = JSON.stringify(requests.map((r, id) => ({ jsonrpc: '2.0', id, method: r.method, params: r.params })));
   const { url, authorization } = splitCredentials(endpoint.url);
@@ -65,9 +69,8 @@ export function setHttpClient(mode: HttpClientMode): void {
  */
 type Received = { status: number; retryAfter: string | null; bytes: { chunks: Uint8Array[]; length: number } | null; text: string; release(): void };
 
-
 /** The answer through fetch (undici): its chunks joined in this thread's scratch when decoded. */
-async function receiveFetch(url: string, headers: Record<string, string>, body: string, options: { timeoutMs: number; signal?: AbortSignal; onBody?: (bytes: number) => void; decode?: BodyDecoder }): Promise<Received> {
+async function receiveFetch(url: string, headers: Record<string, string>, body: string, options: PostOptions): Promise<Received> {
   const signals = [AbortSignal.timeout(options.timeoutMs)];
   if (options.signal) signals.push(options.signal);
   const response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.any(signals) });
@@ -84,7 +87,7 @@ async function receiveFetch(url: string, headers: Record<string, string>, body: 
 }
 
 /** The answer through ./http1.ts: a decoded body stays in its reused buffer until `release()`. */
-async function receiveHttp1(url: string, headers: Record<string, string>, body: string, options: { timeoutMs: number; signal?: AbortSignal; onBody?: (bytes: number) => void; decode?: BodyDecoder }): Promise<Received> {
+async function receiveHttp1(url: string, headers: Record<string, string>, body: string, options: PostOptions): Promise<Received> {
   const answer = await http1Post(new URL(url), headers, body, options);
   const ok = answer.status >= 200 && answer.status < 300;
   if (options.decode && ok) {
