@@ -1,4 +1,4 @@
-//! The decode thread's native transcoder (src/decode/native.ts loads it): a Node-API addon whose one
+//! The decode thread's native transcoder (src/decode/native.ts loads it): a Node-API addon whose main
 //! function, `transcode(body, meta)`, turns a JSON-RPC answer of blocks and receipts into Postgres
 //! COPY binary tuples, as src/decode/transcode.ts does in JavaScript, about five times faster.
 //!
@@ -10,6 +10,12 @@
 //! ArrayBuffer holding the four tables' tuples one after the other, or a string saying why it gave
 //! up (the answer is not of the shape it takes: the caller then decodes it another way). It
 //! throws only on wrong arguments.
+//!
+//! With a third argument (any value), `transcode(body, meta, hold)` makes no ArrayBuffer: it keeps
+//! the tuples in the thread's scratch and returns their byte length (a number), and `take(out)`
+//! then copies them into `out` (a Uint8Array of at least that many bytes, on an ArrayBuffer or a
+//! SharedArrayBuffer: the decode thread's tuple arena), so an answer's tuples are copied once and
+//! no fresh memory is allocated per answer. `take` throws when nothing is held or `out` is too short.
 
 mod napi;
 pub mod transcode;
@@ -28,6 +34,8 @@ const KEEP_BYTES: usize = 32 << 20;
 
 thread_local! {
     static SCRATCH: RefCell<transcode::Scratch> = RefCell::new(transcode::Scratch::default());
+    /// Byte length of the tuples `transcode(…, hold)` left in SCRATCH for `take`; None when none are.
+    static HELD: RefCell<Option<usize>> = RefCell::new(None);
 }
 
 unsafe fn throw(env: napi_env, message: &str) -> napi_value {
@@ -46,11 +54,13 @@ unsafe fn string(env: napi_env, s: &str) -> napi_value {
 }
 
 unsafe extern "C" fn transcode_js(env: napi_env, info: napi_callback_info) -> napi_value {
-    let mut argc: usize = 2;
-    let mut argv: [napi_value; 2] = [ptr::null_mut(); 2];
+    let mut argc: usize = 3;
+    let mut argv: [napi_value; 3] = [ptr::null_mut(); 3];
     if napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) != NAPI_OK || argc < 2 {
         return throw(env, "transcode(body, meta): two arguments expected");
     }
+    let hold = argc >= 3;
+    HELD.with(|held| *held.borrow_mut() = None);
     let mut data: *mut c_void = ptr::null_mut();
     let mut length: usize = 0;
     if napi_get_buffer_info(env, argv[0], &mut data, &mut length) != NAPI_OK {
@@ -97,17 +107,18 @@ unsafe extern "C" fn transcode_js(env: napi_env, info: napi_callback_info) -> na
             Err(why) => string(env, &why),
             Ok(()) => {
                 let total: usize = scratch.tables.iter().map(|t| t.len()).sum();
-                let mut out: *mut c_void = ptr::null_mut();
                 let mut result: napi_value = ptr::null_mut();
-                if napi_create_arraybuffer(env, total, &mut out, &mut result) != NAPI_OK {
-                    return throw(env, "transcode: could not allocate the tuples' ArrayBuffer");
-                }
-                let mut at = 0usize;
-                for table in scratch.tables.iter() {
-                    if !table.is_empty() {
-                        ptr::copy_nonoverlapping(table.as_ptr(), (out as *mut u8).add(at), table.len());
-                        at += table.len();
+                if hold {
+                    if napi_create_double(env, total as f64, &mut result) != NAPI_OK {
+                        return throw(env, "transcode: could not make a number");
                     }
+                    HELD.with(|held| *held.borrow_mut() = Some(total));
+                } else {
+                    let mut out: *mut c_void = ptr::null_mut();
+                    if napi_create_arraybuffer(env, total, &mut out, &mut result) != NAPI_OK {
+                        return throw(env, "transcode: could not allocate the tuples' ArrayBuffer");
+                    }
+                    copy_tables(&scratch, out as *mut u8);
                 }
                 let o = 2 + half;
                 for t in 0..4 {
@@ -119,23 +130,69 @@ unsafe extern "C" fn transcode_js(env: napi_env, info: napi_callback_info) -> na
                         meta[o + 8 + 4 * k + j] = *v as f64;
                     }
                 }
-                scratch.shrink(KEEP_BYTES);
+                if !hold {
+                    scratch.shrink(KEEP_BYTES);
+                }
                 result
             }
         }
     })
 }
 
+/// Copies the four tables' tuples one after the other to `out`, which has room for all of them.
+unsafe fn copy_tables(scratch: &transcode::Scratch, out: *mut u8) {
+    let mut at = 0usize;
+    for table in scratch.tables.iter() {
+        if !table.is_empty() {
+            ptr::copy_nonoverlapping(table.as_ptr(), out.add(at), table.len());
+            at += table.len();
+        }
+    }
+}
+
+unsafe extern "C" fn take_js(env: napi_env, info: napi_callback_info) -> napi_value {
+    let mut argc: usize = 1;
+    let mut argv: [napi_value; 1] = [ptr::null_mut(); 1];
+    if napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) != NAPI_OK || argc < 1 {
+        return throw(env, "take(out): one argument expected");
+    }
+    let mut kind: i32 = -1;
+    let mut count: usize = 0;
+    let mut data: *mut c_void = ptr::null_mut();
+    if napi_get_typedarray_info(env, argv[0], &mut kind, &mut count, &mut data, ptr::null_mut(), ptr::null_mut()) != NAPI_OK || kind != NAPI_UINT8_ARRAY {
+        return throw(env, "take(out): out must be a Uint8Array");
+    }
+    let total = match HELD.with(|held| held.borrow_mut().take()) {
+        Some(total) => total,
+        None => return throw(env, "take(out): no tuples are held (call transcode(body, meta, hold) first)"),
+    };
+    if count < total {
+        return throw(env, "take(out): out is shorter than the tuples held");
+    }
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        if total > 0 {
+            copy_tables(&scratch, data as *mut u8);
+        }
+        scratch.shrink(KEEP_BYTES);
+    });
+    let mut result: napi_value = ptr::null_mut();
+    napi_get_undefined(env, &mut result);
+    result
+}
+
 /// The addon's entry, which Node calls once per thread that loads it (Node-API's
 /// `napi_register_module_v1`): sets `exports.transcode`.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value) -> napi_value {
-    let name = b"transcode\0";
-    let mut function: napi_value = ptr::null_mut();
-    if napi_create_function(env, name.as_ptr() as *const c_char, 9, transcode_js, ptr::null_mut(), &mut function) != NAPI_OK
-        || napi_set_named_property(env, exports, name.as_ptr() as *const c_char, function) != NAPI_OK
-    {
-        return throw(env, "transcode addon: could not export transcode");
+    let functions: [(&[u8], napi_callback); 2] = [(b"transcode\0", transcode_js), (b"take\0", take_js)];
+    for (name, callback) in functions {
+        let mut function: napi_value = ptr::null_mut();
+        if napi_create_function(env, name.as_ptr() as *const c_char, name.len() - 1, callback, ptr::null_mut(), &mut function) != NAPI_OK
+            || napi_set_named_property(env, exports, name.as_ptr() as *const c_char, function) != NAPI_OK
+        {
+            return throw(env, "transcode addon: could not export transcode and take");
+        }
     }
     exports
 }

@@ -26,6 +26,8 @@ pub type napi_status = i32;
 pub const NAPI_OK: napi_status = 0;
 /// napi_typedarray_type: napi_float64_array is 8.
 pub const NAPI_FLOAT64_ARRAY: i32 = 8;
+/// napi_typedarray_type: napi_uint8_array is 1.
+pub const NAPI_UINT8_ARRAY: i32 = 1;
 pub type napi_callback = unsafe extern "C" fn(env: napi_env, info: napi_callback_info) -> napi_value;
 
 extern "C" {
@@ -48,6 +50,8 @@ extern "C" {
         byte_offset: *mut usize,
     ) -> napi_status;
     pub fn napi_create_arraybuffer(env: napi_env, byte_length: usize, data: *mut *mut c_void, result: *mut napi_value) -> napi_status;
+    pub fn napi_create_double(env: napi_env, value: f64, result: *mut napi_value) -> napi_status;
+    pub fn napi_get_undefined(env: napi_env, result: *mut napi_value) -> napi_status;
     pub fn napi_create_string_utf8(env: napi_env, s: *const c_char, length: usize, result: *mut napi_value) -> napi_status;
     pub fn napi_create_function(
         env: napi_env,

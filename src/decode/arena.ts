@@ -45,9 +45,20 @@ export function createTupleArena(bytes = ARENA_BYTES): TupleArena {
  * run is (or `tuples` is empty). Safe with other threads placing and freeing at the same time.
  */
 export function placeTuples(arena: TupleArena, tuples: Uint8Array): ArenaPlacement | null {
+  const placement = reserveTuples(arena, tuples.length);
+  if (placement) new Uint8Array(arena.memory, placement.start, tuples.length).set(tuples);
+  return placement;
+}
+
+/**
+ * Takes the first run of free pages that holds `length` bytes, for the caller to write them to
+ * (bytes `start…start + length` of the arena's memory), and returns where; null when no run is
+ * (or `length` is 0). Safe with other threads placing and freeing at the same time.
+ */
+export function reserveTuples(arena: TupleArena, length: number): ArenaPlacement | null {
   const { pages } = arena;
   const total = pages.length - 1;
-  const count = Math.ceil(tuples.length / ARENA_PAGE_BYTES);
+  const count = Math.ceil(length / ARENA_PAGE_BYTES);
   if (count === 0 || count > total) return null;
   // 1…2^30, and round again (the counter wraps): a placement 2^30 placements old is long freed.
   const token = (Atomics.add(pages, 0, 1) & 0x3fffffff) + 1;
@@ -55,11 +66,7 @@ export function placeTuples(arena: TupleArena, tuples: Uint8Array): ArenaPlaceme
   while (first + count <= total) {
     let taken = 0;
     while (taken < count && Atomics.compareExchange(pages, 1 + first + taken, 0, token) === 0) taken++;
-    if (taken === count) {
-      const start = first * ARENA_PAGE_BYTES;
-      new Uint8Array(arena.memory, start, tuples.length).set(tuples);
-      return { start, length: tuples.length, first, count, token };
-    }
+    if (taken === count) return { start: first * ARENA_PAGE_BYTES, length, first, count, token };
     // Page first + taken is held: give back what this try took and look past it.
     for (let k = 0; k < taken; k++) Atomics.compareExchange(pages, 1 + first + k, token, 0);
     first += taken + 1;

@@ -27,13 +27,21 @@ export const NATIVE_TRANSCODER_MODES = ['auto', 'on', 'off'] as const;
 export type NativeTranscoderMode = (typeof NATIVE_TRANSCODER_MODES)[number];
 
 /**
- * The addon's one function (native/src/lib.rs): the tuples of the answer `body` as one
- * ArrayBuffer (blocks, transactions, logs, withdrawals one after the other), or why it gave up.
- * `meta`: on entry `[chainId, n, block numbers…]`; on success, from index `2 + n`: the four
- * tables' byte lengths, their row counts, then per block the spans (start, end) of its hash and
- * parent hash in `body`. @throws TypeError only on wrong arguments.
+ * The addon's functions (native/src/lib.rs). Called with two arguments: the tuples of the answer
+ * `body` as one ArrayBuffer (blocks, transactions, logs, withdrawals one after the other), or why
+ * it gave up. `meta`: on entry `[chainId, n, block numbers…]`; on success, from index `2 + n`: the
+ * four tables' byte lengths, their row counts, then per block the spans (start, end) of its hash
+ * and parent hash in `body`. With a third argument (`hold`): the same, but the tuples stay in the
+ * thread's scratch and it returns their byte length; `take(out)` then copies them into `out` (a
+ * Uint8Array of at least that length, on an ArrayBuffer or a SharedArrayBuffer), so they are
+ * copied once, with no fresh memory per answer. @throws Error only on wrong arguments (and `take`
+ * when nothing is held or `out` is too short).
  */
-export type NativeTranscode = (body: Buffer, meta: Float64Array) => ArrayBuffer | string;
+export type NativeTranscode = {
+  (body: Buffer, meta: Float64Array): ArrayBuffer | string;
+  (body: Buffer, meta: Float64Array, hold: true): number | string;
+  take(out: Uint8Array): void;
+};
 
 /** Which transcoder runs, and why: for the worker's start-up log line. */
 export type NativeTranscoderStatus = { transcode: NativeTranscode | null; mode: NativeTranscoderMode; why: string };
@@ -54,9 +62,9 @@ export function loadNativeTranscoder(mode: string = process.env.NATIVE_TRANSCODE
     why = `${NATIVE_TRANSCODER_PATH} is not built (scripts/setup builds it when cargo is installed)`;
   } else {
     try {
-      const addon = createRequire(import.meta.url)(NATIVE_TRANSCODER_PATH) as { transcode?: unknown };
-      if (typeof addon.transcode !== 'function') throw new Error('it exports no transcode function');
-      return { transcode: addon.transcode as NativeTranscode, mode: m, why: `loaded ${NATIVE_TRANSCODER_PATH}` };
+      const addon = createRequire(import.meta.url)(NATIVE_TRANSCODER_PATH) as { transcode?: unknown; take?: unknown };
+      if (typeof addon.transcode !== 'function' || typeof addon.take !== 'function') throw new Error('it exports no transcode and take functions (an old build: rerun scripts/setup)');
+      return { transcode: Object.assign(addon.transcode, { take: addon.take }) as NativeTranscode, mode: m, why: `loaded ${NATIVE_TRANSCODER_PATH}` };
     } catch (err) {
       why = `${NATIVE_TRANSCODER_PATH} does not load: ${err instanceof Error ? err.message : String(err)}`;
     }

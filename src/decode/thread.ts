@@ -10,8 +10,9 @@ import { Piscina } from 'piscina';
 import { loadNativeTranscoder, setNativeTranscoder, type NativeTranscoderMode } from './native.js';
 import type { ColumnTypes } from '../db/encoded-rows.js';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
-import { placeTuples, type ArenaPlacement, type TupleArena } from './arena.js';
+import { freeTuples, placeTuples, reserveTuples, type ArenaPlacement, type TupleArena } from './arena.js';
 import { decodeBlocksAnswer, type DecodedAnswer } from './blocks.js';
+import { withTupleDestination } from './transcode.js';
 import { bodyRefused } from '../rpc/decoded.js';
 import { joinChunks, postBatch, setHttpClient, type EndpointTarget, type HttpClientMode } from '../rpc/http-batch.js';
 import type { RpcOutcome, RpcRequest } from '../rpc/types.js';
@@ -86,6 +87,9 @@ export async function postTask(task: PostTask): Promise<unknown> {
   if (Atomics.load(task.cancelled, 0) === 1) controller.abort();
   let bytes = 0;
   let decoded: (DecodedAnswer & { ok: true }) | null = null;
+  // Arena pages the native transcoder wrote this answer's tuples to, until a result carries them.
+  let reserved: ArenaPlacement | null = null;
+  const arena = data?.arena;
   try {
     const outcomes = await postBatch(task.endpoint, task.requests, {
       timeoutMs: task.timeoutMs,
@@ -95,7 +99,14 @@ export async function postTask(task: PostTask): Promise<unknown> {
       },
       decode: {
         decode: async (chunks, length, requests, label) => {
-          const answer = decodeBlocksAnswer(joinChunks(chunks, length), requests, label, task.chainId, task.types);
+          const body = joinChunks(chunks, length);
+          const answer = arena
+            ? withTupleDestination((length) => {
+                if (reserved) freeTuples(arena, reserved); // a second answer to this post replaces the first
+                reserved = reserveTuples(arena, length);
+                return reserved && { memory: arena.memory, start: reserved.start };
+              }, () => decodeBlocksAnswer(body, requests, label, task.chainId, task.types))
+            : decodeBlocksAnswer(body, requests, label, task.chainId, task.types);
           if (!answer.ok) throw bodyRefused(answer);
           decoded = answer;
           return answer.outcomes;
@@ -105,11 +116,17 @@ export async function postTask(task: PostTask): Promise<unknown> {
     const answer = decoded as (DecodedAnswer & { ok: true }) | null;
     if (!answer) return { ok: true, answer: null, outcomes, bytes } satisfies PostResult;
     const rows = answer.rows;
-    const placement = rows?.tuples && data?.arena ? placeTuples(data.arena, new Uint8Array(rows.tuples)) : null;
+    const placed = reserved as ArenaPlacement | null;
+    if (rows && placed) {
+      // The native transcoder wrote the tuples to the arena: the tables point into it already.
+      reserved = null;
+      return { ok: true, answer, bytes, placement: placed } satisfies PostResult;
+    }
+    const placement = rows?.tuples && arena ? placeTuples(arena, new Uint8Array(rows.tuples)) : null;
     if (rows && placement) {
       // In the arena: the main thread writes them from there and frees the pages (no buffer moves).
       const tables = rows.tables.map((t) => ({ ...t, start: t.start + placement.start, end: t.end + placement.start }));
-      return { ok: true, answer: { ...answer, rows: { ...rows, tuples: data!.arena!.memory, tables } }, bytes, placement } satisfies PostResult;
+      return { ok: true, answer: { ...answer, rows: { ...rows, tuples: arena!.memory, tables } }, bytes, placement } satisfies PostResult;
     }
     const result: PostResult = { ok: true, answer, bytes };
     return answer.rows?.tuples ? Piscina.move({ [Piscina.transferableSymbol]: [answer.rows.tuples], [Piscina.valueSymbol]: result } as never) : result;
@@ -123,5 +140,7 @@ export async function postTask(task: PostTask): Promise<unknown> {
     return { ok: false, error } satisfies PostResult;
   } finally {
     running.delete(task.id);
+    // Placed but not returned (the answer failed after its decode, or a second decode replaced it): give the pages back.
+    if (reserved && arena) freeTuples(arena, reserved);
   }
 }

@@ -758,6 +758,28 @@ export type TranscoderEngine = 'auto' | 'native' | 'javascript';
 /** `meta` for the native transcoder, kept from answer to answer (grown when an answer has more blocks). */
 let meta = new Float64Array(10 + 5 * 64);
 
+/**
+ * Where the native transcoder puts an answer's tuples: bytes `start…start + length` of `memory`
+ * for them, or null (then they get an ArrayBuffer of their own).
+ */
+export type TupleDestination = (length: number) => { memory: ArrayBuffer | SharedArrayBuffer; start: number } | null;
+
+let tupleDestination: TupleDestination | null = null;
+
+/**
+ * Runs `decode` (synchronous) with the native transcoder putting the tuples where `destination`
+ * says (the decode thread: its tuple arena, src/decode/arena.ts), then goes back to a buffer of
+ * their own per answer. Returns what `decode` returned. @throws what `decode` throws.
+ */
+export function withTupleDestination<T>(destination: TupleDestination, decode: () => T): T {
+  tupleDestination = destination;
+  try {
+    return decode();
+  } finally {
+    tupleDestination = null;
+  }
+}
+
 /** The native transcoder's answer for blocks `numbers`, as {@link transcodeBlocksAnswer} gives it, or why it gave up. */
 function nativeTranscode(native: NativeTranscode, body: Buffer, numbers: readonly number[], chainId: number): DecodedAnswer | string {
   const n = numbers.length;
@@ -765,12 +787,17 @@ function nativeTranscode(native: NativeTranscode, body: Buffer, numbers: readonl
   meta[0] = chainId;
   meta[1] = n;
   meta.set(numbers, 2);
-  const tuples = native(body, meta);
-  if (typeof tuples === 'string') return tuples;
+  const length = native(body, meta, true);
+  if (typeof length === 'string') return length;
+  // Copied once, from the addon's scratch to where they are written from.
+  const spot = length > 0 ? tupleDestination?.(length) ?? null : null;
+  const tuples = spot ? spot.memory : new ArrayBuffer(length);
+  const base = spot ? spot.start : 0;
+  native.take(new Uint8Array(tuples, base, length));
   const o = 2 + n;
   const counts = { blocks: 0, transactions: 0, logs: 0, withdrawals: 0 };
   const tables: EncodedTable[] = [];
-  let at = 0;
+  let at = base;
   BATCH_TABLES.forEach((table, t) => {
     counts[table] = meta[o + 4 + t]!;
     const bytes = meta[o + t]!;

@@ -4,8 +4,25 @@
  * Its output is held to the general path's in test/integration/transcode.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { createSyntheticChain, PROFILES } from '../../../bench/chain/generate.js';
+import { BATCH_TABLES } from '../../../src/db/rows.js';
 import { loadNativeTranscoder, NATIVE_TRANSCODER_PATH } from '../../../src/decode/native.js';
+import { transcodeBlocksAnswer, TRANSCODED_COLUMNS, withTupleDestination } from '../../../src/decode/transcode.js';
 import { ConfigError } from '../../../src/errors.js';
+
+/** An answer to eth_getBlockByNumber(n, true) and eth_getBlockReceipts(n) for blocks 1 and 2 of a synthetic mainnet-like chain, and its requests. */
+function answerOfTwoBlocks(): { body: Buffer; requests: { method: string; params: unknown[] }[] } {
+  const chain = createSyntheticChain(PROFILES.mainnet!, 1);
+  const items = [1, 2].flatMap((n, k) => {
+    const { block, receipts } = chain.bundle(n);
+    return [{ jsonrpc: '2.0', id: 2 * k, result: block }, { jsonrpc: '2.0', id: 2 * k + 1, result: receipts }];
+  });
+  const requests = [1, 2].flatMap((n) => [
+    { method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, true] },
+    { method: 'eth_getBlockReceipts', params: [`0x${n.toString(16)}`] },
+  ]);
+  return { body: Buffer.from(JSON.stringify(items)), requests };
+}
 
 describe('src/decode/native.ts', () => {
   it('loads the addon scripts/setup built, with auto and with on', () => {
@@ -35,5 +52,55 @@ describe('src/decode/native.ts', () => {
     // Values its caller checks are a give-up when out of range, not a throw.
     expect(transcode(Buffer.from('[]'), new Float64Array([-1.5, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))).toBe('a chain id that is not a safe integer');
     expect(transcode(Buffer.from('[]'), new Float64Array([1, 1, 2 ** 53, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))).toBe('a block number that is not a safe integer');
+  });
+
+  it('holds the tuples and copies them once into the memory given (take), the same bytes as its own ArrayBuffer', () => {
+    const transcode = loadNativeTranscoder('on').transcode!;
+    const { body } = answerOfTwoBlocks();
+    const meta = new Float64Array(20);
+    meta.set([1, 2, 1, 2]);
+    const own = transcode(body, meta);
+    if (typeof own === 'string') throw new Error(`gave up: ${own}`);
+    const ownMeta = meta.slice();
+    meta.fill(0);
+    meta.set([1, 2, 1, 2]);
+    const length = transcode(body, meta, true);
+    expect(length).toBe(own.byteLength);
+    expect(meta).toEqual(ownMeta);
+    const shared = new SharedArrayBuffer(own.byteLength + 100);
+    transcode.take(new Uint8Array(shared, 100, own.byteLength));
+    expect(Buffer.from(shared, 100, own.byteLength).equals(Buffer.from(own))).toBe(true);
+    expect(Buffer.from(shared, 0, 100).every((b) => b === 0)).toBe(true);
+    expect(() => transcode.take(new Uint8Array(own.byteLength))).toThrow('take(out): no tuples are held (call transcode(body, meta, hold) first)');
+    meta.set([1, 2, 1, 2]);
+    transcode(body, meta, true);
+    expect(() => transcode.take(new Uint8Array(own.byteLength - 1))).toThrow('take(out): out is shorter than the tuples held');
+    expect(() => transcode.take(new Float64Array(own.byteLength) as unknown as Uint8Array)).toThrow('take(out): out must be a Uint8Array');
+    // A give-up holds nothing.
+    transcode(Buffer.from('[]'), meta, true);
+    expect(() => transcode.take(new Uint8Array(own.byteLength))).toThrow('no tuples are held');
+  });
+
+  it('puts the tuples where withTupleDestination says, with the tables pointing there', () => {
+    const { body, requests } = answerOfTwoBlocks();
+    const types = Object.fromEntries(BATCH_TABLES.map((t) => [t, Object.fromEntries(TRANSCODED_COLUMNS[t])]));
+    const own = transcodeBlocksAnswer(body, requests, 1, types, undefined, 'native');
+    if (!own?.ok || !own.rows?.tuples) throw new Error('the native transcoder did not take the answer');
+    const memory = new SharedArrayBuffer(own.rows.tuples.byteLength + 4096);
+    const asked: number[] = [];
+    const placed = withTupleDestination((length) => {
+      asked.push(length);
+      return { memory, start: 4096 };
+    }, () => transcodeBlocksAnswer(body, requests, 1, types, undefined, 'native'));
+    if (!placed?.ok || !placed.rows) throw new Error('the native transcoder did not take the answer');
+    expect(asked).toEqual([own.rows.tuples.byteLength]);
+    expect(placed.rows.tuples).toBe(memory);
+    expect(placed.rows.tables).toEqual(own.rows.tables.map((t) => ({ ...t, start: t.start + 4096, end: t.end + 4096 })));
+    expect(Buffer.from(memory, 4096).equals(Buffer.from(own.rows.tuples))).toBe(true);
+    // No room there: a buffer of their own, as without a destination; and after the call, none is used.
+    const refused = withTupleDestination(() => null, () => transcodeBlocksAnswer(body, requests, 1, types, undefined, 'native'));
+    expect(refused?.ok && refused.rows?.tuples instanceof ArrayBuffer && Buffer.from(refused.rows.tuples).equals(Buffer.from(own.rows.tuples))).toBe(true);
+    const after = transcodeBlocksAnswer(body, requests, 1, types, undefined, 'native');
+    expect(after?.ok && after.rows?.tuples instanceof ArrayBuffer).toBe(true);
   });
 });
