@@ -6,10 +6,11 @@
  * ArrayBuffer per socket read plus web-stream objects around each. V8 counts fresh ArrayBuffer
  * memory against the heap's growth limit, so the decode thread, whose own heap is 8 MB, ran a full
  * collection every 20 or so blocks (≈150 per 3,000 blocks) and V8's collector threads took about
- * 1.8 ms per block. Here each socket reads into one buffer per thread (`net.Socket`'s `onread`),
- * and the body is copied once into a buffer taken from a small per-thread free list and given back
- * by `release()`: in the mainnet bench the worker's CPU per block fell from 4.4 to 2.6 ms
- * (session 16, README). undici cannot read into a caller's buffer (it takes socket data through
+ * 1.8 ms per block. Here each socket reads into memory this thread reuses (`net.Socket`'s
+ * `onread`): the rest of a `content-length` body straight into its buffer, taken from a small
+ * per-thread free list and given back by `release()`, everything else into one read buffer per
+ * thread (a chunked body is then copied into its buffer). In the mainnet bench the worker's CPU per
+ * block fell from 4.4 to 2.6 ms (session 16, README). undici cannot read into a caller's buffer (it takes socket data through
  * `read()`), and `node:http` copies each body chunk into a new Buffer.
  *
  * What it does: one request at a time per connection (no pipelining), connections kept alive per
@@ -174,7 +175,8 @@ class Connection {
       host,
       port,
       noDelay: true,
-      onread: { buffer: readBuffer, callback: (bytes: number, buffer: Uint8Array) => this.onData(buffer.subarray(0, bytes)) },
+      // Where the next read goes, asked after each one: the rest of the body when its length is known (no copy).
+      onread: { buffer: () => this.parser?.bodyRoom() ?? readBuffer, callback: (bytes: number, buffer: Uint8Array) => this.onData(buffer.subarray(0, bytes)) },
     } as net.NetConnectOpts);
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(new Http1Error(err.message, err.code ?? 'ECONNRESET')));
     this.socket.on('end', () => this.onEnd());
@@ -204,7 +206,7 @@ class Connection {
     this.socket.destroy();
   }
 
-  /** Data read into the thread's read buffer: parsed (and the body copied) before this returns. */
+  /** Data read into the thread's read buffer (parsed, the body copied, before this returns) or into the body's room. */
   private onData(data: Uint8Array): boolean {
     const parser = this.parser;
     if (!parser) {
@@ -344,6 +346,15 @@ class Parser {
     };
   }
 
+  /**
+   * The part of the body buffer the rest of a `content-length` body goes to, for the socket to read
+   * into; null otherwise. The connection asks after each read (the state is current), and is
+   * destroyed whenever an exchange ends mid-body, so no read lands there after the buffer went back.
+   */
+  bodyRoom(): Uint8Array | null {
+    return this.state === 'length' && this.body && this.remaining > 0 ? this.body.subarray(this.length, this.length + this.remaining) : null;
+  }
+
   /** The exchange ended without an answer: its body buffer goes back. */
   discard(): void {
     if (this.body) giveBack(this.body);
@@ -446,6 +457,10 @@ class Parser {
 
   private append(data: Uint8Array, at: number, n: number): void {
     if (n === 0) return;
+    if (this.body && data.buffer === this.body.buffer && data.byteOffset + at === this.body.byteOffset + this.length) {
+      this.length += n; // read into bodyRoom(): already in place
+      return;
+    }
     const need = this.length + n;
     if (!this.body || this.body.length < need) {
       const bigger = takeBuffer(Math.max(need, (this.body?.length ?? 0) * 2));

@@ -244,6 +244,29 @@ describe('src/rpc/http1.ts', () => {
     expect(second.body.equals(big) && third.body.equals(big)).toBe(true);
   });
 
+  it('reads a body straight into its buffer, and a connection timed out mid-body never writes to that buffer once another answer has it', async () => {
+    const size = 2 ** 20;
+    const late = Buffer.alloc(size, 0xee);
+    const own = Buffer.alloc(size);
+    for (let i = 0; i < own.length; i++) own[i] = (i * 13 + 5) & 0xff;
+    const server = await scripted((socket, _request, index) => {
+      if (index === 0) {
+        // Half the body, then the rest after the client gave up and another answer took the buffer.
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${size}\r\n\r\n`);
+        socket.write(late.subarray(0, size / 2));
+        setTimeout(() => socket.write(late.subarray(size / 2)), 300);
+      } else {
+        void writeApart(socket, [`HTTP/1.1 200 OK\r\ncontent-length: ${size}\r\n\r\n`, own.subarray(0, 1000), own.subarray(1000, size - 10), own.subarray(size - 10)]);
+      }
+    });
+    await expect(post(server.url, { timeoutMs: 100 })).rejects.toMatchObject({ name: 'TimeoutError' });
+    const second = await post(server.url);
+    await sleep(400); // the first connection's late bytes were sent by now
+    expect(second.body.equals(own)).toBe(true);
+    expect(server.connections).toBe(2);
+    second.release();
+  });
+
   it('runs many requests at once on as many connections, each answer its own', async () => {
     const server = await scripted((socket, request) => {
       const id = /"id":(\d+)/.exec(request)![1]!;
