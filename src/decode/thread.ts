@@ -100,9 +100,10 @@ export async function postTask(task: PostTask): Promise<unknown> {
       decode: {
         decode: async (chunks, length, requests, label) => {
           const body = joinChunks(chunks, length);
+          if (reserved && arena) freeTuples(arena, reserved); // postBatch decodes once; were it twice, only the last answer counts
+          reserved = null;
           const answer = arena
             ? withTupleDestination((length) => {
-                if (reserved) freeTuples(arena, reserved); // a second answer to this post replaces the first
                 reserved = reserveTuples(arena, length);
                 return reserved && { memory: arena.memory, start: reserved.start };
               }, () => decodeBlocksAnswer(body, requests, label, task.chainId, task.types))
@@ -140,7 +141,7 @@ export async function postTask(task: PostTask): Promise<unknown> {
     return { ok: false, error } satisfies PostResult;
   } finally {
     running.delete(task.id);
-    // Placed but not returned (the answer failed after its decode, or a second decode replaced it): give the pages back.
+    // Placed but not returned (the answer failed after its decode): give the pages back.
     if (reserved && arena) freeTuples(arena, reserved);
   }
 }

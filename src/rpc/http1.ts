@@ -7,9 +7,9 @@
  * memory against the heap's growth limit, so the decode thread, whose own heap is 8 MB, ran a full
  * collection every 20 or so blocks (≈150 per 3,000 blocks) and V8's collector threads took about
  * 1.8 ms per block. Here each socket reads into memory this thread reuses (`net.Socket`'s
- * `onread`): the rest of a `content-length` body straight into its buffer, taken from a small
- * per-thread free list and given back by `release()`, everything else into one read buffer per
- * thread (a chunked body is then copied into its buffer). In the mainnet bench the worker's CPU per
+ * `onread`): a `content-length` body straight into its buffer (but for its last 64 KiB), taken
+ * from a small per-thread free list and given back by `release()`, everything else into one read
+ * buffer per thread (a chunked body is then copied into its buffer). In the mainnet bench the worker's CPU per
  * block fell from 4.4 to 2.6 ms (session 16, README). undici cannot read into a caller's buffer (it takes socket data through
  * `read()`), and `node:http` copies each body chunk into a new Buffer.
  *
@@ -33,6 +33,13 @@ const READ_BYTES = 256 * 1024;
 const MAX_HEAD_BYTES = 64 * 1024;
 /** Bytes of body buffers kept for reuse per thread, in all: the answers read at once (one answer of blocks is a few MiB). */
 const SPARE_BYTES = 16 * 2 ** 20;
+/**
+ * The end of a `content-length` body read through the read buffer, in bytes, not in place (see
+ * `Parser.bodyRoom`): a read into the body's own room stops where the body does, so bytes a
+ * server sends after the body (a stray CRLF) would wait for the next exchange and be taken as its
+ * answer; read with the body's end, they are seen, and the connection is not used again.
+ */
+const BODY_TAIL_BYTES = 64 * 1024;
 /** Smallest body buffer allocated, in bytes (a chunked body grows it by doubling). */
 const BODY_MIN_BYTES = 64 * 1024;
 
@@ -348,11 +355,13 @@ class Parser {
 
   /**
    * The part of the body buffer the rest of a `content-length` body goes to, for the socket to read
-   * into; null otherwise. The connection asks after each read (the state is current), and is
-   * destroyed whenever an exchange ends mid-body, so no read lands there after the buffer went back.
+   * into, all but its last BODY_TAIL_BYTES; null otherwise (then the thread's read buffer). The
+   * connection asks after each read (the state is current), and is destroyed whenever an exchange
+   * ends mid-body, so no read lands there after the buffer went back.
    */
   bodyRoom(): Uint8Array | null {
-    return this.state === 'length' && this.body && this.remaining > 0 ? this.body.subarray(this.length, this.length + this.remaining) : null;
+    const room = this.remaining - BODY_TAIL_BYTES;
+    return this.state === 'length' && this.body && room > 0 ? this.body.subarray(this.length, this.length + room) : null;
   }
 
   /** The exchange ended without an answer: its body buffer goes back. */

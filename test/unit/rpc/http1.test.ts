@@ -267,6 +267,21 @@ describe('src/rpc/http1.ts', () => {
     second.release();
   });
 
+  it('sees bytes sent after a body read in place (with its end), keeps the answer and does not reuse the connection', async () => {
+    const size = 2 ** 20;
+    const body = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) body[i] = (i * 3 + 7) & 0xff;
+    const server = await scripted((socket, _request, index) => {
+      if (index === 0) void writeApart(socket, [`HTTP/1.1 200 OK\r\ncontent-length: ${size}\r\n\r\n`, body.subarray(0, 10), Buffer.concat([body.subarray(10), Buffer.from('\r\n')])]);
+      else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}');
+    });
+    const first = await post(server.url);
+    expect(first.body.equals(body)).toBe(true);
+    first.release();
+    expect((await post(server.url)).body.toString()).toBe('{}');
+    expect(server.connections).toBe(2);
+  });
+
   it('runs many requests at once on as many connections, each answer its own', async () => {
     const server = await scripted((socket, request) => {
       const id = /"id":(\d+)/.exec(request)![1]!;
