@@ -210,10 +210,16 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
   return numbers.map((n) => part.got.get(n)!);
 }
 
+/** Waits `ms`, or until `signal` aborts; its abort listener goes when the wait ends (a range's many pauses share its activity's signal). */
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 }
 
