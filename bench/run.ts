@@ -100,12 +100,15 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     };
     if (phases.has('a')) {
       let postgresMs = 0;
+      let autovacuumMs = 0;
       const ceiling = await measure(options.blocks, expected, async () => {
         const run = await runCeiling({ chain, databaseUrl: database.url, blocks: options.blocks, batchSize: cfg.batchSize });
         postgresMs = run.postgresMs;
+        autovacuumMs = run.autovacuumMs;
         return run.seconds;
       }, false);
-      result.ceiling = { ...ceiling, postgresMsPerBlock: Math.round((postgresMs / options.blocks) * 10) / 10 };
+      const perBlock = (ms: number) => Math.round((ms / options.blocks) * 10) / 10;
+      result.ceiling = { ...ceiling, postgresMsPerBlock: perBlock(postgresMs), autovacuumMsPerBlock: perBlock(autovacuumMs) };
     }
     if (phases.has('b')) {
       const blocks = Math.min(options.blocks, options.baselineBlocks);
@@ -201,12 +204,13 @@ export function formatResult(r: BenchResult): string {
     if (!p) continue;
     lines.push(`${name.padEnd(34)}${String(p.blocksPerSecond).padStart(9)}${String(p.rowsPerSecond).padStart(11)}${String(p.rpcRequestsPerBlock ?? '–').padStart(11)}${String(p.serverCpuMs ?? '–').padStart(15)}${String(p.workerPeakRssMb ?? '–').padStart(13)}  ${p.rowsMatch}`);
   }
-  if (r.phases.ceiling?.postgresMsPerBlock !== undefined) lines.push(`(a) CPU per block: postgres ${r.phases.ceiling.postgresMsPerBlock} ms (the timed writes only)`);
+  const a = r.phases.ceiling;
+  if (a?.postgresMsPerBlock !== undefined) lines.push(`(a) CPU per block: postgres ${a.postgresMsPerBlock} ms${a.autovacuumMsPerBlock ? ` (+ its autovacuum workers ${a.autovacuumMsPerBlock} ms)` : ''} (the timed writes only)`);
   for (const [name, p] of rows) {
     const c = p?.cpuPerBlock;
     if (c) {
       const worker = p === r.phases.direct ? 'range activity (its process)' : 'worker';
-      lines.push(`${name.slice(0, 3)} CPU per block: ${worker} ${c.workerMs} ms (main thread ${c.workerMainMs ?? '–'} ms), postgres ${c.postgresMs} ms, chain server ${p.serverCpuMs === null ? '–' : Math.round((p.serverCpuMs / p.blocks) * 10) / 10} ms, temporal server ${c.temporalMs ?? '–'} ms, whole machine ${c.machineMs} ms of the ${Math.round((r.machine.cpus * 1000 * p.seconds / p.blocks) * 10) / 10} ms its ${r.machine.cpus} cpus had (${c.stolenMs ?? '–'} ms stolen by the hypervisor)`);
+      lines.push(`${name.slice(0, 3)} CPU per block: ${worker} ${c.workerMs} ms (main thread ${c.workerMainMs ?? '–'} ms), postgres ${c.postgresMs} ms${c.autovacuumMs ? ` (+ its autovacuum workers ${c.autovacuumMs} ms)` : ''}, chain server ${p.serverCpuMs === null ? '–' : Math.round((p.serverCpuMs / p.blocks) * 10) / 10} ms, temporal server ${c.temporalMs ?? '–'} ms, whole machine ${c.machineMs} ms of the ${Math.round((r.machine.cpus * 1000 * p.seconds / p.blocks) * 10) / 10} ms its ${r.machine.cpus} cpus had (${c.stolenMs ?? '–'} ms stolen by the hypervisor)`);
     }
   }
   const shares = r.phases.productWithWorkers?.rangesByWorker;

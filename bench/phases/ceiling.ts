@@ -16,7 +16,7 @@ import { copyBinary } from '../../src/db/copy-format.js';
 import type { BlockBundle } from '../../src/rpc/index.js';
 import type { SyntheticChain } from '../chain/generate.js';
 import { ranges, type RowCounts } from './common.js';
-import { cpuOfProcessesNamed, spentMs } from './cpu.js';
+import { cpuOfProcessesNamed, spentMs, watchAutovacuum } from './cpu.js';
 
 /** Batches prepared (untimed) before each timed wave of writes: bounds memory to a few hundred MB. */
 const BATCHES_PER_WAVE = 10;
@@ -27,14 +27,16 @@ type PreparedBatch = { table: (typeof TABLES)[number]; columns: string[]; data: 
 /**
  * Writes blocks `0..blocks−1` of `chain`; returns the timed seconds, the generated row counts and
  * `postgresMs`, the CPU time of every `postgres` process during the timed writes, in ms (what
- * writing the rows costs Postgres itself, to set beside the product's).
+ * writing the rows costs Postgres itself, to set beside the product's), and `autovacuumMs`, that
+ * of its autovacuum workers meanwhile (`watchAutovacuum`; mostly not in `postgresMs`).
  */
-export async function runCeiling(options: { chain: SyntheticChain; databaseUrl: string; blocks: number; batchSize: number }): Promise<{ seconds: number; expected: RowCounts; postgresMs: number }> {
+export async function runCeiling(options: { chain: SyntheticChain; databaseUrl: string; blocks: number; batchSize: number }): Promise<{ seconds: number; expected: RowCounts; postgresMs: number; autovacuumMs: number }> {
   const connections = Math.max(1, availableParallelism());
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: connections });
   const expected: RowCounts = { blocks: 0, transactions: 0, logs: 0, withdrawals: 0 };
   let seconds = 0;
   let postgresMs = 0;
+  let autovacuumMs = 0;
   // The tables are range-partitioned by block number: create the partitions up front, untimed, as
   // the product's writer does before each batch.
   const db = connectDatabase(options.databaseUrl);
@@ -57,16 +59,19 @@ export async function runCeiling(options: { chain: SyntheticChain; databaseUrl: 
         });
       });
       const cpuBefore = cpuOfProcessesNamed('postgres');
+      const autovacuum = watchAutovacuum();
       const startedAt = performance.now();
       const limit = pLimit(connections);
-      await Promise.all(wave.map((batch) => limit(() => writeBatch(pool, batch))));
+      await Promise.all(wave.map((batch) => limit(() => writeBatch(pool, batch)))).finally(() => {
+        autovacuumMs += autovacuum.stop();
+      });
       seconds += (performance.now() - startedAt) / 1000;
       postgresMs += spentMs(cpuBefore, cpuOfProcessesNamed('postgres'));
     }
   } finally {
     await pool.end();
   }
-  return { seconds, expected, postgresMs };
+  return { seconds, expected, postgresMs, autovacuumMs };
 }
 
 async function writeBatch(pool: pg.Pool, batch: PreparedBatch): Promise<void> {

@@ -38,6 +38,8 @@ export type PhaseResult = {
   cpuPerBlock?: CpuPerBlock;
   /** Phase a: CPU per block of every `postgres` process during the timed writes, in ms. */
   postgresMsPerBlock?: number;
+  /** Phase a: CPU per block of Postgres's autovacuum workers during the timed writes, in ms (`watchAutovacuum`). */
+  autovacuumMsPerBlock?: number;
   /** Phase c: ranges and blocks each worker ran, by its identity (from the sync's history). */
   rangesByWorker?: Record<string, { ranges: number; blocks: number }>;
 };

@@ -74,6 +74,44 @@ export function spentMs(was: ReadonlyMap<number, number>, now: ReadonlyMap<numbe
   return ms;
 }
 
+/** CPU so far of every Postgres autovacuum worker running now (`postgres: autovacuum worker …` processes), in ms, by pid. */
+function autovacuumWorkersCpu(): Map<number, number> {
+  const cpu = new Map<number, number>();
+  for (const pid of pidsNamed('postgres')) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('postgres: autovacuum worker')) cpu.set(pid, processCpuMs(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return cpu;
+}
+
+/**
+ * Watches Postgres's autovacuum workers from now on, every `intervalMs`: they come and go within
+ * a phase, so two snapshots (`postgresMs`) miss those that ended, yet they compete with the phase
+ * for the CPU. `stop()` ends the watch and returns the CPU they spent meanwhile, in ms (up to one
+ * interval of a worker that ended is missed); calling it again returns that again.
+ */
+export function watchAutovacuum(intervalMs = 250): { stop(): number } {
+  const before = autovacuumWorkersCpu();
+  const last = new Map(before);
+  const sample = () => {
+    for (const [pid, ms] of autovacuumWorkersCpu()) last.set(pid, ms);
+  };
+  const timer = setInterval(sample, intervalMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      let ms = 0;
+      for (const [pid, t] of last) ms += t - (before.get(pid) ?? 0);
+      return ms;
+    },
+  };
+}
+
 /** Takes a snapshot for `workerPids`. */
 export function cpuSnapshot(workerPids: readonly number[]): CpuSnapshot {
   return {
@@ -91,12 +129,17 @@ export function cpuSnapshot(workerPids: readonly number[]): CpuSnapshot {
  * (backends that ended meanwhile are missed), the Temporal dev server, the whole machine (busy),
  * and the time the hypervisor stole.
  */
-export type CpuPerBlock = { workerMs: number; workerMainMs: number; postgresMs: number; temporalMs: number; machineMs: number; stolenMs: number };
+export type CpuPerBlock = {
+  workerMs: number; workerMainMs: number; postgresMs: number; temporalMs: number; machineMs: number; stolenMs: number;
+  /** Postgres's autovacuum workers ({@link watchAutovacuum}; mostly not in `postgresMs`, which misses processes that ended). */
+  autovacuumMs?: number;
+};
 
-/** CPU per block between `before` and `after` over `blocks` blocks, in ms, one decimal. Pure. */
-export function cpuPerBlock(before: CpuSnapshot, after: CpuSnapshot, blocks: number): CpuPerBlock {
+/** CPU per block between `before` and `after` over `blocks` blocks, in ms, one decimal; `autovacuumMs`, when given, is what {@link watchAutovacuum} saw meanwhile. Pure. */
+export function cpuPerBlock(before: CpuSnapshot, after: CpuSnapshot, blocks: number, autovacuumMs?: number): CpuPerBlock {
   const per = (ms: number) => Math.round((ms / blocks) * 10) / 10;
   return {
+    ...(autovacuumMs === undefined ? {} : { autovacuumMs: per(autovacuumMs) }),
     workerMs: per(after.workers - before.workers),
     workerMainMs: per(after.workersMain - before.workersMain),
     postgresMs: per(spentMs(before.postgres, after.postgres)),

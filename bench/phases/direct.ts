@@ -19,7 +19,7 @@ import type { Database } from '../../src/db/index.js';
 import { createLogger } from '../../src/log.js';
 import { createRpcPool } from '../../src/rpc/index.js';
 import { runWindow } from '../../src/workflows/window.js';
-import { cpuPerBlock, cpuSnapshot, type CpuPerBlock } from './cpu.js';
+import { cpuPerBlock, cpuSnapshot, watchAutovacuum, type CpuPerBlock } from './cpu.js';
 import { REPO } from './common.js';
 import { IMAGE_ENV } from './image-env.js';
 
@@ -97,16 +97,19 @@ export async function runDirectProcess(options: DirectOptions & { databaseUrl: s
     }
   };
   let answered = false;
+  let autovacuum: { stop(): number } | undefined;
   try {
     await next(); // ready: connected, modules loaded
     const before = cpuSnapshot([child.pid!]);
+    autovacuum = watchAutovacuum();
     child.stdin.write('go\n');
     const answer = await next();
-    const cpu = cpuPerBlock(before, cpuSnapshot([child.pid!]), options.blocks);
+    const cpu = cpuPerBlock(before, cpuSnapshot([child.pid!]), options.blocks, autovacuum.stop());
     if (typeof answer.seconds !== 'number') throw new Error(`phase d failed: ${String(answer.error)}\n${output.join('')}`);
     answered = true;
     return { seconds: answer.seconds, cpuPerBlock: cpu };
   } finally {
+    autovacuum?.stop();
     clearTimeout(timer);
     child.stdin.end();
     // A child that answered closes its database and exits (writing a --cpu-prof profile); any other is killed.

@@ -19,7 +19,7 @@ import pg from 'pg';
 import { chainSyncWorkflowId, type ChainSyncInput } from '../../src/workflows/definitions.js';
 import { startWorkerProcess, type GroupProcess } from '../../test/support/processes.js';
 import { waitFor } from '../../test/support/stack.js';
-import { cpuPerBlock, cpuSnapshot, type CpuPerBlock } from './cpu.js';
+import { cpuPerBlock, cpuSnapshot, watchAutovacuum, type CpuPerBlock } from './cpu.js';
 import { REPO } from './common.js';
 import { IMAGE_ENV } from './image-env.js';
 
@@ -65,6 +65,7 @@ export async function runProduct(options: {
   const client = new Client({ connection });
   const workers: GroupProcess[] = [];
   const database = new pg.Client({ connectionString: options.databaseUrl });
+  let autovacuum: { stop(): number } | undefined;
   try {
     for (let i = 1; i <= options.workers; i++) {
       workers.push(await startWorkerProcess({
@@ -84,6 +85,7 @@ export async function runProduct(options: {
       return rows.length === 0 ? -1 : Number(rows[0]!.block_number);
     };
     const cpuBefore = cpuSnapshot(workers.map((w) => w.pid));
+    autovacuum = watchAutovacuum();
     const startedAt = performance.now();
     const handle = await client.workflow.start('chainSync', { workflowId: chainSyncWorkflowId(options.chainId), taskQueue, args: [input] });
     const outcome = await waitFor(`the sync to store block ${options.blocks - 1}`, async () => {
@@ -93,12 +95,13 @@ export async function runProduct(options: {
     const dead = workers.find((w) => w.exitReason() !== undefined);
     if (outcome === 'exited' && dead) throw new Error(`worker ${dead.pid} exited (${dead.exitReason()}):\n${dead.tail.join('\n')}`);
     const seconds = (performance.now() - startedAt) / 1000;
-    const cpu = cpuPerBlock(cpuBefore, cpuSnapshot(workers.map((w) => w.pid)), options.blocks);
+    const cpu = cpuPerBlock(cpuBefore, cpuSnapshot(workers.map((w) => w.pid)), options.blocks, autovacuum.stop());
     const workerPeakRssMb = Math.max(...workers.map((w) => peakRssMb(w.pid)));
     await handle.terminate('bench run finished');
     const rangesByWorker = rangesPerWorker((await handle.fetchHistory()).events ?? []);
     return { seconds, workerPeakRssMb, cpuPerBlock: cpu, input, rangesByWorker };
   } finally {
+    autovacuum?.stop();
     await Promise.all(workers.map((w) => w.stop()));
     await connection.close();
     await database.end().catch(() => undefined);
