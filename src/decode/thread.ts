@@ -77,9 +77,11 @@ const RPC_ERRORS = [RpcTransientError, RpcBadResponseError, RpcBatchTooLargeErro
 
 /**
  * Sends one batch and decodes its answer in this thread (piscina calls it; many run at once): `postBatch` with a decoder that runs
- * {@link decodeBlocksAnswer} here. The encoded rows go to the caller in the tuple arena (copied
- * once), or moved in their own buffer when the arena is full; the body stays in this thread's
- * reused memory (src/rpc/http1.ts) or chunks that die young (fetch). Never throws: an error is in the result.
+ * {@link decodeBlocksAnswer} here. The encoded rows go to the caller in the tuple arena (the
+ * native transcoder writes them there from its scratch, `withTupleDestination`; the JavaScript
+ * one's are copied there), or moved in their own buffer when the arena is full; pages reserved
+ * for an answer that then fails are freed here. The body stays in this thread's reused memory
+ * (src/rpc/http1.ts) or chunks that die young (fetch). Never throws: an error is in the result.
  */
 export async function postTask(task: PostTask): Promise<unknown> {
   const controller = new AbortController();
