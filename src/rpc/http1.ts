@@ -9,9 +9,10 @@
  * 1.8 ms per block. Here each socket reads into memory this thread reuses (`net.Socket`'s
  * `onread`): a `content-length` body straight into its buffer (but for its last 64 KiB), taken
  * from a small per-thread free list and given back by `release()`, everything else into one read
- * buffer per thread (a chunked body is then copied into its buffer). In the mainnet bench the worker's CPU per
- * block fell from 4.4 to 2.6 ms (session 16, README). undici cannot read into a caller's buffer (it takes socket data through
- * `read()`), and `node:http` copies each body chunk into a new Buffer.
+ * buffer per thread (a chunked body is then copied into its buffer). In the mainnet bench the
+ * worker's CPU per block fell from 4.4 to 2.6 ms (session 16, README). undici cannot read into a
+ * caller's buffer (it takes socket data through `read()`), and `node:http` copies each body chunk
+ * into a new Buffer.
  *
  * What it does: one request at a time per connection (no pipelining), connections kept alive per
  * origin and closed after {@link IDLE_MS} idle, `content-length`, `chunked` and read-until-close
@@ -182,7 +183,7 @@ class Connection {
       host,
       port,
       noDelay: true,
-      // Where the next read goes, asked after each one: the rest of the body when its length is known (no copy).
+      // Where the next read goes, asked after each one: into the body's own buffer while a content-length body arrives (no copy).
       onread: { buffer: () => this.parser?.bodyRoom() ?? readBuffer, callback: (bytes: number, buffer: Uint8Array) => this.onData(buffer.subarray(0, bytes)) },
     } as net.NetConnectOpts);
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(new Http1Error(err.message, err.code ?? 'ECONNRESET')));
