@@ -496,12 +496,12 @@ max_connections = 200
 max_wal_size = 8GB
 checkpoint_timeout = 30min
 EOF
-  pg_tune_cluster "$dir.init"
   as_pg mv "$dir.init" "$dir"
 }
 
 # pg_tune_cluster DIR: adds to the postgresql.conf of a cluster these scripts created the settings
-# a later version of them added (read at the cluster's next start). Idempotent.
+# a later version of them added (read at the cluster's next start). Idempotent; run before every
+# start of the cluster, a new one's first included.
 pg_tune_cluster() {
   local conf=$1/postgresql.conf
   as_pg grep -q '^# evm-indexer development cluster' "$conf" || return 0
