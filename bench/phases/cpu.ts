@@ -74,15 +74,43 @@ export function spentMs(was: ReadonlyMap<number, number>, now: ReadonlyMap<numbe
   return ms;
 }
 
-/** CPU so far of every Postgres autovacuum worker running now (`postgres: autovacuum worker …` processes), in ms, by pid. */
-function autovacuumWorkersCpu(): Map<number, number> {
+/** The ids of `pid`'s children (Linux's `/proc/<pid>/task/<pid>/children`); none once it is gone. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The parent of process `pid` (field 4 of `/proc/<pid>/stat`); 0 once it is gone. */
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU so far of every Postgres autovacuum worker running now (`postgres: autovacuum worker …`, a
+ * child of a postmaster in `postmasters`), in ms, by pid. `roles` remembers which children are
+ * autovacuum workers, so a sample reads the postmasters' children lists and the workers' times only.
+ */
+function autovacuumWorkersCpu(postmasters: readonly number[], roles: Map<number, boolean>): Map<number, number> {
   const cpu = new Map<number, number>();
-  for (const pid of pidsNamed('postgres')) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('postgres: autovacuum worker')) cpu.set(pid, processCpuMs(pid));
-    } catch {
-      // gone meanwhile
+  for (const pid of postmasters.flatMap(childrenOf)) {
+    let autovacuum = roles.get(pid);
+    if (autovacuum === undefined) {
+      try {
+        autovacuum = readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('postgres: autovacuum worker');
+      } catch {
+        continue; // gone meanwhile
+      }
+      roles.set(pid, autovacuum);
     }
+    if (autovacuum) cpu.set(pid, processCpuMs(pid));
   }
   return cpu;
 }
@@ -94,10 +122,13 @@ function autovacuumWorkersCpu(): Map<number, number> {
  * interval of a worker that ended is missed); calling it again returns that again.
  */
 export function watchAutovacuum(intervalMs = 250): { stop(): number } {
-  const before = autovacuumWorkersCpu();
+  const postgres = new Set(pidsNamed('postgres'));
+  const postmasters = [...postgres].filter((pid) => !postgres.has(parentOf(pid)));
+  const roles = new Map<number, boolean>();
+  const before = autovacuumWorkersCpu(postmasters, roles);
   const last = new Map(before);
   const sample = () => {
-    for (const [pid, ms] of autovacuumWorkersCpu()) last.set(pid, ms);
+    for (const [pid, ms] of autovacuumWorkersCpu(postmasters, roles)) last.set(pid, ms);
   };
   const timer = setInterval(sample, intervalMs);
   timer.unref();
