@@ -224,6 +224,32 @@ describe.each(['javascript', 'native'] as const)('the %s transcoder', (engine) =
     expect(taken).toBeGreaterThan(100);
   });
 
+  it('decodes hex data of every length up to 80 bytes in either case, and gives up on a digit that is not hex at any place', () => {
+    // The native transcoder decodes 16 digits a step (SSE2) and the rest pair by pair: each length
+    // and each place of a bad digit crosses that boundary differently.
+    const chain = createSyntheticChain(PROFILES.light!, 1);
+    const base = chain.bundle(31) as Bundle;
+    expect(base.block.transactions.length).toBeGreaterThan(0);
+    const withInput = (input: string): Buffer => {
+      const copy = structuredClone(base);
+      copy.block.transactions[0]!.input = input;
+      return bodyOf([copy]);
+    };
+    const rand = random(18);
+    const digits = '0123456789abcdefABCDEF';
+    for (let bytes = 0; bytes <= 80; bytes++) {
+      const hex = Array.from({ length: 2 * bytes }, () => digits[Math.floor(rand() * digits.length)]).join('');
+      expect([bytes, check(withInput(`0x${hex}`), callsFor([31]), 1)]).toEqual([bytes, { taken: true, why: '' }]);
+    }
+    const good = Array.from({ length: 80 }, () => digits[Math.floor(rand() * digits.length)]).join(''); // 40 bytes
+    for (let at = 0; at < good.length; at++) {
+      for (const bad of ['g', 'G', '/', ':', '@', '`', ' ', 'x', '\u00e9']) {
+        const result = check(withInput(`0x${good.slice(0, at)}${bad}${good.slice(at + 1)}`), callsFor([31]), 1);
+        expect([at, bad, result.taken]).toEqual([at, bad, false]);
+      }
+    }
+  });
+
   it('handles what a review found: a missing item, whitespace after values, nested keys of any name, many keys, deep nesting, odd chain ids', () => {
     const chain = createSyntheticChain(PROFILES.light!, 1);
     const base = chain.bundle(21) as Bundle;
