@@ -248,6 +248,25 @@ describe.each(['javascript', 'native'] as const)('the %s transcoder', (engine) =
         expect([at, bad, result.taken]).toEqual([at, bad, false]);
       }
     }
+    // Strings are read 16 bytes a step too: an escape (`\u0061` is an `a` to JSON.parse) or a raw
+    // control character at any place before the closing quote makes the transcoder give up, in a
+    // hex field and in a field it copies into `extra` as it is.
+    const texts = Array.from({ length: 16 }, (_, k) => 'x'.repeat(80 + k)); // the closing quote at each place of a 16-byte step
+    for (const plain of [`0x${good}`, ...texts]) {
+      const copy = structuredClone(base);
+      copy.block.transactions[0]!.input = `0x${good}`;
+      copy.block.transactions[0]!.note = plain.startsWith('0x') ? 'x' : plain;
+      const body = bodyOf([copy]).toString('latin1');
+      for (let at = plain.startsWith('0x') ? 2 : 0; at < plain.length; at++) {
+        for (const odd of [`\\u00${plain.charCodeAt(at).toString(16)}`, '\u0001']) {
+          const changed = Buffer.from(body.replace(`"${plain}"`, `"${plain.slice(0, at)}${odd}${plain.slice(at + 1)}"`), 'latin1');
+          expect(changed.equals(Buffer.from(body, 'latin1'))).toBe(false);
+          const { taken, why } = check(changed, callsFor([31]), 1);
+          expect([plain.length, at, odd, taken]).toEqual([plain.length, at, odd, false]);
+          if (engine === 'native' && !plain.startsWith('0x')) expect([plain.length, at, odd, why]).toEqual([plain.length, at, odd, 'a string has an escape or a control character']);
+        }
+      }
+    }
   });
 
   it('handles what a review found: a missing item, whitespace after values, nested keys of any name, many keys, deep nesting, odd chain ids', () => {
