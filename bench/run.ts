@@ -23,7 +23,7 @@ import { runBaseline } from './phases/baseline.js';
 import { countRows, phaseResult, startChainServer, truncateChainTables, type PhaseResult } from './phases/common.js';
 import { runDirectProcess } from './phases/direct.js';
 import { buildProduct, runProduct, type RangesByWorker } from './phases/product.js';
-import type { CpuPerBlock } from './phases/cpu.js';
+import { freePageReportingOrder, type CpuPerBlock } from './phases/cpu.js';
 import { startTemporalServer } from '../test/support/processes.js';
 import { createTestDatabase } from '../test/support/stack.js';
 import { parseConfig } from '../src/config/parse.js';
@@ -56,7 +56,7 @@ export type BenchOptions = {
 
 /** What a run appends to `bench/results/`: options, machine, phases and ratios (null when a phase was skipped). */
 export type BenchResult = {
-  startedAt: string; command: string; options: BenchOptions; machine: { cpus: number; loadAverage1m: number };
+  startedAt: string; command: string; options: BenchOptions; machine: { cpus: number; loadAverage1m: number; freePageReportingOrder: number | null };
   /** Which transcoder the product's decode threads run (NATIVE_TRANSCODER and whether native/build/transcode.node is built; src/decode/native.ts). */
   transcoder: 'native' | 'javascript';
   generated: { blocks: number; transactionsPerBlock: number; logsPerBlock: number };
@@ -170,7 +170,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     startedAt: startedAt.toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     options,
-    machine: { cpus: availableParallelism(), loadAverage1m: Math.round(loadavg()[0]! * 100) / 100 },
+    machine: { cpus: availableParallelism(), loadAverage1m: Math.round(loadavg()[0]! * 100) / 100, freePageReportingOrder: freePageReportingOrder() },
     transcoder: loadNativeTranscoder().transcode ? 'native' : 'javascript',
     generated: { blocks: options.blocks, transactionsPerBlock: Math.round((chainTotals(result)?.transactions ?? 0) / options.blocks), logsPerBlock: Math.round((chainTotals(result)?.logs ?? 0) / options.blocks) },
     phases: result,
@@ -217,6 +217,10 @@ export function formatResult(r: BenchResult): string {
   if (shares) lines.push(`(c) ${r.options.workers} workers ran: ${Object.entries(shares).sort().map(([w, s]) => `${w.replace(/-\d+$/, '')} ${s.ranges} ranges, ${s.blocks} blocks`).join('; ')}`);
   const t = r.ratios;
   lines.push(`c/a ${t.productToCeiling ?? '–'}   c/b ${t.productToBaseline ?? '–'}   (d−c)/d ${t.temporalOverhead ?? '–'}${t.scaleOut === null ? '' : `   ${r.options.workers} workers / 1 worker ${t.scaleOut}`}`);
+  const order = r.machine.freePageReportingOrder;
+  if (order !== null && order !== undefined) {
+    lines.push(`note: this virtual machine gives free memory back to its host (virtio balloon page reporting, order ${order}); a run that starts after a pause of the machine is often slower in (c) (README, Performance: Latest runs)`);
+  }
   lines.push(`written to ${r.file}`);
   return lines.join('\n');
 }

@@ -179,3 +179,31 @@ export function cpuPerBlock(before: CpuSnapshot, after: CpuSnapshot, blocks: num
     stolenMs: per(after.machine.steal - before.machine.steal),
   };
 }
+
+/** Where Linux shows the smallest block of free memory (2^order pages) a virtio balloon reports to its host. */
+export const PAGE_REPORTING_ORDER_FILE = '/sys/module/page_reporting/parameters/page_reporting_order';
+/** The virtio balloon driver's directory: it lists the devices bound to it (`virtio<N>`). */
+export const BALLOON_DRIVER_DIR = '/sys/bus/virtio/drivers/virtio_balloon';
+
+/**
+ * The order of free page reporting, when this machine is a virtual machine whose balloon driver
+ * reports free memory to its host (Linux's virtio_balloon with page reporting: the host takes the
+ * pages back, and touching them again costs host page faults the guest cannot see); null when
+ * there is no such reporting. Orders above 10 (MAX_ORDER − 1 on x86-64) report nothing.
+ * Session 18 measured the first `--phases c` run after a minute's pause: with order 5 (this
+ * machine's), Postgres at 5.0 ms per mainnet block in three runs (4.8–5.6 in six earlier ones);
+ * with order 11, 3.7–4.1 in four (README, Performance: Latest runs).
+ */
+export function freePageReportingOrder(
+  fs: { read(path: string): string; list(dir: string): string[] } = { read: (path) => readFileSync(path, 'utf8'), list: (dir) => readdirSync(dir) },
+): number | null {
+  let order: number;
+  let balloons: string[];
+  try {
+    order = Number(fs.read(PAGE_REPORTING_ORDER_FILE).trim());
+    balloons = fs.list(BALLOON_DRIVER_DIR).filter((name) => name.startsWith('virtio'));
+  } catch {
+    return null; // no page_reporting module or no balloon driver: not such a virtual machine
+  }
+  return balloons.length > 0 && Number.isInteger(order) && order >= 0 && order <= 10 ? order : null;
+}

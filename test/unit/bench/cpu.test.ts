@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpuPerBlock, machineCpuMs, mainThreadCpuMs, pidsNamed, processCpuMs } from '../../../bench/phases/cpu.js';
+import { BALLOON_DRIVER_DIR, cpuPerBlock, freePageReportingOrder, machineCpuMs, mainThreadCpuMs, PAGE_REPORTING_ORDER_FILE, pidsNamed, processCpuMs } from '../../../bench/phases/cpu.js';
 
 describe('bench CPU breakdown', () => {
   it('cpuPerBlock() divides the deltas by the blocks, counts Postgres backends that started meanwhile whole, one decimal', () => {
@@ -23,5 +23,25 @@ describe('bench CPU breakdown', () => {
     expect(machineCpuMs().busy).toBeGreaterThan(0);
     expect(machineCpuMs().steal).toBeGreaterThanOrEqual(0);
     expect(pidsNamed('no-such-process-name')).toEqual([]);
+  });
+
+  it('freePageReportingOrder() is the order when a virtio balloon device reports free pages, else null', () => {
+    const machine = (order: string | null, devices: string[] | null) => ({
+      read: (path: string) => {
+        if (path !== PAGE_REPORTING_ORDER_FILE || order === null) throw new Error(`ENOENT: ${path}`);
+        return order;
+      },
+      list: (dir: string) => {
+        if (dir !== BALLOON_DRIVER_DIR || devices === null) throw new Error(`ENOENT: ${dir}`);
+        return devices;
+      },
+    });
+    expect(freePageReportingOrder(machine('5\n', ['bind', 'uevent', 'virtio0']))).toBe(5);
+    expect(freePageReportingOrder(machine('0\n', ['virtio3']))).toBe(0);
+    expect(freePageReportingOrder(machine('11\n', ['virtio0']))).toBeNull(); // above MAX_ORDER − 1: nothing is reported
+    expect(freePageReportingOrder(machine('5\n', ['bind', 'uevent']))).toBeNull(); // the driver, but no balloon device
+    expect(freePageReportingOrder(machine('5\n', null))).toBeNull(); // no balloon driver
+    expect(freePageReportingOrder(machine(null, ['virtio0']))).toBeNull(); // no page_reporting module
+    expect(freePageReportingOrder(machine('x\n', ['virtio0']))).toBeNull();
   });
 });
