@@ -192,7 +192,8 @@ export const BALLOON_DRIVER_DIR = '/sys/bus/virtio/drivers/virtio_balloon';
  * there is no such reporting. Orders above 10 (MAX_ORDER − 1 on x86-64) report nothing.
  * Session 18 measured the first `--phases c` run after a minute's pause: with order 5 (this
  * machine's), Postgres at 5.0 ms per mainnet block in three runs (4.8–5.6 in six earlier ones);
- * with order 11, 3.7–4.1 in four (README, Performance: Latest runs).
+ * with order 11, 3.7–4.1 in four; and full runs with order 11 had the ceiling at 494–552 blocks/s
+ * against 360–400 with 5 (README, Performance: Latest runs).
  */
 export function freePageReportingOrder(
   fs: { read(path: string): string; list(dir: string): string[] } = { read: (path) => readFileSync(path, 'utf8'), list: (dir) => readdirSync(dir) },
