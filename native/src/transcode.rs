@@ -817,12 +817,16 @@ impl<'a> Writer<'a> {
         let hex = &self.b[start + 2..end];
         int32(out, (hex.len() / 2) as i32);
         out.reserve(hex.len() / 2);
-        // Whole groups of 16 digits with SSE2 (every x86-64 has it), the rest pair by pair.
-        let simd = hex.len() / 16 * 16;
-        if !decode_hex_16s(&hex[..simd], out) {
-            give!("hex data with a digit that is not hex");
-        }
-        let hex = &hex[simd..];
+        // Whole groups of 16 digits with SSE2 on x86-64 (every x86-64 has it); the rest, and all of
+        // it on other targets, pair by pair.
+        #[cfg(target_arch = "x86_64")]
+        let hex = {
+            let simd = hex.len() / 16 * 16;
+            if !decode_hex_16s(&hex[..simd], out) {
+                give!("hex data with a digit that is not hex");
+            }
+            &hex[simd..]
+        };
         let mut bad = 0i16;
         out.extend(hex.chunks_exact(2).map(|pair| {
             let byte = PAIR[u16::from_le_bytes([pair[0], pair[1]]) as usize];
@@ -1513,55 +1517,43 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 
 /// Appends to `out` the bytes of `hex` (hex digits, a multiple of 16 of them, either case);
 /// false when a byte is not a hex digit (what was appended is then meaningless: the caller gives
-/// up). The same result as the PAIR table, 16 digits a step with SSE2 on x86-64.
+/// up). The same result as the PAIR table, 16 digits a step with SSE2.
+#[cfg(target_arch = "x86_64")]
 fn decode_hex_16s(hex: &[u8], out: &mut Vec<u8>) -> bool {
     debug_assert!(hex.len() % 16 == 0);
-    #[cfg(target_arch = "x86_64")]
-    {
-        let n = hex.len() / 2;
-        out.reserve(n);
-        // SAFETY: SSE2 is part of x86-64; the loads read hex[16k..16k + 16] (within hex), the
-        // stores write out's reserved spare capacity [len + 8k, len + 8k + 8), whose n bytes are
-        // all written before set_len.
-        unsafe {
-            use std::arch::x86_64::*;
-            let dst = out.as_mut_ptr().add(out.len());
-            let zero_char = _mm_set1_epi8(b'0' as i8);
-            let a_char = _mm_set1_epi8(b'a' as i8);
-            let case_bit = _mm_set1_epi8(0x20);
-            let nine = _mm_set1_epi8(9);
-            let five = _mm_set1_epi8(5);
-            let ten = _mm_set1_epi8(10);
-            let low_byte = _mm_set1_epi16(0x00ff);
-            let mut bad = _mm_setzero_si128();
-            let mut k = 0;
-            while k * 16 < hex.len() {
-                let v = _mm_loadu_si128(hex.as_ptr().add(k * 16) as *const __m128i);
-                // A digit: c − '0' ≤ 9 unsigned; a letter: (c | 0x20) − 'a' ≤ 5 unsigned.
-                let d = _mm_sub_epi8(v, zero_char);
-                let l = _mm_sub_epi8(_mm_or_si128(v, case_bit), a_char);
-                let is_digit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
-                let is_letter = _mm_cmpeq_epi8(_mm_min_epu8(l, five), l);
-                bad = _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_or_si128(is_digit, is_letter), _mm_setzero_si128()));
-                let nibbles = _mm_or_si128(_mm_and_si128(is_digit, d), _mm_andnot_si128(is_digit, _mm_add_epi8(l, ten)));
-                // Little-endian u16 lanes hold (high digit, low digit): (high << 4) | low, packed to bytes.
-                let pairs = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(nibbles, low_byte), 4), _mm_srli_epi16(nibbles, 8));
-                _mm_storel_epi64(dst.add(k * 8) as *mut __m128i, _mm_packus_epi16(pairs, pairs));
-                k += 1;
-            }
-            out.set_len(out.len() + n);
-            _mm_movemask_epi8(bad) == 0
+    let n = hex.len() / 2;
+    out.reserve(n);
+    // SAFETY: SSE2 is part of x86-64; the loads read hex[16k..16k + 16] (within hex), the stores
+    // write out's reserved spare capacity [len + 8k, len + 8k + 8), whose n bytes are all written
+    // before set_len.
+    unsafe {
+        use std::arch::x86_64::*;
+        let dst = out.as_mut_ptr().add(out.len());
+        let zero_char = _mm_set1_epi8(b'0' as i8);
+        let a_char = _mm_set1_epi8(b'a' as i8);
+        let case_bit = _mm_set1_epi8(0x20);
+        let nine = _mm_set1_epi8(9);
+        let five = _mm_set1_epi8(5);
+        let ten = _mm_set1_epi8(10);
+        let low_byte = _mm_set1_epi16(0x00ff);
+        let mut bad = _mm_setzero_si128();
+        let mut k = 0;
+        while k * 16 < hex.len() {
+            let v = _mm_loadu_si128(hex.as_ptr().add(k * 16) as *const __m128i);
+            // A digit: c − '0' ≤ 9 unsigned; a letter: (c | 0x20) − 'a' ≤ 5 unsigned.
+            let d = _mm_sub_epi8(v, zero_char);
+            let l = _mm_sub_epi8(_mm_or_si128(v, case_bit), a_char);
+            let is_digit = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
+            let is_letter = _mm_cmpeq_epi8(_mm_min_epu8(l, five), l);
+            bad = _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_or_si128(is_digit, is_letter), _mm_setzero_si128()));
+            let nibbles = _mm_or_si128(_mm_and_si128(is_digit, d), _mm_andnot_si128(is_digit, _mm_add_epi8(l, ten)));
+            // Little-endian u16 lanes hold (high digit, low digit): (high << 4) | low, packed to bytes.
+            let pairs = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(nibbles, low_byte), 4), _mm_srli_epi16(nibbles, 8));
+            _mm_storel_epi64(dst.add(k * 8) as *mut __m128i, _mm_packus_epi16(pairs, pairs));
+            k += 1;
         }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let mut bad = 0i16;
-        out.extend(hex.chunks_exact(2).map(|pair| {
-            let byte = PAIR[u16::from_le_bytes([pair[0], pair[1]]) as usize];
-            bad |= byte;
-            byte as u8
-        }));
-        bad >= 0
+        out.set_len(out.len() + n);
+        _mm_movemask_epi8(bad) == 0
     }
 }
 
