@@ -23,7 +23,7 @@ import { runBaseline } from './phases/baseline.js';
 import { countRows, phaseResult, startChainServer, truncateChainTables, type PhaseResult } from './phases/common.js';
 import { runDirectProcess } from './phases/direct.js';
 import { buildProduct, runProduct, type RangesByWorker } from './phases/product.js';
-import { freePageReportingOrder, type CpuPerBlock } from './phases/cpu.js';
+import { freePageReportingOrder, pageReportingSetting, type CpuPerBlock } from './phases/cpu.js';
 import { startTemporalServer } from '../test/support/processes.js';
 import { createTestDatabase } from '../test/support/stack.js';
 import { parseConfig } from '../src/config/parse.js';
@@ -56,7 +56,7 @@ export type BenchOptions = {
 
 /** What a run appends to `bench/results/`: options, machine, phases and ratios (null when a phase was skipped). */
 export type BenchResult = {
-  startedAt: string; command: string; options: BenchOptions; machine: { cpus: number; loadAverage1m: number; freePageReportingOrder: number | null };
+  startedAt: string; command: string; options: BenchOptions; machine: { cpus: number; loadAverage1m: number; freePageReportingOrder: number | null; pageReportingSetting?: number | null };
   /** Which transcoder the product's decode threads run (NATIVE_TRANSCODER and whether native/build/transcode.node is built; src/decode/native.ts). */
   transcoder: 'native' | 'javascript';
   generated: { blocks: number; transactionsPerBlock: number; logsPerBlock: number };
@@ -170,7 +170,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     startedAt: startedAt.toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     options,
-    machine: { cpus: availableParallelism(), loadAverage1m: Math.round(loadavg()[0]! * 100) / 100, freePageReportingOrder: freePageReportingOrder() },
+    machine: { cpus: availableParallelism(), loadAverage1m: Math.round(loadavg()[0]! * 100) / 100, freePageReportingOrder: freePageReportingOrder(), pageReportingSetting: pageReportingSetting() },
     transcoder: loadNativeTranscoder().transcode ? 'native' : 'javascript',
     generated: { blocks: options.blocks, transactionsPerBlock: Math.round((chainTotals(result)?.transactions ?? 0) / options.blocks), logsPerBlock: Math.round((chainTotals(result)?.logs ?? 0) / options.blocks) },
     phases: result,

@@ -185,6 +185,30 @@ export const PAGE_REPORTING_ORDER_FILE = '/sys/module/page_reporting/parameters/
 /** The virtio balloon driver's directory: it lists the devices bound to it (`virtio<N>`). */
 export const BALLOON_DRIVER_DIR = '/sys/bus/virtio/drivers/virtio_balloon';
 
+/** What {@link pageReportingSetting} and {@link freePageReportingOrder} read: a file's text, a folder's names (both throw when missing). */
+export type SysFs = { read(path: string): string; list(dir: string): string[] };
+
+const REAL_SYS_FS: SysFs = { read: (path) => readFileSync(path, 'utf8'), list: (dir) => readdirSync(dir) };
+
+/**
+ * The free page reporting order set on this machine (`page_reporting_order`, an integer ≥ 0: the
+ * smallest block of free memory, 2^order pages, reported to the host), when it has a virtio
+ * balloon device; null when it has none, or no page_reporting module, or the file holds no
+ * integer. Unlike {@link freePageReportingOrder} it keeps orders above 10, which report nothing:
+ * a run made with the reporting turned off (order 11, as session 19's were) says so in its result.
+ */
+export function pageReportingSetting(fs: SysFs = REAL_SYS_FS): number | null {
+  let order: number;
+  let balloons: string[];
+  try {
+    order = Number(fs.read(PAGE_REPORTING_ORDER_FILE).trim());
+    balloons = fs.list(BALLOON_DRIVER_DIR).filter((name) => name.startsWith('virtio'));
+  } catch {
+    return null; // no page_reporting module or no balloon driver: not such a virtual machine
+  }
+  return balloons.length > 0 && Number.isInteger(order) && order >= 0 ? order : null;
+}
+
 /**
  * The order of free page reporting, when this machine is a virtual machine whose balloon driver
  * reports free memory to its host (Linux's virtio_balloon with page reporting: the host takes the
@@ -195,16 +219,7 @@ export const BALLOON_DRIVER_DIR = '/sys/bus/virtio/drivers/virtio_balloon';
  * with order 11, 3.7–4.1 in four; and full runs with order 11 had the ceiling at 494–552 blocks/s
  * against 360–400 with 5 (README, Performance: Latest runs).
  */
-export function freePageReportingOrder(
-  fs: { read(path: string): string; list(dir: string): string[] } = { read: (path) => readFileSync(path, 'utf8'), list: (dir) => readdirSync(dir) },
-): number | null {
-  let order: number;
-  let balloons: string[];
-  try {
-    order = Number(fs.read(PAGE_REPORTING_ORDER_FILE).trim());
-    balloons = fs.list(BALLOON_DRIVER_DIR).filter((name) => name.startsWith('virtio'));
-  } catch {
-    return null; // no page_reporting module or no balloon driver: not such a virtual machine
-  }
-  return balloons.length > 0 && Number.isInteger(order) && order >= 0 && order <= 10 ? order : null;
+export function freePageReportingOrder(fs: SysFs = REAL_SYS_FS): number | null {
+  const order = pageReportingSetting(fs);
+  return order !== null && order <= 10 ? order : null;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BALLOON_DRIVER_DIR, cpuPerBlock, freePageReportingOrder, machineCpuMs, mainThreadCpuMs, PAGE_REPORTING_ORDER_FILE, pidsNamed, processCpuMs } from '../../../bench/phases/cpu.js';
+import { BALLOON_DRIVER_DIR, cpuPerBlock, freePageReportingOrder, machineCpuMs, mainThreadCpuMs, PAGE_REPORTING_ORDER_FILE, pageReportingSetting, pidsNamed, processCpuMs } from '../../../bench/phases/cpu.js';
 
 describe('bench CPU breakdown', () => {
   it('cpuPerBlock() divides the deltas by the blocks, counts Postgres backends that started meanwhile whole, one decimal', () => {
@@ -25,7 +25,7 @@ describe('bench CPU breakdown', () => {
     expect(pidsNamed('no-such-process-name')).toEqual([]);
   });
 
-  it('freePageReportingOrder() is the order when a virtio balloon device reports free pages, else null', () => {
+  it('freePageReportingOrder() is the order when a virtio balloon device reports free pages, else null; pageReportingSetting() the order set whenever there is such a device', () => {
     const machine = (order: string | null, devices: string[] | null) => ({
       read: (path: string) => {
         if (path !== PAGE_REPORTING_ORDER_FILE || order === null) throw new Error(`ENOENT: ${path}`);
@@ -43,5 +43,14 @@ describe('bench CPU breakdown', () => {
     expect(freePageReportingOrder(machine('5\n', null))).toBeNull(); // no balloon driver
     expect(freePageReportingOrder(machine(null, ['virtio0']))).toBeNull(); // no page_reporting module
     expect(freePageReportingOrder(machine('x\n', ['virtio0']))).toBeNull();
+    // The setting itself, reporting or not: a run with the reporting turned off records 11.
+    expect(pageReportingSetting(machine('11\n', ['virtio0']))).toBe(11);
+    expect(pageReportingSetting(machine('5\n', ['bind', 'virtio1']))).toBe(5);
+    expect(pageReportingSetting(machine('0\n', ['virtio3']))).toBe(0);
+    expect(pageReportingSetting(machine('11\n', ['bind', 'uevent']))).toBeNull(); // no balloon device
+    expect(pageReportingSetting(machine('11\n', null))).toBeNull();
+    expect(pageReportingSetting(machine(null, ['virtio0']))).toBeNull();
+    expect(pageReportingSetting(machine('-1\n', ['virtio0']))).toBeNull();
+    expect(pageReportingSetting(machine('x\n', ['virtio0']))).toBeNull();
   });
 });
