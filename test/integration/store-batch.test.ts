@@ -162,12 +162,13 @@ describe('storeBatch() with hex bytea values', () => {
 
   it('writeBatch: writes go on while a COPY waits for Postgres until more than 4 MiB gathered; then the next waits for it, and all land', async () => {
     const range = { from: 200, to: 239 };
-    // COPY binary bytes of one block's rows: the writes after the one that starts a COPY gather this much each.
+    // COPY binary bytes of one block's transactions and logs (the block and withdrawal rows wait
+    // for the range's end and count apart): the writes after the one that starts a COPY gather this much each.
     const catalog = await sql<{ table_name: string; column_name: string; udt_name: string }>`
       select table_name, column_name, udt_name from information_schema.columns where table_schema = current_schema()`.execute(database.db);
     const typeOf = (table: string, column: string) => catalog.rows.find((r) => r.table_name === table && r.column_name === column)!.udt_name;
     const one = atBlock(range.from);
-    const perBlock = (['blocks', 'transactions', 'logs', 'withdrawals'] as const).reduce((sum, table) => {
+    const perBlock = (['transactions', 'logs'] as const).reduce((sum, table) => {
       const columns = Object.keys(one[table][0]!);
       return sum + copyBinaryTuples(one[table], columns, columns.map((c) => typeOf(table, c))).reduce((n, b) => n + b.length, 0);
     }, 0);
@@ -176,13 +177,13 @@ describe('storeBatch() with hex bytea values', () => {
     expect([startsCopy, firstWaiting]).toEqual([3, 13]); // ~0.4 MB per block (before session 10 write 6 waited: each due COPY waited for the running one)
 
     await ensurePartitions(database.db, 1, range); // before the holder: creating one would wait for its transaction
-    // Another transaction holds block 200's primary key uncommitted: the range's first COPY waits on it.
+    // Another transaction holds the primary key of block 200's first transaction uncommitted: the range's first COPY waits on it.
     let releaseHolder!: () => void;
     const holderReleased = new Promise<void>((resolve) => { releaseHolder = resolve; });
     let holderInserted!: () => void;
     const holderReady = new Promise<void>((resolve) => { holderInserted = resolve; });
     const holder = database.db.transaction().execute(async (trx) => {
-      await trx.insertInto('blocks').values(rowsWithBuffers(one.blocks)).execute();
+      await trx.insertInto('transactions').values(rowsWithBuffers(one.transactions.slice(0, 1))).execute();
       holderInserted();
       await holderReleased;
       throw new Error('rolled back on purpose');
@@ -209,9 +210,39 @@ describe('storeBatch() with hex bytea values', () => {
     const whileWaiting = await done;
     expect(whileWaiting).toEqual(Array.from({ length: firstWaiting - 1 }, (_, i) => i + 1));
     await expect(holder).rejects.toThrow('rolled back on purpose');
-    const stored = await sql<{ blocks: number; logs: number }>`
+    const stored = await sql<{ blocks: number; transactions: number; logs: number }>`
       select (select count(*) from blocks where chain_id = 1 and number between ${range.from} and ${range.to}) as blocks,
+             (select count(*) from transactions where chain_id = 1 and block_number between ${range.from} and ${range.to}) as transactions,
              (select count(*) from logs where chain_id = 1 and block_number between ${range.from} and ${range.to}) as logs`.execute(database.db);
-    expect(stored.rows).toEqual([{ blocks: 40, logs: 40 * 291 }]);
+    expect(stored.rows).toEqual([{ blocks: 40, transactions: 40 * 94, logs: 40 * 291 }]);
+  });
+
+  it('writeBatch: block and withdrawal rows wait for the range\'s end, or go out once 1 MiB of them gathered (copied out of the answers, which are scribbled over at once), and all land', async () => {
+    const range = { from: 1_000, to: 1_899 }; // 900 blocks without transactions: ~3.1 KB of block and withdrawal rows each
+    const released: number[] = [];
+    let releasedWhileWriting = 0;
+    await writeBatch(database.db, 1, range, async (_write, { types, writeEncoded }) => {
+      for (let n = range.from; n <= range.to; n++) {
+        const encoded = encodeRows({ ...atBlock(n), transactions: [], logs: [] }, types);
+        encoded.release = () => {
+          released.push(n);
+          new Uint8Array(encoded.tuples!).fill(0xee);
+        };
+        await writeEncoded(encoded);
+      }
+      const deadline = Date.now() + 10_000;
+      while (released.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      releasedWhileWriting = released.length;
+    });
+    // The first 1 MiB (337 blocks' rows) went out before the range ended, carrying the releases so far.
+    expect(releasedWhileWriting).toBeGreaterThan(300);
+    expect(releasedWhileWriting).toBeLessThan(900);
+    expect(released.sort((a, b) => a - b)).toEqual(Array.from({ length: 900 }, (_, i) => range.from + i)); // each once
+    const stored = await sql<{ blocks: number; withdrawals: number; hashes: number; addresses: number }>`
+      select (select count(*) from blocks where chain_id = 1 and number between ${range.from} and ${range.to}) as blocks,
+             (select count(*) from withdrawals where chain_id = 1 and block_number between ${range.from} and ${range.to}) as withdrawals,
+             (select count(*) from blocks where chain_id = 1 and number between ${range.from} and ${range.to} and hash = ${Buffer.from(rows.blocks[0]!.hash.slice(2), 'hex')}) as hashes,
+             (select count(*) from withdrawals where chain_id = 1 and block_number between ${range.from} and ${range.to} and position = 3 and address = ${Buffer.from(rows.withdrawals[3]!.address.slice(2), 'hex')}) as addresses`.execute(database.db);
+    expect(stored.rows).toEqual([{ blocks: 900, withdrawals: 900 * 16, hashes: 900, addresses: 900 }]);
   });
 });
