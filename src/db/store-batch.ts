@@ -36,7 +36,7 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * writes; in the background, one at a time: rows encoded while a COPY runs go out together in the
  * next, which starts when it ends) and at the end; block and withdrawal rows, a few per block,
  * wait for the end (or their own 1 MiB): one COPY each per range; `write` resolves when its rows are encoded, or,
- * when more than PENDING_LIMIT_BYTES (4 MiB) gathered while a COPY runs, once that COPY ended
+ * when more than PENDING_LIMIT_BYTES (4 MiB, of every table) gathered while a COPY runs, once that COPY ended
  * (backpressure: a write waits for Postgres, not for each COPY it is due). The transaction
  * commits after `produce` resolved and every write landed; if `produce` or a write fails it rolls
  * back, so a retry, a concurrent duplicate attempt or a rewrite after a reorg leaves exactly one
@@ -270,9 +270,9 @@ class PendingCopies {
     if (this.failure) throw this.failure.error;
   }
 
-  /** Waits while a write runs and more than `limit` bytes are held. @throws what a write threw. */
+  /** Waits while a write runs and more than `limit` bytes are held (of every table). @throws what a write threw. */
   async below(limit: number): Promise<void> {
-    while (this.running && this.bytes > limit) await this.writing;
+    while (this.running && this.bytes + this.heldBytes > limit) await this.writing;
     if (this.failure) throw this.failure.error;
   }
 

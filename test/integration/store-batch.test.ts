@@ -71,6 +71,34 @@ describe('storeBatch() with hex bytea values', () => {
     logs: rows.logs.map((l) => ({ ...l, block_number: number })),
     withdrawals: rows.withdrawals.map((w) => ({ ...w, block_number: number })),
   });
+  /**
+   * Another transaction inserts `values` into `table` and keeps them uncommitted until `release()`
+   * (a COPY of the same keys waits on it), then rolls back: `done` rejects with 'rolled back on purpose'.
+   */
+  const holdKeys = (table: 'blocks' | 'transactions', values: ReturnType<typeof rowsWithBuffers>) => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    let inserted!: () => void;
+    const ready = new Promise<void>((resolve) => { inserted = resolve; });
+    const done = database.db.transaction().execute(async (trx) => {
+      await trx.insertInto(table).values(values as never).execute();
+      inserted();
+      await released;
+      throw new Error('rolled back on purpose');
+    });
+    done.catch(() => undefined);
+    return { ready, release, done };
+  };
+  /** COPY binary bytes of `rows`' `tables` (what a range holds for them), with the column types the catalog gives. */
+  const encodedBytes = async (rows: BatchRows, tables: readonly (keyof BatchRows)[]): Promise<number> => {
+    const catalog = await sql<{ table_name: string; column_name: string; udt_name: string }>`
+      select table_name, column_name, udt_name from information_schema.columns where table_schema = current_schema()`.execute(database.db);
+    const typeOf = (table: string, column: string) => catalog.rows.find((r) => r.table_name === table && r.column_name === column)!.udt_name;
+    return tables.reduce((sum, table) => {
+      const columns = Object.keys(rows[table][0]!);
+      return sum + copyBinaryTuples(rows[table], columns, columns.map((c) => typeOf(table, c))).reduce((n, b) => n + b.length, 0);
+    }, 0);
+  };
   const MANY = { from: 100, to: 111 }; // 12 writes of one block: ~0.3 MB of COPY data each, so 3 or 4 flushes
 
   it('writeBatch: 12 writes of one block each land whole in one transaction, every row once', async () => {
@@ -87,7 +115,7 @@ describe('storeBatch() with hex bytea values', () => {
       .toEqual(Array.from({ length: 12 }, (_, i) => [MANY.from + i, 94, 291, 16]));
   });
 
-  it('writeBatch: writeEncoded releases each answer\'s tuples once the COPY that carried them ended (scribbled over at once, the rows still land exact), and on a rolled-back batch when it ends', async () => {
+  it('writeBatch: writeEncoded releases each answer\'s tuples once the COPY that carried them ended (scribbled over at once, the rows still land exact, the block rows held to the end too: copied out), and on a rolled-back batch when it ends', async () => {
     const range = { from: 400, to: 409 }; // ~0.4 MB of tuples per block: 3 or 4 COPYs
     const released: number[] = [];
     /** Encoded rows of block `n` whose release scribbles over their tuples, as memory reused for the next answer would. */
@@ -164,35 +192,19 @@ describe('storeBatch() with hex bytea values', () => {
     const range = { from: 200, to: 239 };
     // COPY binary bytes of one block's transactions and logs (the block and withdrawal rows wait
     // for the range's end and count apart): the writes after the one that starts a COPY gather this much each.
-    const catalog = await sql<{ table_name: string; column_name: string; udt_name: string }>`
-      select table_name, column_name, udt_name from information_schema.columns where table_schema = current_schema()`.execute(database.db);
-    const typeOf = (table: string, column: string) => catalog.rows.find((r) => r.table_name === table && r.column_name === column)!.udt_name;
     const one = atBlock(range.from);
-    const perBlock = (['transactions', 'logs'] as const).reduce((sum, table) => {
-      const columns = Object.keys(one[table][0]!);
-      return sum + copyBinaryTuples(one[table], columns, columns.map((c) => typeOf(table, c))).reduce((n, b) => n + b.length, 0);
-    }, 0);
+    const perBlock = await encodedBytes(one, ['transactions', 'logs']);
     const startsCopy = Math.ceil(COPY_FLUSH_BYTES / perBlock); // the write whose rows make 1 MiB starts the first COPY
     const firstWaiting = startsCopy + Math.floor(PENDING_LIMIT_BYTES / perBlock) + 1; // the first write that sees more than 4 MiB held
     expect([startsCopy, firstWaiting]).toEqual([3, 13]); // ~0.4 MB per block (before session 10 write 6 waited: each due COPY waited for the running one)
 
     await ensurePartitions(database.db, 1, range); // before the holder: creating one would wait for its transaction
     // Another transaction holds the primary key of block 200's first transaction uncommitted: the range's first COPY waits on it.
-    let releaseHolder!: () => void;
-    const holderReleased = new Promise<void>((resolve) => { releaseHolder = resolve; });
-    let holderInserted!: () => void;
-    const holderReady = new Promise<void>((resolve) => { holderInserted = resolve; });
-    const holder = database.db.transaction().execute(async (trx) => {
-      await trx.insertInto('transactions').values(rowsWithBuffers(one.transactions.slice(0, 1))).execute();
-      holderInserted();
-      await holderReleased;
-      throw new Error('rolled back on purpose');
-    });
-    holder.catch(() => undefined);
+    const holder = holdKeys('transactions', rowsWithBuffers(one.transactions.slice(0, 1)));
 
     const resolved: number[] = [];
     const done = writeBatch(database.db, 1, range, async (write) => {
-      await holderReady; // the range's deletes ran before produce: block 200 is the holder's now
+      await holder.ready; // the range's deletes ran before produce: block 200 is the holder's now
       const writes: Promise<void>[] = [];
       for (let n = range.from; n <= range.to; n++) {
         const written = write(atBlock(n)).then(() => { resolved.push(n - range.from + 1); });
@@ -203,13 +215,13 @@ describe('storeBatch() with hex bytea values', () => {
       while (resolved.length < firstWaiting - 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 1_000)); // time for one more write to resolve, were it not waiting
       const whileWaiting = [...resolved];
-      releaseHolder();
+      holder.release();
       await Promise.all(writes);
       return whileWaiting;
     });
     const whileWaiting = await done;
     expect(whileWaiting).toEqual(Array.from({ length: firstWaiting - 1 }, (_, i) => i + 1));
-    await expect(holder).rejects.toThrow('rolled back on purpose');
+    await expect(holder.done).rejects.toThrow('rolled back on purpose');
     const stored = await sql<{ blocks: number; transactions: number; logs: number }>`
       select (select count(*) from blocks where chain_id = 1 and number between ${range.from} and ${range.to}) as blocks,
              (select count(*) from transactions where chain_id = 1 and block_number between ${range.from} and ${range.to}) as transactions,
@@ -217,7 +229,70 @@ describe('storeBatch() with hex bytea values', () => {
     expect(stored.rows).toEqual([{ blocks: 40, transactions: 40 * 94, logs: 40 * 291 }]);
   });
 
-  it('writeBatch: block and withdrawal rows wait for the range\'s end, or go out once 1 MiB of them gathered (copied out of the answers, which are scribbled over at once), and all land', async () => {
+  it('writeBatch: block rows wait for the range\'s end: a block key another transaction holds stops none of 40 blocks\' writes (their transactions and logs go out in rounds past the 4 MiB backpressure), only the commit', async () => {
+    const range = { from: 300, to: 339 }; // ~0.4 MB of rows per block: a write waits for a COPY round from the 13th on
+    await ensurePartitions(database.db, 1, range); // before the holder: creating one would wait for its transaction
+    const holder = holdKeys('blocks', rowsWithBuffers(atBlock(range.from).blocks));
+    let resolved = 0;
+    let committed = false;
+    const done = writeBatch(database.db, 1, range, async (write) => {
+      await holder.ready;
+      for (let n = range.from; n <= range.to; n++) {
+        await write(atBlock(n));
+        resolved++;
+      }
+    }).then(() => { committed = true; });
+    const deadline = Date.now() + 20_000;
+    while (resolved < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 500)); // time for the commit, were the block rows not waiting on the holder
+    expect([resolved, committed]).toEqual([40, false]); // with block rows in every round, the first round waits on the holder and write 13 with it
+    holder.release();
+    await done;
+    await expect(holder.done).rejects.toThrow('rolled back on purpose');
+    const stored = await sql<{ blocks: number; transactions: number; logs: number; withdrawals: number }>`
+      select (select count(*) from blocks where chain_id = 1 and number between ${range.from} and ${range.to}) as blocks,
+             (select count(*) from transactions where chain_id = 1 and block_number between ${range.from} and ${range.to}) as transactions,
+             (select count(*) from logs where chain_id = 1 and block_number between ${range.from} and ${range.to}) as logs,
+             (select count(*) from withdrawals where chain_id = 1 and block_number between ${range.from} and ${range.to}) as withdrawals`.execute(database.db);
+    expect(stored.rows).toEqual([{ blocks: 40, transactions: 40 * 94, logs: 40 * 291, withdrawals: 40 * 16 }]);
+  });
+
+  it('writeBatch: held block and withdrawal rows count toward the 4 MiB backpressure: while their COPY waits, writes go on until more than 4 MiB gathered, then wait, and all land', async () => {
+    const range = { from: 3_000, to: 4_999 }; // 2,000 blocks without transactions
+    const one = atBlock(range.from);
+    const perBlock = await encodedBytes(one, ['blocks', 'withdrawals']);
+    const startsCopy = Math.ceil(COPY_FLUSH_BYTES / perBlock); // the write whose rows make 1 MiB starts the first COPY
+    const firstWaiting = startsCopy + Math.floor(PENDING_LIMIT_BYTES / perBlock) + 1; // the first write that sees more than 4 MiB held
+    expect([startsCopy, firstWaiting]).toEqual([337, 1685]); // ~3.1 KB per block
+
+    await ensurePartitions(database.db, 1, range); // before the holder: creating one would wait for its transaction
+    const holder = holdKeys('blocks', rowsWithBuffers(one.blocks)); // the first COPY of block rows waits on it
+    const resolved: number[] = [];
+    const done = writeBatch(database.db, 1, range, async (write) => {
+      await holder.ready;
+      const writes: Promise<void>[] = [];
+      for (let n = range.from; n <= range.to; n++) {
+        const written = write({ ...atBlock(n), transactions: [], logs: [] }).then(() => { resolved.push(n - range.from + 1); });
+        written.catch(() => undefined); // awaited below; a failure is reported there, once
+        writes.push(written);
+      }
+      const deadline = Date.now() + 20_000;
+      while (resolved.length < firstWaiting - 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 1_000)); // time for one more write to resolve, were it not waiting
+      const whileWaiting = resolved.length;
+      holder.release();
+      await Promise.all(writes);
+      return whileWaiting;
+    });
+    expect(await done).toBe(firstWaiting - 1);
+    await expect(holder.done).rejects.toThrow('rolled back on purpose');
+    const stored = await sql<{ blocks: number; withdrawals: number }>`
+      select (select count(*) from blocks where chain_id = 1 and number between ${range.from} and ${range.to}) as blocks,
+             (select count(*) from withdrawals where chain_id = 1 and block_number between ${range.from} and ${range.to}) as withdrawals`.execute(database.db);
+    expect(stored.rows).toEqual([{ blocks: 2_000, withdrawals: 2_000 * 16 }]);
+  });
+
+  it('writeBatch: block and withdrawal rows alone go out once 1 MiB of them gathered, before the range ends, and all land exact', async () => {
     const range = { from: 1_000, to: 1_899 }; // 900 blocks without transactions: ~3.1 KB of block and withdrawal rows each
     const released: number[] = [];
     let releasedWhileWriting = 0;
