@@ -35,10 +35,10 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * and the encoded rows are written when about 1 MiB gathered (one COPY per table for many small
  * writes; in the background, one at a time: rows encoded while a COPY runs go out together in the
  * next, which starts when it ends) and at the end; block and withdrawal rows, a few per block,
- * wait for the end (or their own 1 MiB): one COPY each per range; `write` resolves when its rows are encoded, or,
- * when more than PENDING_LIMIT_BYTES (4 MiB, of every table) gathered while a COPY runs, once that COPY ended
- * (backpressure: a write waits for Postgres, not for each COPY it is due). The transaction
- * commits after `produce` resolved and every write landed; if `produce` or a write fails it rolls
+ * wait for the end (or their own 1 MiB): one COPY each per range; `write` resolves when its rows
+ * are encoded, or, when more than PENDING_LIMIT_BYTES (4 MiB, of every table) gathered while a
+ * COPY runs, once that COPY ended (backpressure: a write waits for Postgres, not for each COPY
+ * it is due). The transaction commits after `produce` resolved and every write landed; if `produce` or a write fails it rolls
  * back, so a retry, a concurrent duplicate attempt or a rewrite after a reorg leaves exactly one
  * copy, and a crash never leaves half a batch. The connection is taken before `produce` starts and
  * held until the end (take it before any shared limiter, never while holding one).
@@ -97,9 +97,7 @@ export async function writeBatch<T>(
         try {
           for (const { table, columns, start, end } of encoded.tables) {
             if (!pending.fits(table, columns)) await pending.write(open);
-            const chunk = Buffer.from(encoded.tuples!, start, end - start);
-            // Rows held past this answer's COPY are copied out of the decode arena, whose pages `release` frees.
-            pending.add(table, columns, [HELD_TABLES.has(table) ? Buffer.from(chunk) : chunk]);
+            pending.add(table, columns, [Buffer.from(encoded.tuples!, start, end - start)]);
           }
         } finally {
           // With the chunks held now (the last of these rows): run when they were written, or when the batch ends.
@@ -198,13 +196,17 @@ class PendingCopies {
     return held === undefined || (held.columns.length === columns.length && held.columns.every((c, i) => c === columns[i]));
   }
 
-  /** Holds `chunks` (encoded tuples of `table`, from copyBinaryTuples). */
+  /**
+   * Holds `chunks` (encoded tuples of `table`, from copyBinaryTuples or views of a decode arena).
+   * Those of the HELD_TABLES are copied: they outlive the write their answer's `release` waits for.
+   */
   add(table: string, columns: string[], chunks: Buffer[]): void {
     let held = this.tables.get(table);
     if (!held) this.tables.set(table, (held = { columns, chunks: [] }));
+    const kept = HELD_TABLES.has(table);
     for (const chunk of chunks) {
-      held.chunks.push(chunk);
-      if (HELD_TABLES.has(table)) this.heldBytes += chunk.length;
+      held.chunks.push(kept ? Buffer.from(chunk) : chunk);
+      if (kept) this.heldBytes += chunk.length;
       else this.bytes += chunk.length;
     }
   }
@@ -238,15 +240,16 @@ class PendingCopies {
     const tables = this.tables;
     const releases = this.releases;
     this.tables = new Map();
-    if (!withHeld) {
+    if (withHeld) this.heldBytes = 0;
+    else {
       for (const table of HELD_TABLES) {
         const held = tables.get(table);
         if (held) {
-          this.tables.set(table, held); // copies of their bytes (writeEncoded): the releases may run
+          this.tables.set(table, held); // copies (add): the releases may run
           tables.delete(table);
         }
       }
-    } else this.heldBytes = 0;
+    }
     this.releases = [];
     this.bytes = 0;
     this.running = true;
