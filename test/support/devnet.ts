@@ -108,13 +108,39 @@ export type StartAnvilOptions = { port?: number; chainId?: number; blockTimeSeco
  * on interval mining, otherwise anvil automines one block per transaction. stop() sends SIGTERM to the
  * group, waits until the wrapper has exited and the port is closed (at most 5 s), then SIGKILLs what is left;
  * the group also gets SIGKILL when this process exits.
+ * Without `port`, a start whose port another process took first is tried again on a new one (at most 5 times).
  * @throws Error when an explicit `port` is already in use, or anvil exits early or does not answer within
  * 20 s; the message ends with anvil's last output lines.
  * @example const anvil = await startAnvil({}); try { … anvil.rpcUrl … } finally { await anvil.stop(); }
  */
 export async function startAnvil(opts: StartAnvilOptions = {}): Promise<Anvil> {
-  const port = opts.port ?? (await freePort());
-  if (opts.port !== undefined && (await isPortOpen(port))) throw new Error(`port ${port} on 127.0.0.1 is already in use`);
+  if (opts.port !== undefined) {
+    if (await isPortOpen(opts.port)) throw new Error(`port ${opts.port} on 127.0.0.1 is already in use`);
+    return startAnvilOn(opts.port, opts);
+  }
+  return retryOnPortTaken(async () => startAnvilOn(await freePort(), opts));
+}
+
+/** How many free ports a start tries when another process takes the one freePort gave before the server binds it. */
+const PORT_ATTEMPTS = 5;
+
+/**
+ * Calls `start` until it does not fail with "address already in use" (any case), at most {@link PORT_ATTEMPTS}
+ * times. freePort() closes its listener before the server binds the port, so a process started in between
+ * (another test file's server, an outgoing connection's ephemeral port) can take it; a new port is then the cure.
+ * @throws the last error of `start`, or the first one that is not about a port in use.
+ */
+export async function retryOnPortTaken<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= PORT_ATTEMPTS || !/address already in use/i.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
+async function startAnvilOn(port: number, opts: StartAnvilOptions): Promise<Anvil> {
   const chainId = opts.chainId ?? DEFAULT_CHAIN_ID;
   const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId)];
   if (opts.blockTimeSeconds !== undefined) args.push('--block-time', String(opts.blockTimeSeconds));

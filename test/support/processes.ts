@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import pg from 'pg';
-import { freePort, killGroup } from './devnet.js';
+import { freePort, killGroup, retryOnPortTaken } from './devnet.js';
 import { TEMPORAL_DEV_SERVER_ARGS, temporalCliPath, waitFor } from './stack.js';
 
 const run = promisify(execFile);
@@ -152,9 +152,13 @@ export type TemporalServer = {
 /**
  * Starts `temporal server start-dev` (the pinned CLI) on 127.0.0.1, a free port, headless, with
  * its state in `dbFile`, and waits until the frontend answers and the `default` namespace exists.
+ * A first start whose port another process took is tried again on new ports (retryOnPortTaken).
  */
 export async function startTemporalServer(options: { dbFile: string }): Promise<TemporalServer> {
-  const [port, uiPort] = [await freePort(), await freePort()];
+  return retryOnPortTaken(async () => startTemporalServerOn(await freePort(), await freePort(), options));
+}
+
+async function startTemporalServerOn(port: number, uiPort: number, options: { dbFile: string }): Promise<TemporalServer> {
   const address = `127.0.0.1:${port}`;
   let current: GroupProcess | undefined;
   const start = async () => {
@@ -168,7 +172,8 @@ export async function startTemporalServer(options: { dbFile: string }): Promise<
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });
       try {
         await connection.workflowService.describeNamespace({ namespace: 'default' });
-        return 'serving' as const;
+        // Another server may hold the port this one failed to bind: it must still be alive.
+        return child.exitReason() === undefined ? 'serving' as const : 'exited' as const;
       } finally {
         await connection.close();
       }
