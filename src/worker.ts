@@ -76,30 +76,34 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
       const connection = await NativeConnection.connect({ address: config.temporalAddress }).catch((err: unknown) => {
         throw new StartupError(`TEMPORAL_ADDRESS: cannot reach Temporal at ${config.temporalAddress}: ${describe(err)}`);
       });
+      // The health server is bound before any Temporal worker exists: a worker holds the connection
+      // until it has run, so a METRICS_PORT in use found after them ended in "Cannot close connection
+      // while Workers hold a reference to it" instead of naming the port.
+      const workers: Worker[] = [];
       try {
-        // One bundle for every chain's worker: the workflow code is the same, and each bundle costs memory.
-        // A bundle built ahead (the Docker image's) saves webpack's time and memory at every start.
-        const workflowBundle = prebuiltBundle ?? await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger });
-        const workers = await Promise.all(served.map(({ chain, pool, log: chainLog }) =>
-          createIndexerWorker({
-            connection,
-            namespace: config.temporalNamespace,
-            taskQueue: chain.taskQueue,
-            activities: createActivities({
-              db, pool, chainId: chain.chainId, log: chainLog, verifyRoots: chain.verifyRoots, fetchBufferBytes: config.fetchBufferBytes, rpcBatchCalls: chain.rpcBatchCalls, decodePool,
-              ...(metrics ? { observer: metrics.activities } : {}),
-            }),
-            maxConcurrentActivities: chain.maxConcurrentActivities,
-            identity: config.instanceId,
-            workflowBundle,
-          })));
-        for (const { chain, pool, log: chainLog } of served) {
-          chainLog.info({ chainId: chain.chainId, taskQueue: chain.taskQueue, namespace: config.temporalNamespace, temporal: config.temporalAddress, endpoints: pool.labels, database: config.databaseLabel, migrationsApplied: applied }, 'worker-started');
-        }
         const server = metrics && config.metricsPort !== null
           ? await startHealthServer({ port: config.metricsPort, metrics, coreMetricsPort, db, connection, workers, log })
           : null;
         try {
+          // One bundle for every chain's worker: the workflow code is the same, and each bundle costs memory.
+          // A bundle built ahead (the Docker image's) saves webpack's time and memory at every start.
+          const workflowBundle = prebuiltBundle ?? await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger });
+          workers.push(...await Promise.all(served.map(({ chain, pool, log: chainLog }) =>
+            createIndexerWorker({
+              connection,
+              namespace: config.temporalNamespace,
+              taskQueue: chain.taskQueue,
+              activities: createActivities({
+                db, pool, chainId: chain.chainId, log: chainLog, verifyRoots: chain.verifyRoots, fetchBufferBytes: config.fetchBufferBytes, rpcBatchCalls: chain.rpcBatchCalls, decodePool,
+                ...(metrics ? { observer: metrics.activities } : {}),
+              }),
+              maxConcurrentActivities: chain.maxConcurrentActivities,
+              identity: config.instanceId,
+              workflowBundle,
+            }))));
+          for (const { chain, pool, log: chainLog } of served) {
+            chainLog.info({ chainId: chain.chainId, taskQueue: chain.taskQueue, namespace: config.temporalNamespace, temporal: config.temporalAddress, endpoints: pool.labels, database: config.databaseLabel, migrationsApplied: applied }, 'worker-started');
+          }
           await runTogether(workers);
         } finally {
           await server?.close();
@@ -149,7 +153,8 @@ function createChainPool(
 /**
  * Starts the metrics and health HTTP server on `port`: `/metrics` (`metrics`, then the Temporal
  * Core exporter's on 127.0.0.1:`coreMetricsPort`), `/healthz`, and `/readyz`, ready when Postgres
- * answers `select 1`, Temporal answers `GetSystemInfo` and every one of `workers` is RUNNING.
+ * answers `select 1`, Temporal answers `GetSystemInfo` and every one of `workers` is RUNNING
+ * (`workers` is read at each check: started before the workers exist, it is not ready until they do).
  * Logs `metrics-server-started`.
  * @throws StartupError when it cannot listen on `port` (not retried: the process exits 1).
  */
@@ -167,6 +172,7 @@ async function startHealthServer(options: {
     postgres: async () => void (await sql`select 1`.execute(db)),
     temporal: async () => void (await connection.workflowService.getSystemInfo({})),
     worker: async () => {
+      if (workers.length === 0) throw new Error('the Temporal workers are not created yet');
       const stopped = workers.find((w) => w.getState() !== 'RUNNING');
       if (stopped) throw new Error(`worker of task queue ${stopped.options.taskQueue} is ${stopped.getState()}`);
     },

@@ -14,7 +14,7 @@ import { sql } from 'kysely';
 import { connectDatabase, deleteRange } from '../../src/db/index.js';
 import { createMetrics, createReadiness, startMetricsServer } from '../../src/metrics/index.js';
 import { chainSyncWorkflowId, syncProgressQuery, verifyWorkflowId, type ChainSyncInput, type VerifyInput } from '../../src/workflows/definitions.js';
-import { freePort, generateTraffic, startAnvil, type Anvil, type TrafficSummary } from '../support/devnet.js';
+import { freePort, generateTraffic, retryOnPortTaken, startAnvil, type Anvil, type TrafficSummary } from '../support/devnet.js';
 import { rpc } from '../support/chain-oracle.js';
 import { startWorkerProcess, type GroupProcess } from '../support/processes.js';
 import { familyOf, metricNamesInPromQL, scrape, valueOf, type Scrape } from '../support/prometheus.js';
@@ -78,22 +78,26 @@ describe('worker metrics and health endpoints during a devnet sync', () => {
     [anvil, env, database] = await Promise.all([startAnvil({ chainId: CHAIN_ID }), startTemporal(), createTestDatabase('metrics')]);
     traffic = await generateTraffic(anvil.rpcUrl);
     await rpc(anvil.rpcUrl, 'anvil_mine', ['0xa']);
-    const [metricsPort, deadPort] = await Promise.all([freePort(), freePort()]);
-    base = `http://127.0.0.1:${metricsPort}`;
+    const deadPort = await freePort();
     anvilLabel = `127.0.0.1:${anvil.port}#1`;
     deadLabel = `127.0.0.1:${deadPort}#2`;
-    worker = await startWorkerProcess({
-      RPC_URL: `${anvil.rpcUrl},http://127.0.0.1:${deadPort}/v2/${SECRET}`,
-      CHAIN_ID: String(CHAIN_ID),
-      DATABASE_URL: database.url,
-      TEMPORAL_ADDRESS: env.address,
-      TASK_QUEUE,
-      INSTANCE_ID: 'metrics-worker-1',
-      METRICS_PORT: String(metricsPort),
-      CONFIRMATION_DEPTH: String(CONFIRMATION_DEPTH_BLOCKS),
-      FINALITY: 'depth',
-      LOG_LEVEL: 'info',
-    }, env.connection);
+    // A metrics port another process took before the worker bound it: the worker exits (EADDRINUSE), start it on another.
+    worker = await retryOnPortTaken(async () => {
+      const metricsPort = await freePort();
+      base = `http://127.0.0.1:${metricsPort}`;
+      return startWorkerProcess({
+        RPC_URL: `${anvil.rpcUrl},http://127.0.0.1:${deadPort}/v2/${SECRET}`,
+        CHAIN_ID: String(CHAIN_ID),
+        DATABASE_URL: database.url,
+        TEMPORAL_ADDRESS: env.address,
+        TASK_QUEUE,
+        INSTANCE_ID: 'metrics-worker-1',
+        METRICS_PORT: String(metricsPort),
+        CONFIRMATION_DEPTH: String(CONFIRMATION_DEPTH_BLOCKS),
+        FINALITY: 'depth',
+        LOG_LEVEL: 'info',
+      }, env.connection);
+    });
     handle = await env.client.workflow.start('chainSync', { workflowId: chainSyncWorkflowId(CHAIN_ID), taskQueue: TASK_QUEUE, args: [syncInput] });
   });
 

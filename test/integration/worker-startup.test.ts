@@ -3,13 +3,15 @@
  * no secret in it, exit code 1. Runs the real `src/worker.ts` as a child process.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnvil, type Anvil } from '../support/devnet.js';
-import { BASE_DATABASE_URL, closedPort } from '../support/stack.js';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { BASE_DATABASE_URL, closedPort, startTemporal } from '../support/stack.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SECRET = 'k3yS3cr3tABCDEFGHIJKLMNOPQRSTUV';
@@ -89,6 +91,31 @@ describe('worker start-up with bad configuration', () => {
     expect(stdout).toBe('');
     expect(lines[0]).toMatch(new RegExp(`^startup error: DATABASE_URL: cannot migrate postgres://indexer@127\\.0\\.0\\.1:${deadPort}/indexer: .*ECONNREFUSED`));
     expect(stderr + stdout).not.toContain(SECRET);
+  });
+
+  describe('with Temporal reachable', () => {
+    let env: TestWorkflowEnvironment;
+    let busy: Server;
+    beforeAll(async () => {
+      env = await startTemporal();
+      busy = createServer();
+      await new Promise<void>((resolve) => busy.listen(0, '0.0.0.0', resolve));
+    });
+    afterAll(async () => {
+      await new Promise((resolve) => busy?.close(resolve));
+      await env?.teardown();
+    });
+
+    it('exits 1 naming METRICS_PORT when another process listens on it (not a Temporal connection error)', async () => {
+      const port = (busy.address() as AddressInfo).port;
+      const { code, stderr, stdout } = await runWorker({
+        RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, TEMPORAL_ADDRESS: env.address,
+        TASK_QUEUE: `startup-metrics-${process.pid}`, METRICS_PORT: String(port), LOG_LEVEL: 'error',
+      });
+      expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
+        `startup error: METRICS_PORT: cannot listen on port ${port}: listen EADDRINUSE: address already in use 0.0.0.0:${port}`,
+      ]]);
+    });
   });
 
   describe('with a CHAINS_FILE', () => {
