@@ -16,6 +16,7 @@ import { formatCount, formatCountOr, formatRange, rangeSize } from './domain/ind
 import { ConfigError } from './errors.js';
 import { chooseProgressMode, createProgressReporter } from './cli/backfill-progress.js';
 import { renderStatusTable, type StatusRow } from './cli/status-table.js';
+import { failureText } from './cli/failure-text.js';
 import { batchSizeText, syncStartDetails, syncSummary } from './workflows/details.js';
 import {
   backfillProgressQuery,
@@ -370,7 +371,9 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
     staticDetails: syncStartDetails(input),
     typedSearchAttributes: chainIdAttribute(registered, chainId),
   });
-  const from = stored ? `resuming after the stored cursor ${formatCount(stored.blockNumber)}` : `from block ${formatCount(chain.startBlock)}`;
+  const from = 'error' in stored
+    ? `from the stored cursor if there is one, else block ${formatCount(chain.startBlock)} (${stored.error})`
+    : stored.cursor ? `resuming after the stored cursor ${formatCount(stored.cursor.blockNumber)}` : `from block ${formatCount(chain.startBlock)}`;
   return `sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${batchSizeText(chain.batchSize, chain.batchRows)}, ${chain.concurrency} at once`;
 }
 
@@ -400,16 +403,35 @@ function chainIdAttribute(registered: ReadonlySet<string>, chainId: number) {
   return registered.has(chainIdSearchAttribute.name) ? [{ key: chainIdSearchAttribute, value: chainId }] : [];
 }
 
-/** The chain's stored cursor, or null when there is none or the database cannot be read. */
-async function readStoredCursor(cfg: Config, chainId: number): Promise<{ blockNumber: number } | null> {
+/**
+ * The chain's stored cursor: `cursor` null when there is none (or the database was never migrated:
+ * the worker migrates it), `error` (one line naming `DATABASE_URL`, password removed) when the
+ * database cannot be read. Never throws: what the client prints around it says which it was.
+ */
+async function readStoredCursor(cfg: Config, chainId: number): Promise<{ cursor: { blockNumber: number } | null } | { error: string }> {
   const db = connectDatabase(cfg.databaseUrl);
   try {
-    return await readCursor(db, chainId);
-  } catch {
-    return null;
+    return { cursor: await readCursor(db, chainId) };
+  } catch (err) {
+    if (hasCode(err, '42P01')) return { cursor: null }; // undefined_table: not migrated yet
+    return { error: `DATABASE_URL: cannot read the cursor of chain ${chainId} from ${cfg.databaseLabel}: ${failureText(err)}` };
   } finally {
     await db.destroy();
   }
+}
+
+/** Whether `err` or one of its causes has `code` (a SQLSTATE or a node error code). */
+function hasCode(err: unknown, code: string): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
+    if ((e as { code?: unknown }).code === code) return true;
+  }
+  return false;
+}
+
+/** How the client shows a stored cursor it read with {@link readStoredCursor}. */
+function storedCursorText(stored: Awaited<ReturnType<typeof readStoredCursor>>): string {
+  if ('error' in stored) return `unknown (${stored.error})`;
+  return formatCountOr(stored.cursor?.blockNumber, NO_NUMBER);
 }
 
 /**
@@ -450,9 +472,9 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
   }
   if (state !== 'RUNNING') {
     const chainId = Number(workflowId.split(':')[1]);
-    const db = connectDatabase(cfg.databaseUrl);
-    const cursor = await readCursor(db, chainId).catch(() => null).finally(() => db.destroy());
-    return `${workflowId}: ${state.toLowerCase()}; stored cursor ${formatCountOr(cursor?.blockNumber, NO_NUMBER)}; start it with: npx tsx src/client.ts start`;
+    const stored = await readStoredCursor(cfg, chainId);
+    const why = state === 'FAILED' ? await failureOf(handle) : null;
+    return `${workflowId}: ${state.toLowerCase()}${why === null ? '' : ` (${why})`}; stored cursor ${storedCursorText(stored)}; start it with: npx tsx src/client.ts start`;
   }
   const p: SyncProgress = await handle.query(syncProgressQuery);
   const targetNote = p.finality === 'depth' ? `head − ${p.confirmationDepth} confirmation depth` : `'${p.finality}' tag`;
@@ -464,6 +486,27 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
     `  lag       ${formatCountOr(p.lagBlocks, NO_NUMBER)} blocks behind the head${p.lagBlocks !== null && p.lagBlocks < 0 ? ' (the chain is shorter than what is stored: a reset chain or a reorg, being rolled back)' : ''}`,
     `  rate      ${p.blocksPerSecond} blocks/s, ${plural(p.inFlightBatches, 'batch', 'batches')} in flight, ${plural(p.reorgs, 'reorg', 'reorgs')} handled, ${plural(p.gapsRepaired, 'gap', 'gaps')} repaired`,
   ].join('\n');
+}
+
+/**
+ * Why the last run of `handle`'s workflow failed: the failure (and its causes) of its
+ * `WorkflowExecutionFailed` event, read from the end of its history; null when it cannot be read.
+ */
+async function failureOf(handle: WorkflowHandle): Promise<string | null> {
+  try {
+    const { history } = await handle.client.workflowService.getWorkflowExecutionHistoryReverse({
+      namespace: handle.client.options.namespace, execution: { workflowId: handle.workflowId }, maximumPageSize: 1,
+    });
+    let failure = history?.events?.[0]?.workflowExecutionFailedEventAttributes?.failure;
+    const parts: string[] = [];
+    for (let depth = 0; failure && depth < 5; failure = failure.cause, depth += 1) {
+      const text = failure.activityFailureInfo?.activityType?.name ? `activity ${failure.activityFailureInfo.activityType.name} failed` : (failure.message ?? '').trim();
+      if (text !== '' && !parts.some((p) => p.includes(text))) parts.push(text);
+    }
+    return parts.length > 0 ? parts.join(': ') : null;
+  } catch {
+    return null;
+  }
 }
 
 /** `n` and the noun for it: `1 batch`, `2 batches`, `0 batches`. Pure. */
@@ -478,7 +521,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   } catch (err) {
     if (err instanceof ConfigError) for (const p of err.problems) console.error(`config error: ${p}`);
     else if (err instanceof CliError) console.error(`error: ${err.message}`);
-    else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    else console.error(`error: ${failureText(err)}`);
     process.exitCode = 1;
   }
 }

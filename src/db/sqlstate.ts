@@ -11,7 +11,9 @@ export function classifyDbError(err: unknown, context: string): unknown {
   if (err instanceof IndexerError) return err;
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   const message = err instanceof Error ? err.message : String(err);
-  const text = `${context}: ${message}${typeof code === 'string' ? ` (SQLSTATE ${code})` : ''}`;
+  // A SQLSTATE is five digits or capitals (Postgres, Appendix A); node's socket codes (ECONNREFUSED, ENOTFOUND) are not.
+  const label = typeof code !== 'string' ? '' : /^[0-9A-Z]{5}$/.test(code) ? ` (SQLSTATE ${code})` : ` (${code})`;
+  const text = `${context}: ${message}${label}`;
   if (typeof code === 'string') {
     if (code.startsWith('08') || ['40001', '40P01', '57P01', '57P02', '57P03', '53300'].includes(code)) {
       return new DbTransientError(text, { cause: err });

@@ -169,6 +169,32 @@ describe('operator CLI on the real stack', () => {
     }
   });
 
+  it('a backfill of a chain no worker serves fails with one line that says why (the activity\'s message under the SDK\'s)', async () => {
+    const out = await runClient({ ...cliEnv, CHAIN_ID: '1' }, ['backfill', '--from', '0', '--to', '3']);
+    expect([out.code, out.stderr.trim().split('\n').at(-1)]).toEqual([1,
+      'error: Workflow execution failed: activity indexRange failed: this worker indexes chain 31337, not chain 1: run a worker with CHAIN_ID=1 on this task queue']);
+  });
+
+  it('`status` of a sync that does not run says when the stored cursor cannot be read, naming DATABASE_URL without its password', async () => {
+    const url = new URL(database.url);
+    url.pathname = '/no_such_database_cli';
+    const out = await runClient({ ...cliEnv, DATABASE_URL: url.toString() }, ['status', '--chain-id', '1']);
+    expect([out.code, out.stdout]).toEqual([0,
+      `chain-sync:1: not started; stored cursor unknown (DATABASE_URL: cannot read the cursor of chain 1 from postgres://${url.username}@${url.host}/no_such_database_cli: database "no_such_database_cli" does not exist); start it with: npx tsx src/client.ts start\n`]);
+    expect(out.stdout).not.toContain(`:${url.password}@`);
+  });
+
+  it('`status` of a sync that failed says why (from the end of its history)', async () => {
+    const other = { ...cliEnv, CHAIN_ID: '2' };
+    expect((await runClient(other, ['start'])).code).toBe(0);
+    let status = '';
+    await waitFor('chain-sync:2 to fail', async () => {
+      status = (await runClient(other, ['status'])).stdout;
+      return status.includes(': failed');
+    }, { timeoutMs: 30_000, intervalMs: 300 });
+    expect(status).toBe('chain-sync:2: failed (activity readCursor failed: this worker indexes chain 31337, not chain 2); stored cursor -; start it with: npx tsx src/client.ts start\n');
+  });
+
   it('`backfill` with --from above --to fails with one line and exit 1', async () => {
     const out = await client('backfill', '--from', '9', '--to', '3');
     expect([out.code, out.stderr]).toEqual([1, 'error: --from 9 is above --to 3\n']);

@@ -43,7 +43,8 @@ describe('src/db/sqlstate.ts', () => {
         return;
       }
       expect(out).toBeInstanceOf(want === 'transient' ? DbTransientError : DbIntegrityError);
-      expect((out as Error).message).toBe(`storeBatch blocks 100–199: ${message}${code === undefined ? '' : ` (SQLSTATE ${code})`}`);
+      const label = code === undefined ? '' : /^E[A-Z]+$/.test(code) ? ` (${code})` : ` (SQLSTATE ${code})`;
+      expect((out as Error).message).toBe(`storeBatch blocks 100–199: ${message}${label}`);
       expect((out as Error).cause).toBe(err);
       expect((out as DbTransientError).retryable).toBe(want === 'transient');
     });
