@@ -64,7 +64,9 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
       throw new StartupError(`DATABASE_URL: cannot migrate ${config.databaseLabel}: ${describe(err)}`);
     });
     for (const chain of chains) {
-      const inForce = await recordPartitionSize(db, chain.chainId, chain.partitionSize);
+      const inForce = await recordPartitionSize(db, chain.chainId, chain.partitionSize).catch((err: unknown) => {
+        throw new StartupError(`DATABASE_URL: cannot record the partition size of chain ${chain.chainId} in ${config.databaseLabel}: ${describe(err)}`);
+      });
       if (inForce !== chain.partitionSize) log.warn({ chainId: chain.chainId, partitionSize: chain.partitionSize, partitionSizeInForce: inForce }, 'partition-size-differs');
     }
     const served = chains.map((chain, i) => createChainPool(chain, checked[i]!, { log: multiChain ? log.child({ chainId: chain.chainId }) : log, metrics }));
@@ -80,6 +82,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
       // until it has run, so a METRICS_PORT in use found after them ended in "Cannot close connection
       // while Workers hold a reference to it" instead of naming the port.
       const workers: Worker[] = [];
+      let closeQuietly = true;
       try {
         const server = metrics && config.metricsPort !== null
           ? await startHealthServer({ port: config.metricsPort, metrics, coreMetricsPort, db, connection, workers, log })
@@ -89,7 +92,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
           // A bundle built ahead (the Docker image's) saves webpack's time and memory at every start.
           const workflowBundle = prebuiltBundle ?? await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger });
           workers.push(...await Promise.all(served.map(({ chain, pool, log: chainLog }) =>
-            createIndexerWorker({
+            startupFailure(createIndexerWorker({
               connection,
               namespace: config.temporalNamespace,
               taskQueue: chain.taskQueue,
@@ -100,7 +103,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
               maxConcurrentActivities: chain.maxConcurrentActivities,
               identity: config.instanceId,
               workflowBundle,
-            }))));
+            }), config.temporalNamespace, config.temporalAddress))));
           for (const { chain, pool, log: chainLog } of served) {
             chainLog.info({ chainId: chain.chainId, taskQueue: chain.taskQueue, namespace: config.temporalNamespace, temporal: config.temporalAddress, endpoints: pool.labels, database: config.databaseLabel, migrationsApplied: applied }, 'worker-started');
           }
@@ -109,8 +112,13 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
           await server?.close();
         }
         log.info('worker-stopped');
+        closeQuietly = false;
       } finally {
-        await connection.close();
+        // After a failure, Temporal workers created but never run still hold the connection: closing
+        // it throws, and that must not replace the failure being reported.
+        await connection.close().catch((err: unknown) => {
+          if (!closeQuietly) throw err;
+        });
       }
     } finally {
       for (const { pool } of served) pool.close();
@@ -241,13 +249,36 @@ export async function createIndexerWorker(options: {
 
 /**
  * The prebuilt workflow bundle at `path` (`WORKFLOW_BUNDLE`, written by `npm run build:workflows`).
- * @throws StartupError naming WORKFLOW_BUNDLE when the file is missing or unreadable.
+ * @throws StartupError naming WORKFLOW_BUNDLE when the file is missing or unreadable, or is not a
+ *   bundle (no inlined source map, which the Temporal SDK needs and `bundleWorkflowCode` writes).
  */
 function readWorkflowBundle(path: string): WorkflowBundle {
+  const rebuild = `build it with \`npm run build:workflows -- ${path}\` or unset WORKFLOW_BUNDLE`;
+  let code: string;
   try {
-    return { code: readFileSync(path, 'utf8') };
+    code = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new StartupError(`WORKFLOW_BUNDLE: cannot read the workflow bundle ${path} (${describe(err)}); build it with \`npm run build:workflows -- ${path}\` or unset WORKFLOW_BUNDLE`);
+    throw new StartupError(`WORKFLOW_BUNDLE: cannot read the workflow bundle ${path} (${describe(err)}); ${rebuild}`);
+  }
+  if (code.lastIndexOf('//# sourceMappingURL=data:') <= 0) {
+    throw new StartupError(`WORKFLOW_BUNDLE: ${path} is not a workflow bundle (no inlined source map: truncated, or not written by build:workflows); ${rebuild}`);
+  }
+  return { code };
+}
+
+/**
+ * `creating` (a Temporal worker being created), with a namespace Temporal does not know turned
+ * into a StartupError naming TEMPORAL_NAMESPACE instead of the SDK's gRPC status dump.
+ * @throws StartupError for an unknown namespace; any other error of `creating` as it is.
+ */
+async function startupFailure<T>(creating: Promise<T>, namespace: string, address: string): Promise<T> {
+  try {
+    return await creating;
+  } catch (err) {
+    if (err instanceof Error && /namespace .* (was not found|is not found|not found)/i.test(err.message)) {
+      throw new StartupError(`TEMPORAL_NAMESPACE: namespace ${namespace} does not exist at ${address}; create it (temporal operator namespace create --namespace ${namespace}) or set TEMPORAL_NAMESPACE`, { cause: err });
+    }
+    throw err;
   }
 }
 

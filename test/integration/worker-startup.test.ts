@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnvil, type Anvil } from '../support/devnet.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { BASE_DATABASE_URL, closedPort, startTemporal } from '../support/stack.js';
+import { sql } from 'kysely';
+import { BASE_DATABASE_URL, closedPort, createTestDatabase, startTemporal } from '../support/stack.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SECRET = 'k3yS3cr3tABCDEFGHIJKLMNOPQRSTUV';
@@ -76,6 +77,20 @@ describe('worker start-up with bad configuration', () => {
     ]]);
   });
 
+  it('exits 1 naming WORKFLOW_BUNDLE when the file is not a bundle (truncated, or some other file), before connecting to anything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'worker-bundle-'));
+    try {
+      const garbage = join(dir, 'bundle.js');
+      writeFileSync(garbage, 'garbage(');
+      const { code, stderr, stdout } = await runWorker({ RPC_URL: `http://127.0.0.1:${deadPort}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, WORKFLOW_BUNDLE: garbage });
+      expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
+        `startup error: WORKFLOW_BUNDLE: ${garbage} is not a workflow bundle (no inlined source map: truncated, or not written by build:workflows); build it with \`npm run build:workflows -- ${garbage}\` or unset WORKFLOW_BUNDLE`,
+      ]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('exits 1 when the only endpoint serves another chain', async () => {
     const { code, stderr } = await runWorker({ RPC_URL: `${anvil.rpcUrl}/?apikey=${SECRET}`, CHAIN_ID: '1', DATABASE_URL: BASE_DATABASE_URL });
     expect(code).toBe(1);
@@ -104,6 +119,32 @@ describe('worker start-up with bad configuration', () => {
     afterAll(async () => {
       await new Promise((resolve) => busy?.close(resolve));
       await env?.teardown();
+    });
+
+    it('exits 1 naming TEMPORAL_NAMESPACE when Temporal does not know the namespace (not the gRPC status)', async () => {
+      const { code, stderr, stdout } = await runWorker({
+        RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, TEMPORAL_ADDRESS: env.address,
+        TEMPORAL_NAMESPACE: 'no-such-namespace', LOG_LEVEL: 'error',
+      });
+      expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
+        `startup error: TEMPORAL_NAMESPACE: namespace no-such-namespace does not exist at ${env.address}; create it (temporal operator namespace create --namespace no-such-namespace) or set TEMPORAL_NAMESPACE`,
+      ]]);
+    });
+
+    it('exits 1 naming DATABASE_URL when the migrated database refuses writes (a read-only user or standby)', async () => {
+      const database = await createTestDatabase('startup_read_only');
+      try {
+        await sql.raw(`alter database ${database.name} set default_transaction_read_only = on`).execute(database.db);
+        const { code, stderr, stdout } = await runWorker({
+          RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: database.url, TEMPORAL_ADDRESS: env.address, LOG_LEVEL: 'error',
+        });
+        const label = `postgres://${new URL(database.url).username}@${new URL(database.url).host}/${database.name}`;
+        expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
+          `startup error: DATABASE_URL: cannot record the partition size of chain 31337 in ${label}: cannot execute INSERT in a read-only transaction (25006)`,
+        ]]);
+      } finally {
+        await database.drop();
+      }
     });
 
     it('exits 1 naming METRICS_PORT when another process listens on it (not a Temporal connection error)', async () => {
