@@ -249,13 +249,17 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .option('--sample <n>', 'check only n blocks, spread evenly over the range', positiveArg('--sample'))
     .action(async (opts: { from: number; to: number; sample?: number }) => {
       const cfg = config();
-      const { chainId, taskQueue } = chainOf(cfg);
+      const chain = chainOf(cfg);
+      const { chainId, taskQueue } = chain;
       if (opts.from > opts.to) throw new CliError(`--from ${opts.from} is above --to ${opts.to}`);
       const { client, close } = await connectClient(cfg);
       try {
-        const input: VerifyInput = { chainId, from: opts.from, to: opts.to, ...(opts.sample ? { sample: opts.sample } : {}) };
+        const input: VerifyInput = { chainId, from: opts.from, to: opts.to, ...(opts.sample ? { sample: opts.sample } : {}), maxRetries: chain.maxRetries };
+        const workflowId = verifyWorkflowId(chainId, opts.from, opts.to);
+        // On stderr, so the report on stdout stays the only thing there: a verify waits for a worker and can take long.
+        console.error(`verify ${workflowId} running on task queue ${taskQueue}${chain.maxRetries > 0 ? `, ${chain.maxRetries} attempts per chunk` : ''}; waiting for its report`);
         const report = (await client.workflow.execute('verify', {
-          workflowId: verifyWorkflowId(chainId, opts.from, opts.to),
+          workflowId,
           taskQueue,
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',

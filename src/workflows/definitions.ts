@@ -142,7 +142,11 @@ export function verifyWorkflowId(chainId: number, from: number, to: number): str
 }
 
 /** Input of `verify`: an inclusive range; `sample` checks only that many blocks, spread evenly. */
-export type VerifyInput = { chainId: number; from: number; to: number; sample?: number };
+export type VerifyInput = {
+  chainId: number; from: number; to: number; sample?: number;
+  /** Attempts per `verifyRange` before the verify fails (`MAX_RETRIES`); 0 or absent = retry forever with backoff. */
+  maxRetries?: number;
+};
 
 /** Result of `verify`: blocks compared, the exact number of differences, and the first ones (one line each). */
 export type VerifyReport = { chainId: number; from: number; to: number; checkedBlocks: number; differenceCount: number; differences: string[] };

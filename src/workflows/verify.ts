@@ -17,15 +17,17 @@ const MAX_REPORTED_DIFFERENCES = 200;
 
 /**
  * Compares blocks `from..to` (or `sample` of them) of chain `chainId` with the chain and returns
- * a {@link VerifyReport}. Never fails for a difference; only for bad input.
- * @throws ApplicationFailure `InvalidInputError` when the range is not `0 ≤ from ≤ to`.
+ * a {@link VerifyReport}. Never fails for a difference; only for bad input, or when a chunk's
+ * `verifyRange` failed `maxRetries` times (0 or absent: retried forever, as before it existed).
+ * @throws ApplicationFailure `InvalidInputError` when the range is not `0 ≤ from ≤ to`; the last
+ *   `verifyRange` failure (an ActivityFailure) once its attempts are used up.
  */
 export async function verify(input: VerifyInput): Promise<VerifyReport> {
   const { chainId, from, to } = input;
   if (![chainId, from, to].every((n) => Number.isSafeInteger(n)) || from < 0 || from > to) {
     throw ApplicationFailure.nonRetryable(`verify needs integers 0 ≤ from ≤ to, got from=${from} to=${to}`, 'InvalidInputError');
   }
-  const acts = createActivityProxies(0);
+  const acts = createActivityProxies(input.maxRetries ?? 0);
   const chunks = cutRanges(from, to, VERIFY_CHUNK_BLOCKS);
   const total = to - from + 1;
   const report: VerifyReport = { chainId, from, to, checkedBlocks: 0, differenceCount: 0, differences: [] };
