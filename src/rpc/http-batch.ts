@@ -44,7 +44,7 @@ export async function postBatch(
   } catch (err) {
     const reason = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
       ? options.signal?.aborted ? 'request cancelled' : `no answer within ${options.timeoutMs} ms`
-      : `connection failed (${redactUrls(describeCause(err), [endpoint.url])})`;
+      : `connection failed (${redactUrls(describeCause(err), [endpoint.url], [endpoint.label])})`;
     throw new RpcTransientError(`${endpoint.label}: ${reason}`);
   }
   try {
@@ -129,9 +129,23 @@ export function parseBatchBody(text: string, count: number, label: string): RpcO
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new RpcTransientError(`${label}: answered with a body that is not JSON (${text.slice(0, 60).replace(/\s+/g, ' ')}…)`);
+    throw new RpcTransientError(`${label}: answered with a body that is not JSON (${bodySnippet(text).replace(/\s+/g, ' ')}…)`);
   }
   return matchById(parsed, count, label);
+}
+
+/** Characters of a refused body quoted in an error message, at most. */
+const BODY_SNIPPET_CHARS = 60;
+
+/**
+ * The start of `text` for an error message: its first BODY_SNIPPET_CHARS characters, without the
+ * piece of a word (URL-safe characters) the cut went through, so a key the body repeats is quoted
+ * whole or not at all, and the pool's redaction (`redactUrls`, which knows keys only whole) finds it.
+ */
+function bodySnippet(text: string): string {
+  if (text.length <= BODY_SNIPPET_CHARS) return text;
+  const head = text.slice(0, BODY_SNIPPET_CHARS);
+  return /[\w\-.~%+]/.test(text[BODY_SNIPPET_CHARS]!) ? head.replace(/[\w\-.~%+]+$/, '') : head;
 }
 
 const UTF8 = new TextDecoder();

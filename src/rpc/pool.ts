@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { classifyRpcError, toRpcError, type RpcFailureKind } from './classify.js';
 import { DecodeThreadError, type BodyDecoder } from './decoded.js';
 import { postBatch, type EndpointTarget } from './http-batch.js';
-import { endpointLabel } from './redact.js';
+import { createRedactor, endpointLabel, redactError } from './redact.js';
 import type { RpcOutcome, RpcRequest } from './types.js';
 
 /** Most HTTP requests in flight to one endpoint; the adaptive budget moves between 1 and this. */
@@ -82,7 +82,11 @@ export type Accept<T> = (outcomes: RpcOutcome[], label: string, bodyBytes: numbe
  * rate limit, grown on success), a circuit breaker (cockatiel: opens after 5 failures in a row,
  * half-open probe after 5 s), a rate-limit bench honouring Retry-After, a batch size that halves
  * on HTTP 413, and remembers methods it does not support.
- * Invariant: no URL is ever part of a message or log line; endpoints appear as `host#n`.
+ * Invariant: no URL is ever part of a message or log line; endpoints appear as `host#n`, and
+ * whatever text an endpoint sends (JSON-RPC error messages, HTTP error bodies) or a connection error
+ * carries loses that endpoint's secret URL parts (`redactUrls`) before `accept` sees it or an error
+ * leaves the pool: a node that answers "API key <key> is not valid" cannot put its key in a log line,
+ * an activity failure or Temporal history.
  */
 export type RpcPool = {
   /** Labels (`host#n`) of the endpoints in use, in `RPC_URL` order. */
@@ -108,6 +112,8 @@ export type RpcPool = {
 };
 
 type PoolEndpoint = EndpointTarget & {
+  /** Removes this endpoint's URL and its secret parts from a text (`createRedactor([url], [label])`). */
+  redact: (text: string) => string;
   breaker: CircuitBreakerPolicy;
   openedAtMs: number;
   inFlight: number;
@@ -231,7 +237,9 @@ export function createRpcPool(deps: {
       onSuccess(endpoint, Date.now() - startedAt, deps.log);
       deps.observer?.onRequest({ endpoint: endpoint.label, calls: countCalls(requests), durationMs: Date.now() - startedAt, failure: null });
       return result;
-    } catch (err) {
+    } catch (thrown) {
+      // Whatever failed (transport, answer, `accept`'s checks), its text may hold what the endpoint sent.
+      const err = redactError(thrown, endpoint.redact);
       if (err instanceof DecodeThreadError) throw err; // not the endpoint's failure
       onFailure(endpoint, err, deps.log, Date.now() - startedAt);
       deps.observer?.onRequest({ endpoint: endpoint.label, calls: countCalls(requests), durationMs: Date.now() - startedAt, failure: failureKind(err) });
@@ -321,7 +329,7 @@ function createEndpoint(url: string, label: string, log: Logger, batchCallsCap: 
     { halfOpenAfter: BREAKER_HALF_OPEN_AFTER_MS, breaker: new ConsecutiveBreaker(BREAKER_FAILURES) },
   );
   const endpoint: PoolEndpoint = {
-    url, label, breaker, openedAtMs: 0, inFlight: 0, budget: INITIAL_IN_FLIGHT_REQUESTS, successesInRow: 0, latencyMs: 100,
+    url, label, redact: createRedactor([url], [label]), breaker, openedAtMs: 0, inFlight: 0, budget: INITIAL_IN_FLIGHT_REQUESTS, successesInRow: 0, latencyMs: 100,
     benchedUntilMs: 0, rateLimitsInRow: 0, maxBatchCalls: batchCallsCap, batchCallsCap, slices: pLimit(SLICES_IN_FLIGHT), unsupported: new Set(), requests: 0, errors: {},
     excluded: false, downSinceMs: 0, chainCheckedAfterOutage: false, chainCheckRunning: false, nextChainCheckMs: 0,
   };
@@ -376,7 +384,7 @@ async function sendSized(e: PoolEndpoint, requests: readonly RpcRequest[], timeo
         (post
           ? post(e, slice, { timeoutMs, ...(signal ? { signal } : {}) }).then(({ outcomes, bytes }) => { onBody(bytes); return outcomes; })
           : postBatch(e, slice, { timeoutMs, signal, onBody, ...(step > 1 ? { decode } : {}) })
-        ).then((outcomes) => refuseBatchLimit(e, slice, outcomes));
+        ).then((outcomes) => refuseBatchLimit(e, slice, redactOutcomes(e, outcomes)));
       sent = Math.min(step, requests.length);
       if (step >= requests.length) return { outcomes: await send(requests), bodyBytes };
       const slices: Promise<RpcOutcome[]>[] = [];
@@ -407,6 +415,16 @@ function refuseBatchLimit(e: PoolEndpoint, requests: readonly RpcRequest[], outc
     }
   }
   return outcomes;
+}
+
+/**
+ * `outcomes` with the endpoint's secret URL parts removed from their JSON-RPC error messages
+ * (`e.redact`), so no message built from them (`unwrap`, a refused batch, a rate limit, a call
+ * `accept` keeps to ask again) holds them. Results are left as they are. Pure.
+ */
+function redactOutcomes(e: PoolEndpoint, outcomes: RpcOutcome[]): RpcOutcome[] {
+  if (outcomes.every((o) => o.ok)) return outcomes;
+  return outcomes.map((o) => (o.ok ? o : { ok: false, error: { ...o.error, message: e.redact(o.error.message) } }));
 }
 
 function rememberUnsupported(e: PoolEndpoint, requests: readonly RpcRequest[], outcomes: readonly RpcOutcome[]): void {
@@ -475,20 +493,23 @@ export function unwrap(outcome: RpcOutcome, label: string, method: string): unkn
 /**
  * Checks every endpoint's `eth_chainId` against `chainId` (EIP-155, EIP-695) and returns the URLs
  * that serve it, with their labels (`host#n`, n = position in `RPC_URL`). A mismatching endpoint is dropped with a warning naming it and both ids; an
- * unreachable one is kept with a warning (the pool fails over around it).
+ * unreachable one is kept with a warning (the pool fails over around it). Why an endpoint is
+ * unreachable (its error message, in the warning and in the error) is redacted like every pool
+ * error (`redactUrls`): no part of its URL that may be a key, even when the node repeats it.
  * @throws ChainMismatchError when no endpoint serves `chainId` (none matched, or none answered).
  */
 export async function checkChainIds(deps: { urls: readonly string[]; chainId: number; timeoutMs: number; log: Logger }): Promise<{ urls: string[]; labels: string[] }> {
   const verdicts = await Promise.all(
     deps.urls.map(async (url, i) => {
       const label = endpointLabel(url, i);
+      const redact = createRedactor([url], [label]);
       try {
         const [outcome] = await postBatch({ url, label }, [{ method: 'eth_chainId', params: [] }], { timeoutMs: deps.timeoutMs });
         const served = Number(BigInt(String(unwrap(outcome!, label, 'eth_chainId'))));
         if (served !== deps.chainId) return { url, label, status: 'mismatch' as const, served };
         return { url, label, status: 'ok' as const };
       } catch (err) {
-        return { url, label, status: 'unreachable' as const, reason: errorText(err) };
+        return { url, label, status: 'unreachable' as const, reason: errorText(redactError(err, redact)) };
       }
     }),
   );

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it, expect } from 'vitest';
-import { batchLimitError, bodyText, matchById, postBatch } from '../../../src/rpc/http-batch.js';
+import { batchLimitError, bodyText, matchById, parseBatchBody, postBatch } from '../../../src/rpc/http-batch.js';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError } from '../../../src/errors.js';
 import type { RpcOutcome } from '../../../src/rpc/types.js';
 import { fixture } from '../fixture.js';
@@ -130,6 +130,15 @@ describe('src/rpc/http-batch.ts', () => {
     const err = await postBatch(endpoint, [{ method: 'eth_chainId', params: [] }], { timeoutMs: 1000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RpcTransientError);
     expect((err as Error).message).not.toContain('hunter2pass');
+  });
+
+  // Regression (review): the 60 characters of a body that is not JSON were cut anywhere, so a key
+  // the node repeated near there was quoted in part, where the pool's redaction (which knows keys
+  // only whole) could not find it: 'SECRETK' of 'SECRETKEY123' went into the error.
+  it('parseBatchBody() quotes a body that is not JSON without the piece of a word its 60-character cut goes through', () => {
+    const body = '<html><body>403 Forbidden: the API key is not valid: SECRETKEY123</body></html>';
+    expect(() => parseBatchBody(body, 1, LABEL)).toThrow(new RpcTransientError(`${LABEL}: answered with a body that is not JSON (<html><body>403 Forbidden: the API key is not valid: …)`));
+    expect(() => parseBatchBody('<html>502 Bad Gateway</html>', 1, LABEL)).toThrow(new RpcTransientError(`${LABEL}: answered with a body that is not JSON (<html>502 Bad Gateway</html>…)`));
   });
 
   // bodyText() must give exactly what Response.text() gave before it (undici's body reading).

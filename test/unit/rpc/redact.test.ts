@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { endpointLabel, redactUrls } from '../../../src/rpc/redact.js';
+import { RpcTransientError } from '../../../src/errors.js';
+import { createRedactor, endpointLabel, redactError, redactUrls } from '../../../src/rpc/redact.js';
 
 const ALCHEMY_KEY = 'AbCdEf0123456789xyzKLMN';
 const INFURA_KEY = '0123456789abcdef0123456789abcdef';
@@ -72,5 +73,55 @@ describe('src/rpc/redact.ts', () => {
     const url = 'https://indexer:pw12@RPC.Example.com:8545';
     const out = redactUrls(`fetch ${new URL(url).href}`, [url]);
     expect(out).not.toContain('pw12');
+  });
+});
+
+// Regression (review): a node's error text that repeats part of its URL (the key in "API key <key>
+// is not valid", the request path it was asked) went out whole: redactUrls() only knew whole
+// pathnames and query strings, as written. Now every path segment and query value of 6 characters
+// or more, and the userinfo, are replaced as written, decoded and URL-encoded; shorter ones stay.
+describe('src/rpc/redact.ts: secret parts inside a node\'s text', () => {
+  const KEY = 'SECRETKEY123';
+  const NODE = `http://127.0.0.1:47169/rpc/v2/${KEY}?chain=eth&apikey=SECRET2&token=ab%2Fcd+ef%3D`;
+  const NODE_LABEL = '127.0.0.1:47169#1';
+  const USER_NODE = 'https://idx%2Bindexer:p%40ss-word9@node.example.com/mainnet/K3Y-8f2e9a';
+  const cases: [string, string, string, string][] = [
+    [NODE, 'a path segment in a sentence', `API key ${KEY} is not valid`, 'API key <redacted> is not valid'],
+    [NODE, 'a query value after its name', 'apikey=SECRET2 refused', 'apikey=<redacted> refused'],
+    [NODE, 'a query value alone', 'unknown key SECRET2', 'unknown key <redacted>'],
+    [NODE, 'the path and query together, as req.url echoes them', `no route for /rpc/v2/${KEY}?chain=eth&apikey=SECRET2&token=ab%2Fcd+ef%3D (404)`, 'no route for /<redacted> (404)'],
+    [NODE, 'the path and query URL-encoded', `redirect=${encodeURIComponent(`/rpc/v2/${KEY}?chain=eth&apikey=SECRET2&token=ab%2Fcd+ef%3D`)}`, 'redirect=/<redacted>'],
+    [NODE, 'the path and query decoded', `asked /rpc/v2/${KEY}?chain=eth&apikey=SECRET2&token=ab/cd+ef=`, 'asked /<redacted>'],
+    [NODE, 'a query value as written (percent-encoded)', 'token ab%2Fcd+ef%3D expired', 'token <redacted> expired'],
+    [NODE, 'a query value decoded', 'token ab/cd+ef= expired', 'token <redacted> expired'],
+    [NODE, 'a query value decoded with + as a space', 'token ab/cd ef= expired', 'token <redacted> expired'],
+    [NODE, 'a key next to short segments and values, which stay (rpc, v2, eth)', `rpc v2 on chain eth: key ${KEY} refused`, 'rpc v2 on chain eth: key <redacted> refused'],
+    [USER_NODE, 'the userinfo user decoded', 'user idx+indexer unknown', 'user /<redacted> unknown'],
+    [USER_NODE, 'the userinfo password decoded', 'password p@ss-word9 wrong', 'password /<redacted> wrong'],
+    [USER_NODE, 'a segment that is also part of the label, label kept whole', 'node.example.com#1: K3Y-8f2e9a not valid on mainnet', 'node.example.com#1: <redacted> not valid on <redacted>'],
+  ];
+  for (const [url, what, message, want] of cases) {
+    it(`redactUrls() replaces ${what}: '${want}'`, () => {
+      expect(redactUrls(message, [url])).toBe(want);
+    });
+  }
+
+  it('createRedactor() names the endpoint by the label it is given and replaces the same parts as redactUrls()', () => {
+    const redact = createRedactor([NODE], ['127.0.0.1:47169#3']);
+    expect(redact(`${NODE} said: API key ${KEY} is not valid; apikey=SECRET2`)).toBe('127.0.0.1:47169#3 said: API key <redacted> is not valid; apikey=<redacted>');
+    expect(redactUrls(`${NODE}: ${KEY}`, [NODE], ['127.0.0.1:47169#3'])).toBe('127.0.0.1:47169#3: <redacted>');
+  });
+
+  it('redactError() rewrites the message, stack and cause of an RpcTransientError in place, keeping its class and Retry-After', () => {
+    const cause = new Error(`upstream said ${KEY}`);
+    const err = new RpcTransientError(`${NODE_LABEL}: eth_chainId failed: API key ${KEY} is not valid; apikey=SECRET2 (code -32000)`, { cause, retryAfterMs: 1_000, rateLimited: true });
+    void err.stack; // a stack printed once keeps the message it was printed with
+    const out = redactError(err, createRedactor([NODE]));
+    expect(out).toBe(err);
+    expect(err).toBeInstanceOf(RpcTransientError);
+    expect([err.message, err.retryAfterMs, err.rateLimited]).toEqual([`${NODE_LABEL}: eth_chainId failed: API key <redacted> is not valid; apikey=<redacted> (code -32000)`, 1_000, true]);
+    expect(err.stack!.split('\n')[0]).toBe(`RpcTransientError: ${NODE_LABEL}: eth_chainId failed: API key <redacted> is not valid; apikey=<redacted> (code -32000)`);
+    expect((err.cause as Error).message).toBe('upstream said <redacted>');
+    expect(redactError(`thrown ${KEY}`, createRedactor([NODE]))).toBe('thrown <redacted>');
   });
 });
