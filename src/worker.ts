@@ -54,6 +54,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   setHttpClient(config.rpcHttpClient);
   const coreMetricsPort = config.metricsPort === null ? null : await freeLocalPort();
   installTemporalRuntime(log, coreMetricsPort);
+  const startup = stopOnSignalDuringStartup(log);
   const metrics = config.metricsPort === null ? null : createMetrics({ chainIds: chains.map((c) => c.chainId), finality: config.finality, confirmationDepth: config.confirmationDepth });
 
   const db = connectDatabase(config.databaseUrl);
@@ -107,6 +108,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
           for (const { chain, pool, log: chainLog } of served) {
             chainLog.info({ chainId: chain.chainId, taskQueue: chain.taskQueue, namespace: config.temporalNamespace, temporal: config.temporalAddress, endpoints: pool.labels, database: config.databaseLabel, migrationsApplied: applied }, 'worker-started');
           }
+          startup.done(); // from here the Temporal runtime's handlers drain the running workers
           await runTogether(workers);
         } finally {
           await server?.close();
@@ -356,6 +358,26 @@ function databasePassword(url: string | undefined): string | null {
   } catch {
     return null;
   }
+}
+
+/** Signals that stop the worker while it starts, as the Temporal runtime's do once its workers run. */
+const STARTUP_STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * Until `done()`, SIGINT or SIGTERM ends the process at once with exit code 0 and a
+ * `startup-interrupted` log line. The Temporal runtime's own handlers only shut down workers that
+ * run, so before that a signal was ignored while start-up went on (an endpoint check waiting up to
+ * `RPC_TIMEOUT`, migrations, bundling) and the orchestrator's grace period ended in SIGKILL. Nothing
+ * is half-done by exiting here: no batch runs yet, and a migration is one Postgres transaction,
+ * rolled back when its connection drops.
+ */
+function stopOnSignalDuringStartup(log: Logger): { done(): void } {
+  const stop = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'startup-interrupted');
+    process.exit(0);
+  };
+  for (const signal of STARTUP_STOP_SIGNALS) process.on(signal, stop);
+  return { done: () => { for (const signal of STARTUP_STOP_SIGNALS) process.off(signal, stop); } };
 }
 
 /** Prints a start-up failure as one line without secrets and sets exit code 1. */

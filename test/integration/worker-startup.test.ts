@@ -91,6 +91,30 @@ describe('worker start-up with bad configuration', () => {
     }
   });
 
+  it('stops at once with exit code 0 on SIGTERM while start-up waits for an endpoint (not after RPC_TIMEOUT)', async () => {
+    const silent = createServer(() => undefined); // accepts, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+        cwd: REPO,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: '127.0.0.1:1', DATABASE_URL: BASE_DATABASE_URL,
+          RPC_URL: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, CHAIN_ID: '31337', RPC_TIMEOUT: '30000', LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      // The endpoint check has begun once the silent server has a connection.
+      await new Promise<void>((resolve) => silent.once('connection', () => resolve()));
+      child.kill('SIGTERM');
+      const code = await exited; // without the handler: 1, after RPC_TIMEOUT, with a startup error
+      const events = stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string; signal?: string }));
+      expect([code, events.at(-1)?.msg, events.at(-1)?.signal]).toEqual([0, 'startup-interrupted', 'SIGTERM']);
+    } finally {
+      silent.close();
+    }
+  });
+
   it('exits 1 when the only endpoint serves another chain', async () => {
     const { code, stderr } = await runWorker({ RPC_URL: `${anvil.rpcUrl}/?apikey=${SECRET}`, CHAIN_ID: '1', DATABASE_URL: BASE_DATABASE_URL });
     expect(code).toBe(1);
