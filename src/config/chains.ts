@@ -102,14 +102,43 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : `${out}${out ? '.' : ''}${String(key)}`), '');
 }
 
-/** Where `JSON.parse` failed, as `at line L, column C` (V8's wording differs between Node versions, so only its position is used). */
+/**
+ * Where `JSON.parse` failed, as `at line L, column C`, with a hint for the usual mistakes. V8's
+ * wording differs between Node versions: Node 20 gives a position for some errors ("… at position
+ * 3") and only the character for others ("Unexpected token '/', … is not valid JSON"), whose place
+ * is then the first such character outside a string (where the parser met it).
+ */
 function jsonErrorPlace(text: string, err: unknown): string {
-  const position = /at position (\d+)/.exec(err instanceof Error ? err.message : '');
+  const message = err instanceof Error ? err.message : '';
   if (text.trim() === '') return '(the file is empty)';
-  if (!position || Number(position[1]) >= text.trimEnd().length) return '(it ends too early)';
-  const before = text.slice(0, Number(position[1]));
-  const lines = before.split('\n');
-  return `at line ${lines.length}, column ${lines.at(-1)!.length + 1}`;
+  const token = /Unexpected token '([^']+)'/u.exec(message)?.[1];
+  const given = /at position (\d+)/.exec(message);
+  const position = given ? Number(given[1]) : token === undefined ? -1 : firstOutsideStrings(text, token);
+  if (position < 0 || position >= text.trimEnd().length) return '(it ends too early)';
+  const lines = text.slice(0, position).split('\n');
+  const found = text[position]!;
+  const hint = found === '/' ? ' (JSON has no comments)'
+    : /[A-Za-z]/.test(found) ? ` (unexpected '${found}': strings need double quotes; true, false and null are lower case)`
+    : found === ']' || found === '}' ? ` (unexpected '${found}': a comma before it?)`
+    : ` (unexpected '${found}')`;
+  return `at line ${lines.length}, column ${lines.at(-1)!.length + 1}${hint}`;
+}
+
+/** Index of the first `token` in `text` outside double-quoted strings (escapes honoured), or −1. */
+function firstOutsideStrings(text: string, token: string): number {
+  let inString = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i += 1;
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+    } else if (text.startsWith(token, i)) {
+      return i;
+    }
+  }
+  return -1;
 }
 
 /**
@@ -152,7 +181,7 @@ export function parseChainsFile(
 ): ChainConfig[] {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text.replace(/^\uFEFF/, '')); // a UTF-8 byte order mark (some editors write one) is not JSON, but harmless
   } catch (err) {
     throw new ConfigError([`CHAINS_FILE: not valid JSON ${jsonErrorPlace(text, err)}`]);
   }

@@ -78,8 +78,16 @@ describe('src/config/chains.ts', () => {
     ]);
   });
 
+  it('reads a file that starts with a UTF-8 byte order mark (as some editors write it)', () => {
+    expect(parseChainsFile('\uFEFF[{"chainId": 1, "rpcUrl": "http://a"}]', { env: {}, defaults }).map((c) => c.chainId)).toEqual([1]);
+  });
+
   const bad: [string, string, string[]][] = [
-    ['text that is not JSON', '[\n  {chainId: 1}]', ['CHAINS_FILE: not valid JSON at line 2, column 4']],
+    ['text that is not JSON', '[\n  {chainId: 1}]', ['CHAINS_FILE: not valid JSON at line 2, column 4 (unexpected \'c\': strings need double quotes; true, false and null are lower case)']],
+    ['a comment', '[{"chainId": 1, "rpcUrl": "http://a/b"} // mainnet\n]', ['CHAINS_FILE: not valid JSON at line 1, column 41 (JSON has no comments)']],
+    ['an unquoted URL', '[{"chainId": 1,\n "rpcUrl": http://a}]', ['CHAINS_FILE: not valid JSON at line 2, column 12 (unexpected \'h\': strings need double quotes; true, false and null are lower case)']],
+    ['True for true', '[{"chainId": 1, "rpcUrl": "http://a", "verifyRoots": True}]', ['CHAINS_FILE: not valid JSON at line 1, column 54 (unexpected \'T\': strings need double quotes; true, false and null are lower case)']],
+    ['a trailing comma', '[{"chainId": 1, "rpcUrl": "http://a"},]', ['CHAINS_FILE: not valid JSON at line 1, column 39 (unexpected \']\': a comma before it?)']],
     ['an empty file', ' \n', ['CHAINS_FILE: not valid JSON (the file is empty)']],
     ['a file cut short', '[{"chainId": 1', ['CHAINS_FILE: not valid JSON (it ends too early)']],
     ['a number', '7', ['CHAINS_FILE: expected a JSON array of chains or an object with a "chains" array']],
