@@ -59,9 +59,16 @@ function countArg(name: string, max: number) {
   };
 }
 
-function positiveArg(name: string) {
+/**
+ * Parses an integer option from 1 to `max` (default: the largest safe integer, 2^53 − 1): the range
+ * of the environment `variable` it stands for, when there is one (`--batch-size` as `BATCH_SIZE`: 1–10,000).
+ * @throws InvalidArgumentError naming the option.
+ */
+function positiveArg(name: string, max = Number.MAX_SAFE_INTEGER, variable?: string) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer ≥ 1, got ${value}`);
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max === Number.MAX_SAFE_INTEGER ? '9007199254740991' : formatCount(max)}${variable ? ` (as ${variable})` : ''}, got ${value}`);
+    }
     return Number(value);
   };
 }
@@ -156,9 +163,9 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .description('Index blocks --from..--to (inclusive) in a backfill workflow (backfill:<chainId>:<from>-<to>) and wait for it, printing progress.')
     .requiredOption('--from <block>', 'first block number', blockNumberArg('--from'))
     .requiredOption('--to <block>', 'last block number (inclusive)', blockNumberArg('--to'))
-    .option('--batch-size <blocks>', 'blocks per batch: of the first ones, or of all with --batch-rows 0 (default: BATCH_SIZE)', positiveArg('--batch-size'))
+    .option('--batch-size <blocks>', 'blocks per batch: of the first ones, or of all with --batch-rows 0 (default: BATCH_SIZE)', positiveArg('--batch-size', 10_000, 'BATCH_SIZE'))
     .option('--batch-rows <rows>', 'rows (blocks + transactions + logs) later batches aim at; 0 = every batch has --batch-size blocks (default: BATCH_ROWS)', countArg('--batch-rows', 10_000_000))
-    .option('--concurrency <n>', 'batches in flight (default: CONCURRENCY)', positiveArg('--concurrency'))
+    .option('--concurrency <n>', 'batches in flight (default: CONCURRENCY)', positiveArg('--concurrency', 500, 'CONCURRENCY'))
     .option('--no-wait', 'start it and return at once')
     .option('--json', 'progress as one JSON object per line on stdout (event "progress", then "done"), for scripts', false)
     .action(async (opts: { from: number; to: number; batchSize?: number; batchRows?: number; concurrency?: number; wait: boolean; json: boolean }) => {

@@ -106,7 +106,8 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
               workflowBundle,
             }), config.temporalNamespace, config.temporalAddress))));
           for (const { chain, pool, log: chainLog } of served) {
-            chainLog.info({ chainId: chain.chainId, taskQueue: chain.taskQueue, namespace: config.temporalNamespace, temporal: config.temporalAddress, endpoints: pool.labels, database: config.databaseLabel, migrationsApplied: applied }, 'worker-started');
+            // chainLog's own fields carry chainId (the logger's base with one chain, a child per chain with a file): not again here.
+            chainLog.info({ taskQueue: chain.taskQueue, namespace: config.temporalNamespace, temporal: config.temporalAddress, endpoints: pool.labels, database: config.databaseLabel, migrationsApplied: applied }, 'worker-started');
           }
           startup.done(); // from here the Temporal runtime's handlers drain the running workers
           await runTogether(workers);

@@ -198,5 +198,7 @@ describe('operator CLI on the real stack', () => {
   it('`backfill` with --from above --to fails with one line and exit 1', async () => {
     const out = await client('backfill', '--from', '9', '--to', '3');
     expect([out.code, out.stderr]).toEqual([1, 'error: --from 9 is above --to 3\n']);
+    const wide = await client('backfill', '--from', '0', '--to', '3', '--concurrency', '501');
+    expect([wide.code, wide.stderr.split('\n')[0]]).toEqual([1, 'error: option \'--concurrency <n>\' argument \'501\' is invalid. --concurrency must be an integer from 1 to 500 (as CONCURRENCY), got 501']);
   });
 });

@@ -74,6 +74,8 @@ describe('worker metrics and health endpoints during a devnet sync', () => {
     return Number(row.n);
   };
 
+  let startedLine: string | undefined;
+
   beforeAll(async () => {
     [anvil, env, database] = await Promise.all([startAnvil({ chainId: CHAIN_ID }), startTemporal(), createTestDatabase('metrics')]);
     traffic = await generateTraffic(anvil.rpcUrl);
@@ -98,7 +100,13 @@ describe('worker metrics and health endpoints during a devnet sync', () => {
         LOG_LEVEL: 'info',
       }, env.connection);
     });
+    startedLine = worker.tail.find((line) => line.includes('"worker-started"'));
     handle = await env.client.workflow.start('chainSync', { workflowId: chainSyncWorkflowId(CHAIN_ID), taskQueue: TASK_QUEUE, args: [syncInput] });
+  });
+
+  it('logs worker-started as one JSON line with each key once (chainId too)', () => {
+    expect(startedLine?.match(/"chainId":/g)).toEqual(['"chainId":']);
+    expect(JSON.parse(startedLine!)).toMatchObject({ msg: 'worker-started', chainId: CHAIN_ID, taskQueue: TASK_QUEUE, instanceId: 'metrics-worker-1' });
   });
 
   afterAll(async () => {
