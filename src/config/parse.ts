@@ -161,8 +161,8 @@ const schema = z.object({
     },
     { message: 'expected a postgres://user:password@host:port/database URL' },
   ),
-  TEMPORAL_ADDRESS: z.string().trim().default(DEFAULTS.TEMPORAL_ADDRESS).refine((v) => /^[^\s/:]+:\d+$/.test(v), {
-    message: 'expected host:port',
+  TEMPORAL_ADDRESS: z.string().trim().default(DEFAULTS.TEMPORAL_ADDRESS).refine((v) => /^([^\s/:[\]]+|\[[0-9A-Fa-f:.]+\]):\d+$/.test(v), {
+    message: 'expected host:port (an IPv6 address in brackets: [::1]:7233)',
   }),
   TEMPORAL_NAMESPACE: z.string().trim().min(1).default(DEFAULTS.TEMPORAL_NAMESPACE),
   TASK_QUEUE: z.string().trim().min(1).default(DEFAULTS.TASK_QUEUE),

@@ -198,6 +198,9 @@ describe('operator CLI on the real stack', () => {
   it('`backfill` with --from above --to fails with one line and exit 1', async () => {
     const out = await client('backfill', '--from', '9', '--to', '3');
     expect([out.code, out.stderr]).toEqual([1, 'error: --from 9 is above --to 3\n']);
+    const cursor = await database.db.selectFrom('cursors').select('block_number').where('chain_id', '=', CHAIN_ID).executeTakeFirstOrThrow();
+    const above = await client('gaps', '--from', String(cursor.block_number + 1_000));
+    expect([above.code, above.stdout, above.stderr]).toEqual([1, '', `error: --from ${(cursor.block_number + 1_000).toLocaleString('en-US')} is above the cursor ${cursor.block_number.toLocaleString('en-US')}: gaps looks below the cursor, where every block should be stored\n`]);
     const wide = await client('backfill', '--from', '0', '--to', '3', '--concurrency', '501');
     expect([wide.code, wide.stderr.split('\n')[0]]).toEqual([1, 'error: option \'--concurrency <n>\' argument \'501\' is invalid. --concurrency must be an integer from 1 to 500 (as CONCURRENCY), got 501']);
   });

@@ -123,10 +123,15 @@ describe('src/config/parse.ts', () => {
     });
   });
 
+  it('takes an IPv6 TEMPORAL_ADDRESS in brackets', () => {
+    expect(parseConfig({ RPC_URL: 'http://127.0.0.1:8545', CHAIN_ID: '1', TEMPORAL_ADDRESS: '[::1]:7233' }).temporalAddress).toBe('[::1]:7233');
+  });
+
   const bad: [string, string, string][] = [
     ['RPC_URL', 'ftp://files.example.com/rpc', 'RPC_URL: endpoint files.example.com#1 is not an http(s) URL (expected comma-separated http(s) URLs)'],
     ['DATABASE_URL', 'mysql://app:pw@db/chain', 'DATABASE_URL: expected a postgres://user:password@host:port/database URL'],
-    ['TEMPORAL_ADDRESS', 'localhost', 'TEMPORAL_ADDRESS: expected host:port (got "localhost")'],
+    ['TEMPORAL_ADDRESS', 'localhost', 'TEMPORAL_ADDRESS: expected host:port (an IPv6 address in brackets: [::1]:7233) (got "localhost")'],
+    ['TEMPORAL_ADDRESS', '::1:7233', 'TEMPORAL_ADDRESS: expected host:port (an IPv6 address in brackets: [::1]:7233) (got "::1:7233")'],
     ['TEMPORAL_NAMESPACE', '   ', 'TEMPORAL_NAMESPACE: Too small: expected string to have >=1 characters (got "   ")'],
     ['TASK_QUEUE', '  ', 'TASK_QUEUE: Too small: expected string to have >=1 characters (got "  ")'],
     ['CHAIN_ID', '0', 'CHAIN_ID: expected an integer from 1 to 9007199254740991 (got "0")'],
