@@ -12,7 +12,7 @@ import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '
 import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
 import { parseConfig, type Config } from './config/parse.js';
 import { archivePartitions, ArchiveRefusedError, connectDatabase, exportBlock, findGaps, migrateToLatest, readCursor, type ArchiveMode } from './db/index.js';
-import { formatCount, formatCountOr, formatRange, rangeSize } from './domain/index.js';
+import { formatBlockOr, formatCount, formatCountOr, formatRange, rangeSize } from './domain/index.js';
 import { ConfigError } from './errors.js';
 import { chooseProgressMode, createProgressReporter } from './cli/backfill-progress.js';
 import { renderStatusTable, type StatusRow } from './cli/status-table.js';
@@ -494,9 +494,9 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
   const targetNote = p.finality === 'depth' ? `head − ${p.confirmationDepth} confirmation depth` : `'${p.finality}' tag`;
   return [
     `${workflowId}: running (${p.paused ? 'paused' : p.status})`,
-    `  head      ${formatCountOr(p.head, NO_NUMBER)}${p.headReadAtMs === null ? '' : ` (read ${Math.max(0, Math.round((Date.now() - p.headReadAtMs) / 1000))} s ago)`}`,
-    `  target    ${formatCountOr(p.target, NO_NUMBER)} (${targetNote})`,
-    `  cursor    ${formatCountOr(p.cursor, NO_NUMBER)}${p.cursorHash ? ` ${p.cursorHash}` : ''}`,
+    `  head      ${formatBlockOr(p.head, NO_NUMBER)}${p.headReadAtMs === null ? '' : ` (read ${Math.max(0, Math.round((Date.now() - p.headReadAtMs) / 1000))} s ago)`}`,
+    `  target    ${formatBlockOr(p.target, NO_NUMBER)} (${targetNote}${p.target !== null && p.target < 0 ? ': no block is confirmed yet' : ''})`,
+    `  cursor    ${formatBlockOr(p.cursor, NO_NUMBER)}${p.cursorHash ? ` ${p.cursorHash}` : ''}`,
     `  lag       ${formatCountOr(p.lagBlocks, NO_NUMBER)} blocks behind the head${p.lagBlocks !== null && p.lagBlocks < 0 ? ' (the chain is shorter than what is stored: a reset chain or a reorg, being rolled back)' : ''}`,
     `  rate      ${p.blocksPerSecond} blocks/s, ${plural(p.inFlightBatches, 'batch', 'batches')} in flight, ${plural(p.reorgs, 'reorg', 'reorgs')} handled, ${plural(p.gapsRepaired, 'gap', 'gaps')} repaired`,
   ].join('\n');

@@ -3,7 +3,7 @@
  * numbers with thousands separators, lag in blocks.
  */
 import Table from 'cli-table3';
-import { formatCountOr } from '../domain/index.js';
+import { formatBlockOr, formatCountOr } from '../domain/index.js';
 import type { SyncProgress } from '../workflows/definitions.js';
 
 /** One running sync: its workflow ID and its `progress` query answer (null when it did not answer). */
@@ -27,7 +27,7 @@ export function renderStatusTable(rows: readonly StatusRow[]): string {
       table.push([workflowId.split(':')[1] ?? '?', workflowId, 'no answer', '-', '-', '-', '-', '-', '-']);
       continue;
     }
-    table.push([String(p.chainId), workflowId, p.paused ? 'paused' : p.status, ...[p.head, p.target, p.cursor, p.lagBlocks].map((n) => formatCountOr(n, NO_NUMBER)), String(p.blocksPerSecond), String(p.reorgs)]);
+    table.push([String(p.chainId), workflowId, p.paused ? 'paused' : p.status, ...[p.head, p.target, p.cursor].map((n) => formatBlockOr(n, NO_NUMBER)), formatCountOr(p.lagBlocks, NO_NUMBER), String(p.blocksPerSecond), String(p.reorgs)]);
   }
   return table.toString();
 }

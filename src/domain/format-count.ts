@@ -22,3 +22,12 @@ export function formatCount(n: number): string {
 export function formatCountOr(n: number | null | undefined, missing: string): string {
   return n === null || n === undefined ? missing : formatCount(n);
 }
+
+/**
+ * A block number as {@link formatCount} writes it, or `missing` when there is none: null, absent, or
+ * below 0 (the workflows' −1 for "no block yet": a cursor before the first block, a target while
+ * the chain is shorter than its confirmation depth). Pure.
+ */
+export function formatBlockOr(n: number | null | undefined, missing: string): string {
+  return n === null || n === undefined || n < 0 ? missing : formatCount(n);
+}

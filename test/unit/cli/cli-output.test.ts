@@ -63,6 +63,9 @@ describe('status table', () => {
       chainId: 1, status: 'syncing', cursor: 18_000_000, cursorHash: null, target: 18_000_100, head: 18_000_164, lagBlocks: 164, finality: 'finalized',
       confirmationDepth: 12, inFlightBatches: 4, blocksStoredThisRun: 5, blocksPerSecond: 41.5, reorgs: 2, gapsRepaired: 0, headReadAtMs: 0, paused: false, stalledForSeconds: null,
     };
+    const young: SyncProgress = { ...p, chainId: 5, cursor: -1, target: -1, head: 7, lagBlocks: 8, finality: 'depth', confirmationDepth: 100_000 };
+    expect(renderStatusTable([{ workflowId: 'chain-sync:5', progress: young }]).split('\n')[3]).toBe(
+      '│     5 │ chain-sync:5 │ syncing │    7 │      - │      - │            8 │     41.5 │      2 │');
     expect(renderStatusTable([{ workflowId: 'chain-sync:1', progress: p }, { workflowId: 'chain-sync:10', progress: null }]).split('\n')).toEqual([
       '┌───────┬───────────────┬───────────┬────────────┬────────────┬────────────┬──────────────┬──────────┬────────┐',
       '│ chain │ workflow      │ status    │       head │     target │     cursor │ lag (blocks) │ blocks/s │ reorgs │',
