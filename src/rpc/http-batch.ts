@@ -139,13 +139,14 @@ const BODY_SNIPPET_CHARS = 60;
 
 /**
  * The start of `text` for an error message: its first BODY_SNIPPET_CHARS characters, without the
- * piece of a word (URL-safe characters) the cut went through, so a key the body repeats is quoted
+ * piece of a word (everything but spaces, quotes and angle brackets) the cut went through, so a key the body repeats is quoted
  * whole or not at all, and the pool's redaction (`redactUrls`, which knows keys only whole) finds it.
  */
 function bodySnippet(text: string): string {
   if (text.length <= BODY_SNIPPET_CHARS) return text;
   const head = text.slice(0, BODY_SNIPPET_CHARS);
-  return /[\w\-.~%+]/.test(text[BODY_SNIPPET_CHARS]!) ? head.replace(/[\w\-.~%+]+$/, '') : head;
+  // Any character but a space, a quote or an angle bracket may be part of a key (base64's `=` and `+`, `:`, `!`, `$`…).
+  return /[^\s"'<>]/.test(text[BODY_SNIPPET_CHARS]!) ? head.replace(/[^\s"'<>]+$/, '') : head;
 }
 
 const UTF8 = new TextDecoder();

@@ -40,9 +40,13 @@ export function endpointLabel(url: string, index: number): string {
  * - the whole URL (as written, normalized by `new URL`, without its credentials, URL-encoded)
  *   becomes its label: `labels[i]`, or `endpointLabel(urls[i], i)` when `labels` is not given;
  * - the path, the query string, and the two together, as written, decoded and URL-encoded, become
- *   `/<redacted>`, and so do the userinfo's user and password;
+ *   `/<redacted>` when at least MIN_SECRET_PART_CHARS (6) characters long; the userinfo's user and
+ *   password whatever their length, and `user:password` in base64 (the `Authorization: Basic` form
+ *   a proxy may echo);
  * - each path segment and each query parameter value (as written, decoded, URL-encoded) becomes
- *   `<redacted>`, unless shorter than MIN_SECRET_PART_CHARS (6) characters (`v2`, `eth`, `rpc` stay).
+ *   `<redacted>`, unless shorter than MIN_SECRET_PART_CHARS (6) characters (`v2`, `eth`, `rpc` stay);
+ *   one made of letters only (`mainnet`, `ethereum`: words, not keys) only where it stands as a word
+ *   of its own, so "ethereum-compatible" stays, while a key (with digits or signs) goes wherever it appears.
  * Longer matches win (a path goes before a segment inside it), text is scanned once (a label put in
  * is never scanned again), and the labels already in `message` are kept whole.
  * @example redactUrls('API key SECRETKEY123 is not valid; /v2/SECRETKEY123?apikey=SECRET2', ['http://h:1/v2/SECRETKEY123?apikey=SECRET2'])
@@ -83,6 +87,10 @@ export function createRedactor(urls: readonly string[], labels?: readonly string
     add([path + search, path, search].flatMap(forms), URL_PART_REDACTED, MIN_SECRET_PART_CHARS);
     add([parsed.password].flatMap(forms), URL_PART_REDACTED, 1);
     add([parsed.username].flatMap(forms), URL_PART_REDACTED, 1);
+    if (parsed.username || parsed.password) {
+      const basic = Buffer.from(`${safe(() => decodeURIComponent(parsed.username)) ?? parsed.username}:${safe(() => decodeURIComponent(parsed.password)) ?? parsed.password}`).toString('base64');
+      add([basic, basic.replace(/=+$/, '')], URL_PART_REDACTED, 1);
+    }
     const segments = pathname.split('/');
     const values = search.slice(1).split('&').map((pair) => pair.slice(pair.indexOf('=') + 1));
     add([...segments, ...values].flatMap(forms), VALUE_REDACTED, MIN_SECRET_PART_CHARS);
@@ -91,7 +99,9 @@ export function createRedactor(urls: readonly string[], labels?: readonly string
   for (const label of kept) if (!replacements.has(label)) replacements.set(label, label);
   const candidates = [...replacements.keys()].filter((c) => c.length > 0).sort((a, b) => b.length - a.length);
   if (candidates.length === 0) return (text) => text;
-  const pattern = new RegExp(candidates.map(escapeRegExp).join('|'), 'g');
+  // A letters-only part is a word (`mainnet`): replaced only where no URL-ish character touches it.
+  const alone = (c: string) => (replacements.get(c) === VALUE_REDACTED && /^[A-Za-z]+$/.test(c) ? `(?<![\\w.~%+-])${escapeRegExp(c)}(?![\\w.~%+-])` : escapeRegExp(c));
+  const pattern = new RegExp(candidates.map(alone).join('|'), 'g');
   return (text) => text.replace(pattern, (found) => replacements.get(found) ?? VALUE_REDACTED);
 }
 
@@ -104,15 +114,16 @@ export function createRedactor(urls: readonly string[], labels?: readonly string
 export function redactError(err: unknown, redact: (text: string) => string, depth = 0): unknown {
   if (typeof err === 'string') return redact(err);
   if (!(err instanceof Error) || depth > MAX_CAUSE_DEPTH) return err;
-  for (const key of ['message', 'stack'] as const) {
-    const text = err[key];
-    if (typeof text !== 'string') continue;
-    const redacted = redact(text);
-    if (redacted === text) continue;
-    try {
-      Object.defineProperty(err, key, { value: redacted, writable: true, configurable: true, enumerable: false });
-    } catch {
-      /* a frozen error: left as it is */
+  // The stack's first line is the message: it is rewritten (and V8 made to build it) only when the message changed.
+  const message = err.message;
+  const redactedMessage = typeof message === 'string' ? redact(message) : message;
+  if (redactedMessage !== message) {
+    for (const [key, value] of [['message', redactedMessage], ['stack', typeof err.stack === 'string' ? redact(err.stack) : err.stack]] as const) {
+      try {
+        Object.defineProperty(err, key, { value, writable: true, configurable: true, enumerable: false });
+      } catch {
+        /* a frozen error: left as it is */
+      }
     }
   }
   if (err.cause !== undefined) {

@@ -138,6 +138,8 @@ describe('src/rpc/http-batch.ts', () => {
   it('parseBatchBody() quotes a body that is not JSON without the piece of a word its 60-character cut goes through', () => {
     const body = '<html><body>403 Forbidden: the API key is not valid: SECRETKEY123</body></html>';
     expect(() => parseBatchBody(body, 1, LABEL)).toThrow(new RpcTransientError(`${LABEL}: answered with a body that is not JSON (<html><body>403 Forbidden: the API key is not valid: …)`));
+    const base64Key = '<html><body>403 Forbidden: the API key is not val: ab+c/d=QkFTRTY0a2V5PT0=</body></html>';
+    expect(() => parseBatchBody(base64Key, 1, LABEL)).toThrow(new RpcTransientError(`${LABEL}: answered with a body that is not JSON (<html><body>403 Forbidden: the API key is not val: …)`));
     expect(() => parseBatchBody('<html>502 Bad Gateway</html>', 1, LABEL)).toThrow(new RpcTransientError(`${LABEL}: answered with a body that is not JSON (<html>502 Bad Gateway</html>…)`));
   });
 

@@ -98,7 +98,9 @@ describe('src/rpc/redact.ts: secret parts inside a node\'s text', () => {
     [NODE, 'a key next to short segments and values, which stay (rpc, v2, eth)', `rpc v2 on chain eth: key ${KEY} refused`, 'rpc v2 on chain eth: key <redacted> refused'],
     [USER_NODE, 'the userinfo user decoded', 'user idx+indexer unknown', 'user /<redacted> unknown'],
     [USER_NODE, 'the userinfo password decoded', 'password p@ss-word9 wrong', 'password /<redacted> wrong'],
-    [USER_NODE, 'a segment that is also part of the label, label kept whole', 'node.example.com#1: K3Y-8f2e9a not valid on mainnet', 'node.example.com#1: <redacted> not valid on <redacted>'],
+    ['https://node1234.example.com/node1234/KEY123456', 'a segment that is also part of the label, label kept whole', 'node1234.example.com#1: node1234 at KEY123456', 'node1234.example.com#1: <redacted> at <redacted>'],
+    ['https://node.example.com/mainnet/KEY123456', 'a word segment only as a word, a key anywhere', 'header not found on mainnet; ethereum-mainnet-compatible; xKEY123456', 'header not found on <redacted>; ethereum-mainnet-compatible; x<redacted>'],
+    ['https://user:Pa55word99@node.example.com/', 'the userinfo in the Authorization: Basic form', `invalid authorization Basic ${Buffer.from('user:Pa55word99').toString('base64')}`, 'invalid authorization Basic /<redacted>'],
   ];
   for (const [url, what, message, want] of cases) {
     it(`redactUrls() replaces ${what}: '${want}'`, () => {
