@@ -311,11 +311,12 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
           console.log(`chain ${chainId} has no cursor yet`);
           return;
         }
-        if (opts.from !== undefined && opts.from > cursor.blockNumber) {
-          throw new CliError(`--from ${formatCount(opts.from)} is above the cursor ${formatCount(cursor.blockNumber)}: gaps looks below the cursor, where every block should be stored`);
+        const from = opts.from ?? startBlock;
+        if (from > cursor.blockNumber) {
+          throw new CliError(`${opts.from === undefined ? 'START_BLOCK' : '--from'} ${formatCount(from)} is above the cursor ${formatCount(cursor.blockNumber)}: gaps looks below the cursor, where every block should be stored`);
         }
-        const gaps = await findGaps(db, chainId, opts.from ?? startBlock, cursor.blockNumber);
-        if (gaps.length === 0) console.log(`no gap in ${formatRange({ from: opts.from ?? startBlock, to: cursor.blockNumber })}`);
+        const gaps = await findGaps(db, chainId, from, cursor.blockNumber);
+        if (gaps.length === 0) console.log(`no gap in ${formatRange({ from, to: cursor.blockNumber })}`);
         for (const g of gaps) console.log(`gap: ${formatRange(g)} (${formatCount(rangeSize(g))} block${g.to === g.from ? "" : "s"})`);
         process.exitCode = gaps.length === 0 ? 0 : 1;
       } finally {

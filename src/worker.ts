@@ -128,6 +128,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
       await decodePool?.close();
     }
   } finally {
+    startup.done(); // a failed start-up ends with its own error (exit 1), not a signal's exit 0
     await db.destroy();
   }
 }
@@ -263,10 +264,27 @@ function readWorkflowBundle(path: string): WorkflowBundle {
   } catch (err) {
     throw new StartupError(`WORKFLOW_BUNDLE: cannot read the workflow bundle ${path} (${describe(err)}); ${rebuild}`);
   }
-  if (code.lastIndexOf('//# sourceMappingURL=data:') <= 0) {
-    throw new StartupError(`WORKFLOW_BUNDLE: ${path} is not a workflow bundle (no inlined source map: truncated, or not written by build:workflows); ${rebuild}`);
+  if (!hasInlineSourceMap(code)) {
+    throw new StartupError(`WORKFLOW_BUNDLE: ${path} is not a workflow bundle (no whole inlined source map: truncated, or not written by build:workflows); ${rebuild}`);
   }
   return { code };
+}
+
+/**
+ * Whether `code` ends with the inlined source map the Temporal SDK reads from a bundle (its
+ * `extractSourceMap`: the base64 after the last `//# sourceMappingURL=data:…base64,` is JSON). A
+ * bundle cut short is mostly cut inside that map, which is larger than the code. Pure.
+ */
+function hasInlineSourceMap(code: string): boolean {
+  const at = code.lastIndexOf('//# sourceMappingURL=data:');
+  const base64 = at > 0 ? code.indexOf('base64,', at) : -1;
+  if (base64 < 0) return false;
+  try {
+    JSON.parse(Buffer.from(code.slice(base64 + 'base64,'.length).trimEnd(), 'base64').toString());
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -12,7 +12,8 @@ export function classifyDbError(err: unknown, context: string): unknown {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   const message = err instanceof Error ? err.message : String(err);
   // A SQLSTATE is five digits or capitals (Postgres, Appendix A); node's socket codes (ECONNREFUSED, ENOTFOUND) are not.
-  const label = typeof code !== 'string' ? '' : /^[0-9A-Z]{5}$/.test(code) ? ` (SQLSTATE ${code})` : ` (${code})`;
+  // No SQLSTATE class starts with E, so E + capitals is an errno (EPIPE has five letters too).
+  const label = typeof code !== 'string' ? '' : /^[0-9A-Z]{5}$/.test(code) && !/^E[A-Z]+$/.test(code) ? ` (SQLSTATE ${code})` : ` (${code})`;
   const text = `${context}: ${message}${label}`;
   if (typeof code === 'string') {
     if (code.startsWith('08') || ['40001', '40P01', '57P01', '57P02', '57P03', '53300'].includes(code)) {

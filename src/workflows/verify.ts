@@ -27,6 +27,10 @@ export async function verify(input: VerifyInput): Promise<VerifyReport> {
   if (![chainId, from, to].every((n) => Number.isSafeInteger(n)) || from < 0 || from > to) {
     throw ApplicationFailure.nonRetryable(`verify needs integers 0 ≤ from ≤ to, got from=${from} to=${to}`, 'InvalidInputError');
   }
+  if (input.maxRetries !== undefined && (!Number.isSafeInteger(input.maxRetries) || input.maxRetries < 0)) {
+    // Checked here: a retry policy Temporal refuses would fail every workflow task, and the verify would hang.
+    throw ApplicationFailure.nonRetryable(`verify needs maxRetries to be an integer ≥ 0, got ${input.maxRetries}`, 'InvalidInputError');
+  }
   const acts = createActivityProxies(input.maxRetries ?? 0);
   const chunks = cutRanges(from, to, VERIFY_CHUNK_BLOCKS);
   const total = to - from + 1;

@@ -201,6 +201,8 @@ describe('operator CLI on the real stack', () => {
     const cursor = await database.db.selectFrom('cursors').select('block_number').where('chain_id', '=', CHAIN_ID).executeTakeFirstOrThrow();
     const above = await client('gaps', '--from', String(cursor.block_number + 1_000));
     expect([above.code, above.stdout, above.stderr]).toEqual([1, '', `error: --from ${(cursor.block_number + 1_000).toLocaleString('en-US')} is above the cursor ${cursor.block_number.toLocaleString('en-US')}: gaps looks below the cursor, where every block should be stored\n`]);
+    const late = await runClient({ ...cliEnv, START_BLOCK: String(cursor.block_number + 1_000) }, ['gaps']);
+    expect([late.code, late.stderr]).toEqual([1, `error: START_BLOCK ${(cursor.block_number + 1_000).toLocaleString('en-US')} is above the cursor ${cursor.block_number.toLocaleString('en-US')}: gaps looks below the cursor, where every block should be stored\n`]);
     const wide = await client('backfill', '--from', '0', '--to', '3', '--concurrency', '501');
     expect([wide.code, wide.stderr.split('\n')[0]]).toEqual([1, 'error: option \'--concurrency <n>\' argument \'501\' is invalid. --concurrency must be an integer from 1 to 500 (as CONCURRENCY), got 501']);
   });

@@ -50,4 +50,10 @@ describe('verify with maxRetries', () => {
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect([attempts, failureText(err)]).toEqual([2, 'Workflow execution failed: activity verifyRange failed: no RPC endpoint answered (127.0.0.1:1#1: connection refused)']);
   });
+
+  it('fails at once, without running a chunk, when maxRetries is not an integer ≥ 0', async () => {
+    const before = attempts;
+    const err = await env.client.workflow.execute('verify', { workflowId: 'verify:7:0-9-bad', taskQueue: TASK_QUEUE, args: [{ chainId: 7, from: 0, to: 9, maxRetries: 1.5 }] }).catch((e: unknown) => e);
+    expect([attempts - before, failureText(err)]).toEqual([0, 'Workflow execution failed: verify needs maxRetries to be an integer ≥ 0, got 1.5']);
+  });
 });

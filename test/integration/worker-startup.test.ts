@@ -82,10 +82,15 @@ describe('worker start-up with bad configuration', () => {
     try {
       const garbage = join(dir, 'bundle.js');
       writeFileSync(garbage, 'garbage(');
-      const { code, stderr, stdout } = await runWorker({ RPC_URL: `http://127.0.0.1:${deadPort}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, WORKFLOW_BUNDLE: garbage });
-      expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
-        `startup error: WORKFLOW_BUNDLE: ${garbage} is not a workflow bundle (no inlined source map: truncated, or not written by build:workflows); build it with \`npm run build:workflows -- ${garbage}\` or unset WORKFLOW_BUNDLE`,
-      ]]);
+      // A bundle cut short: the cut lands in the inlined source map, the larger part of the file.
+      const cut = join(dir, 'cut.js');
+      writeFileSync(cut, `(() => 1)();\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${Buffer.from('{"version":3,"sources":["workflows/index.ts"],"mappings":"AAAA"}').toString('base64').slice(0, 30)}`);
+      for (const path of [garbage, cut]) {
+        const { code, stderr, stdout } = await runWorker({ RPC_URL: `http://127.0.0.1:${deadPort}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, WORKFLOW_BUNDLE: path });
+        expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
+          `startup error: WORKFLOW_BUNDLE: ${path} is not a workflow bundle (no whole inlined source map: truncated, or not written by build:workflows); build it with \`npm run build:workflows -- ${path}\` or unset WORKFLOW_BUNDLE`,
+        ]]);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

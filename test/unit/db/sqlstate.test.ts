@@ -23,6 +23,7 @@ describe('src/db/sqlstate.ts', () => {
     ['23514', 'new row violates check constraint', 'integrity'],
     ['ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432', 'transient'],
     ['ECONNRESET', 'read ECONNRESET', 'transient'],
+    ['EPIPE', 'write EPIPE', 'transient'],
     ['ETIMEDOUT', 'connect ETIMEDOUT', 'transient'],
     [undefined, 'Connection terminated unexpectedly', 'transient'],
     [undefined, 'timeout exceeded when trying to connect', 'transient'],
