@@ -102,26 +102,41 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : `${out}${out ? '.' : ''}${String(key)}`), '');
 }
 
+/** Characters V8 quotes on each side of the failing one in a JSON error ("…"context"… is not valid JSON"). */
+const V8_JSON_CONTEXT_CHARS = 10;
+
 /**
  * Where `JSON.parse` failed, as `at line L, column C`, with a hint for the usual mistakes. V8's
  * wording differs between Node versions: Node 20 gives a position for some errors ("… at position
- * 3") and only the character for others ("Unexpected token '/', … is not valid JSON"), whose place
- * is then the first such character outside a string (where the parser met it).
+ * 3") and for others the character and up to 10 characters on each side of it (`Unexpected token
+ * 'a', ..."lse, "x": abc}]" is not valid JSON`), whose place in `text` gives the position; a text
+ * too short for that context is quoted whole, and the place is then the first such character
+ * outside a string.
  */
 function jsonErrorPlace(text: string, err: unknown): string {
   const message = err instanceof Error ? err.message : '';
   if (text.trim() === '') return '(the file is empty)';
-  const token = /Unexpected token '([^']+)'/u.exec(message)?.[1];
-  const given = /at position (\d+)/.exec(message);
-  const position = given ? Number(given[1]) : token === undefined ? -1 : firstOutsideStrings(text, token);
+  const position = jsonErrorPosition(text, message);
   if (position < 0 || position >= text.trimEnd().length) return '(it ends too early)';
   const lines = text.slice(0, position).split('\n');
   const found = text[position]!;
   const hint = found === '/' ? ' (JSON has no comments)'
-    : /[A-Za-z]/.test(found) ? ` (unexpected '${found}': strings need double quotes; true, false and null are lower case)`
-    : found === ']' || found === '}' ? ` (unexpected '${found}': a comma before it?)`
+    : /[A-Za-z']/.test(found) ? ` (unexpected ${found === "'" ? 'a single quote' : `'${found}'`}: strings need double quotes; true, false and null are lower case)`
+    : found === ']' || found === '}' || found === '"' ? ` (unexpected '${found}': a comma before it?)`
     : ` (unexpected '${found}')`;
   return `at line ${lines.length}, column ${lines.at(-1)!.length + 1}${hint}`;
+}
+
+/** The index in `text` where V8's JSON.parse `message` says it failed, or −1 when it does not say. */
+function jsonErrorPosition(text: string, message: string): number {
+  const given = /at position (\d+)/.exec(message);
+  if (given) return Number(given[1]);
+  const context = /^Unexpected token '(.)', (\.\.\.)?"([\s\S]*)"(\.\.\.)? is not valid JSON$/su.exec(message);
+  if (!context) return -1;
+  const [, token, before, snippet, after] = context as unknown as [string, string, string | undefined, string, string | undefined];
+  if (before) return (after ? text.indexOf(snippet) : text.length - snippet.length) + V8_JSON_CONTEXT_CHARS;
+  if (after) return snippet.length - V8_JSON_CONTEXT_CHARS;
+  return firstOutsideStrings(text, token); // the whole text was quoted: too short for a context
 }
 
 /** Index of the first `token` in `text` outside double-quoted strings (escapes honoured), or −1. */
@@ -180,10 +195,11 @@ export function parseChainsFile(
   options: { env: Readonly<Record<string, string | undefined>>; defaults: Config; unsetVariables?: UnsetVariables },
 ): ChainConfig[] {
   let json: unknown;
+  const source = text.replace(/^\uFEFF/, ''); // a UTF-8 byte order mark (some editors write one) is not JSON, but harmless
   try {
-    json = JSON.parse(text.replace(/^\uFEFF/, '')); // a UTF-8 byte order mark (some editors write one) is not JSON, but harmless
+    json = JSON.parse(source);
   } catch (err) {
-    throw new ConfigError([`CHAINS_FILE: not valid JSON ${jsonErrorPlace(text, err)}`]);
+    throw new ConfigError([`CHAINS_FILE: not valid JSON ${jsonErrorPlace(source, err)}`]);
   }
   if (!Array.isArray(json) && (typeof json !== 'object' || json === null || !('chains' in json))) {
     throw new ConfigError(['CHAINS_FILE: expected a JSON array of chains or an object with a "chains" array']);
