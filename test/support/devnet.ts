@@ -170,7 +170,9 @@ async function startAnvilOn(port: number, opts: StartAnvilOptions): Promise<Anvi
   })());
   const rpcUrl = `http://127.0.0.1:${port}`;
   try {
-    await waitForChainId(rpcUrl, chainId, () => exitReason, tail);
+    // Probed only once anvil said it listens on the port: another test file's anvil may hold it (freePort's race), and answer.
+    const listening = `Listening on 127.0.0.1:${port}`;
+    await waitForChainId(rpcUrl, chainId, () => exitReason, tail, () => tail.some((line) => line.includes(listening)));
   } catch (err) {
     await stop();
     throw err;
@@ -190,14 +192,16 @@ export async function probeNode(rpcUrl: string): Promise<{ chainId: number; clie
 }
 
 async function waitForChainId(
-  rpcUrl: string, chainId: number, exitReason: () => string | undefined, tail: readonly string[],
+  rpcUrl: string, chainId: number, exitReason: () => string | undefined, tail: readonly string[], listening: () => boolean,
 ): Promise<void> {
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   const lastLines = (): string => (tail.length > 0 ? `; last output:\n${tail.join('\n')}` : '; no output');
+  let heard = false;
   for (;;) {
     const reason = exitReason();
     if (reason !== undefined) throw new Error(`anvil ${reason} before answering eth_chainId at ${rpcUrl}${lastLines()}`);
-    const answer = await probeRpc(rpcUrl, 'eth_chainId');
+    heard ||= listening();
+    const answer = heard ? await probeRpc(rpcUrl, 'eth_chainId') : undefined;
     if (typeof answer === 'string' && exitReason() === undefined) {
       if (Number(answer) === chainId) return;
       throw new Error(`eth_chainId at ${rpcUrl} answered ${Number(answer)}, expected ${chainId}${lastLines()}`);

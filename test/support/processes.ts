@@ -4,6 +4,7 @@
  * the Postgres cluster that `scripts/stack up` started. Test support only: `src/` never imports it.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -160,10 +161,13 @@ export async function startTemporalServer(options: { dbFile: string }): Promise<
 
 async function startTemporalServerOn(port: number, uiPort: number, options: { dbFile: string }): Promise<TemporalServer> {
   const address = `127.0.0.1:${port}`;
+  // A namespace of this server only: another test file's server that took the port first (freePort's race)
+  // answers for `default`, never for it.
+  const readyNamespace = `ready-${randomUUID()}`;
   let current: GroupProcess | undefined;
   const start = async () => {
     const child = spawnGroup(temporalCliPath(), [
-      'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--headless',
+      'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--headless', '--namespace', readyNamespace,
       '--db-filename', options.dbFile, '--log-level', 'error', ...TEMPORAL_DEV_SERVER_ARGS,
     ], { cwd: REPO, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } });
     current = child;
@@ -172,8 +176,8 @@ async function startTemporalServerOn(port: number, uiPort: number, options: { db
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });
       try {
         await connection.workflowService.describeNamespace({ namespace: 'default' });
-        // Another server may hold the port this one failed to bind: it must still be alive.
-        return child.exitReason() === undefined ? 'serving' as const : 'exited' as const;
+        await connection.workflowService.describeNamespace({ namespace: readyNamespace });
+        return 'serving' as const;
       } finally {
         await connection.close();
       }
