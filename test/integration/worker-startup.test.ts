@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runWorkerOnce } from '../support/processes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnvil, type Anvil } from '../support/devnet.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -16,22 +17,6 @@ import { BASE_DATABASE_URL, closedPort, createTestDatabase, startTemporal } from
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SECRET = 'k3yS3cr3tABCDEFGHIJKLMNOPQRSTUV';
-
-/** Runs the worker with `env` added to a clean environment; resolves with its exit code and output. */
-function runWorker(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-      cwd: REPO,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: '127.0.0.1:1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 
 describe('worker start-up with bad configuration', () => {
@@ -51,7 +36,7 @@ describe('worker start-up with bad configuration', () => {
     ['a missing CHAIN_ID', { RPC_URL: 'http://127.0.0.1:8545' }, /^config error: CHAIN_ID: required/],
     ['a DATABASE_URL that is not postgres', { RPC_URL: 'http://127.0.0.1:8545', CHAIN_ID: '31337', DATABASE_URL: `mysql://u:${SECRET}@h/db` }, /^config error: DATABASE_URL: expected a postgres:\/\/user:password@host:port\/database URL$/],
   ])('exits 1 with one line for %s', async (_name, env, expected) => {
-    const { code, stderr, stdout } = await runWorker(env);
+    const { code, stderr, stdout } = await runWorkerOnce(env);
     expect(code).toBe(1);
     const lines = stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -60,7 +45,7 @@ describe('worker start-up with bad configuration', () => {
   });
 
   it('exits 1 naming the endpoint by host when RPC_URL is unreachable, without its API key', async () => {
-    const { code, stderr, stdout } = await runWorker({ RPC_URL: `http://127.0.0.1:${deadPort}/v2/${SECRET}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL });
+    const { code, stderr, stdout } = await runWorkerOnce({ RPC_URL: `http://127.0.0.1:${deadPort}/v2/${SECRET}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL });
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toEqual([
       `startup error: no RPC endpoint serves CHAIN_ID 31337: 127.0.0.1:${deadPort}#1 unreachable: 127.0.0.1:${deadPort}#1: connection failed (ECONNREFUSED)`,
@@ -71,7 +56,7 @@ describe('worker start-up with bad configuration', () => {
 
   it('exits 1 naming WORKFLOW_BUNDLE when the prebuilt workflow bundle is missing, before connecting to anything', async () => {
     const missing = join(tmpdir(), `no-such-bundle-${process.pid}.js`);
-    const { code, stderr, stdout } = await runWorker({ RPC_URL: `http://127.0.0.1:${deadPort}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, WORKFLOW_BUNDLE: missing });
+    const { code, stderr, stdout } = await runWorkerOnce({ RPC_URL: `http://127.0.0.1:${deadPort}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, WORKFLOW_BUNDLE: missing });
     expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
       `startup error: WORKFLOW_BUNDLE: cannot read the workflow bundle ${missing} (ENOENT: no such file or directory, open '${missing}'); build it with \`npm run build:workflows -- ${missing}\` or unset WORKFLOW_BUNDLE`,
     ]]);
@@ -86,7 +71,7 @@ describe('worker start-up with bad configuration', () => {
       const cut = join(dir, 'cut.js');
       writeFileSync(cut, `(() => 1)();\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${Buffer.from('{"version":3,"sources":["workflows/index.ts"],"mappings":"AAAA"}').toString('base64').slice(0, 30)}`);
       for (const path of [garbage, cut]) {
-        const { code, stderr, stdout } = await runWorker({ RPC_URL: `http://127.0.0.1:${deadPort}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, WORKFLOW_BUNDLE: path });
+        const { code, stderr, stdout } = await runWorkerOnce({ RPC_URL: `http://127.0.0.1:${deadPort}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, WORKFLOW_BUNDLE: path });
         expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
           `startup error: WORKFLOW_BUNDLE: ${path} is not a workflow bundle (no whole inlined source map: truncated, or not written by build:workflows); build it with \`npm run build:workflows -- ${path}\` or unset WORKFLOW_BUNDLE`,
         ]]);
@@ -121,14 +106,14 @@ describe('worker start-up with bad configuration', () => {
   });
 
   it('exits 1 when the only endpoint serves another chain', async () => {
-    const { code, stderr } = await runWorker({ RPC_URL: `${anvil.rpcUrl}/?apikey=${SECRET}`, CHAIN_ID: '1', DATABASE_URL: BASE_DATABASE_URL });
+    const { code, stderr } = await runWorkerOnce({ RPC_URL: `${anvil.rpcUrl}/?apikey=${SECRET}`, CHAIN_ID: '1', DATABASE_URL: BASE_DATABASE_URL });
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toEqual([`startup error: no RPC endpoint serves CHAIN_ID 1: 127.0.0.1:${anvil.port}#1 serves chain 31337`]);
     expect(stderr).not.toContain(SECRET);
   });
 
   it('exits 1 naming DATABASE_URL without its password when Postgres refuses the connection', async () => {
-    const { code, stderr, stdout } = await runWorker({ RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: `postgres://indexer:${SECRET}@127.0.0.1:${deadPort}/indexer` });
+    const { code, stderr, stdout } = await runWorkerOnce({ RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: `postgres://indexer:${SECRET}@127.0.0.1:${deadPort}/indexer` });
     expect(code).toBe(1);
     const lines = stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -151,7 +136,7 @@ describe('worker start-up with bad configuration', () => {
     });
 
     it('exits 1 naming TEMPORAL_NAMESPACE when Temporal does not know the namespace (not the gRPC status)', async () => {
-      const { code, stderr, stdout } = await runWorker({
+      const { code, stderr, stdout } = await runWorkerOnce({
         RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, TEMPORAL_ADDRESS: env.address,
         TEMPORAL_NAMESPACE: 'no-such-namespace', LOG_LEVEL: 'error',
       });
@@ -164,7 +149,7 @@ describe('worker start-up with bad configuration', () => {
       const database = await createTestDatabase('startup_read_only');
       try {
         await sql.raw(`alter database ${database.name} set default_transaction_read_only = on`).execute(database.db);
-        const { code, stderr, stdout } = await runWorker({
+        const { code, stderr, stdout } = await runWorkerOnce({
           RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: database.url, TEMPORAL_ADDRESS: env.address, LOG_LEVEL: 'error',
         });
         const label = `postgres://${new URL(database.url).username}@${new URL(database.url).host}/${database.name}`;
@@ -178,7 +163,7 @@ describe('worker start-up with bad configuration', () => {
 
     it('exits 1 naming METRICS_PORT when another process listens on it (not a Temporal connection error)', async () => {
       const port = (busy.address() as AddressInfo).port;
-      const { code, stderr, stdout } = await runWorker({
+      const { code, stderr, stdout } = await runWorkerOnce({
         RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, TEMPORAL_ADDRESS: env.address,
         TASK_QUEUE: `startup-metrics-${process.pid}`, METRICS_PORT: String(port), LOG_LEVEL: 'error',
       });
@@ -204,13 +189,13 @@ describe('worker start-up with bad configuration', () => {
 
     it('exits 1 with one line per problem of the file, each with its path, without the key', async () => {
       const path = chainsFile('bad.json', [{ chainId: 1, rpcUrl: `wss://eth.example/v2/${SECRET}` }, { chainId: 1, rpcUrl: 'http://127.0.0.1:8545', finality: 'final' }]);
-      const { code, stderr, stdout } = await runWorker({ CHAINS_FILE: path, DATABASE_URL: BASE_DATABASE_URL });
+      const { code, stderr, stdout } = await runWorkerOnce({ CHAINS_FILE: path, DATABASE_URL: BASE_DATABASE_URL });
       expect(code).toBe(1);
       expect(stderr.trim().split('\n')).toEqual([
         'config error: CHAINS_FILE chains[1].finality: expected "depth", "safe" or "finalized"',
       ]);
       const fixed = chainsFile('bad-url.json', [{ chainId: 1, rpcUrl: `wss://eth.example/v2/${SECRET}` }, { chainId: 1, rpcUrl: 'http://127.0.0.1:8545' }]);
-      const second = await runWorker({ CHAINS_FILE: fixed, DATABASE_URL: BASE_DATABASE_URL });
+      const second = await runWorkerOnce({ CHAINS_FILE: fixed, DATABASE_URL: BASE_DATABASE_URL });
       expect([second.code, second.stderr.trim().split('\n')]).toEqual([1, [
         'config error: CHAINS_FILE chains[0].rpcUrl: endpoint eth.example#1 is not an http(s) URL',
         'config error: CHAINS_FILE chains[1].chainId: chain 1 is listed twice (also chains[0])',
@@ -221,7 +206,7 @@ describe('worker start-up with bad configuration', () => {
 
     it('exits 1 naming the chain whose only endpoint serves another chain; the key from ${VAR} never shows', async () => {
       const path = chainsFile('mismatch.json', [{ chainId: 31337, rpcUrl: anvil.rpcUrl }, { chainId: 5, rpcUrl: `${anvil.rpcUrl}/?apikey=\${RPC_KEY}` }]);
-      const { code, stderr, stdout } = await runWorker({ CHAINS_FILE: path, RPC_KEY: SECRET, DATABASE_URL: BASE_DATABASE_URL });
+      const { code, stderr, stdout } = await runWorkerOnce({ CHAINS_FILE: path, RPC_KEY: SECRET, DATABASE_URL: BASE_DATABASE_URL });
       expect(code).toBe(1);
       expect(stderr.trim().split('\n')).toEqual([`startup error: CHAINS_FILE chain 5: no RPC endpoint serves CHAIN_ID 5: 127.0.0.1:${anvil.port}#1 serves chain 31337`]);
       expect(stderr + stdout).not.toContain(SECRET);
@@ -229,7 +214,7 @@ describe('worker start-up with bad configuration', () => {
 
     it('exits 1 when CHAIN_ID picks a chain the file does not list', async () => {
       const path = chainsFile('one.json', [{ chainId: 31337, rpcUrl: anvil.rpcUrl }]);
-      const { code, stderr } = await runWorker({ CHAINS_FILE: path, CHAIN_ID: '10', DATABASE_URL: BASE_DATABASE_URL });
+      const { code, stderr } = await runWorkerOnce({ CHAINS_FILE: path, CHAIN_ID: '10', DATABASE_URL: BASE_DATABASE_URL });
       expect([code, stderr]).toEqual([1, 'config error: CHAIN_ID: chain 10 is not in CHAINS_FILE (it lists 31337)\n']);
     });
   });

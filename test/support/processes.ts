@@ -244,3 +244,23 @@ function keepTail(stream: Readable | null, tail: string[]): void {
     tail.splice(0, Math.max(0, tail.length - OUTPUT_TAIL_LINES));
   });
 }
+
+/**
+ * Runs the worker (`src/worker.ts` under tsx) once with `env` added to a clean environment (PATH, HOME,
+ * and an unreachable TEMPORAL_ADDRESS unless `env` sets one); resolves with its exit code and output
+ * when it exits. For start-up checks: it never stops the worker itself.
+ */
+export function runWorkerOnce(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+      cwd: REPO,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: '127.0.0.1:1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
