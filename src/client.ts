@@ -140,6 +140,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .action(async () => {
       const cfg = config();
       const chainId = chainIdFlag() ?? cfg.chainId;
+      if (chainId !== null && chainId !== undefined && cfg.chainsFile !== undefined) chainOf(cfg); // refuses a chain the file does not list
       const { client, close } = await connectClient(cfg);
       try {
         if (chainId !== null && chainId !== undefined) {
@@ -287,6 +288,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .action(async (blockNumber: number) => {
       const cfg = config();
       const chainId = requireChainId(cfg, chainIdFlag());
+      if (cfg.chainsFile !== undefined) chainOf(cfg); // a chain the file does not list is refused, as by the other commands
       const db = connectDatabase(cfg.databaseUrl);
       try {
         const bundle = await exportBlock(db, chainId, blockNumber);

@@ -179,6 +179,10 @@ describe('two chains indexed by one deployment', () => {
     expect([missing.code, missing.stderr]).toEqual([1, 'error: --chain-id: required with CHAINS_FILE (it lists chains 31337, 31338)\n']);
     const unknown = await client('verify', '--chain-id', '5', '--from', '0', '--to', '4');
     expect([unknown.code, unknown.stderr]).toEqual([1, 'config error: --chain-id: chain 5 is not in CHAINS_FILE (it lists 31337, 31338)\n']);
+    for (const args of [['status'], ['export-block', '0']]) {
+      const refused = await client(...args, '--chain-id', '5');
+      expect([args[0], refused.code, refused.stderr]).toEqual([args[0], 1, 'config error: --chain-id: chain 5 is not in CHAINS_FILE (it lists 31337, 31338)\n']);
+    }
   }, 180_000);
 
   it('rollback, the batch writer and the cursor of one chain never touch the other chain\'s rows', async () => {
