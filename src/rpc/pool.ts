@@ -181,7 +181,7 @@ export function createRpcPool(deps: {
       e.nextChainCheckMs = now + BREAKER_HALF_OPEN_AFTER_MS;
       postBatch(e, [{ method: 'eth_chainId', params: [] }], { timeoutMs: deps.timeoutMs })
         .then(([outcome]) => {
-          const served = Number(BigInt(String(unwrap(outcome!, e.label, 'eth_chainId'))));
+          const served = servedChainId(unwrap(outcome!, e.label, 'eth_chainId'), e.label);
           if (served === deps.chainId) e.chainCheckedAfterOutage = true;
           else {
             e.excluded = true;
@@ -491,6 +491,19 @@ export function unwrap(outcome: RpcOutcome, label: string, method: string): unkn
 }
 
 /**
+ * The chain id of an `eth_chainId` answer (EIP-695: a hex quantity, e.g. `0x1`): a number, or its
+ * decimal text when above 2^53 − 1 (printed whole, never equal to a configured `CHAIN_ID`).
+ * @throws RpcBadResponseError naming the endpoint when the answer is not a hex quantity.
+ */
+function servedChainId(result: unknown, label: string): number | string {
+  if (typeof result !== 'string' || !/^0x[0-9a-f]+$/i.test(result)) {
+    throw new RpcBadResponseError(`${label}: eth_chainId answered ${JSON.stringify(result)?.slice(0, 40) ?? String(result)}, not a hex quantity (EIP-695)`);
+  }
+  const id = BigInt(result);
+  return id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id.toString();
+}
+
+/**
  * Checks every endpoint's `eth_chainId` against `chainId` (EIP-155, EIP-695) and returns the URLs
  * that serve it, with their labels (`host#n`, n = position in `RPC_URL`). A mismatching endpoint is dropped with a warning naming it and both ids; an
  * unreachable one is kept with a warning (the pool fails over around it). Why an endpoint is
@@ -505,17 +518,18 @@ export async function checkChainIds(deps: { urls: readonly string[]; chainId: nu
       const redact = createRedactor([url], [label]);
       try {
         const [outcome] = await postBatch({ url, label }, [{ method: 'eth_chainId', params: [] }], { timeoutMs: deps.timeoutMs });
-        const served = Number(BigInt(String(unwrap(outcome!, label, 'eth_chainId'))));
+        const served = servedChainId(unwrap(outcome!, label, 'eth_chainId'), label);
         if (served !== deps.chainId) return { url, label, status: 'mismatch' as const, served };
         return { url, label, status: 'ok' as const };
       } catch (err) {
-        return { url, label, status: 'unreachable' as const, reason: errorText(redactError(err, redact)) };
+        // An endpoint that answered, but not a chain id, is not "unreachable": say what it did.
+        return { url, label, status: 'unreachable' as const, answered: err instanceof RpcBadResponseError, reason: errorText(redactError(err, redact)) };
       }
     }),
   );
   if (!verdicts.some((v) => v.status === 'ok')) {
     const details = verdicts
-      .map((v) => (v.status === 'mismatch' ? `${v.label} serves chain ${v.served}` : v.status === 'unreachable' ? `${v.label} unreachable: ${v.reason}` : ''))
+      .map((v) => (v.status === 'mismatch' ? `${v.label} serves chain ${v.served}` : v.status === 'unreachable' ? `${v.label} ${v.answered ? 'answered badly' : 'unreachable'}: ${v.reason}` : ''))
       .join('; ');
     throw new ChainMismatchError(`no RPC endpoint serves CHAIN_ID ${deps.chainId}: ${details}`);
   }
