@@ -37,10 +37,15 @@ export function formatDuration(seconds: number | null): string {
   return `${s}s`;
 }
 
+/** The last block stored contiguously from the backfill's start, or `-` while there is none (`doneThrough` is `from − 1`). Pure. */
+function throughText(p: BackfillProgress): string {
+  return p.doneThrough < p.from ? '-' : formatCount(p.doneThrough);
+}
+
 /** One plain progress line: `  450/1,000 blocks (45%), through block 1,449, 35.2 blocks/s, ETA 16s`. Pure. */
 export function progressLine(p: BackfillProgress): string {
   const percent = p.blocksTotal === 0 ? 100 : Math.floor((p.blocksDone / p.blocksTotal) * 100);
-  return `  ${formatCount(p.blocksDone)}/${formatCount(p.blocksTotal)} blocks (${percent}%), through block ${formatCount(p.doneThrough)}, ${p.blocksPerSecond} blocks/s, ETA ${formatDuration(etaSeconds(p))}`;
+  return `  ${formatCount(p.blocksDone)}/${formatCount(p.blocksTotal)} blocks (${percent}%), through block ${throughText(p)}, ${p.blocksPerSecond} blocks/s, ETA ${formatDuration(etaSeconds(p))}`;
 }
 
 /**
@@ -69,7 +74,7 @@ export function createProgressReporter(mode: ProgressMode, out: { stdout: NodeJS
   );
   let started = false;
   const show = (p: BackfillProgress) => {
-    const payload = { through: formatCount(p.doneThrough), rate: p.blocksPerSecond, etaText: formatDuration(etaSeconds(p)) };
+    const payload = { through: throughText(p), rate: p.blocksPerSecond, etaText: formatDuration(etaSeconds(p)) };
     if (!started) {
       bar.start(p.blocksTotal, p.blocksDone, payload);
       started = true;

@@ -30,6 +30,8 @@ describe('backfill progress', () => {
 
   it('prints a plain line with done/total, percent, block, rate and ETA', () => {
     expect(progressLine(running)).toBe('  450/1,000 blocks (45%), through block 1,449, 35.2 blocks/s, ETA 16s');
+    // At the start nothing is stored yet: doneThrough is from − 1 (−1 for a backfill from block 0).
+    expect(progressLine({ ...running, from: 0, to: 999, doneThrough: -1, blocksDone: 0, blocksPerSecond: 0 })).toMatch(/^ {2}0\/1,000 blocks \(0%\), through block -, 0 blocks\/s, ETA /);
   });
 
   it('writes one JSON object per line to stdout in json mode', () => {
