@@ -16,7 +16,8 @@ import { formatBlockOr, formatCount, formatCountOr, formatRange, rangeSize } fro
 import { ConfigError } from './errors.js';
 import { chooseProgressMode, createProgressReporter } from './cli/backfill-progress.js';
 import { renderStatusTable, type StatusRow } from './cli/status-table.js';
-import { failureText } from './cli/failure-text.js';
+import { causeChain, failureText } from './cli/failure-text.js';
+import { defaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
 import { batchSizeText, syncStartDetails, syncSummary } from './workflows/details.js';
 import {
   backfillProgressQuery,
@@ -439,10 +440,7 @@ async function readStoredCursor(cfg: Config, chainId: number): Promise<{ cursor:
 
 /** Whether `err` or one of its causes has `code` (a SQLSTATE or a node error code). */
 function hasCode(err: unknown, code: string): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
-    if ((e as { code?: unknown }).code === code) return true;
-  }
-  return false;
+  return causeChain(err).some((e) => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code);
 }
 
 /** How the client shows a stored cursor it read with {@link readStoredCursor}. */
@@ -514,13 +512,9 @@ async function failureOf(handle: WorkflowHandle): Promise<string | null> {
     const { history } = await handle.client.workflowService.getWorkflowExecutionHistoryReverse({
       namespace: handle.client.options.namespace, execution: { workflowId: handle.workflowId }, maximumPageSize: 1,
     });
-    let failure = history?.events?.[0]?.workflowExecutionFailedEventAttributes?.failure;
-    const parts: string[] = [];
-    for (let depth = 0; failure && depth < 5; failure = failure.cause, depth += 1) {
-      const text = failure.activityFailureInfo?.activityType?.name ? `activity ${failure.activityFailureInfo.activityType.name} failed` : (failure.message ?? '').trim();
-      if (text !== '' && !parts.some((p) => p.includes(text))) parts.push(text);
-    }
-    return parts.length > 0 ? parts.join(': ') : null;
+    const failure = history?.events?.[0]?.workflowExecutionFailedEventAttributes?.failure;
+    // The SDK's own conversion (ActivityFailure, ApplicationFailure…), then the same line as any client error.
+    return failure ? failureText(defaultFailureConverter.failureToError(failure, defaultPayloadConverter)) : null;
   } catch {
     return null;
   }

@@ -18,13 +18,21 @@ const MAX_CAUSES = 5;
  */
 export function failureText(err: unknown): string {
   const parts: string[] = [];
-  let current: unknown = err;
-  for (let depth = 0; current !== undefined && current !== null && depth <= MAX_CAUSES; depth += 1) {
+  for (const current of causeChain(err)) {
     const text = messageOf(current);
     if (text !== '' && !parts.some((p) => p.includes(text))) parts.push(text);
-    current = current instanceof Error ? current.cause : undefined;
   }
   return parts.length > 0 ? parts.join(': ') : String(err);
+}
+
+/** `err`, then its causes (`error.cause`), outermost first: at most MAX_CAUSES below `err` (a cycle ends there too). Pure. */
+export function causeChain(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let current = err, depth = 0; current !== undefined && current !== null && depth <= MAX_CAUSES; depth += 1) {
+    chain.push(current);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return chain;
 }
 
 function messageOf(err: unknown): string {
