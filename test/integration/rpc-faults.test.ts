@@ -224,6 +224,18 @@ describe('RPC faults between the indexer and its endpoints', () => {
     });
   });
 
+  it('HTTP 429 with Retry-After: 0 on every request for 2 s, the only endpoint → the activity is retried (not failed for good), the backfill completes', async () => {
+    const worker = await startWorker([secretUrl(proxy, 'a')]);
+    proxy.set({ http429: { when: 'always', retryAfterSeconds: 0, form: 'seconds' } });
+    const handle = await startBackfill(worker.taskQueue, { batchSize: 5 });
+    await waitFor('a 429 answer', () => proxy.records().some((r) => r.status === 429), { timeoutMs: DEADLINE_MS, intervalMs: 50 });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(proxy.stats().faults.http429).toBeGreaterThanOrEqual(2);
+    proxy.reset();
+    expect(await resultWithin(handle, DEADLINE_MS, { giveUpAfterFailedAttempts: Number.POSITIVE_INFINITY })).toMatchObject(done());
+    await expectIndexed(worker.logs());
+  });
+
   it('HTTP 503 on every 2nd request (proxy + anvil) → moved to anvil, completes', async () => {
     proxy.set({ http5xx: { when: { every: 2 }, status: 503 } }); // request 1 is the chain-id check, 2 the pool's first request
     const worker = await startWorker([secretUrl(proxy, 'a'), anvil.rpcUrl]);
