@@ -11,6 +11,7 @@
  * | RpcUnsupportedError | -32601/-32004 from every endpoint | no |
  * | ChainMismatchError | an endpoint serves another chain than CHAIN_ID | no |
  * | DbTransientError | SQLSTATE class 08, 40001, 40P01, 57P01, 53300, a concurrent write of the same range | yes |
+ * | StoredChainLinkError | a backfill's edge block does not link to the stored block next to its range | yes |
  * | DbIntegrityError | SQLSTATE class 23 outside the batch writer: a bug | no |
  * | ReorgBeyondFinalityError | the common ancestor is below the finalized block | no |
  */
@@ -87,6 +88,17 @@ export class ChainMismatchError extends IndexerError {
 /** Connection lost, serialization failure, deadlock, admin shutdown, too many connections. Retried. */
 export class DbTransientError extends IndexerError {
   override readonly name = 'DbTransientError';
+  readonly retryable = true;
+}
+
+/**
+ * A backfill's first block is not the child of the stored block below its range, or its last block
+ * not the parent of the stored block above it: the endpoint lags behind a reorg (it serves blocks
+ * of a chain reorganized away), or the stored block is from such a chain and the sync has not
+ * rolled it back yet. Nothing of the range is stored; retried (with backoff) until the two agree.
+ */
+export class StoredChainLinkError extends IndexerError {
+  override readonly name = 'StoredChainLinkError';
   readonly retryable = true;
 }
 

@@ -1,17 +1,22 @@
 import { Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import { isValidRange, rangeSize, type StoredBatch } from '../domain/index.js';
-import { toBatchRows, writeBatch, type Database, type EncodedRows } from '../db/index.js';
+import { readStoredLinks, toBatchRows, writeBatch, type Database, type EncodedRows } from '../db/index.js';
 import type { DecodePool } from '../decode/pool.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, StoredChainLinkError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DecodedBlock, streamBlocks, verifyRoots, type BlockBundle, type BlockLink, type BodyDecoder, type DecodedBody, type FetchSlots, type RootsVerdict, type RpcPool } from '../rpc/index.js';
 
 /** Heartbeat interval of a running batch, in ms; well under the proxy's heartbeat timeout (30 s). */
 const HEARTBEAT_EVERY_MS = 5_000;
 
-/** Input of `indexRange`: one batch, inclusive block numbers. */
-export type IndexRangeInput = { chainId: number; from: number; to: number };
+/**
+ * Input of `indexRange`: one batch, inclusive block numbers. `linkBelow` / `linkAbove` (a
+ * backfill's first and last batch): the batch is stored only if its first block is the child of
+ * the stored block `from − 1`, and its last block the parent of the stored block `to + 1`, when
+ * those are stored.
+ */
+export type IndexRangeInput = { chainId: number; from: number; to: number; linkBelow?: boolean; linkAbove?: boolean };
 
 /** What `indexRange` returns: the stored batch, and with `VERIFY_ROOTS` how many of its blocks' header roots could not be checked. */
 export type IndexRangeSummary = StoredBatch & { rootsNotVerifiable?: number };
@@ -29,9 +34,11 @@ export type IndexRangeSummary = StoredBatch & { rootsNotVerifiable?: number };
  * cancellation to fetch. Idempotent. With `verifyRoots` each block's header roots are recomputed
  * before an endpoint's answer is taken (`verifyRoots` in rpc/verify-roots.ts): a mismatch refuses
  * that answer; blocks whose roots cannot be recomputed are stored, counted in `rootsNotVerifiable`
- * and logged as `roots-not-verifiable` with the reasons. Returns a small summary (no block bodies).
+ * and logged as `roots-not-verifiable` with the reasons. With `linkBelow` / `linkAbove` (a
+ * backfill's edges) the range commits only if it links to the stored blocks next to it. Returns a
+ * small summary (no block bodies).
  * @throws InvalidInputError (not retried) for a bad range or another chain; RpcTransientError,
- *   RpcBadResponseError, DbTransientError (retried by Temporal).
+ *   RpcBadResponseError, DbTransientError, StoredChainLinkError (retried by Temporal).
  */
 export async function runIndexRange(
   deps: { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchSlots?: FetchSlots; decodePool?: DecodePool },
@@ -53,8 +60,8 @@ export async function runIndexRange(
   let links: BlockLink[];
   let decoder: BodyDecoder | undefined;
   try {
-    links = await writeBatch(deps.db, input.chainId, range, (write, { types, writeEncoded }) =>
-      streamBlocks(deps.pool, range, {
+    links = await writeBatch(deps.db, input.chainId, range, async (write, { types, writeEncoded }) => {
+      const fetched = await streamBlocks(deps.pool, range, {
         signal: context?.cancellationSignal,
         slots: deps.fetchSlots,
         decoder: (decoder = deps.decodePool?.forRange(input.chainId, types)),
@@ -90,8 +97,11 @@ export async function runIndexRange(
             counts.logs += written.logs;
           }
         },
-      }),
-    );
+      });
+      // Before the commit: a refused range leaves nothing (writeBatch rolls back what it wrote).
+      if (input.linkBelow || input.linkAbove) await checkStoredNeighbours(deps.db, input, fetched);
+      return fetched;
+    });
   } finally {
     clearInterval(timer);
     // The transaction ended: no COPY reads this range's answers any more, written, refused or dropped.
@@ -116,6 +126,29 @@ export async function runIndexRange(
   };
   deps.log.info({ chainId: input.chainId, from: range.from, to: range.to, transactions: summary.transactionCount, logs: summary.logCount, durationMs: Date.now() - startedAt }, 'batch-stored');
   return summary;
+}
+
+/**
+ * Refuses a range whose edge blocks do not link to the stored blocks next to it (`linkBelow`: the
+ * stored `from − 1`; `linkAbove`: the stored `to + 1`; a neighbour not stored is not checked).
+ * Read committed: what other writers committed counts.
+ * @throws StoredChainLinkError (retried) naming both blocks and hashes.
+ */
+async function checkStoredNeighbours(db: Kysely<Database>, input: IndexRangeInput, links: readonly BlockLink[]): Promise<void> {
+  const first = links[0]!;
+  const last = links[links.length - 1]!;
+  const below = input.linkBelow && input.from > 0 ? input.from - 1 : null;
+  const above = input.linkAbove ? input.to + 1 : null;
+  const stored = await readStoredLinks(db, input.chainId, [below, above].filter((n): n is number => n !== null));
+  const why = 'the endpoint serves blocks of a chain reorganized away (it lags behind a reorg), or the stored block is from one and the sync has not rolled it back yet; nothing of the range is stored, retried';
+  const storedBelow = below === null ? undefined : stored.get(below);
+  if (storedBelow && storedBelow.hash !== first.parentHash.toLowerCase()) {
+    throw new StoredChainLinkError(`chain ${input.chainId} blocks ${input.from}–${input.to}: block ${input.from}'s parent is ${first.parentHash.toLowerCase()}, but the stored block ${below} is ${storedBelow.hash}: ${why}`);
+  }
+  const storedAbove = above === null ? undefined : stored.get(above);
+  if (storedAbove && storedAbove.parentHash !== last.hash.toLowerCase()) {
+    throw new StoredChainLinkError(`chain ${input.chainId} blocks ${input.from}–${input.to}: block ${input.to} is ${last.hash.toLowerCase()}, but the stored block ${above}'s parent is ${storedAbove.parentHash}: ${why}`);
+  }
 }
 
 /** Temporal's activity context, adapted to what {@link runIndexRange} needs. */

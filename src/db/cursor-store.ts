@@ -64,6 +64,22 @@ export async function readStoredHashes(db: Kysely<Database>, chainId: number, nu
 }
 
 /**
+ * The stored blocks of chain `chainId` among `numbers`, each with its hash and parent hash
+ * (lowercase 0x-hex), by block number; numbers not stored are absent. What a backfill's edges must
+ * link to (`runIndexRange` with `linkBelow` / `linkAbove`).
+ * @throws DbTransientError when Postgres is unreachable.
+ */
+export async function readStoredLinks(db: Kysely<Database>, chainId: number, numbers: readonly number[]): Promise<Map<number, { hash: string; parentHash: string }>> {
+  if (numbers.length === 0) return new Map();
+  try {
+    const rows = await db.selectFrom('blocks').select(['number', 'hash', 'parent_hash']).where('chain_id', '=', chainId).where('number', 'in', [...numbers]).execute();
+    return new Map(rows.map((r) => [r.number, { hash: hex(r.hash), parentHash: hex(r.parent_hash) }]));
+  } catch (err) {
+    throw classifyDbError(err, `reading stored blocks of chain ${chainId}`);
+  }
+}
+
+/**
  * Rolls chain `chainId` back to `commonAncestor`: in ONE transaction deletes every block,
  * transaction, log and withdrawal above it and moves the cursor to it (or removes the cursor when
  * the ancestor is not stored, e.g. below the start block). Returns the number of blocks deleted.

@@ -11,6 +11,9 @@ import { backfillProgressQuery, type BackfillInput, type BackfillProgress } from
 import { backfillDetails } from './details.js';
 import { runWindow, WINDOW_GUIDED_TAIL } from './window.js';
 
+/** Patch marker: a backfill's first and last batch link to the stored blocks next to the range (runs started before replay unchanged). */
+export const BACKFILL_LINKS_STORED = 'backfill-links-stored';
+
 /** Default blocks per batch when the input does not say (the `temporal` CLI case). */
 const DEFAULT_BATCH_SIZE_BLOCKS = 100;
 /** Default batches in flight when the input does not say. */
@@ -19,7 +22,10 @@ const DEFAULT_CONCURRENCY = 8;
 /**
  * Stores blocks `input.from..input.to` (inclusive) of chain `input.chainId` and returns the final
  * progress. Seams between batches are checked; a seam that does not link (a reorg during the
- * backfill) re-indexes from the common ancestor.
+ * backfill) re-indexes from the common ancestor. The first batch must link to the stored block
+ * `from − 1` and the last to the stored block `to + 1` (when stored): otherwise it is refused and
+ * retried (StoredChainLinkError), so an endpoint that lags behind a reorg never leaves blocks of
+ * the old chain between canonical ones.
  * @throws ApplicationFailure `InvalidInputError` when the range is not `0 ≤ from ≤ to`, or `batchSize`
  *   is not an integer ≥ 1 or `batchRows` an integer ≥ 0.
  * @example temporal workflow start --type backfill --task-queue evm-indexer --workflow-id backfill:31337:0-99 --input '{"chainId":31337,"from":0,"to":99}'
@@ -60,7 +66,13 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
       batchSize,
       batchRows: input.batchRows ?? 0,
       concurrency,
-      index: (range) => acts.indexRange({ chainId, from: range.from, to: range.to }),
+      // The backfill's edges must link to the stored blocks next to it (a lagging endpoint's blocks
+      // of a chain reorganized away are refused); the seams between its own batches are the window's.
+      index: (range) => acts.indexRange({
+        chainId, from: range.from, to: range.to,
+        ...(range.from === from && patched(BACKFILL_LINKS_STORED) ? { linkBelow: true } : {}),
+        ...(range.to === to && patched(BACKFILL_LINKS_STORED) ? { linkAbove: true } : {}),
+      }),
       shouldStop: () => workflowInfo().continueAsNewSuggested,
       guidedTail: () => patched(WINDOW_GUIDED_TAIL), // the last batches shrink, so every worker has work to the end
       onAdvance: async (next) => {

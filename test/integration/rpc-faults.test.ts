@@ -26,7 +26,8 @@ import {
   type BackfillInput, type BackfillProgress, type ChainSyncInput,
 } from '../../src/workflows/definitions.js';
 import { diffWithChain, findIntegrityProblems, rpc } from '../support/chain-oracle.js';
-import { generateTraffic, startAnvil, type Anvil } from '../support/devnet.js';
+import { DEV_ACCOUNTS, generateTraffic, startAnvil, type Anvil } from '../support/devnet.js';
+import { reorg } from '../support/reorg.js';
 import { startFaultProxy, type FaultProxy, type ProxyRecord } from '../support/fault-proxy.js';
 import { closedPort, createTestDatabase, startTemporal, waitFor, type TestDatabase } from '../support/stack.js';
 
@@ -72,6 +73,8 @@ describe('RPC faults between the indexer and its endpoints', () => {
   let HEAD: number;
   let snapshot: string;
   let workerCount = 0;
+  /** Set by a test that ran anvil_reorg: anvil then has no snapshot to go back to. */
+  let chainReorged = false;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   const secretUrl = (p: FaultProxy, tag: string) => `${p.url}/v2/${SECRET}${tag}`;
@@ -106,7 +109,8 @@ describe('RPC faults between the indexer and its endpoints', () => {
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
     await Promise.all([proxy.setDown(false), proxy2.setDown(false)]);
-    await rpc(anvil.rpcUrl, 'evm_revert', [snapshot]);
+    if (chainReorged) chainReorged = false;
+    else await rpc(anvil.rpcUrl, 'evm_revert', [snapshot]);
   });
 
   /**
@@ -144,10 +148,11 @@ describe('RPC faults between the indexer and its endpoints', () => {
     return { taskQueue, pool, logs: () => lines.join(''), stop };
   }
 
-  async function startBackfill(taskQueue: string, options: { batchSize?: number; concurrency?: number; to?: number } = {}) {
+  async function startBackfill(taskQueue: string, options: { batchSize?: number; concurrency?: number; from?: number; to?: number } = {}) {
+    const from = options.from ?? 0;
     const to = options.to ?? HEAD;
-    const input: BackfillInput = { chainId: CHAIN_ID, from: 0, to, batchSize: options.batchSize ?? BATCH_SIZE_BLOCKS, concurrency: options.concurrency ?? CONCURRENCY };
-    const handle = await env.client.workflow.start('backfill', { workflowId: backfillWorkflowId(CHAIN_ID, 0, to), taskQueue, args: [input] });
+    const input: BackfillInput = { chainId: CHAIN_ID, from, to, batchSize: options.batchSize ?? BATCH_SIZE_BLOCKS, concurrency: options.concurrency ?? CONCURRENCY };
+    const handle = await env.client.workflow.start('backfill', { workflowId: backfillWorkflowId(CHAIN_ID, from, to), taskQueue, args: [input] });
     cleanups.push(() => handle.terminate('test over'));
     return handle;
   }
@@ -523,6 +528,49 @@ describe('RPC faults between the indexer and its endpoints', () => {
     expect((await handle.describe()).status.name).toBe('RUNNING');
     await expectIndexed(worker.logs(), target);
   }, OUTAGE_TEST_TIMEOUT_MS);
+
+  // Last: it reorganizes anvil's chain, which no evm_revert undoes.
+  it('a backfill served blocks of a chain reorganized away (a node behind a reorg) stores none of them between the stored canonical blocks, and completes once the node caught up', async () => {
+    const worker = await startWorker([secretUrl(proxy, 'a')]);
+    expect(await backfill(worker)).toMatchObject(done());
+    // The chain's blocks HEAD − 9 … HEAD − 1 as they are now; then a reorg replaces HEAD − 5 … HEAD.
+    const from = HEAD - 9;
+    const to = HEAD - 1;
+    const stale = new Map<number, { block: unknown; receipts: unknown }>();
+    for (let n = from; n <= to; n++) {
+      const tag = `0x${n.toString(16)}`;
+      stale.set(n, { block: await rpc(anvil.rpcUrl, 'eth_getBlockByNumber', [tag, true]), receipts: await rpc(anvil.rpcUrl, 'eth_getBlockReceipts', [tag]) });
+    }
+    chainReorged = true; // anvil_reorg drops every evm_snapshot: the tests after this one see the new chain
+    const replaced = await reorg(anvil.rpcUrl, 6, [[{ from: DEV_ACCOUNTS[5]!.address, to: DEV_ACCOUNTS[6]!.address, value: '0x2a' }, 0]]);
+    expect(replaced.replacedFrom).toBe(HEAD - 5);
+    expect(await resultWithin(await startBackfill(worker.taskQueue, { from: HEAD - 6, to: HEAD }), DEADLINE_MS)).toMatchObject({ status: 'done', doneThrough: HEAD });
+    await expectIndexed(worker.logs());
+
+    // The lagging node: its blocks HEAD − 5 … HEAD − 1 are the old chain's; HEAD, stored, is the new one's.
+    proxy.set({ stale });
+    const handle = await startBackfill(worker.taskQueue, { from, to, batchSize: 5 });
+    await waitFor('the last batch refused twice', async () => {
+      const pending = (await handle.describe()).raw.pendingActivities ?? [];
+      return pending.some((a) => (a.attempt ?? 1) >= 3 && a.lastFailure?.message?.includes(`block ${to} is ${(stale.get(to)!.block as { hash: string }).hash}, but the stored block ${HEAD}'s parent is ${replaced.newHashes[4]}`));
+    }, { timeoutMs: DEADLINE_MS, intervalMs: 200 });
+    expect(proxy.stats().faults.stale).toBeGreaterThanOrEqual(10);
+    // The batch next to the stored block HEAD stored nothing: block HEAD − 1 is still the new chain's.
+    // (A batch below it may hold the old chain's blocks until the backfill's own seams are checked,
+    // when its last batch lands, as after any reorg during a backfill.)
+    expect(await diffWithChain(database.db, anvil.rpcUrl, CHAIN_ID, to, HEAD)).toEqual([]);
+    // A backfill from inside the replaced blocks: its first block's parent is not the stored block below.
+    const inner = await startBackfill(worker.taskQueue, { from: HEAD - 3, to, batchSize: 5 });
+    await waitFor('the first batch refused twice', async () => {
+      const pending = (await inner.describe()).raw.pendingActivities ?? [];
+      return pending.some((a) => (a.attempt ?? 1) >= 3 && a.lastFailure?.message?.includes(`block ${HEAD - 3}'s parent is ${replaced.oldHashes[1]}, but the stored block ${HEAD - 4} is ${replaced.newHashes[1]}`));
+    }, { timeoutMs: DEADLINE_MS, intervalMs: 200 });
+    expect(await diffWithChain(database.db, anvil.rpcUrl, CHAIN_ID, HEAD - 4, HEAD)).toEqual([]);
+    proxy.reset();
+    expect(await resultWithin(handle, DEADLINE_MS, { giveUpAfterFailedAttempts: Number.POSITIVE_INFINITY })).toMatchObject({ status: 'done', doneThrough: to });
+    expect(await resultWithin(inner, DEADLINE_MS, { giveUpAfterFailedAttempts: Number.POSITIVE_INFINITY })).toMatchObject({ status: 'done', doneThrough: to });
+    await expectIndexed(worker.logs());
+  }, 60_000);
 });
 
 /**

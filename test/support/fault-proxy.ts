@@ -4,7 +4,7 @@
  * to an upstream node (anvil) and injects the faults a test sets with `set()`: latency, stalls,
  * HTTP 429 with Retry-After, 5xx, connection resets, non-JSON bodies, an HTML 413 or a client's
  * batch-limit error above a batch size, reordered or missing batch items, a single error object, per-item -32005, a lagging or
- * backwards head, another chain id and -32601 for chosen methods. `setDown(true)` closes the port.
+ * backwards head, another chain id, -32601 for chosen methods and blocks of a chain reorganized away. `setDown(true)` closes the port.
  *
  * Deterministic: every selection (`When`) counts HTTP requests since the last `set()`/`reset()`
  * (1-based), so `{ every: 2 }` is exactly the 2nd, 4th, … request. Test support only.
@@ -55,12 +55,17 @@ export type Faults = {
   chainId?: number;
   /** These methods answer -32601 "method not found". */
   unsupportedMethods?: readonly string[];
+  /**
+   * A node behind a reorg: `eth_getBlockByNumber` and `eth_getBlockReceipts` of these block
+   * numbers answer what the chain had before it (recorded by the test), not what it has now.
+   */
+  stale?: ReadonlyMap<number, { block: unknown; receipts: unknown }>;
 };
 
 /** Name of a fault as counted in {@link ProxyStats} and {@link ProxyRecord}. */
 export type FaultName =
   | 'latency' | 'stall' | 'http429' | 'http5xx' | 'reset' | 'http413' | 'batchLimit' | 'garbage' | 'singleError' | 'rateLimitItems'
-  | 'dropItems' | 'reorder' | 'lag' | 'headBehind' | 'chainId' | 'unsupported';
+  | 'dropItems' | 'reorder' | 'lag' | 'headBehind' | 'chainId' | 'unsupported' | 'stale';
 
 /** One HTTP request the proxy saw. Times are `Date.now()` ms. */
 export type ProxyRecord = {
@@ -185,6 +190,11 @@ export async function startFaultProxy(options: { upstream: string; port?: number
         hit(record, 'unsupported');
         answers[i] = { jsonrpc: '2.0', id: item.id, error: { code: -32601, message: `the method ${method} does not exist/is not available` } };
         return;
+      }
+      const old = f.stale && (method === 'eth_getBlockByNumber' || method === 'eth_getBlockReceipts') ? f.stale.get(blockNumberOf(params[0]) ?? -1) : undefined;
+      if (old) {
+        hit(record, 'stale');
+        return reply(method === 'eth_getBlockByNumber' ? old.block : old.receipts);
       }
       if (needsHead && method === 'eth_blockNumber') return reply(`0x${readHead().toString(16)}`);
       if (needsHead && method === 'eth_getBlockByNumber') {
