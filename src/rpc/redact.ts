@@ -8,16 +8,20 @@
 
 /**
  * Secret parts shorter than this, in characters, are left where they stand alone in a text: path
- * segments such as `v2`, `v3`, `eth`, `rpc` or `api` and values such as `1` or `json` are common
- * words of error messages, and replacing them would garble every message, while API keys are far
- * longer (Alchemy's 32 characters, Infura's 32, QuickNode's 40). A whole URL is always replaced,
- * and so is the userinfo (a credential by definition, replaced whatever its length as before).
+ * segments such as `v2`, `v3`, `eth`, `rpc` or `api`, values such as `1` or `json` and users such as
+ * `u` or `admin` are common words (or letters) of error messages, and replacing them would garble
+ * every message, while API keys are far longer (Alchemy's 32 characters, Infura's 32, QuickNode's
+ * 40). A whole URL is always replaced, and so is its `user:password@` part, whatever its length.
+ * A password shorter than this is also replaced where it stands as a token of its own (a
+ * credential by definition), never inside a word.
  */
 const MIN_SECRET_PART_CHARS = 6;
 /** What a whole path, query string or userinfo part becomes (the slash stands for the path it replaced). */
 const URL_PART_REDACTED = '/<redacted>';
 /** What a single path segment or query value becomes. */
 const VALUE_REDACTED = '<redacted>';
+/** What the `user:password@` of a URL becomes (the `@` kept, so the host after it still reads as a host). */
+const USERINFO_REDACTED = '<redacted>@';
 /** Causes followed by {@link redactError}, at most (a cause chain is short; a cycle stops here too). */
 const MAX_CAUSE_DEPTH = 8;
 
@@ -40,17 +44,32 @@ export function endpointLabel(url: string, index: number): string {
  * - the whole URL (as written, normalized by `new URL`, without its credentials, URL-encoded)
  *   becomes its label: `labels[i]`, or `endpointLabel(urls[i], i)` when `labels` is not given;
  * - the path, the query string, and the two together, as written, decoded and URL-encoded, become
- *   `/<redacted>` when at least MIN_SECRET_PART_CHARS (6) characters long; the userinfo's user and
- *   password whatever their length, and `user:password` in base64 (the `Authorization: Basic` form
- *   a proxy may echo);
+ *   `/<redacted>` when at least MIN_SECRET_PART_CHARS (6) characters long;
+ * - the userinfo, whatever its length: `user:password@` (also `user@` and `user:@` when the
+ *   password is empty, `:password@` when the user is), as written, decoded and URL-encoded, becomes
+ *   `<redacted>@` (`<redacted>%40` when URL-encoded) where it does not start inside a word
+ *   (so `ab@` of "xab@example.com" stays), and `user:password` without the `@` becomes
+ *   `/<redacted>` as a token of its own;
+ * - the password alone (as written, decoded, URL-encoded) becomes `/<redacted>`: one of 6+
+ *   characters wherever it appears, a shorter one only where it stands as a token of its own
+ *   (`pw12` goes in "password pw12 wrong", stays in "pw123" or "xpw12");
+ * - the user alone follows the path segment rule below (it becomes `/<redacted>`), so a user such
+ *   as `u`, `e`, `ab` or `admin` stays in "startup", "error" or "unreachable" and where it stands alone;
+ * - `user:password` in base64 (the `Authorization: Basic` form a proxy may echo) becomes
+ *   `/<redacted>`: wherever it appears from 6 characters on, a shorter one (`dTo=` for `u:`) only
+ *   where no base64 character touches it;
  * - each path segment and each query parameter value (as written, decoded, URL-encoded) becomes
  *   `<redacted>`, unless shorter than MIN_SECRET_PART_CHARS (6) characters (`v2`, `eth`, `rpc` stay);
  *   one made of letters only (`mainnet`, `ethereum`: words, not keys) only where it stands as a word
  *   of its own, so "ethereum-compatible" stays, while a key (with digits or signs) goes wherever it appears.
+ * A token or word of its own: no letter, digit, `_`, `.`, `~`, `%`, `+` or `-` touches it on either side.
  * Longer matches win (a path goes before a segment inside it), text is scanned once (a label put in
- * is never scanned again), and the labels already in `message` are kept whole.
+ * is never scanned again), and the labels and `<redacted>` marks already in `message` are kept
+ * whole (a text redacted twice comes out as it did once).
  * @example redactUrls('API key SECRETKEY123 is not valid; /v2/SECRETKEY123?apikey=SECRET2', ['http://h:1/v2/SECRETKEY123?apikey=SECRET2'])
  *   // 'API key <redacted> is not valid; /<redacted>'
+ * @example redactUrls('startup error: ws://u:pw@h:1 unreachable', ['http://u:pw@h:1/v2/SECRETKEY123'])
+ *   // 'startup error: ws://<redacted>@h:1 unreachable'
  */
 export function redactUrls(message: string, urls: readonly string[], labels?: readonly string[]): string {
   return createRedactor(urls, labels)(message);
@@ -61,17 +80,19 @@ export function redactUrls(message: string, urls: readonly string[], labels?: re
  * endpoint and applies to every text it takes from that endpoint. Pure; never throws.
  */
 export function createRedactor(urls: readonly string[], labels?: readonly string[]): (text: string) => string {
-  const replacements = new Map<string, string>();
-  const add = (candidates: Iterable<string>, replacement: string, minChars: number) => {
+  const replacements = new Map<string, { replacement: string; stand: Stand }>();
+  /** Adds each candidate `standing(candidate)` accepts; the first rule given for a text wins. */
+  const add = (candidates: Iterable<string>, replacement: string | ((candidate: string) => string), standing: (candidate: string) => Stand | undefined) => {
     for (const candidate of candidates) {
-      if (candidate.length >= Math.max(1, minChars) && !replacements.has(candidate)) replacements.set(candidate, replacement);
+      const stand = candidate.length > 0 ? standing(candidate) : undefined;
+      if (stand && !replacements.has(candidate)) replacements.set(candidate, { replacement: typeof replacement === 'string' ? replacement : replacement(candidate), stand });
     }
   };
-  const kept: string[] = [];
+  const kept: string[] = [URL_PART_REDACTED, VALUE_REDACTED, USERINFO_REDACTED];
   urls.forEach((url, index) => {
     const label = labels?.[index] ?? endpointLabel(url, index);
     kept.push(label);
-    add([url, safe(() => encodeURIComponent(url)) ?? url], label, 1);
+    add([url, safe(() => encodeURIComponent(url)) ?? url], label, anywhere);
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -81,28 +102,27 @@ export function createRedactor(urls: readonly string[], labels?: readonly string
     const bare = new URL(parsed.href);
     bare.username = '';
     bare.password = '';
-    add([printed(parsed), printed(bare)], label, 1);
-    const { pathname, search } = parsed;
+    add([printed(parsed), printed(bare)], label, anywhere);
+    const { pathname, search, username, password } = parsed;
     const path = pathname === '/' ? '' : pathname;
-    add([path + search, path, search].flatMap(forms), URL_PART_REDACTED, MIN_SECRET_PART_CHARS);
-    add([parsed.password].flatMap(forms), URL_PART_REDACTED, 1);
-    add([parsed.username].flatMap(forms), URL_PART_REDACTED, 1);
-    if (parsed.username || parsed.password) {
-      const basic = Buffer.from(`${safe(() => decodeURIComponent(parsed.username)) ?? parsed.username}:${safe(() => decodeURIComponent(parsed.password)) ?? parsed.password}`).toString('base64');
-      add([basic, basic.replace(/=+$/, '')], URL_PART_REDACTED, 1);
+    add([path + search, path, search].flatMap(forms), URL_PART_REDACTED, (c) => (c.length >= MIN_SECRET_PART_CHARS ? 'anywhere' : undefined));
+    if (username || password) {
+      const { atForms, pairs, basic } = userinfoForms(url, username, password);
+      add(atForms, (c) => (c.endsWith('@') ? USERINFO_REDACTED : `${VALUE_REDACTED}%40`), () => 'userinfo');
+      add([password].flatMap(forms), URL_PART_REDACTED, (c) => (c.length >= MIN_SECRET_PART_CHARS ? 'anywhere' : 'word'));
+      add(pairs, URL_PART_REDACTED, () => 'word');
+      add(basic, URL_PART_REDACTED, (c) => (c.length >= MIN_SECRET_PART_CHARS ? 'anywhere' : 'base64'));
+      add([username].flatMap(forms), URL_PART_REDACTED, keyOrWord);
     }
     const segments = pathname.split('/');
     const values = search.slice(1).split('&').map((pair) => pair.slice(pair.indexOf('=') + 1));
-    add([...segments, ...values].flatMap(forms), VALUE_REDACTED, MIN_SECRET_PART_CHARS);
+    add([...segments, ...values].flatMap(forms), VALUE_REDACTED, keyOrWord);
   });
-  // A label already in the text stays whole, even when a secret part is a piece of it.
-  for (const label of kept) if (!replacements.has(label)) replacements.set(label, label);
+  // A label or mark already in the text stays whole, even when a secret part is a piece of it.
+  for (const text of kept) if (!replacements.has(text)) replacements.set(text, { replacement: text, stand: 'anywhere' });
   const candidates = [...replacements.keys()].filter((c) => c.length > 0).sort((a, b) => b.length - a.length);
-  if (candidates.length === 0) return (text) => text;
-  // A letters-only part is a word (`mainnet`): replaced only where no URL-ish character touches it.
-  const alone = (c: string) => (replacements.get(c) === VALUE_REDACTED && /^[A-Za-z]+$/.test(c) ? `(?<![\\w.~%+-])${escapeRegExp(c)}(?![\\w.~%+-])` : escapeRegExp(c));
-  const pattern = new RegExp(candidates.map(alone).join('|'), 'g');
-  return (text) => text.replace(pattern, (found) => replacements.get(found) ?? VALUE_REDACTED);
+  const pattern = new RegExp(candidates.map((c) => STANDING[replacements.get(c)!.stand](escapeRegExp(c))).join('|'), 'g');
+  return (text) => text.replace(pattern, (found) => replacements.get(found)?.replacement ?? VALUE_REDACTED);
 }
 
 /**
@@ -132,6 +152,53 @@ export function redactError(err: unknown, redact: (text: string) => string, dept
   }
   if (err instanceof AggregateError && Array.isArray(err.errors)) err.errors.forEach((e: unknown) => redactError(e, redact, depth + 1));
   return err;
+}
+
+/**
+ * Where a secret part is replaced: `anywhere` (a key, even inside other text); `word` only as a
+ * token of its own (no `\w . ~ % + -` touching it); `userinfo` (a `user:password@` form) only where
+ * none of those stands just before it, or after an encoded slash (`%2F`): after `//`, a space, a
+ * quote or a bracket, never inside a word (`xab@`); `base64` only where no base64 character touches it.
+ */
+type Stand = 'anywhere' | 'word' | 'userinfo' | 'base64';
+
+/** The regular expression source of an escaped candidate, per {@link Stand}. */
+const STANDING: Record<Stand, (escaped: string) => string> = {
+  anywhere: (escaped) => escaped,
+  word: (escaped) => `(?<![\\w.~%+-])${escaped}(?![\\w.~%+-])`,
+  userinfo: (escaped) => `(?:(?<![\\w.~%+-])|(?<=%2[Ff]))${escaped}`,
+  base64: (escaped) => `(?<![A-Za-z0-9+/=])${escaped}(?![A-Za-z0-9+/=])`,
+};
+
+const anywhere = (): Stand => 'anywhere';
+
+/** A key (6+ characters, not letters only) anywhere; a word (6+ letters) as a word of its own; a shorter part not alone. */
+function keyOrWord(candidate: string): Stand | undefined {
+  if (candidate.length < MIN_SECRET_PART_CHARS) return undefined;
+  return /^[A-Za-z]+$/.test(candidate) ? 'word' : 'anywhere';
+}
+
+/**
+ * The userinfo of `url` (its parsed `username` and `password`, percent-encoded as `new URL` keeps
+ * them) in the forms it may be printed in: `atForms`, `user:password@` as written in `url`, as
+ * normalized, decoded, and URL-encoded (`%3A`, `%40`), with `user@` and `user:@` for an empty
+ * password; `pairs`, `user:password` without the `@` (when both are set); `basic`, the base64 of
+ * the decoded `user:password`, with and without its `=` padding.
+ */
+function userinfoForms(url: string, username: string, password: string): { atForms: string[]; pairs: string[]; basic: string[] } {
+  const decode = (part: string) => safe(() => decodeURIComponent(part)) ?? part;
+  const variants: [string, string][] = [[username, password], [decode(username), decode(password)]];
+  const written = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)@/.exec(url)?.[1];
+  const at = new Set<string>(written === undefined ? [] : [`${written}@`]);
+  for (const [user, pass] of variants) {
+    for (const form of pass ? [`${user}:${pass}@`] : [`${user}:@`, `${user}@`]) {
+      at.add(form);
+      at.add(safe(() => encodeURIComponent(form)) ?? form);
+    }
+  }
+  const pairs = username && password ? [...new Set(variants.map(([user, pass]) => `${user}:${pass}`))] : [];
+  const base64 = Buffer.from(`${decode(username)}:${decode(password)}`).toString('base64');
+  return { atForms: [...at], pairs, basic: [base64, base64.replace(/=+$/, '')] };
 }
 
 /**

@@ -127,3 +127,44 @@ describe('src/rpc/redact.ts: secret parts inside a node\'s text', () => {
     expect(redactError(`thrown ${KEY}`, createRedactor([NODE]))).toBe('thrown <redacted>');
   });
 });
+
+// Regression (tester): the userinfo's user and password were replaced as plain substrings whatever
+// their length, so a short user garbled every message: with RPC_URL=http://u:PaSsWoRd999@127.0.0.1:28911/v2/BADKEYsecret9876
+// the worker printed 'start/<redacted>p error: no RPC endpoint serves CHAIN_ID 31337: 127.0.0.1:28911#1 /<redacted>nreachable: …'
+// (user `e`: 'startup /<redacted>rror: no RPC /<redacted>ndpoint s/<redacted>rv/<redacted>s …'; user `ab`: 'unreach/<redacted>le').
+// Now a userinfo part shorter than MIN_SECRET_PART_CHARS (6) is replaced only within the URL and
+// its `user:password@` form (a short password also where it stands as a token of its own), never inside a word.
+describe('src/rpc/redact.ts: a short userinfo user or password', () => {
+  const LABEL = '127.0.0.1:28911#1';
+  const STARTUP = `startup error: no RPC endpoint serves CHAIN_ID 31337: ${LABEL} unreachable: ${LABEL}: connection failed (ECONNREFUSED)`;
+  const ENDPOINT_WORDS = 'the endpoint serves errors, unreachable; user ab or e or u: redacted <redacted> /<redacted> about up-to-date eth_chainId';
+  const userinfos = ['u:PaSsWoRd999', 'e:PaSsWoRd999', 'ab:PaSsWoRd999', 'u:', 'u', 'ab:cd', 'e:1'];
+  for (const userinfo of userinfos) {
+    const url = `http://${userinfo}@127.0.0.1:28911/v2/BADKEYsecret9876`;
+    it(`createRedactor() for ${url} leaves the words of a message whole`, () => {
+      const redact = createRedactor([url], [LABEL]);
+      expect(redact(STARTUP)).toBe(STARTUP);
+      expect(redact(ENDPOINT_WORDS)).toBe(ENDPOINT_WORDS);
+      // Twice, as the pool and checkChainIds() both redact the same text: the markers stay whole.
+      expect(redact(redact(`${url} said: API key BADKEYsecret9876 is not valid`))).toBe(`${LABEL} said: API key <redacted> is not valid`);
+    });
+  }
+
+  const cases: [string, string, string, string][] = [
+    ['http://u:PaSsWoRd999@127.0.0.1:28911/v2/BADKEYsecret9876', 'the URL under another scheme, user:password@ replaced whole', 'dial ws://u:PaSsWoRd999@127.0.0.1:28911 failed: unreachable', 'dial ws://<redacted>@127.0.0.1:28911 failed: unreachable'],
+    ['http://u:PaSsWoRd999@127.0.0.1:28911/v2/BADKEYsecret9876', 'a password of 6+ characters anywhere', 'upstream auth failed for xPaSsWoRd999x (user u)', 'upstream auth failed for x/<redacted>x (user u)'],
+    ['http://u:@127.0.0.1:28911/', 'an empty password: u:@ and u@ replaced, you@ kept', 'proxy http://u:@10.0.0.1 and http://u@10.0.0.1 refused you@example.com', 'proxy http://<redacted>@10.0.0.1 and http://<redacted>@10.0.0.1 refused you@example.com'],
+    ['http://u:@127.0.0.1:28911/', 'user:password@ after a quote, a bracket or =', 'proxy said "u:@a" (u:@b) proxy=u:@c', 'proxy said "<redacted>@a" (<redacted>@b) proxy=<redacted>@c'],
+    ['https://indexer:pw12@node.example.com:8545', 'a short password in the user:password@ form of another host', 'fetch https://indexer:pw12@rpc.example.com:8545/ failed', 'fetch https://<redacted>@rpc.example.com:8545/ failed'],
+    ['https://indexer:pw12@node.example.com:8545', 'a short password as a token of its own, kept inside words', 'password pw12 wrong (pw123, xpw12, pw12_a kept); indexer:pw12 refused', 'password /<redacted> wrong (pw123, xpw12, pw12_a kept); /<redacted> refused'],
+    ['https://indexer:pw12@node.example.com:8545', 'a letters-only user of 6+ characters as a word of its own', 'user indexer unknown; indexers and reindexer kept', 'user /<redacted> unknown; indexers and reindexer kept'],
+    ['https://:pw@node.example.com', 'an empty user (Infura\'s old https://:secret@ form)', 'fetch https://:pw@other.example.com failed with pw', 'fetch https://<redacted>@other.example.com failed with /<redacted>'],
+    ['https://ab:c%40d@node.example.com', 'the user:password@ form percent-decoded and encoded', 'ab:c@d@x and next=https%3A%2F%2Fab%3Ac%2540d%40x, abc@d kept', '<redacted>@x and next=https%3A%2F%2F<redacted>%40x, abc@d kept'],
+    ['https://u:@node.example.com', 'a short Authorization: Basic form as a token, kept inside base64', `Basic ${Buffer.from('u:').toString('base64')} refused; eGdTo=x kept`, 'Basic /<redacted> refused; eGdTo=x kept'],
+  ];
+  for (const [url, what, message, want] of cases) {
+    it(`redactUrls() replaces ${what}: '${want}'`, () => {
+      expect(redactUrls(message, [url])).toBe(want);
+    });
+  }
+});
