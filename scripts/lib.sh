@@ -105,12 +105,14 @@ pid_alive() {
 }
 
 # spawn NAME LOGFILE CMD...: starts CMD detached (no stdin, no controlling terminal), writes its
-# output to LOGFILE (truncated) and its pid to .data/pids/NAME.pid.
+# output to LOGFILE and its pid to .data/pids/NAME.pid. The previous LOGFILE, if any, is kept as
+# LOGFILE.1 (one generation: what a crashed process wrote survives one restart).
 spawn() {
   local name=$1 logfile=$2 f i
   shift 2
   f=$(pid_file "$name")
   mkdir -p "$PID_DIR" "$(dirname "$logfile")"
+  [[ -s $logfile ]] && mv -f "$logfile" "$logfile.1"
   rm -f "$f"
   # shellcheck disable=SC2016 # $$, $0 and $@ expand in the inner shell
   setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec nohup "$@"' "$f" "$@" \

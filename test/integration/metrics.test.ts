@@ -185,6 +185,10 @@ describe('worker metrics and health endpoints during a devnet sync', () => {
     expect(s.samples.some((x) => x.name === 'temporal_worker_task_slots_available' && x.labels.task_queue === TASK_QUEUE)).toBe(true);
     // The sync's stall watchdog reports through the SDK's workflow metric meter.
     expect(s.samples.filter((x) => x.name === 'evm_indexer_sync_stalled_seconds').map((x) => [x.labels.chain_id, x.value])).toEqual([['31337', 0]]);
+    // Its labels as the README's metrics table names them (the SDK's workflow meter: taskQueue, workflowType).
+    const stalled = s.samples.find((x) => x.name === 'evm_indexer_sync_stalled_seconds')!;
+    expect(Object.keys(stalled.labels).sort()).toEqual(['chain_id', 'namespace', 'taskQueue', 'workflowType']);
+    expect([stalled.labels.taskQueue, stalled.labels.workflowType]).toEqual([TASK_QUEUE, 'chainSync']);
   });
 
   it('counters grow between two scrapes after more blocks are mined', async () => {
