@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Cursor } from '../domain/cursor.js';
 import { DbIntegrityError } from '../errors.js';
 import type { Database } from './database.js';
-import { deleteRange } from './store-batch.js';
+import { chainWriteLock, deleteRange } from './store-batch.js';
 import { bytes } from './rows.js';
 import { firstUnarchivedBlock } from './partitions.js';
 import { classifyDbError } from './sqlstate.js';
@@ -82,12 +82,15 @@ export async function readStoredLinks(db: Kysely<Database>, chainId: number, num
 /**
  * Rolls chain `chainId` back to `commonAncestor`: in ONE transaction deletes every block,
  * transaction, log and withdrawal above it and moves the cursor to it (or removes the cursor when
- * the ancestor is not stored, e.g. below the start block). Returns the number of blocks deleted.
+ * the ancestor is not stored, e.g. below the start block), holding the chain's write lock
+ * (`chainWriteLock`): it waits for the chain's batches in progress, and batches wait for it.
+ * Returns the number of blocks deleted.
  * @throws DbTransientError when Postgres is unreachable.
  */
 export async function rollbackTo(db: Kysely<Database>, chainId: number, commonAncestor: Cursor): Promise<number> {
   try {
     return await db.transaction().execute(async (trx) => {
+      await sql.raw(chainWriteLock(chainId, 'exclusive')).execute(trx); // no batch of the chain commits between the DELETEs
       const deleted = await trx.selectFrom('blocks').select((eb) => eb.fn.countAll<string>().as('count')).where('chain_id', '=', chainId).where('number', '>', commonAncestor.blockNumber).executeTakeFirstOrThrow();
       await deleteRange(trx, chainId, { from: commonAncestor.blockNumber + 1, to: Number.MAX_SAFE_INTEGER });
       if (commonAncestor.blockHash === null) {

@@ -72,7 +72,8 @@ export async function writeBatch<T>(
     client = await pool.connect();
     const open = client;
     await open.query('begin');
-    await open.query(rangeDeleteStatements(chainId, range).join('; ')); // one round trip
+    // One round trip: the chain's write lock (shared: batches run side by side, a rollback waits for them), then the DELETEs.
+    await open.query([chainWriteLock(chainId, 'shared'), ...rangeDeleteStatements(chainId, range)].join('; '));
     const types = await catalogTypes(open, pool);
     /** Runs `add` after the writes before it, then starts a COPY or waits as the class says. */
     const enqueue = (add: () => Promise<void>): Promise<void> => {
@@ -378,6 +379,18 @@ async function columnTypes(client: pg.PoolClient, pool: pg.Pool, table: string, 
     if (types.every((t) => t !== undefined)) return types as string[];
   }
   return columns.map((c) => tables?.get(table)?.get(c) ?? '');
+}
+
+/**
+ * The statement that takes chain `chainId`'s write lock for the rest of the transaction (a
+ * Postgres transaction-level advisory lock keyed by a hash of the chain id): `shared` for a batch
+ * (`writeBatch`: batches of one chain run side by side), `exclusive` for a rollback (`rollbackTo`:
+ * it waits for the batches in progress and they wait for it). Without it a batch that commits
+ * between a rollback's DELETEs of logs and of blocks leaves its logs without their block.
+ * Pure; `chainId` is a validated safe integer, inlined.
+ */
+export function chainWriteLock(chainId: number, mode: 'shared' | 'exclusive'): string {
+  return `select ${mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}(hashtextextended('evm-indexer chain ${chainId}', 0))`;
 }
 
 /**

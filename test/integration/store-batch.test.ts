@@ -9,13 +9,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { encodeRows, rowsWithBuffers, storeBatch, toBatchRows, writeBatch, type BatchRows, type ColumnTypes, type EncodedRows } from '../../src/db/index.js';
+import { encodeRows, rollbackTo, rowsWithBuffers, storeBatch, toBatchRows, writeBatch, type BatchRows, type ColumnTypes, type EncodedRows } from '../../src/db/index.js';
 import { copyBinaryTuples } from '../../src/db/copy-format.js';
 import { COPY_FLUSH_BYTES, PENDING_LIMIT_BYTES } from '../../src/db/store-batch.js';
 import { ensurePartitions } from '../../src/db/partitions.js';
 import { DbTransientError, RpcBadResponseError } from '../../src/errors.js';
 import { RECORDED_BLOCKS, loadRecorded } from '../fixtures/recorded-blocks.js';
-import { createTestDatabase, type TestDatabase } from '../support/stack.js';
+import { createTestDatabase, waitFor, type TestDatabase } from '../support/stack.js';
 
 const BLOCK = 18_000_000;
 const RANGE = { from: BLOCK, to: BLOCK };
@@ -319,5 +319,31 @@ describe('storeBatch() with hex bytea values', () => {
              (select count(*) from blocks where chain_id = 1 and number between ${range.from} and ${range.to} and hash = ${Buffer.from(rows.blocks[0]!.hash.slice(2), 'hex')}) as hashes,
              (select count(*) from withdrawals where chain_id = 1 and block_number between ${range.from} and ${range.to} and position = 3 and address = ${Buffer.from(rows.withdrawals[3]!.address.slice(2), 'hex')}) as addresses`.execute(database.db);
     expect(stored.rows).toEqual([{ blocks: 900, withdrawals: 900 * 16, hashes: 900, addresses: 900 }]);
+  });
+
+  it('rollbackTo waits for a batch of the chain in progress (the chain write lock), then removes its rows too: no log is left without its block', async () => {
+    await sql`truncate blocks, transactions, logs, withdrawals`.execute(database.db);
+    await ensurePartitions(database.db, 1, RANGE); // its own advisory lock is not the one counted below
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const batch = writeBatch(database.db, 1, RANGE, async (write) => {
+      await write(rows);
+      await gate;
+    });
+    const advisory = async (granted: boolean) => Number((await sql<{ n: string }>`select count(*) as n from pg_locks where locktype = 'advisory' and granted = ${granted}
+      and database = (select oid from pg_database where datname = current_database())
+      and (classid::bigint << 32 | objid::bigint) = hashtextextended('evm-indexer chain 1', 0)`.execute(database.db)).rows[0]!.n);
+    await waitFor('the batch to hold the chain write lock', async () => (await advisory(true)) === 1, { timeoutMs: 5_000, intervalMs: 20 });
+    let rolledBack = false;
+    const rollback = rollbackTo(database.db, 1, { blockNumber: BLOCK - 1, blockHash: null }).then((deleted) => {
+      rolledBack = true;
+      return deleted;
+    });
+    await waitFor('the rollback to wait for the lock', async () => (await advisory(false)) === 1, { timeoutMs: 5_000, intervalMs: 20 });
+    expect(rolledBack).toBe(false);
+    release();
+    await batch;
+    expect(await rollback).toBe(1); // it ran after the batch committed, and deleted its block
+    expect(await counts()).toEqual({ blocks: 0, transactions: 0, logs: 0, withdrawals: 0 });
   });
 });
