@@ -205,20 +205,39 @@ export function parseChainsFile(
     throw new ConfigError(['CHAINS_FILE: expected a JSON array of chains or an object with a "chains" array']);
   }
   const result = fileSchema.safeParse(Array.isArray(json) ? { chains: json } : json);
+  const { defaults } = options;
+  // The checks below the schema's run on every entry that has what they read, valid or not, so a
+  // file's problems are all reported in one go.
+  const rawChains: unknown = Array.isArray(json) ? json : (json as { chains?: unknown }).chains;
+  const entries = (Array.isArray(rawChains) ? rawChains : []).map((raw) => (typeof raw === 'object' && raw !== null ? raw as Record<string, unknown> : {}));
+  const problems: string[] = [];
+  const resolved = entries.map((entry, i) => {
+    const rpcUrl = entry.rpcUrl;
+    if (typeof rpcUrl !== 'string' && !(Array.isArray(rpcUrl) && rpcUrl.every((u) => typeof u === 'string'))) return [];
+    const { urls, problems: urlProblems } = resolveRpcUrls(rpcUrl, options.env, options.unsetVariables ?? 'error');
+    problems.push(...urlProblems.map((p) => `CHAINS_FILE chains[${i}].rpcUrl: ${p}`));
+    return urls;
+  });
+  const ids = entries.map((e) => (Number.isSafeInteger(e.chainId) ? (e.chainId as number) : undefined));
+  const queues = entries.map((e, i) => (typeof e.taskQueue === 'string' ? e.taskQueue : ids[i] === undefined ? undefined : `${defaults.taskQueue}-${ids[i]}`));
+  entries.forEach((_, i) => {
+    const sameId = ids.indexOf(ids[i]);
+    if (ids[i] !== undefined && sameId < i) problems.push(`CHAINS_FILE chains[${i}].chainId: chain ${ids[i]} is listed twice (also chains[${sameId}])`);
+    const sameQueue = queues.indexOf(queues[i]);
+    if (queues[i] !== undefined && sameQueue < i) problems.push(`CHAINS_FILE chains[${i}].taskQueue: task queue ${queues[i]} is used twice (also chains[${sameQueue}]); each chain needs its own`);
+  });
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => {
+    throw new ConfigError([...result.error.issues.map((issue) => {
       const where = formatPath(issue.path);
       const message = issue.code === 'unrecognized_keys'
         ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} (expected ${where === '' ? '"chains"' : CHAIN_FIELDS.join(', ')})`
         : issue.message;
       return `CHAINS_FILE${where === '' ? '' : ` ${where}`}: ${message}`;
-    }));
+    }), ...problems]);
   }
-  const { defaults } = options;
-  const problems: string[] = [];
-  const chains = result.data.chains.map((entry, i): ChainConfig => {
-    const { urls, problems: urlProblems } = resolveRpcUrls(entry.rpcUrl, options.env, options.unsetVariables ?? 'error');
-    problems.push(...urlProblems.map((p) => `CHAINS_FILE chains[${i}].rpcUrl: ${p}`));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return result.data.chains.map((entry, i): ChainConfig => {
+    const urls = resolved[i]!;
     const { chainId, rpcUrl: _written, taskQueue, ...overrides } = entry;
     return createChainConfig(
       { chainId, rpcUrls: urls, rpcLabels: urls.map((url, n) => endpointLabel(url, n)), taskQueue: taskQueue ?? `${defaults.taskQueue}-${chainId}` },
@@ -226,14 +245,6 @@ export function parseChainsFile(
       overrides,
     );
   });
-  chains.forEach((chain, i) => {
-    const sameId = chains.findIndex((c) => c.chainId === chain.chainId);
-    if (sameId < i) problems.push(`CHAINS_FILE chains[${i}].chainId: chain ${chain.chainId} is listed twice (also chains[${sameId}])`);
-    const sameQueue = chains.findIndex((c) => c.taskQueue === chain.taskQueue);
-    if (sameQueue < i) problems.push(`CHAINS_FILE chains[${i}].taskQueue: task queue ${chain.taskQueue} is used twice (also chains[${sameQueue}]); each chain needs its own`);
-  });
-  if (problems.length > 0) throw new ConfigError(problems);
-  return chains;
 }
 
 /**

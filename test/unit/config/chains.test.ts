@@ -129,6 +129,15 @@ describe('src/config/chains.ts', () => {
       'CHAINS_FILE chains[2].chainId: chain 1 is listed twice (also chains[0])',
       'CHAINS_FILE chains[2].taskQueue: task queue idx-1 is used twice (also chains[0]); each chain needs its own',
     ]],
+    ['every kind of problem at once (schema, URLs, duplicates)', '[{"chainId": 10, "rpcUrl": "http://a/${ALCHEMY_KEY}", "startBlock": -1, "finality": "final"}, {"chainId": 10, "rpcUrl": "ftp://b", "batchSize": 0}]', [
+      'CHAINS_FILE chains[0].startBlock: expected an integer from 0 to 9007199254740991',
+      'CHAINS_FILE chains[0].finality: expected "depth", "safe" or "finalized"',
+      'CHAINS_FILE chains[1].batchSize: expected an integer from 1 to 10000',
+      'CHAINS_FILE chains[0].rpcUrl: endpoint a#1: environment variable ALCHEMY_KEY is not set (referenced as ${ALCHEMY_KEY})',
+      'CHAINS_FILE chains[1].rpcUrl: endpoint b#1 is not an http(s) URL',
+      'CHAINS_FILE chains[1].chainId: chain 10 is listed twice (also chains[0])',
+      'CHAINS_FILE chains[1].taskQueue: task queue idx-10 is used twice (also chains[0]); each chain needs its own',
+    ]],
     ['two chains on one task queue', '[{"chainId": 1, "rpcUrl": "http://a", "taskQueue": "q"}, {"chainId": 2, "rpcUrl": "http://b", "taskQueue": "q"}]', [
       'CHAINS_FILE chains[1].taskQueue: task queue q is used twice (also chains[0]); each chain needs its own',
     ]],
