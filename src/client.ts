@@ -1,9 +1,13 @@
 /**
- * `evm-indexer`: the operator's CLI over Temporal (and Postgres for `migrate` and `gaps`).
+ * `evm-indexer`: the operator's CLI over Temporal (and Postgres for `migrate`, `gaps`, `verify`,
+ * `export-block`, `archive` and the stored cursor).
  *
- * Commands: start, status, backfill, pause, resume, stop, migrate, gaps. Settings come from the
- * same environment variables as the worker (see the README's configuration table); flags override.
- * Exit codes: 0 success, 1 failure (one line naming the culprit), 2 bad usage.
+ * Commands: start, status, backfill, pause, resume, stop, migrate, verify, export-block, gaps,
+ * archive. Settings come from the same environment variables as the worker (see the README's
+ * configuration table); flags override. Exit codes: 0 success, 1 failure or bad usage (one line
+ * naming the culprit; a bad option adds one line saying where the usage is), 130 when Ctrl-C
+ * (SIGINT) interrupts the wait for a `verify` or `backfill` (the workflow keeps running; the line
+ * printed says how to cancel it).
  * @example npx tsx src/client.ts status
  */
 import { fileURLToPath } from 'node:url';
@@ -11,10 +15,13 @@ import { Command, InvalidArgumentError } from 'commander';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
 import { parseConfig, type Config } from './config/parse.js';
-import { archivePartitions, ArchiveRefusedError, connectDatabase, exportBlock, findGaps, migrateToLatest, readCursor, type ArchiveMode } from './db/index.js';
+import { archivePartitions, ArchiveRefusedError, connectDatabase, exportBlock, findGaps, highestStoredBlock, migrateToLatest, readCursor, type ArchiveMode } from './db/index.js';
 import { formatBlockOr, formatCount, formatCountOr, formatRange, rangeSize } from './domain/index.js';
 import { ConfigError } from './errors.js';
 import { chooseProgressMode, createProgressReporter } from './cli/backfill-progress.js';
+import { aboveCursorProblem, aboveHeadWarning, type BlockBound } from './cli/block-bounds.js';
+import { isDatabaseFailure } from './cli/database-failure.js';
+import { clientInvocation, keepsRunningNotice, temporalBinary, temporalCommand } from './cli/hints.js';
 import { renderStatusTable, type StatusRow } from './cli/status-table.js';
 import { causeChain, failureText } from './cli/failure-text.js';
 import { defaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
@@ -44,6 +51,14 @@ const BACKFILL_BAR_INTERVAL_MS = 500;
 
 /** What the CLI prints for a number not known yet. */
 const NO_NUMBER = '-';
+/** Exit code after Ctrl-C (SIGINT) ends a wait for a workflow: 128 + signal 2, as shells report it. */
+const EXIT_INTERRUPTED = 130;
+/** How long `backfill` waits for the running sync to answer its progress query (for the head), in ms; a sync without a worker does not answer. */
+const SYNC_QUERY_TIMEOUT_MS = 5_000;
+/** Why `gaps` refuses a start above the cursor. */
+const GAPS_BELOW_CURSOR = 'gaps looks below the cursor, where every block should be stored';
+/** Why `verify` refuses a range above the cursor: blocks the sync has not stored would be reported missing, and blocks above the head waited for forever. */
+const VERIFY_BELOW_CURSOR = 'verify looks at or below the cursor, where every block should be stored';
 
 function blockNumberArg(name: string) {
   return (value: string): number => {
@@ -86,6 +101,7 @@ async function connectClient(config: Config): Promise<{ client: Client; close: (
   return { client: new Client({ connection, namespace: config.temporalNamespace }), close: () => connection.close() };
 }
 
+/** A failure the client reports as one line `error: <message>` (exit 1). */
 class CliError extends Error {}
 
 function requireChainId(config: Config, flag: number | undefined): number {
@@ -111,13 +127,18 @@ function resolveChains(cfg: Config, env: NodeJS.ProcessEnv, flag: number | undef
   return selectChains(fromFile, chainId, flag === undefined ? 'CHAIN_ID' : '--chain-id');
 }
 
-/** Builds the CLI program. Exported for tests. */
-export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
+/**
+ * Builds the CLI program over `env` (the settings, as the worker reads them). `invocation` is how
+ * the hints it prints run the client again (default: from `process.argv[1]`, see
+ * {@link clientInvocation}). A bad option or argument prints commander's one line naming it and
+ * `(usage: <invocation> [command] --help)`, not the whole help. Exported for tests.
+ */
+export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: string = clientInvocation(process.argv[1])): Command {
   const config = (): Config => parseConfig(env);
   const program = new Command('evm-indexer')
     .description('Operate the EVM chain indexer: sync, backfill and inspect chains indexed through Temporal into PostgreSQL.')
     .option('--chain-id <id>', 'EIP-155 chain id (default: CHAIN_ID)', positiveArg('--chain-id'))
-    .showHelpAfterError();
+    .showHelpAfterError(`(usage: ${invocation} --help)`);
   const chainIdFlag = (): number | undefined => program.opts<{ chainId?: number }>().chainId;
   const chainOf = (cfg: Config): ChainConfig => resolveChains(cfg, env, chainIdFlag(), { all: false })[0]!;
 
@@ -141,12 +162,14 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .action(async () => {
       const cfg = config();
       const chainId = chainIdFlag() ?? cfg.chainId;
-      if (chainId !== null && chainId !== undefined && cfg.chainsFile !== undefined) chainOf(cfg); // refuses a chain the file does not list
+      const oneChain = chainId !== null && chainId !== undefined;
+      // Refuses an invalid CHAINS_FILE (and a chain id it does not list) as the other commands do, with or without a chain id.
+      if (cfg.chainsFile !== undefined) resolveChains(cfg, env, chainIdFlag(), { all: !oneChain });
       const { client, close } = await connectClient(cfg);
       try {
-        if (chainId !== null && chainId !== undefined) {
+        if (oneChain) {
           const id = chainSyncWorkflowId(chainId);
-          console.log(await renderStatus(client.workflow.getHandle(id), id, cfg));
+          console.log(await renderStatus(client.workflow.getHandle(id), id, cfg, invocation));
           return;
         }
         const rows: StatusRow[] = [];
@@ -154,7 +177,8 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
           const progress = await client.workflow.getHandle(wf.workflowId).query(syncProgressQuery).catch(() => null);
           rows.push({ workflowId: wf.workflowId, progress });
         }
-        console.log(rows.length === 0 ? 'no sync is running; start one with: evm-indexer start' : renderStatusTable(rows));
+        const startHint = cfg.chainsFile === undefined ? `start one with: ${invocation} start --chain-id <chain id>` : `start every chain of CHAINS_FILE with: ${invocation} start`;
+        console.log(rows.length === 0 ? `no sync is running; ${startHint}` : renderStatusTable(rows));
       } finally {
         await close();
       }
@@ -179,6 +203,8 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
       try {
         const input: BackfillInput = { chainId, from: opts.from, to: opts.to, batchSize: opts.batchSize ?? chain.batchSize, batchRows: opts.batchRows ?? chain.batchRows, concurrency: opts.concurrency ?? chain.concurrency, maxRetries: chain.maxRetries };
         const workflowId = backfillWorkflowId(chainId, opts.from, opts.to);
+        const warning = aboveHeadWarning(opts.to, await runningSyncHead(client, chainId));
+        if (warning !== null) console.error(warning); // said, then started: a backfill into the future is legitimate
         const registered = await registeredSearchAttributes(client, cfg);
         const handle = await client.workflow.start('backfill', {
           workflowId,
@@ -189,20 +215,32 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
           typedSearchAttributes: chainIdAttribute(registered, chainId),
         });
         const mode = chooseProgressMode({ json: opts.json, isTTY: process.stderr.isTTY === true });
-        if (mode !== 'json') console.log(`backfill ${workflowId} running on task queue ${chain.taskQueue}`);
-        if (!opts.wait) return;
+        const running = `backfill ${workflowId} running on task queue ${chain.taskQueue}`;
+        if (!opts.wait) {
+          if (mode !== 'json') console.log(running);
+          return;
+        }
         const reporter = createProgressReporter(mode, { stdout: process.stdout, stderr: process.stderr });
-        const timer = setInterval(
-          () => handle.query(backfillProgressQuery).then((p) => reporter.update(p), () => undefined),
-          mode === 'bar' ? BACKFILL_BAR_INTERVAL_MS : BACKFILL_PROGRESS_INTERVAL_MS,
-        );
+        let timer: ReturnType<typeof setInterval> | undefined;
+        // Before the line that says it runs: from then on, Ctrl-C says it keeps running and how to cancel it.
+        const release = exitOnInterrupt(() => {
+          clearInterval(timer);
+          reporter.stop();
+          return keepsRunningNotice('backfill', workflowId, cancelCommand(cfg, workflowId));
+        });
         try {
+          if (mode !== 'json') console.log(running);
+          timer = setInterval(
+            () => handle.query(backfillProgressQuery).then((p) => reporter.update(p), () => undefined),
+            mode === 'bar' ? BACKFILL_BAR_INTERVAL_MS : BACKFILL_PROGRESS_INTERVAL_MS,
+          );
           const result = (await handle.result()) as BackfillProgress;
           clearInterval(timer);
           reporter.finish(result);
           if (mode !== 'json') console.log(`backfill done: ${formatRange(result)} (${formatCount(result.blocksTotal)} blocks), ${result.blocksPerSecond} blocks/s`);
         } finally {
           clearInterval(timer);
+          release();
         }
       } finally {
         await close();
@@ -261,18 +299,39 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
       const chain = chainOf(cfg);
       const { chainId, taskQueue } = chain;
       if (opts.from > opts.to) throw new CliError(`--from ${opts.from} is above --to ${opts.to}`);
+      // Above the cursor the sync has not stored the blocks yet ("missing in the database"), and above the head verifyRange waits for them forever.
+      // Without a cursor (a chain only backfilled), the highest stored block bounds it instead.
+      const { cursor, highest } = await withDatabase(cfg, `read the cursor of chain ${chainId} from ${cfg.databaseLabel}`, async (db) => {
+        const stored = await readCursor(db, chainId);
+        return { cursor: stored, highest: stored ? null : await highestStoredBlock(db, chainId) };
+      });
+      const bounds = [{ name: '--from', blockNumber: opts.from }, { name: '--to', blockNumber: opts.to }];
+      if (cursor) refuseAboveCursor(bounds, cursor.blockNumber, VERIFY_BELOW_CURSOR);
+      else if (highest === null) throw new CliError(`chain ${chainId} has no block stored yet: nothing to verify (start its sync: ${invocation} start --chain-id ${chainId}, or backfill a range)`);
+      else {
+        const above = bounds.find((b) => b.blockNumber > highest);
+        if (above) throw new CliError(`${above.name} ${formatCount(above.blockNumber)} is above the highest stored block ${formatCount(highest)} (chain ${chainId} has no cursor: no sync has stored blocks): verify compares stored blocks with the chain`);
+      }
       const { client, close } = await connectClient(cfg);
       try {
         const input: VerifyInput = { chainId, from: opts.from, to: opts.to, ...(opts.sample ? { sample: opts.sample } : {}), maxRetries: chain.maxRetries };
         const workflowId = verifyWorkflowId(chainId, opts.from, opts.to);
-        // On stderr, so the report on stdout stays the only thing there: a verify waits for a worker and can take long.
-        console.error(`verify ${workflowId} running on task queue ${taskQueue}${chain.maxRetries > 0 ? `, ${chain.maxRetries} attempts per chunk` : ''}; waiting for its report`);
-        const report = (await client.workflow.execute('verify', {
+        const handle = await client.workflow.start('verify', {
           workflowId,
           taskQueue,
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
-        })) as VerifyReport;
+        });
+        // Before the line that says it runs: from then on, Ctrl-C says it keeps running and how to cancel it.
+        const release = exitOnInterrupt(() => keepsRunningNotice('verify', workflowId, cancelCommand(cfg, workflowId)));
+        let report: VerifyReport;
+        try {
+          // On stderr, so the report on stdout stays the only thing there: a verify waits for a worker and can take long.
+          console.error(`verify ${workflowId} running on task queue ${taskQueue}${chain.maxRetries > 0 ? `, ${chain.maxRetries} attempts per chunk` : ''}; waiting for its report`);
+          report = (await handle.result()) as VerifyReport;
+        } finally {
+          release();
+        }
         console.log(`verify chain ${chainId} ${formatRange(report)}: ${formatCount(report.checkedBlocks)} blocks checked, ${formatCount(report.differenceCount)} difference${report.differenceCount === 1 ? '' : 's'}`);
         for (const line of report.differences) console.log(`  ${line}`);
         if (report.differenceCount > report.differences.length) console.log(`  … and ${formatCount(report.differenceCount - report.differences.length)} more`);
@@ -290,14 +349,9 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
       const cfg = config();
       const chainId = requireChainId(cfg, chainIdFlag());
       if (cfg.chainsFile !== undefined) chainOf(cfg); // a chain the file does not list is refused, as by the other commands
-      const db = connectDatabase(cfg.databaseUrl);
-      try {
-        const bundle = await exportBlock(db, chainId, blockNumber);
-        if (!bundle) throw new CliError(`block ${blockNumber} of chain ${chainId} is not stored`);
-        console.log(JSON.stringify(bundle, null, 2));
-      } finally {
-        await db.destroy();
-      }
+      const bundle = await withDatabase(cfg, `read block ${blockNumber} of chain ${chainId} from ${cfg.databaseLabel}`, (db) => exportBlock(db, chainId, blockNumber));
+      if (!bundle) throw new CliError(`block ${blockNumber} of chain ${chainId} is not stored`);
+      console.log(JSON.stringify(bundle, null, 2));
     });
 
   program
@@ -307,24 +361,19 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .action(async (opts: { from?: number }) => {
       const cfg = config();
       const { chainId, startBlock } = chainOf(cfg);
-      const db = connectDatabase(cfg.databaseUrl);
-      try {
+      await withDatabase(cfg, `list the gaps of chain ${chainId} in ${cfg.databaseLabel}`, async (db) => {
         const cursor = await readCursor(db, chainId);
         if (!cursor) {
           console.log(`chain ${chainId} has no cursor yet`);
           return;
         }
         const from = opts.from ?? startBlock;
-        if (from > cursor.blockNumber) {
-          throw new CliError(`${opts.from === undefined ? 'START_BLOCK' : '--from'} ${formatCount(from)} is above the cursor ${formatCount(cursor.blockNumber)}: gaps looks below the cursor, where every block should be stored`);
-        }
+        refuseAboveCursor([{ name: opts.from === undefined ? 'START_BLOCK' : '--from', blockNumber: from }], cursor.blockNumber, GAPS_BELOW_CURSOR);
         const gaps = await findGaps(db, chainId, from, cursor.blockNumber);
         if (gaps.length === 0) console.log(`no gap in ${formatRange({ from, to: cursor.blockNumber })}`);
         for (const g of gaps) console.log(`gap: ${formatRange(g)} (${formatCount(rangeSize(g))} block${g.to === g.from ? "" : "s"})`);
         process.exitCode = gaps.length === 0 ? 0 : 1;
-      } finally {
-        await db.destroy();
-      }
+      });
     });
 
   program
@@ -338,19 +387,17 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env): Command {
       const chainId = requireChainId(cfg, chainIdFlag());
       if (opts.drop && opts.export !== undefined) throw new CliError('--drop and --export: choose one (--export drops after writing the files)');
       const mode: ArchiveMode = opts.export !== undefined ? { kind: 'export', dir: opts.export } : opts.drop ? { kind: 'drop' } : { kind: 'detach' };
-      const db = connectDatabase(cfg.databaseUrl);
-      try {
-        const archived = await archivePartitions(db, cfg.databaseUrl, chainId, opts.before, mode).catch((err: unknown) => {
+      const archived = await withDatabase(cfg, `archive chain ${chainId} below block ${opts.before} in ${cfg.databaseLabel}`, (db) =>
+        archivePartitions(db, cfg.databaseUrl, chainId, opts.before, mode).catch((err: unknown) => {
           throw err instanceof ArchiveRefusedError ? new CliError(err.message) : err;
-        });
-        if (archived.length === 0) console.log(`chain ${chainId}: no whole partition below block ${formatCount(opts.before)}; nothing archived`);
-        const done = mode.kind === 'detach' ? 'detached to schema archive' : mode.kind === 'drop' ? 'detached and dropped' : `exported to ${mode.dir} and dropped`;
-        for (const p of archived) console.log(`chain ${chainId}: ${formatRange(p)} ${done}`);
-      } finally {
-        await db.destroy();
-      }
+        }));
+      if (archived.length === 0) console.log(`chain ${chainId}: no whole partition below block ${formatCount(opts.before)}; nothing archived`);
+      const done = mode.kind === 'detach' ? 'detached to schema archive' : mode.kind === 'drop' ? 'detached and dropped' : `exported to ${mode.dir} and dropped`;
+      for (const p of archived) console.log(`chain ${chainId}: ${formatRange(p)} ${done}`);
     });
 
+  // Each command's own usage line after a bad option of that command (commander's error comes first).
+  for (const command of program.commands) command.showHelpAfterError(`(usage: ${invocation} ${command.name()} --help)`);
   return program;
 }
 
@@ -407,7 +454,7 @@ async function registeredSearchAttributes(client: Client, cfg: Config): Promise<
     if (missing.length > 0) {
       console.error(
         `note: search attribute${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not registered in namespace ${cfg.temporalNamespace}; ` +
-          `workflows start without ${missing.length > 1 ? 'them' : 'it'} (register: ${missing.map((n) => `temporal operator search-attribute create --name ${n} --type Int`).join('; ')})`,
+          `workflows start without ${missing.length > 1 ? 'them' : 'it'} (register: ${missing.map((n) => temporalCommand(temporalBinary(process.cwd()), { address: cfg.temporalAddress, namespace: cfg.temporalNamespace }, `operator search-attribute create --name ${n} --type Int`)).join('; ')})`,
       );
     }
     return names;
@@ -436,6 +483,72 @@ async function readStoredCursor(cfg: Config, chainId: number): Promise<{ cursor:
   } finally {
     await db.destroy();
   }
+}
+
+/**
+ * Connects to `DATABASE_URL`, runs `use` and disconnects. A failure that came from Postgres or the
+ * connection to it (see {@link isDatabaseFailure}) becomes one line naming the variable:
+ * `DATABASE_URL: cannot <what>: <reason>`, where `what` names the database by `cfg.databaseLabel`
+ * (password removed). Anything else (a CliError, a file-system error) passes unchanged.
+ * @throws CliError for a database failure; whatever `use` throws otherwise.
+ * @example await withDatabase(cfg, `read block 5 of chain 1 from ${cfg.databaseLabel}`, (db) => exportBlock(db, 1, 5))
+ */
+async function withDatabase<T>(cfg: Config, what: string, use: (db: ReturnType<typeof connectDatabase>) => Promise<T>): Promise<T> {
+  const db = connectDatabase(cfg.databaseUrl);
+  try {
+    return await use(db);
+  } catch (err) {
+    if (err instanceof CliError || !isDatabaseFailure(err)) throw err;
+    throw new CliError(`DATABASE_URL: cannot ${what}: ${failureText(err)}`, { cause: err });
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * Refuses the first of `bounds` (block numbers the command was given) above `cursor` (the stored
+ * cursor's block number), as `gaps` and `verify` do; `why` says what the command looks at.
+ * @throws CliError `<bound> <n> is above the cursor <c>: <why>`.
+ */
+function refuseAboveCursor(bounds: readonly BlockBound[], cursor: number, why: string): void {
+  const problem = aboveCursorProblem(bounds, cursor, why);
+  if (problem !== null) throw new CliError(problem);
+}
+
+/**
+ * The head (block number) that chain `chainId`'s running sync last read, from its progress query;
+ * null when no sync runs, it has not read the head yet, or it does not answer within
+ * SYNC_QUERY_TIMEOUT_MS (no worker). Never throws.
+ */
+async function runningSyncHead(client: Client, chainId: number): Promise<number | null> {
+  const handle = client.workflow.getHandle(chainSyncWorkflowId(chainId));
+  try {
+    if ((await handle.describe()).status.name !== 'RUNNING') return null;
+    const progress = await client.connection.withDeadline(Date.now() + SYNC_QUERY_TIMEOUT_MS, () => handle.query(syncProgressQuery));
+    return progress.head;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * While the client waits for a workflow that goes on without it: until the returned function is
+ * called, Ctrl-C (SIGINT) prints the line `notice()` returns on stderr (the workflow keeps running;
+ * how to cancel it) and exits with code 130 (EXIT_INTERRUPTED) instead of dying silently.
+ * @example const release = exitOnInterrupt(() => keepsRunningNotice('verify', id, cancelCommand(cfg, id))); try { await handle.result(); } finally { release(); }
+ */
+function exitOnInterrupt(notice: () => string): () => void {
+  const onInterrupt = () => {
+    console.error(notice());
+    process.exit(EXIT_INTERRUPTED);
+  };
+  process.once('SIGINT', onInterrupt);
+  return () => process.off('SIGINT', onInterrupt);
+}
+
+/** The `temporal` command that cancels workflow `workflowId` on the client's server (see {@link temporalCommand}). */
+function cancelCommand(cfg: Config, workflowId: string): string {
+  return temporalCommand(temporalBinary(process.cwd()), { address: cfg.temporalAddress, namespace: cfg.temporalNamespace }, `workflow cancel --workflow-id ${workflowId}`);
 }
 
 /** Whether `err` or one of its causes has `code` (a SQLSTATE or a node error code). */
@@ -477,7 +590,12 @@ async function describeRunning(client: Client, workflowId: string): Promise<stri
   }
 }
 
-async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Config): Promise<string> {
+/**
+ * What `status` prints for one chain's sync `workflowId`: for a running sync, head, target, cursor,
+ * lag (blocks) and rate from its progress query; otherwise its state, why it failed, the stored
+ * cursor, and the command that starts it (`invocation` is how the client runs, see {@link clientInvocation}).
+ */
+async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Config, invocation: string): Promise<string> {
   let state: string;
   try {
     state = (await handle.describe()).status.name;
@@ -489,7 +607,7 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
     const chainId = Number(workflowId.split(':')[1]);
     const stored = await readStoredCursor(cfg, chainId);
     const why = state === 'FAILED' ? await failureOf(handle) : null;
-    return `${workflowId}: ${state.toLowerCase()}${why === null ? '' : ` (${why})`}; stored cursor ${storedCursorText(stored)}; start it with: npx tsx src/client.ts start`;
+    return `${workflowId}: ${state.toLowerCase()}${why === null ? '' : ` (${why})`}; stored cursor ${storedCursorText(stored)}; start it with: ${invocation} start --chain-id ${chainId}`;
   }
   const p: SyncProgress = await handle.query(syncProgressQuery);
   const targetNote = p.finality === 'depth' ? `head − ${p.confirmationDepth} confirmation depth` : `'${p.finality}' tag`;

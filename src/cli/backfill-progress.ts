@@ -10,8 +10,8 @@ import type { BackfillProgress } from '../workflows/definitions.js';
 /** Output style of the backfill progress. */
 export type ProgressMode = 'bar' | 'lines' | 'json';
 
-/** Receives progress snapshots and the final result. */
-export type ProgressReporter = { update(p: BackfillProgress): void; finish(p: BackfillProgress): void };
+/** Receives progress snapshots and the final result; `stop()` ends the output without a result (Ctrl-C), giving the terminal its cursor back. */
+export type ProgressReporter = { update(p: BackfillProgress): void; finish(p: BackfillProgress): void; stop(): void };
 
 /** `bar` on a terminal, `lines` elsewhere, `json` when asked. Pure. */
 export function chooseProgressMode(options: { json: boolean; isTTY: boolean }): ProgressMode {
@@ -57,10 +57,11 @@ export function createProgressReporter(mode: ProgressMode, out: { stdout: NodeJS
     return {
       update: (p) => out.stdout.write(`${JSON.stringify({ event: 'progress', ...p, etaSeconds: etaSeconds(p) })}\n`),
       finish: (p) => out.stdout.write(`${JSON.stringify({ event: 'done', ...p })}\n`),
+      stop: () => undefined,
     };
   }
   if (mode === 'lines') {
-    return { update: (p) => out.stderr.write(`${progressLine(p)}\n`), finish: () => undefined };
+    return { update: (p) => out.stderr.write(`${progressLine(p)}\n`), finish: () => undefined, stop: () => undefined };
   }
   const bar = new cliProgress.SingleBar(
     {
@@ -85,6 +86,9 @@ export function createProgressReporter(mode: ProgressMode, out: { stdout: NodeJS
     finish: (p) => {
       show(p);
       bar.stop();
+    },
+    stop: () => {
+      if (started) bar.stop();
     },
   };
 }

@@ -80,6 +80,20 @@ export async function readStoredLinks(db: Kysely<Database>, chainId: number, num
 }
 
 /**
+ * The highest block number stored for chain `chainId`, or null when none is (what a chain that was
+ * only backfilled, with no cursor, holds at most).
+ * @throws DbTransientError when Postgres is unreachable.
+ */
+export async function highestStoredBlock(db: Kysely<Database>, chainId: number): Promise<number | null> {
+  try {
+    const row = await db.selectFrom('blocks').select((eb) => eb.fn.max('number').as('highest')).where('chain_id', '=', chainId).executeTakeFirst();
+    return row?.highest === null || row?.highest === undefined ? null : Number(row.highest);
+  } catch (err) {
+    throw classifyDbError(err, `reading the highest stored block of chain ${chainId}`);
+  }
+}
+
+/**
  * Rolls chain `chainId` back to `commonAncestor`: in ONE transaction deletes every block,
  * transaction, log and withdrawal above it and moves the cursor to it (or removes the cursor when
  * the ancestor is not stored, e.g. below the start block), holding the chain's write lock

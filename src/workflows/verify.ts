@@ -3,10 +3,18 @@
  * chunks of `VERIFY_CHUNK_BLOCKS`, a few at once. Read-only; schedule it as often as you like.
  * Workflow ID `verify:<chainId>:<from>-<to>`.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
+import type { VerifyRangeInput } from '../activities/verify.js';
 import { cutRanges } from '../domain/index.js';
 import { createActivityProxies } from './activities-proxy.js';
 import type { VerifyInput, VerifyReport } from './definitions.js';
+
+/**
+ * Patch marker: `sample` checks exactly min(sample, range size) blocks, spread over the whole range
+ * (see {@link sampleChunks}); runs started before it replay unchanged (every 100-block chunk had at
+ * least one sampled block, so `--sample 1` over 0–180 checked 2).
+ */
+export const VERIFY_EXACT_SAMPLE = 'verify-exact-sample';
 
 /** Blocks per `verifyRange` activity. */
 const VERIFY_CHUNK_BLOCKS = 100;
@@ -16,8 +24,8 @@ const VERIFY_CONCURRENCY = 4;
 const MAX_REPORTED_DIFFERENCES = 200;
 
 /**
- * Compares blocks `from..to` (or `sample` of them) of chain `chainId` with the chain and returns
- * a {@link VerifyReport}. Never fails for a difference; only for bad input, or when a chunk's
+ * Compares blocks `from..to` (or exactly `sample` of them, spread over the range: see
+ * {@link sampleChunks}) of chain `chainId` with the chain and returns a {@link VerifyReport}. Never fails for a difference; only for bad input, or when a chunk's
  * `verifyRange` failed `maxRetries` times (0 or absent: retried forever, as before it existed).
  * @throws ApplicationFailure `InvalidInputError` when the range is not `0 ≤ from ≤ to`; the last
  *   `verifyRange` failure (an ActivityFailure) once its attempts are used up.
@@ -32,16 +40,20 @@ export async function verify(input: VerifyInput): Promise<VerifyReport> {
     throw ApplicationFailure.nonRetryable(`verify needs maxRetries to be an integer ≥ 0, got ${input.maxRetries}`, 'InvalidInputError');
   }
   const acts = createActivityProxies(input.maxRetries ?? 0);
-  const chunks = cutRanges(from, to, VERIFY_CHUNK_BLOCKS);
   const total = to - from + 1;
+  const { sample } = input;
+  // Only a run that samples fewer blocks than the range holds schedules other activities than before.
+  const exact = sample !== undefined && Number.isSafeInteger(sample) && sample >= 1 && sample < total && patched(VERIFY_EXACT_SAMPLE);
+  const requests: VerifyRangeInput[] = exact
+    ? sampleChunks(from, to, sample, VERIFY_CHUNK_BLOCKS).map((chunk) => ({ chainId, ...chunk }))
+    : cutRanges(from, to, VERIFY_CHUNK_BLOCKS).map((chunk) => {
+        // Before VERIFY_EXACT_SAMPLE: each chunk's share of the sample, at least 1.
+        const share = sample ? Math.max(1, Math.round((sample * (chunk.to - chunk.from + 1)) / total)) : undefined;
+        return { chainId, from: chunk.from, to: chunk.to, ...(share ? { sample: share } : {}) };
+      });
   const report: VerifyReport = { chainId, from, to, checkedBlocks: 0, differenceCount: 0, differences: [] };
-  for (let i = 0; i < chunks.length; i += VERIFY_CONCURRENCY) {
-    const results = await Promise.all(
-      chunks.slice(i, i + VERIFY_CONCURRENCY).map((chunk) => {
-        const sample = input.sample ? Math.max(1, Math.round((input.sample * (chunk.to - chunk.from + 1)) / total)) : undefined;
-        return acts.verifyRange({ chainId, from: chunk.from, to: chunk.to, ...(sample ? { sample } : {}) });
-      }),
-    );
+  for (let i = 0; i < requests.length; i += VERIFY_CONCURRENCY) {
+    const results = await Promise.all(requests.slice(i, i + VERIFY_CONCURRENCY).map((request) => acts.verifyRange(request)));
     for (const r of results) {
       report.checkedBlocks += r.checkedBlocks;
       report.differenceCount += r.differenceCount;
@@ -49,4 +61,30 @@ export async function verify(input: VerifyInput): Promise<VerifyReport> {
     }
   }
   return report;
+}
+
+/**
+ * The `verifyRange` inputs (without `chainId`) that check exactly `min(sample, to − from + 1)` blocks
+ * of `from..to` (inclusive block numbers), spread evenly over the whole range with both ends
+ * included: sampled block i of n is `from + round(i · (size − 1) / (n − 1))`, as `verifyRange` picks
+ * them; block `from` alone when n is 1. The sampled blocks go in order, `chunkBlocks` per input; an
+ * input covers its first to its last sampled block and carries `sample` (its count) unless it
+ * covers every block of its span, so `verifyRange` checks exactly that many, evenly spread (within a
+ * block of the ones listed here). Pure and deterministic (workflow code); never throws for
+ * `0 ≤ from ≤ to` and integers `sample`, `chunkBlocks` ≥ 1.
+ * @example sampleChunks(0, 999, 250, 100)
+ *   // [{ from: 0, to: 397, sample: 100 }, { from: 401, to: 798, sample: 100 }, { from: 802, to: 999, sample: 50 }]
+ */
+export function sampleChunks(from: number, to: number, sample: number, chunkBlocks: number): Array<{ from: number; to: number; sample?: number }> {
+  const size = to - from + 1;
+  if (sample >= size) return cutRanges(from, to, chunkBlocks).map((r) => ({ from: r.from, to: r.to }));
+  const picked = (i: number): number => (sample === 1 ? from : from + Math.round((i * (size - 1)) / (sample - 1)));
+  const chunks: Array<{ from: number; to: number; sample?: number }> = [];
+  for (let first = 0; first < sample; first += chunkBlocks) {
+    const last = Math.min(sample, first + chunkBlocks) - 1;
+    const chunk = { from: picked(first), to: picked(last) };
+    const count = last - first + 1;
+    chunks.push(count === chunk.to - chunk.from + 1 ? chunk : { ...chunk, sample: count });
+  }
+  return chunks;
 }

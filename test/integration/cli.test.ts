@@ -2,18 +2,49 @@
  * The operator's tools against the real stack: `src/client.ts` commands as a user types them, and
  * the `temporal` CLI backfill command exactly as the README writes it.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { generateTraffic, startAnvil, type Anvil, type TrafficSummary } from '../support/devnet.js';
 import { diffWithChain, findIntegrityProblems, rpc } from '../support/chain-oracle.js';
-import { cliEnvironment, runClient } from '../support/cli.js';
+import { cliEnvironment, runClient, type CliResult } from '../support/cli.js';
 import { createTestDatabase, startIndexerWorker, startTemporal, temporalCliPath, waitFor, type TestDatabase, type TestWorker } from '../support/stack.js';
 
 const run = promisify(execFile);
 const CHAIN_ID = 31337;
 const TASK_QUEUE = 'evm-indexer';
+/** A task queue no worker polls: a workflow started there waits, as one would while the workers are down. */
+const UNSERVED_QUEUE = 'nobody-polls-this';
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+/** `n` as the client prints block numbers and counts: `1,234`. */
+const count = (n: number): string => n.toLocaleString('en-US');
+
+/**
+ * Runs `src/client.ts` with `args` as a user would in a terminal, and presses Ctrl-C (SIGINT) once
+ * its output matches `ready`. Resolves with its exit code (null when a signal killed it), the
+ * signal, and its output.
+ */
+async function interruptClient(env: NodeJS.ProcessEnv, args: readonly string[], ready: RegExp): Promise<CliResult & { signal: NodeJS.Signals | null }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/client.ts', ...args], { cwd: REPO, env });
+  let stdout = '';
+  let stderr = '';
+  let interrupted = false;
+  const check = () => {
+    if (interrupted || !ready.test(stdout + stderr)) return;
+    interrupted = true;
+    child.kill('SIGINT');
+  };
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); check(); });
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); check(); });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  return { code: code as number, signal, stdout, stderr };
+}
 
 describe('operator CLI on the real stack', () => {
   let anvil: Anvil;
@@ -58,6 +89,12 @@ describe('operator CLI on the real stack', () => {
     const { stdout } = await run(temporalCliPath(), ['workflow', 'result', '--address', env.address, '--workflow-id', `backfill:${CHAIN_ID}:0-${to}`, '-o', 'json']);
     expect(JSON.parse(stdout).result).toMatchObject({ chainId: CHAIN_ID, from: 0, to, status: 'done', blocksDone: to + 1 });
     expect(await diffWithChain(database.db, anvil.rpcUrl, CHAIN_ID, 0, to)).toEqual([]);
+  });
+
+  it('`status` without a chain id, when no sync runs, prints a start command that works as printed', async () => {
+    const { CHAIN_ID: _omitted, ...rest } = cliEnv;
+    const out = await runClient(rest, ['status']);
+    expect([out.code, out.stdout, out.stderr]).toEqual([0, 'no sync is running; start one with: npx tsx src/client.ts start --chain-id <chain id>\n', '']);
   });
 
   it('`start` starts the sync once; a second `start` says it runs already and exits 0', async () => {
@@ -150,6 +187,74 @@ describe('operator CLI on the real stack', () => {
     expect(plain.stdout).toMatch(/\nbackfill done: blocks 0–3 \(4 blocks\), [\d.]+ blocks\/s\n$/);
   });
 
+  it('`verify --sample n` checks exactly n blocks of the range, however many 100-block chunks it spans', async () => {
+    // 200 empty blocks: blocks 0–180 span several of the verify workflow's 100-block chunks.
+    await rpc(anvil.rpcUrl, 'anvil_mine', ['0xc8']);
+    await waitFor('the sync to store block 180', async () => {
+      const row = await database.db.selectFrom('cursors').select('block_number').where('chain_id', '=', CHAIN_ID).executeTakeFirst();
+      return row !== undefined && row.block_number >= 180;
+    });
+    const checked = async (to: number, sample: number) => {
+      const out = await client('verify', '--from', '0', '--to', String(to), '--sample', String(sample));
+      return [out.code, out.stdout];
+    };
+    expect(await checked(100, 1)).toEqual([0, 'verify chain 31337 blocks 0–100: 1 blocks checked, 0 differences\n']);
+    expect(await checked(100, 3)).toEqual([0, 'verify chain 31337 blocks 0–100: 3 blocks checked, 0 differences\n']);
+    expect(await checked(100, 10)).toEqual([0, 'verify chain 31337 blocks 0–100: 10 blocks checked, 0 differences\n']);
+    expect(await checked(180, 1)).toEqual([0, 'verify chain 31337 blocks 0–180: 1 blocks checked, 0 differences\n']);
+  });
+
+  it('`verify` refuses a range above the stored cursor with one line (those blocks are not stored yet), as `gaps` does', async () => {
+    const cursor = (await database.db.selectFrom('cursors').select('block_number').where('chain_id', '=', CHAIN_ID).executeTakeFirstOrThrow()).block_number;
+    const above = await client('verify', '--from', String(cursor + 500), '--to', String(cursor + 501));
+    expect([above.code, above.stdout, above.stderr]).toEqual([1, '',
+      `error: --from ${count(cursor + 500)} is above the cursor ${count(cursor)}: verify looks at or below the cursor, where every block should be stored\n`]);
+    // Between the cursor and the head: the sync has not stored these yet, so "missing in the database" would be false.
+    const straddling = await client('verify', '--from', String(cursor - 1), '--to', String(cursor + 2));
+    expect([straddling.code, straddling.stdout, straddling.stderr]).toEqual([1, '',
+      `error: --to ${count(cursor + 2)} is above the cursor ${count(cursor)}: verify looks at or below the cursor, where every block should be stored\n`]);
+  });
+
+  it('`verify` of a chain with nothing stored refuses with one line (no cursor, no block: nothing to compare)', async () => {
+    const none = await client('verify', '--chain-id', '424242', '--from', '0', '--to', '5');
+    expect([none.code, none.stdout, none.stderr]).toEqual([1, '',
+      `error: chain 424242 has no block stored yet: nothing to verify (start its sync: npx tsx src/client.ts start --chain-id 424242, or backfill a range)\n`]);
+  });
+
+  it('Ctrl-C while `verify` or `backfill` waits says the workflow keeps running and how to cancel it, then exits 130', async () => {
+    const unserved = { ...cliEnv, TASK_QUEUE: UNSERVED_QUEUE };
+    const temporal = existsSync(join(REPO, '.tools/temporal')) ? '.tools/temporal' : 'temporal'; // what a user at the repository runs
+    for (const [args, workflowId, ready] of [
+      [['verify', '--from', '0', '--to', '5'], `verify:${CHAIN_ID}:0-5`, /waiting for its report/],
+      [['backfill', '--from', '0', '--to', '2'], `backfill:${CHAIN_ID}:0-2`, /running on task queue/],
+    ] as const) {
+      const out = await interruptClient(unserved, args, ready);
+      const cancel = `${temporal} workflow cancel --workflow-id ${workflowId} --address ${env.address}`;
+      expect([out.code, out.signal, out.stderr.trim().split('\n').at(-1)]).toEqual([130, null,
+        `interrupted: ${args[0]} ${workflowId} keeps running in Temporal; cancel it with: ${cancel}`]);
+      // The command works as printed (from the repository, where the README runs the client).
+      await run('bash', ['-c', cancel], { cwd: REPO, env: cliEnvironment({}) });
+      const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+      expect(history.events?.some((e) => e.workflowExecutionCancelRequestedEventAttributes)).toBe(true);
+      await env.client.workflow.getHandle(workflowId).terminate('test done');
+    }
+  });
+
+  it('`backfill` with --to above the head the sync last read warns that it waits for those blocks, and starts it', async () => {
+    const head = await waitFor('the sync to read the head', async () => {
+      const p = await env.client.workflow.getHandle('chain-sync:31337').query<{ head: number | null }>('progress');
+      return p.head ?? undefined;
+    });
+    const out = await runClient({ ...cliEnv, TASK_QUEUE: UNSERVED_QUEUE }, ['backfill', '--from', String(head + 10), '--to', '9007199254740991', '--no-wait']);
+    const workflowId = `backfill:${CHAIN_ID}:${head + 10}-9007199254740991`;
+    expect([out.code, out.stdout, out.stderr]).toEqual([0, `backfill ${workflowId} running on task queue ${UNSERVED_QUEUE}\n`,
+      `warning: --to 9,007,199,254,740,991: blocks above the head ${count(head)} are waited for: the backfill ends once the chain reaches --to\n`]);
+    await env.client.workflow.getHandle(workflowId).terminate('test done');
+    const below = await runClient({ ...cliEnv, TASK_QUEUE: UNSERVED_QUEUE }, ['backfill', '--from', '0', '--to', String(head), '--no-wait']);
+    expect([below.code, below.stderr]).toEqual([0, '']);
+    await env.client.workflow.getHandle(`backfill:${CHAIN_ID}:0-${head}`).terminate('test done');
+  });
+
   it('`status` without a chain id shows every running sync as a table', async () => {
     const { CHAIN_ID: _omitted, ...rest } = cliEnv;
     const saved = cliEnv;
@@ -180,7 +285,7 @@ describe('operator CLI on the real stack', () => {
     url.pathname = '/no_such_database_cli';
     const out = await runClient({ ...cliEnv, DATABASE_URL: url.toString() }, ['status', '--chain-id', '1']);
     expect([out.code, out.stdout]).toEqual([0,
-      `chain-sync:1: not started; stored cursor unknown (DATABASE_URL: cannot read the cursor of chain 1 from postgres://${url.username}@${url.host}/no_such_database_cli: database "no_such_database_cli" does not exist); start it with: npx tsx src/client.ts start\n`]);
+      `chain-sync:1: not started; stored cursor unknown (DATABASE_URL: cannot read the cursor of chain 1 from postgres://${url.username}@${url.host}/no_such_database_cli: database "no_such_database_cli" does not exist); start it with: npx tsx src/client.ts start --chain-id 1\n`]);
     expect(out.stdout).not.toContain(`:${url.password}@`);
   });
 
@@ -192,7 +297,7 @@ describe('operator CLI on the real stack', () => {
       status = (await runClient(other, ['status'])).stdout;
       return status.includes(': failed');
     }, { timeoutMs: 30_000, intervalMs: 300 });
-    expect(status).toBe('chain-sync:2: failed (activity readCursor failed: this worker indexes chain 31337, not chain 2); stored cursor -; start it with: npx tsx src/client.ts start\n');
+    expect(status).toBe('chain-sync:2: failed (activity readCursor failed: this worker indexes chain 31337, not chain 2); stored cursor -; start it with: npx tsx src/client.ts start --chain-id 2\n');
   });
 
   it('`backfill` with --from above --to fails with one line and exit 1', async () => {
@@ -205,5 +310,54 @@ describe('operator CLI on the real stack', () => {
     expect([late.code, late.stderr]).toEqual([1, `error: START_BLOCK ${(cursor.block_number + 1_000).toLocaleString('en-US')} is above the cursor ${cursor.block_number.toLocaleString('en-US')}: gaps looks below the cursor, where every block should be stored\n`]);
     const wide = await client('backfill', '--from', '0', '--to', '3', '--concurrency', '501');
     expect([wide.code, wide.stderr.split('\n')[0]]).toEqual([1, 'error: option \'--concurrency <n>\' argument \'501\' is invalid. --concurrency must be an integer from 1 to 500 (as CONCURRENCY), got 501']);
+  });
+  it('`status` without a chain id refuses an invalid CHAINS_FILE with the same line and exit code as the other commands', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-chains-'));
+    writeFileSync(join(dir, 'truncated.json'), '{');
+    writeFileSync(join(dir, 'bad-value.json'), JSON.stringify({ chains: [{ chainId: 'one', rpcUrl: 'http://127.0.0.1:1' }] }));
+    const { CHAIN_ID: _chain, RPC_URL: _rpc, ...rest } = cliEnv;
+    const expected = {
+      'missing.json': `config error: CHAINS_FILE: cannot read ${join(dir, 'missing.json')} (ENOENT)\n`,
+      'truncated.json': 'config error: CHAINS_FILE: not valid JSON (it ends too early)\n',
+      'bad-value.json': 'config error: CHAINS_FILE chains[0].chainId: expected an integer from 1 to 9007199254740991\n',
+    };
+    for (const [file, stderr] of Object.entries(expected)) {
+      const fileEnv = { ...rest, CHAINS_FILE: join(dir, file) };
+      const status = await runClient(fileEnv, ['status']);
+      const gaps = await runClient(fileEnv, ['gaps']);
+      expect([status.code, status.stdout, status.stderr]).toEqual([1, '', stderr]);
+      expect([gaps.code, gaps.stderr]).toEqual([status.code, status.stderr]);
+    }
+  });
+
+  it('every command that reads the database names DATABASE_URL (password removed) when Postgres refuses the login', async () => {
+    const url = new URL(database.url);
+    url.password = 'not-the-password';
+    const label = `postgres://${url.username}@${url.host}${url.pathname}`;
+    const wrong = { ...cliEnv, DATABASE_URL: url.toString() };
+    const refused = `password authentication failed for user "${url.username}"`;
+    const cases: Array<[string[], string]> = [
+      [['gaps'], `error: DATABASE_URL: cannot list the gaps of chain 31337 in ${label}: ${refused}`],
+      [['export-block', '5'], `error: DATABASE_URL: cannot read block 5 of chain 31337 from ${label}: ${refused}`],
+      [['verify', '--from', '0', '--to', '5'], `error: DATABASE_URL: cannot read the cursor of chain 31337 from ${label}: ${refused}`],
+      [['archive', '--before', '1'], `error: DATABASE_URL: cannot archive chain 31337 below block 1 in ${label}: ${refused}`],
+      [['migrate'], `error: DATABASE_URL: cannot migrate ${label}: ${refused}`],
+    ];
+    for (const [args, line] of cases) {
+      const out = await runClient(wrong, args);
+      expect([args[0], out.code, out.stdout, out.stderr]).toEqual([args[0], 1, '', `${line}\n`]);
+      expect(out.stderr).not.toContain('not-the-password');
+    }
+  });
+
+  it('a bad option value prints one line naming the option, and where the usage is; not the whole help', async () => {
+    const chainId = await client('status', '--chain-id', 'abc');
+    expect([chainId.code, chainId.stdout, chainId.stderr]).toEqual([1, '',
+      "error: option '--chain-id <id>' argument 'abc' is invalid. --chain-id must be an integer from 1 to 9007199254740991, got abc\n(usage: npx tsx src/client.ts --help)\n"]);
+    const from = await client('backfill', '--from', '-1', '--to', '3');
+    expect([from.code, from.stdout, from.stderr]).toEqual([1, '',
+      "error: option '--from <block>' argument '-1' is invalid. --from must be a block number (integer ≥ 0), got -1\n(usage: npx tsx src/client.ts backfill --help)\n"]);
+    const missing = await client('verify', '--from', '0');
+    expect([missing.code, missing.stderr]).toEqual([1, "error: required option '--to <block>' not specified\n(usage: npx tsx src/client.ts verify --help)\n"]);
   });
 });

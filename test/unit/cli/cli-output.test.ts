@@ -48,6 +48,20 @@ describe('backfill progress', () => {
     expect(stderr.text()).toBe('');
   });
 
+  it('stop() (Ctrl-C) ends a drawn bar with its line ended, and writes nothing otherwise', () => {
+    const written = (mode: 'bar' | 'lines' | 'json', draw: boolean) => {
+      const stdout = capture();
+      const stderr = capture();
+      const reporter = createProgressReporter(mode, { stdout: stdout.stream, stderr: stderr.stream });
+      if (draw) reporter.update(running);
+      const before = stdout.text() + stderr.text();
+      reporter.stop();
+      return (stdout.text() + stderr.text()).slice(before.length);
+    };
+    expect([written('bar', false), written('lines', true), written('json', true)]).toEqual(['', '', '']);
+    expect(written('bar', true)).toBe('  ██████████████████░░░░░░░░░░░░░░░░░░░░░░ 45% | 450/1000 blocks | through block 1,449 | 35.2 blocks/s | ETA 16s\n\n');
+  });
+
   it('draws the bar on stderr and leaves stdout alone', () => {
     const stdout = capture();
     const stderr = capture();
