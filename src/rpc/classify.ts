@@ -48,6 +48,18 @@ export function classifyHttpStatus(status: number): RpcFailureKind {
 }
 
 /**
+ * What an HTTP status of a JSON-RPC POST most likely means for the operator, as a parenthesis to
+ * put after it, or '' when the status says enough (RFC 9110 §15): 401 and 403, credentials the
+ * endpoint refuses (a wrong or expired API key); 404, no JSON-RPC at that path. Pure.
+ * @example httpStatusHint(401) // ' (the endpoint refuses the credentials: check the API key or user:password in its URL)'
+ */
+export function httpStatusHint(status: number): string {
+  if (status === 401 || status === 403) return ' (the endpoint refuses the credentials: check the API key or user:password in its URL)';
+  if (status === 404) return ' (nothing answers JSON-RPC at this path: check the URL)';
+  return '';
+}
+
+/**
  * Builds the indexer error for a failed call on endpoint `label`. Pure.
  * 'unsupported' → RpcUnsupportedError, 'bad-response' → RpcBadResponseError, 'batch-too-large' →
  * RpcBatchTooLargeError, else RpcTransientError.

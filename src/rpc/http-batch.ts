@@ -1,6 +1,6 @@
 import { isAscii } from 'node:buffer';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError } from '../errors.js';
-import { classifyHttpStatus, classifyRpcError, parseRetryAfter, toRpcError } from './classify.js';
+import { classifyHttpStatus, classifyRpcError, httpStatusHint, parseRetryAfter, toRpcError } from './classify.js';
 import { http1Post } from './http1.js';
 import { redactUrls } from './redact.js';
 import type { BodyDecoder } from './decoded.js';
@@ -113,7 +113,7 @@ async function answerOf(endpoint: EndpointTarget, requests: readonly RpcRequest[
     }
     const kind = classifyHttpStatus(response.status);
     const retryAfterMs = parseRetryAfter(response.retryAfter, Date.now());
-    throw toRpcError(kind, `HTTP ${response.status} for a batch of ${requests.length}`, endpoint.label, retryAfterMs);
+    throw toRpcError(kind, `HTTP ${response.status} for a batch of ${requests.length}${httpStatusHint(response.status)}`, endpoint.label, retryAfterMs);
   }
   if (response.bytes) return decode!.decode(response.bytes.chunks, response.bytes.length, requests, endpoint.label);
   return parseBatchBody(text, requests.length, endpoint.label);

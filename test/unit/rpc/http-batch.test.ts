@@ -222,4 +222,25 @@ describe('src/rpc/http-batch.ts', () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
+
+  it.each([
+    [401, ' (the endpoint refuses the credentials: check the API key or user:password in its URL)'],
+    [403, ' (the endpoint refuses the credentials: check the API key or user:password in its URL)'],
+    [404, ' (nothing answers JSON-RPC at this path: check the URL)'],
+    [502, ''],
+  ])('postBatch() says what an HTTP %i means for the operator', async (status, hint) => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(status, { 'content-type': 'text/plain' }).end('no'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const err = await postBatch({ url: `http://127.0.0.1:${port}/`, label: LABEL }, [{ method: 'eth_chainId', params: [] }], { timeoutMs: 5000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RpcTransientError);
+      expect((err as Error).message).toBe(`${LABEL}: HTTP ${status} for a batch of 1${hint}`);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 });
