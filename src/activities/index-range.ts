@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import { isValidRange, rangeSize, type StoredBatch } from '../domain/index.js';
-import { readStoredLinks, toBatchRows, writeBatch, type Database, type EncodedRows } from '../db/index.js';
+import { toBatchRows, writeBatch, type Database, type EncodedRows } from '../db/index.js';
 import type { DecodePool } from '../decode/pool.js';
 import { InvalidInputError, StoredChainLinkError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -60,7 +60,7 @@ export async function runIndexRange(
   let links: BlockLink[];
   let decoder: BodyDecoder | undefined;
   try {
-    links = await writeBatch(deps.db, input.chainId, range, async (write, { types, writeEncoded }) => {
+    links = await writeBatch(deps.db, input.chainId, range, async (write, { types, writeEncoded, storedLinks }) => {
       const fetched = await streamBlocks(deps.pool, range, {
         signal: context?.cancellationSignal,
         slots: deps.fetchSlots,
@@ -99,7 +99,7 @@ export async function runIndexRange(
         },
       });
       // Before the commit: a refused range leaves nothing (writeBatch rolls back what it wrote).
-      if (input.linkBelow || input.linkAbove) await checkStoredNeighbours(deps.db, input, fetched);
+      if (input.linkBelow || input.linkAbove) await checkStoredNeighbours(storedLinks, input, fetched);
       return fetched;
     });
   } finally {
@@ -131,16 +131,20 @@ export async function runIndexRange(
 /**
  * Refuses a range whose edge blocks do not link to the stored blocks next to it (`linkBelow`: the
  * stored `from − 1`; `linkAbove`: the stored `to + 1`; a neighbour not stored is not checked).
- * Read committed: what other writers committed counts.
+ * Read on the batch's own connection (`storedLinks`), read committed: what other writers committed counts.
  * @throws StoredChainLinkError (retried) naming both blocks and hashes.
  */
-async function checkStoredNeighbours(db: Kysely<Database>, input: IndexRangeInput, links: readonly BlockLink[]): Promise<void> {
+async function checkStoredNeighbours(
+  storedLinks: (numbers: readonly number[]) => Promise<Map<number, { hash: string; parentHash: string }>>,
+  input: IndexRangeInput,
+  links: readonly BlockLink[],
+): Promise<void> {
   const first = links[0]!;
   const last = links[links.length - 1]!;
   const below = input.linkBelow && input.from > 0 ? input.from - 1 : null;
   const above = input.linkAbove ? input.to + 1 : null;
-  const stored = await readStoredLinks(db, input.chainId, [below, above].filter((n): n is number => n !== null));
-  const why = 'the endpoint serves blocks of a chain reorganized away (it lags behind a reorg), or the stored block is from one and the sync has not rolled it back yet; nothing of the range is stored, retried';
+  const stored = await storedLinks([below, above].filter((n): n is number => n !== null));
+  const why = 'the endpoint serves blocks of a chain reorganized away (it lags behind a reorg), or the stored block is from one and the sync has not rolled it back yet; nothing of the range is stored, retried (if no running sync will rewrite the stored block, backfill a range that includes it)';
   const storedBelow = below === null ? undefined : stored.get(below);
   if (storedBelow && storedBelow.hash !== first.parentHash.toLowerCase()) {
     throw new StoredChainLinkError(`chain ${input.chainId} blocks ${input.from}–${input.to}: block ${input.from}'s parent is ${first.parentHash.toLowerCase()}, but the stored block ${below} is ${storedBelow.hash}: ${why}`);

@@ -2,7 +2,6 @@ import { sql, type Kysely } from 'kysely';
 import type { Cursor } from '../domain/cursor.js';
 import { DbIntegrityError } from '../errors.js';
 import type { Database } from './database.js';
-import { chainWriteLock, deleteRange } from './store-batch.js';
 import { bytes } from './rows.js';
 import { firstUnarchivedBlock } from './partitions.js';
 import { classifyDbError } from './sqlstate.js';
@@ -64,22 +63,6 @@ export async function readStoredHashes(db: Kysely<Database>, chainId: number, nu
 }
 
 /**
- * The stored blocks of chain `chainId` among `numbers`, each with its hash and parent hash
- * (lowercase 0x-hex), by block number; numbers not stored are absent. What a backfill's edges must
- * link to (`runIndexRange` with `linkBelow` / `linkAbove`).
- * @throws DbTransientError when Postgres is unreachable.
- */
-export async function readStoredLinks(db: Kysely<Database>, chainId: number, numbers: readonly number[]): Promise<Map<number, { hash: string; parentHash: string }>> {
-  if (numbers.length === 0) return new Map();
-  try {
-    const rows = await db.selectFrom('blocks').select(['number', 'hash', 'parent_hash']).where('chain_id', '=', chainId).where('number', 'in', [...numbers]).execute();
-    return new Map(rows.map((r) => [r.number, { hash: hex(r.hash), parentHash: hex(r.parent_hash) }]));
-  } catch (err) {
-    throw classifyDbError(err, `reading stored blocks of chain ${chainId}`);
-  }
-}
-
-/**
  * The highest block number stored for chain `chainId`, or null when none is (what a chain that was
  * only backfilled, with no cursor, holds at most).
  * @throws DbTransientError when Postgres is unreachable.
@@ -96,23 +79,28 @@ export async function highestStoredBlock(db: Kysely<Database>, chainId: number):
 /**
  * Rolls chain `chainId` back to `commonAncestor`: in ONE transaction deletes every block,
  * transaction, log and withdrawal above it and moves the cursor to it (or removes the cursor when
- * the ancestor is not stored, e.g. below the start block), holding the chain's write lock
- * (`chainWriteLock`): it waits for the chain's batches in progress, and batches wait for it.
- * Returns the number of blocks deleted.
+ * the ancestor is not stored, e.g. below the start block). The four tables' rows go in ONE
+ * statement (data-modifying CTEs share its snapshot): a batch that commits while the rollback runs
+ * is either deleted whole or left whole (the sync then rewrites it), never its logs without their
+ * block, as four statements with a snapshot each allowed. Returns the number of blocks deleted.
  * @throws DbTransientError when Postgres is unreachable.
  */
 export async function rollbackTo(db: Kysely<Database>, chainId: number, commonAncestor: Cursor): Promise<number> {
   try {
     return await db.transaction().execute(async (trx) => {
-      await sql.raw(chainWriteLock(chainId, 'exclusive')).execute(trx); // no batch of the chain commits between the DELETEs
-      const deleted = await trx.selectFrom('blocks').select((eb) => eb.fn.countAll<string>().as('count')).where('chain_id', '=', chainId).where('number', '>', commonAncestor.blockNumber).executeTakeFirstOrThrow();
-      await deleteRange(trx, chainId, { from: commonAncestor.blockNumber + 1, to: Number.MAX_SAFE_INTEGER });
+      const above = commonAncestor.blockNumber;
+      // Tables in the order every writer locks them (logs, transactions, withdrawals, blocks: partitions.ts).
+      const deleted = await sql`
+        with l as (delete from logs where chain_id = ${chainId} and block_number > ${above}),
+             t as (delete from transactions where chain_id = ${chainId} and block_number > ${above}),
+             w as (delete from withdrawals where chain_id = ${chainId} and block_number > ${above})
+        delete from blocks where chain_id = ${chainId} and number > ${above}`.execute(trx);
       if (commonAncestor.blockHash === null) {
         await trx.deleteFrom('cursors').where('chain_id', '=', chainId).execute();
       } else {
         await trx.updateTable('cursors').set({ block_number: commonAncestor.blockNumber, block_hash: bytes(commonAncestor.blockHash)! }).where('chain_id', '=', chainId).execute();
       }
-      return Number(deleted.count);
+      return Number(deleted.numAffectedRows ?? 0n);
     });
   } catch (err) {
     throw classifyDbError(err, `rolling chain ${chainId} back to block ${commonAncestor.blockNumber}`);

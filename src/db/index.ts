@@ -7,8 +7,8 @@ export { connectDatabase } from './connect.js';
 export { migrateToLatest } from './migrate.js';
 export { toBatchRows, bytes, rowsWithBuffers, type BatchRows, type CopyRow, type Hex } from './rows.js';
 export { encodeRows, type ColumnTypes, type EncodedRows, type EncodedTable } from './encoded-rows.js';
-export { storeBatch, writeBatch, deleteRange, rangeDeleteStatements, chainWriteLock } from './store-batch.js';
-export { readCursor, saveCursor, readStoredHashes, readStoredLinks, highestStoredBlock, rollbackTo, findGaps, type Gap } from './cursor-store.js';
+export { storeBatch, writeBatch, deleteRange, rangeDeleteStatements } from './store-batch.js';
+export { readCursor, saveCursor, readStoredHashes, highestStoredBlock, rollbackTo, findGaps, type Gap } from './cursor-store.js';
 export { classifyDbError } from './sqlstate.js';
 export { exportBlock, toRpcBundle, type StoredBlockRows } from './export-block.js';
 export {

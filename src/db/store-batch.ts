@@ -72,8 +72,7 @@ export async function writeBatch<T>(
     client = await pool.connect();
     const open = client;
     await open.query('begin');
-    // One round trip: the chain's write lock (shared: batches run side by side, a rollback waits for them), then the DELETEs.
-    await open.query([chainWriteLock(chainId, 'shared'), ...rangeDeleteStatements(chainId, range)].join('; '));
+    await open.query(rangeDeleteStatements(chainId, range).join('; ')); // one round trip
     const types = await catalogTypes(open, pool);
     /** Runs `add` after the writes before it, then starts a COPY or waits as the class says. */
     const enqueue = (add: () => Promise<void>): Promise<void> => {
@@ -106,7 +105,18 @@ export async function writeBatch<T>(
         }
         for (const table of BATCH_TABLES) await encodeRows(open, pool, pending, table, encoded.rows[table] ?? []);
       });
-    const result = await produce(write, { types, writeEncoded }).finally(() => {
+    /** The stored blocks among `numbers`, read on this transaction's connection once the writes before it ended (read committed: other writers' commits count). */
+    const storedLinks = async (numbers: readonly number[]): Promise<Map<number, { hash: string; parentHash: string }>> => {
+      await queue;
+      if (writeFailure !== undefined) throw writeFailure;
+      await pending.written();
+      const { rows } = await open.query<{ number: string; hash: string; parent_hash: string }>(
+        `select number, '0x' || encode(hash, 'hex') as hash, '0x' || encode(parent_hash, 'hex') as parent_hash from blocks where chain_id = $1 and number = any($2::bigint[])`,
+        [chainId, [...numbers]],
+      );
+      return new Map(rows.map((r) => [Number(r.number), { hash: r.hash, parentHash: r.parent_hash }]));
+    };
+    const result = await produce(write, { types, writeEncoded, storedLinks }).finally(() => {
       settled = true;
     });
     await queue;
@@ -339,6 +349,13 @@ export type BatchWriter = {
   types: ColumnTypes;
   /** Writes rows encoded for `types` (`encodeRows`), and their leftover rows, like `write`. */
   writeEncoded(rows: EncodedRows): Promise<void>;
+  /**
+   * The stored blocks of the chain among `numbers` (block numbers), each with its hash and parent
+   * hash (lowercase 0x-hex), by block number; numbers not stored are absent. Read on the batch's
+   * own connection after the writes before it (a second connection could wait for a pool that the
+   * batches waiting on it have filled). What a backfill's edges must link to.
+   */
+  storedLinks(numbers: readonly number[]): Promise<Map<number, { hash: string; parentHash: string }>>;
 };
 
 /** Column types (udt names) per table, read once per pool from information_schema. */
@@ -379,18 +396,6 @@ async function columnTypes(client: pg.PoolClient, pool: pg.Pool, table: string, 
     if (types.every((t) => t !== undefined)) return types as string[];
   }
   return columns.map((c) => tables?.get(table)?.get(c) ?? '');
-}
-
-/**
- * The statement that takes chain `chainId`'s write lock for the rest of the transaction (a
- * Postgres transaction-level advisory lock keyed by a hash of the chain id): `shared` for a batch
- * (`writeBatch`: batches of one chain run side by side), `exclusive` for a rollback (`rollbackTo`:
- * it waits for the batches in progress and they wait for it). Without it a batch that commits
- * between a rollback's DELETEs of logs and of blocks leaves its logs without their block.
- * Pure; `chainId` is a validated safe integer, inlined.
- */
-export function chainWriteLock(chainId: number, mode: 'shared' | 'exclusive'): string {
-  return `select ${mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}(hashtextextended('evm-indexer chain ${chainId}', 0))`;
 }
 
 /**

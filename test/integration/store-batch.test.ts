@@ -321,29 +321,39 @@ describe('storeBatch() with hex bytea values', () => {
     expect(stored.rows).toEqual([{ blocks: 900, withdrawals: 900 * 16, hashes: 900, addresses: 900 }]);
   });
 
-  it('rollbackTo waits for a batch of the chain in progress (the chain write lock), then removes its rows too: no log is left without its block', async () => {
+  it('rollbackTo racing a batch that rewrites its blocks leaves no log or transaction without its block (one DELETE statement, one snapshot)', async () => {
     await sql`truncate blocks, transactions, logs, withdrawals`.execute(database.db);
-    await ensurePartitions(database.db, 1, RANGE); // its own advisory lock is not the one counted below
+    await storeBatch(database.db, 1, RANGE, rows); // the block as stored before
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
+    // The batch deletes the stored rows (holding their row locks), writes them again, and waits.
+    let writing!: () => void;
+    const written = new Promise<void>((resolve) => (writing = resolve));
     const batch = writeBatch(database.db, 1, RANGE, async (write) => {
       await write(rows);
+      writing();
       await gate;
     });
-    const advisory = async (granted: boolean) => Number((await sql<{ n: string }>`select count(*) as n from pg_locks where locktype = 'advisory' and granted = ${granted}
-      and database = (select oid from pg_database where datname = current_database())
-      and (classid::bigint << 32 | objid::bigint) = hashtextextended('evm-indexer chain 1', 0)`.execute(database.db)).rows[0]!.n);
-    await waitFor('the batch to hold the chain write lock', async () => (await advisory(true)) === 1, { timeoutMs: 5_000, intervalMs: 20 });
+    await written;
     let rolledBack = false;
     const rollback = rollbackTo(database.db, 1, { blockNumber: BLOCK - 1, blockHash: null }).then((deleted) => {
       rolledBack = true;
       return deleted;
     });
-    await waitFor('the rollback to wait for the lock', async () => (await advisory(false)) === 1, { timeoutMs: 5_000, intervalMs: 20 });
+    // The rollback waits for the batch's row locks on the old rows.
+    await waitFor('the rollback to wait for the batch', async () => Number((await sql<{ n: string }>`
+      select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike '%delete from%'`.execute(database.db)).rows[0]!.n) === 1,
+    { timeoutMs: 5_000, intervalMs: 20 });
     expect(rolledBack).toBe(false);
     release();
     await batch;
-    expect(await rollback).toBe(1); // it ran after the batch committed, and deleted its block
-    expect(await counts()).toEqual({ blocks: 0, transactions: 0, logs: 0, withdrawals: 0 });
+    await rollback;
+    const orphans = await sql<{ logs: number; transactions: number; withdrawals: number }>`
+      select (select count(*) from logs l where not exists (select 1 from blocks b where b.chain_id = l.chain_id and b.number = l.block_number)) as logs,
+             (select count(*) from transactions t where not exists (select 1 from blocks b where b.chain_id = t.chain_id and b.number = t.block_number)) as transactions,
+             (select count(*) from withdrawals w where not exists (select 1 from blocks b where b.chain_id = w.chain_id and b.number = w.block_number)) as withdrawals`.execute(database.db);
+    expect(orphans.rows).toEqual([{ logs: 0, transactions: 0, withdrawals: 0 }]);
+    // The batch committed after the rollback's snapshot: it is left whole (the sync rewrites it).
+    expect(await counts()).toEqual({ blocks: 1, transactions: 94, logs: 291, withdrawals: 16 });
   });
 });
