@@ -16,6 +16,12 @@
  * credential by definition), never inside a word.
  */
 const MIN_SECRET_PART_CHARS = 6;
+/**
+ * A password at least this long, in characters, is replaced wherever it appears, even inside other
+ * words (a secret by definition; "u:pw12." or "pw12-x" must not show it); a shorter one only as a
+ * token of its own, or a one- or two-letter password would garble every message.
+ */
+const MIN_PASSWORD_ANYWHERE_CHARS = 3;
 /** What a whole path, query string or userinfo part becomes (the slash stands for the path it replaced). */
 const URL_PART_REDACTED = '/<redacted>';
 /** What a single path segment or query value becomes. */
@@ -50,9 +56,10 @@ export function endpointLabel(url: string, index: number): string {
  *   `<redacted>@` (`<redacted>%40` when URL-encoded) where it does not start inside a word
  *   (so `ab@` of "xab@example.com" stays), and `user:password` without the `@` becomes
  *   `/<redacted>` as a token of its own;
- * - the password alone (as written, decoded, URL-encoded) becomes `/<redacted>`: one of 6+
- *   characters wherever it appears, a shorter one only where it stands as a token of its own
- *   (`pw12` goes in "password pw12 wrong", stays in "pw123" or "xpw12");
+ * - the password alone (as written, decoded, URL-encoded) becomes `/<redacted>`: one of 3+
+ *   characters (MIN_PASSWORD_ANYWHERE_CHARS) wherever it appears, even inside a word (a secret
+ *   leaks less for a garbled word now and then); one of 1–2 characters only where it stands as a
+ *   token of its own (`pw` goes in "password pw wrong", stays in "pwd");
  * - the user alone follows the path segment rule below (it becomes `/<redacted>`), so a user such
  *   as `u`, `e`, `ab` or `admin` stays in "startup", "error" or "unreachable" and where it stands alone;
  * - `user:password` in base64 (the `Authorization: Basic` form a proxy may echo) becomes
@@ -109,7 +116,7 @@ export function createRedactor(urls: readonly string[], labels?: readonly string
     if (username || password) {
       const { atForms, pairs, basic } = userinfoForms(url, username, password);
       add(atForms, (c) => (c.endsWith('@') ? USERINFO_REDACTED : `${VALUE_REDACTED}%40`), () => 'userinfo');
-      add([password].flatMap(forms), URL_PART_REDACTED, (c) => (c.length >= MIN_SECRET_PART_CHARS ? 'anywhere' : 'word'));
+      add([password].flatMap(forms), URL_PART_REDACTED, (c) => (c.length >= MIN_PASSWORD_ANYWHERE_CHARS ? 'anywhere' : 'word'));
       add(pairs, URL_PART_REDACTED, () => 'word');
       add(basic, URL_PART_REDACTED, (c) => (c.length >= MIN_SECRET_PART_CHARS ? 'anywhere' : 'base64'));
       add([username].flatMap(forms), URL_PART_REDACTED, keyOrWord);
