@@ -219,7 +219,8 @@ export function parseChainsFile(
     return urls;
   });
   const ids = entries.map((e) => (Number.isSafeInteger(e.chainId) ? (e.chainId as number) : undefined));
-  const queues = entries.map((e, i) => (typeof e.taskQueue === 'string' ? e.taskQueue : ids[i] === undefined ? undefined : `${defaults.taskQueue}-${ids[i]}`));
+  // As the schema reads them: a queue trimmed; none given, the default for the chain; not a string, none (the schema says why).
+  const queues = entries.map((e, i) => (typeof e.taskQueue === 'string' ? e.taskQueue.trim() : e.taskQueue !== undefined || ids[i] === undefined ? undefined : `${defaults.taskQueue}-${ids[i]}`));
   entries.forEach((_, i) => {
     const sameId = ids.indexOf(ids[i]);
     if (ids[i] !== undefined && sameId < i) problems.push(`CHAINS_FILE chains[${i}].chainId: chain ${ids[i]} is listed twice (also chains[${sameId}])`);

@@ -138,6 +138,12 @@ describe('src/config/chains.ts', () => {
       'CHAINS_FILE chains[1].chainId: chain 10 is listed twice (also chains[0])',
       'CHAINS_FILE chains[1].taskQueue: task queue idx-10 is used twice (also chains[0]); each chain needs its own',
     ]],
+    ['two chains on one task queue but for a space', '[{"chainId": 1, "rpcUrl": "http://a", "taskQueue": "q"}, {"chainId": 2, "rpcUrl": "http://b", "taskQueue": "q "}]', [
+      'CHAINS_FILE chains[1].taskQueue: task queue q is used twice (also chains[0]); each chain needs its own',
+    ]],
+    ['a task queue that is not a string (one line, from the schema)', '[{"chainId": 1, "rpcUrl": "http://a"}, {"chainId": 2, "rpcUrl": "http://b", "taskQueue": 5}]', [
+      'CHAINS_FILE chains[1].taskQueue: Invalid input: expected string, received number',
+    ]],
     ['two chains on one task queue', '[{"chainId": 1, "rpcUrl": "http://a", "taskQueue": "q"}, {"chainId": 2, "rpcUrl": "http://b", "taskQueue": "q"}]', [
       'CHAINS_FILE chains[1].taskQueue: task queue q is used twice (also chains[0]); each chain needs its own',
     ]],
