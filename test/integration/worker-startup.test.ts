@@ -191,8 +191,12 @@ describe('worker start-up with bad configuration', () => {
       const path = chainsFile('bad.json', [{ chainId: 1, rpcUrl: `wss://eth.example/v2/${SECRET}` }, { chainId: 1, rpcUrl: 'http://127.0.0.1:8545', finality: 'final' }]);
       const { code, stderr, stdout } = await runWorkerOnce({ CHAINS_FILE: path, DATABASE_URL: BASE_DATABASE_URL });
       expect(code).toBe(1);
+      // Every problem at once: the schema's, then the URLs' and the duplicates'.
       expect(stderr.trim().split('\n')).toEqual([
         'config error: CHAINS_FILE chains[1].finality: expected "depth", "safe" or "finalized"',
+        'config error: CHAINS_FILE chains[0].rpcUrl: endpoint eth.example#1 is not an http(s) URL',
+        'config error: CHAINS_FILE chains[1].chainId: chain 1 is listed twice (also chains[0])',
+        'config error: CHAINS_FILE chains[1].taskQueue: task queue evm-indexer-1 is used twice (also chains[0]); each chain needs its own',
       ]);
       const fixed = chainsFile('bad-url.json', [{ chainId: 1, rpcUrl: `wss://eth.example/v2/${SECRET}` }, { chainId: 1, rpcUrl: 'http://127.0.0.1:8545' }]);
       const second = await runWorkerOnce({ CHAINS_FILE: fixed, DATABASE_URL: BASE_DATABASE_URL });
