@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/index.js';
 import { classifyDbError, firstUnarchivedBlock } from '../db/index.js';
+import { pickBlocks } from '../domain/index.js';
 import { InvalidInputError } from '../errors.js';
 import { fetchBlocks, type BlockBundle, type RpcPool } from '../rpc/index.js';
 
@@ -81,12 +82,5 @@ export async function verifyRange(deps: { db: Kysely<Database>; pool: RpcPool },
   return { checkedBlocks: numbers.length, differenceCount, differences };
 }
 
-/** Block numbers to check: all of `from..to`, or `sample` of them spread evenly (both ends included). Pure. */
-export function pickBlocks(from: number, to: number, sample?: number): number[] {
-  const size = to - from + 1;
-  if (!sample || sample >= size) return Array.from({ length: size }, (_, i) => from + i);
-  if (sample === 1) return [from];
-  const picked = new Set<number>();
-  for (let i = 0; i < sample; i++) picked.add(from + Math.round((i * (size - 1)) / (sample - 1)));
-  return [...picked];
-}
+/** Block numbers to check (the domain's `pickBlocks`, where the verify workflow's sampling finds it too). */
+export { pickBlocks };

@@ -26,7 +26,7 @@ export const ARCHIVE_SCHEMA = 'archive';
 
 /**
  * The partitioned tables with their block-number column, in the order partitions are created and
- * detached: the order in which a batch or a rollback (`deleteRange`) first locks them. Creating a
+ * detached: the order in which a batch (`rangeDeleteStatements`) or a rollback (`rollbackTo`) first locks them. Creating a
  * partition takes an ACCESS EXCLUSIVE lock on its parent; taking them in any other order deadlocks
  * with a batch in flight (seen: SQLSTATE 40P01 with blocks first).
  */

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { BlockRange } from '../domain/block-range.js';
@@ -144,14 +144,6 @@ export async function writeBatch<T>(
     pending.releaseAll(); // committed or rolled back: no COPY reads the chunks any more
     client?.release(broken);
   }
-}
-
-/** Deletes the rows of chain `chainId` with block numbers in `range` (inclusive) from every chain table. */
-export async function deleteRange(trx: Transaction<Database>, chainId: number, range: { from: number; to: number }): Promise<void> {
-  for (const table of ['logs', 'transactions', 'withdrawals'] as const) {
-    await trx.deleteFrom(table).where('chain_id', '=', chainId).where('block_number', '>=', range.from).where('block_number', '<=', range.to).execute();
-  }
-  await trx.deleteFrom('blocks').where('chain_id', '=', chainId).where('number', '>=', range.from).where('number', '<=', range.to).execute();
 }
 
 /** Bytes of encoded rows a range holds before it writes them (one COPY per table for many light JSON-RPC batches). */

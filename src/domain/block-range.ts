@@ -56,3 +56,19 @@ export function coveringPartitions(range: BlockRange, partitionSize: number): Bl
   }
   return out;
 }
+
+/**
+ * Block numbers to check: all of `from..to` (inclusive), or `sample` of them spread evenly with
+ * both ends included, block `from + round(i · (size − 1) / (sample − 1))` for i in 0..sample−1
+ * (`from` alone when `sample` is 1), in increasing order. Pure and deterministic (workflow code
+ * uses it); never throws.
+ * @example pickBlocks(0, 10, 3) // [0, 5, 10]
+ */
+export function pickBlocks(from: number, to: number, sample?: number): number[] {
+  const size = to - from + 1;
+  if (!sample || sample >= size) return Array.from({ length: size }, (_, i) => from + i);
+  if (sample === 1) return [from];
+  const picked = new Set<number>();
+  for (let i = 0; i < sample; i++) picked.add(from + Math.round((i * (size - 1)) / (sample - 1)));
+  return [...picked];
+}

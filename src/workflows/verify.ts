@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { VerifyRangeInput } from '../activities/verify.js';
-import { cutRanges } from '../domain/index.js';
+import { cutRanges, pickBlocks } from '../domain/index.js';
 import { createActivityProxies } from './activities-proxy.js';
 import type { VerifyInput, VerifyReport } from './definitions.js';
 
@@ -66,8 +66,8 @@ export async function verify(input: VerifyInput): Promise<VerifyReport> {
 /**
  * The `verifyRange` inputs (without `chainId`) that check exactly `min(sample, to − from + 1)` blocks
  * of `from..to` (inclusive block numbers), spread evenly over the whole range with both ends
- * included: sampled block i of n is `from + round(i · (size − 1) / (n − 1))`, as `verifyRange` picks
- * them; block `from` alone when n is 1. The sampled blocks go in order, `chunkBlocks` per input; an
+ * included: sampled block i of n is `from + round(i · (size − 1) / (n − 1))` (`pickBlocks`, as
+ * `verifyRange` picks them); block `from` alone when n is 1. The sampled blocks go in order, `chunkBlocks` per input; an
  * input covers its first to its last sampled block and carries `sample` (its count) unless it
  * covers every block of its span, so `verifyRange` checks exactly that many, evenly spread (within a
  * block of the ones listed here). Pure and deterministic (workflow code); never throws for
@@ -76,13 +76,12 @@ export async function verify(input: VerifyInput): Promise<VerifyReport> {
  *   // [{ from: 0, to: 397, sample: 100 }, { from: 401, to: 798, sample: 100 }, { from: 802, to: 999, sample: 50 }]
  */
 export function sampleChunks(from: number, to: number, sample: number, chunkBlocks: number): Array<{ from: number; to: number; sample?: number }> {
-  const size = to - from + 1;
-  if (sample >= size) return cutRanges(from, to, chunkBlocks).map((r) => ({ from: r.from, to: r.to }));
-  const picked = (i: number): number => (sample === 1 ? from : from + Math.round((i * (size - 1)) / (sample - 1)));
+  if (sample >= to - from + 1) return cutRanges(from, to, chunkBlocks).map((r) => ({ from: r.from, to: r.to }));
+  const picked = pickBlocks(from, to, sample);
   const chunks: Array<{ from: number; to: number; sample?: number }> = [];
   for (let first = 0; first < sample; first += chunkBlocks) {
     const last = Math.min(sample, first + chunkBlocks) - 1;
-    const chunk = { from: picked(first), to: picked(last) };
+    const chunk = { from: picked[first]!, to: picked[last]! };
     const count = last - first + 1;
     chunks.push(count === chunk.to - chunk.from + 1 ? chunk : { ...chunk, sample: count });
   }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { sql } from 'kysely';
-import { connectDatabase, deleteRange } from '../../src/db/index.js';
+import { connectDatabase, rangeDeleteStatements } from '../../src/db/index.js';
 import { createMetrics, createReadiness, startMetricsServer } from '../../src/metrics/index.js';
 import { chainSyncWorkflowId, syncProgressQuery, verifyWorkflowId, type ChainSyncInput, type VerifyInput } from '../../src/workflows/definitions.js';
 import { freePort, generateTraffic, retryOnPortTaken, startAnvil, type Anvil, type TrafficSummary } from '../support/devnet.js';
@@ -222,7 +222,7 @@ describe('worker metrics and health endpoints during a devnet sync', () => {
     const db = database.db;
     const written = Number(await value('evm_indexer_blocks_written_total'));
     await db.transaction().execute(async (trx) => {
-      await deleteRange(trx, CHAIN_ID, { from: 5, to: 7 });
+      for (const statement of rangeDeleteStatements(CHAIN_ID, { from: 5, to: 7 })) await sql.raw(statement).execute(trx);
       await trx.deleteFrom('blocks').where('chain_id', '=', CHAIN_ID).where('number', '>=', 5).where('number', '<=', 7).execute();
     });
     await waitFor('the gap to be repaired', async () => (await value('evm_indexer_gap_blocks_repaired_total')) === 3);

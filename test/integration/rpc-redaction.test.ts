@@ -74,6 +74,13 @@ describe('RPC errors of a node that repeats its API key and the request URL', ()
   let said: string;
   let pool: RpcPool | undefined;
   const closers: (() => Promise<void>)[] = [];
+  /** Starts an echo node of `style` (closed after the test), points a fresh pool at it with both keys in its URL, and returns its port and what `eth_blockNumber` rejected with. */
+  const callEchoNode = async (style: Style): Promise<{ port: number; err: unknown }> => {
+    const node = await startEchoNode(style);
+    closers.push(node.close);
+    pool = createRpcPool({ urls: [`http://127.0.0.1:${node.port}/echokey/v2/${KEY}?apikey=${QUERY_KEY}`], timeoutMs: 5_000, log: capturingLogger().log });
+    return { port: node.port, err: await pool.call('eth_blockNumber', []).catch((e: unknown) => e) };
+  };
   beforeAll(async () => {
     node = await startEchoNode();
     url = `http://127.0.0.1:${node.port}/echokey/v2/${KEY}?apikey=${QUERY_KEY}`;
@@ -134,22 +141,16 @@ describe('RPC errors of a node that repeats its API key and the request URL', ()
   });
 
   it('pool.call() against a node answering an HTML page that repeats the key rejects without it', async () => {
-    const html = await startEchoNode('html');
-    closers.push(html.close);
-    pool = createRpcPool({ urls: [`http://127.0.0.1:${html.port}/echokey/v2/${KEY}?apikey=${QUERY_KEY}`], timeoutMs: 5_000, log: capturingLogger().log });
-    const err = await pool.call('eth_blockNumber', []).catch((e: unknown) => e);
+    const { err, port } = await callEchoNode('html');
     expect(err).toBeInstanceOf(RpcTransientError);
     // The page's first 60 characters end inside SECRET2: that word (apikey=SECRET2, `=` may be part of a key) is left out, not quoted in part.
-    expect((err as Error).message).toBe(`127.0.0.1:${html.port}#1: answered with a body that is not JSON (<html><body>API key <redacted> is not valid; …)`);
+    expect((err as Error).message).toBe(`127.0.0.1:${port}#1: answered with a body that is not JSON (<html><body>API key <redacted> is not valid; …)`);
   });
 
   it('pool.call() against a node refusing the batch with HTTP 400 and the key rejects without it', async () => {
-    const refusing = await startEchoNode('batch-limit');
-    closers.push(refusing.close);
-    pool = createRpcPool({ urls: [`http://127.0.0.1:${refusing.port}/echokey/v2/${KEY}?apikey=${QUERY_KEY}`], timeoutMs: 5_000, log: capturingLogger().log });
-    const err = await pool.call('eth_blockNumber', []).catch((e: unknown) => e);
+    const { err, port } = await callEchoNode('batch-limit');
     expect(err).toBeInstanceOf(RpcBatchTooLargeError);
-    expect((err as Error).message).toBe(`127.0.0.1:${refusing.port}#1: HTTP 400, a batch of 1 calls refused: batch limit 0 exceeded for key <redacted> (code -32000)`);
+    expect((err as Error).message).toBe(`127.0.0.1:${port}#1: HTTP 400, a batch of 1 calls refused: batch limit 0 exceeded for key <redacted> (code -32000)`);
   });
 
   describe('the worker process', () => {
