@@ -13,8 +13,8 @@ const BINARY_CHUNK_MAX_BYTES = 1 << 20;
 const TEXT_CHUNK_CHARS = 256 * 1024;
 /** The `bytea` type's OID (pg_type), the element type of a `bytea[]` in array binary format. */
 export const BYTEA_OID = 17;
-/** `PGCOPY\n\377\r\n\0`, flags (int32 0) and header extension length (int32 0). */
-const BINARY_HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
+/** The header of a COPY binary stream: `PGCOPY\n\377\r\n\0`, flags (int32 0) and header extension length (int32 0). */
+export const BINARY_HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
 /** numeric binary sign word of a positive value (and of zero). */
 export const NUMERIC_POSITIVE = 0x0000;
 const NUMERIC_NEGATIVE = 0x4000;
@@ -68,7 +68,7 @@ export class BufferWriter {
 }
 
 /** The end of a COPY binary stream: a tuple field count of -1. */
-const BINARY_TRAILER = Buffer.from([0xff, 0xff]);
+export const BINARY_TRAILER = Buffer.from([0xff, 0xff]);
 
 /** A whole COPY binary stream around `tuples` (from one or several {@link copyBinaryTuples} calls for the same columns): header, tuples, trailer. */
 export function copyBinaryStream(tuples: readonly Buffer[]): Buffer[] {

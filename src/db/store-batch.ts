@@ -1,16 +1,17 @@
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import type { BlockRange } from '../domain/block-range.js';
 import { DbTransientError, RpcBadResponseError } from '../errors.js';
 import { pgPoolOf } from './connect.js';
 import type { Database } from './database.js';
+import { HeldRows } from './held-rows.js';
 import { ensurePartitions } from './partitions.js';
 import { BATCH_TABLES, type BatchRows } from './rows.js';
 import type { ColumnTypes, EncodedRows } from './encoded-rows.js';
-import { BINARY_TYPES, copyBinaryStream, copyBinaryTuples, copyText, CopyValueError } from './copy-format.js';
+import { BINARY_HEADER, BINARY_TRAILER, BINARY_TYPES, copyBinaryStream, copyBinaryTuples, copyText, CopyValueError } from './copy-format.js';
 import { classifyDbError } from './sqlstate.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -31,14 +32,14 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * created first (`ensurePartitions`); then the transaction deletes the range's logs,
  * transactions, withdrawals and blocks, and the rows `write` gets go in with `COPY … FROM STDIN`
  * (binary format, see copy-format.ts; pg-copy-streams).
- * Writes run one at a time in call order; each encodes its rows in COPY binary format at once,
- * and the encoded rows are written when about 1 MiB gathered (one COPY per table for many small
- * writes; in the background, one at a time: rows encoded while a COPY runs go out together in the
- * next, which starts when it ends) and at the end; block and withdrawal rows, a few per block,
- * wait for the end (or their own 1 MiB): one COPY each per range; `write` resolves when its rows
- * are encoded, or, when more than PENDING_LIMIT_BYTES (4 MiB, of every table) gathered while a
- * COPY runs, once that COPY ended (backpressure: a write waits for Postgres, not for each COPY
- * it is due). The transaction commits after `produce` resolved and every write landed; if `produce` or a write fails it rolls
+ * Writes run one at a time in call order, each encoding its rows in COPY binary format at once:
+ * transaction rows go into one COPY kept open while the range's rows arrive (Postgres stores them
+ * as they come), and the block, log and withdrawal rows are held (copied into reused slabs,
+ * ./held-rows.ts) and written with one COPY each at the end, or whenever HELD_LIMIT_BYTES (16 MiB)
+ * of them gathered, the open COPY ended first (one statement at a time on a connection). `write`
+ * resolves when its rows are encoded and handed over, or, when more than PENDING_LIMIT_BYTES (4 MiB)
+ * of transaction rows wait for the socket, once they no longer do (backpressure: a write waits for
+ * Postgres, not for each COPY). The transaction commits after `produce` resolved and every write landed; if `produce` or a write fails it rolls
  * back, so a retry, a concurrent duplicate attempt or a rewrite after a reorg leaves exactly one
  * copy, and a crash never leaves half a batch. The connection is taken before `produce` starts and
  * held until the end (take it before any shared limiter, never while holding one).
@@ -46,7 +47,8 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * `produce` also gets `types`, the column types of the batch tables (read from the catalog once
  * per pool, again when a write meets a column it does not know), and `writeEncoded`, which writes rows already encoded for those columns
  * (`encodeRows`, the decode thread) the same way, its leftover `rows` through `write`, and calls
- * their `release` once the COPY that carried them ended, or when the transaction ended.
+ * their `release` once the socket no longer reads their transaction tuples (the others are copied
+ * at once), or when the transaction ended.
  * Invariant: after commit, every block in `range` that was written is stored with exactly its
  * transactions, logs and withdrawals.
  * @returns what `produce` returned.
@@ -74,14 +76,12 @@ export async function writeBatch<T>(
     await open.query('begin');
     await open.query(rangeDeleteStatements(chainId, range).join('; ')); // one round trip
     const types = await catalogTypes(open, pool);
-    /** Runs `add` after the writes before it, then starts a COPY or waits as the class says. */
+    /** Runs `add` after the writes before it (one at a time, in call order). */
     const enqueue = (add: () => Promise<void>): Promise<void> => {
       if (settled) return Promise.reject(new Error(`chain ${chainId} blocks ${range.from}–${range.to}: write after the batch ended`));
       const next = queue.then(async () => {
         if (writeFailure !== undefined) throw writeFailure;
         await add();
-        if (pending.due) pending.kick(open);
-        await pending.below(PENDING_LIMIT_BYTES);
       });
       queue = next.catch((err: unknown) => {
         writeFailure ??= err;
@@ -94,22 +94,31 @@ export async function writeBatch<T>(
       });
     const writeEncoded = (encoded: EncodedRows): Promise<void> =>
       enqueue(async () => {
+        const release = encoded.release;
+        let streamed = false;
         try {
           for (const { table, columns, start, end } of encoded.tables) {
-            if (!pending.fits(table, columns)) await pending.write(open);
-            pending.add(table, columns, [Buffer.from(encoded.tuples!, start, end - start)]);
+            const chunk = Buffer.from(encoded.tuples!, start, end - start);
+            if (table === STREAMED_TABLE) {
+              streamed = true;
+              await pending.stream(open, table, columns, chunk, release);
+            } else {
+              if (!pending.fits(table, columns)) await pending.write(open);
+              pending.hold(table, columns, [chunk]);
+            }
           }
         } finally {
-          // With the chunks held now (the last of these rows): run when they were written, or when the batch ends.
-          if (encoded.release) pending.afterWritten(encoded.release);
+          // The held tables' tuples are copies; the streamed ones release the memory once sent (or the batch's end does).
+          if (!streamed) release?.();
         }
+        if (pending.heldBytes >= HELD_LIMIT_BYTES) await pending.write(open);
         for (const table of BATCH_TABLES) await encodeRows(open, pool, pending, table, encoded.rows[table] ?? []);
       });
     /** The stored blocks among `numbers`, read on this transaction's connection once the writes before it ended (read committed: other writers' commits count). */
     const storedLinks = async (numbers: readonly number[]): Promise<Map<number, { hash: string; parentHash: string }>> => {
       await queue;
       if (writeFailure !== undefined) throw writeFailure;
-      await pending.written();
+      await pending.endStream();
       const { rows } = await open.query<{ number: string; hash: string; parent_hash: string }>(
         `select number, '0x' || encode(hash, 'hex') as hash, '0x' || encode(parent_hash, 'hex') as parent_hash from blocks where chain_id = $1 and number = any($2::bigint[])`,
         [chainId, [...numbers]],
@@ -146,163 +155,218 @@ export async function writeBatch<T>(
   }
 }
 
-/** Bytes of encoded rows a range holds before it writes them (one COPY per table for many light JSON-RPC batches). */
-export const COPY_FLUSH_BYTES = 2 ** 20;
 /**
- * Bytes of encoded rows a range may hold unwritten while a COPY runs before its next write waits
- * (backpressure on fetching: the waiting batch keeps its fetch slot). Rows that gather while a
- * COPY runs go out together in the next one, so a range's writes grow as Postgres falls behind.
+ * The table whose tuples stream into one `COPY … FROM STDIN` kept open while a range's answers
+ * arrive (the most bytes per block: 2.4 of 3.5 MB per 11 mainnet blocks), so a range costs
+ * Postgres one such statement instead of one per JSON-RPC answer or two (each statement costs
+ * Postgres its set-up, and a PostgreSQL 15 COPY creates its tuple slots anew).
  */
-export const PENDING_LIMIT_BYTES = 4 * COPY_FLUSH_BYTES;
+const STREAMED_TABLE = 'transactions';
+/**
+ * Bytes of encoded rows of the other tables (blocks, logs, withdrawals) a range holds, copied,
+ * before it writes them (ending its streamed COPY for as long): one COPY each per range of up to
+ * about 140 mainnet blocks (logs ≈ 0.11 MB per block).
+ */
+export const HELD_LIMIT_BYTES = 16 * 2 ** 20;
+/**
+ * Bytes of streamed tuples a range may have written to its COPY and not yet handed to the socket
+ * (Postgres is slower than fetching) before its next write waits: backpressure on fetching (the
+ * waiting batch keeps its fetch slot).
+ */
+export const PENDING_LIMIT_BYTES = 4 * 2 ** 20;
+
+/** pg-copy-streams' CopyStreamQuery (7.0.0, pinned) as it is inside: the connection while the COPY runs, and the method writing one chunk. */
+type CopyStreamInternals = CopyStreamQuery & {
+  connection: { stream: { write(chunk: Uint8Array, done?: (err?: Error | null) => void): boolean } } | null;
+  flushChunk(chunk: Buffer): boolean;
+};
+const CopyStreamQueryClass = Object.getPrototypeOf(copyFrom('copy x from stdin')).constructor as new (text: string) => CopyStreamInternals;
 
 /**
- * Tables with few rows per block (one block row, up to 16 withdrawals): a range holds their
- * encoded rows until it ends, or until COPY_FLUSH_BYTES of them gathered, and writes them then
- * with one COPY each, rather than one small COPY per write of the other tables (each statement
- * costs Postgres its set-up whatever its size: about 1 ms for 11 block rows, as for 100).
+ * A `COPY … FROM STDIN` whose chunks say when the socket handed them to the kernel: `send` takes a
+ * callback per chunk, run from the socket's write callback (Node calls it once libuv no longer
+ * reads the chunk's memory, also when the socket failed). A chunk that is dropped (the COPY
+ * destroyed before it went out) never runs its callback: the batch's end runs what is left.
  */
-const HELD_TABLES: ReadonlySet<string> = new Set(['blocks', 'withdrawals']);
+class StreamedCopy extends CopyStreamQueryClass {
+  private readonly flushed = new Map<Buffer, () => void>();
+
+  /** Writes `chunk` as CopyData; `done` runs once the socket no longer reads it. @returns like Writable.write. */
+  send(chunk: Buffer, done: () => void): boolean {
+    this.flushed.set(chunk, done);
+    return this.write(chunk);
+  }
+
+  override flushChunk(chunk: Buffer): boolean {
+    const done = this.flushed.get(chunk);
+    this.flushed.delete(chunk);
+    const connection = this.connection;
+    if (!connection) {
+      done?.(); // the COPY failed: nothing goes out any more
+      return true;
+    }
+    const header = Buffer.allocUnsafe(5);
+    header[0] = 0x64; // CopyData
+    header.writeUInt32BE(chunk.length + 4, 1);
+    connection.stream.write(header);
+    return connection.stream.write(chunk, done && (() => done()));
+  }
+}
+
+/** Whether two column lists are the same columns in the same order. */
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((c, i) => c === b[i]);
+}
 
 /**
- * Rows encoded in COPY binary format and not written yet, per table, with their columns: a range
- * encodes each JSON-RPC batch's rows as they arrive (the parsed blocks are then free) and writes
- * them with one COPY per table once about COPY_FLUSH_BYTES have gathered, or at its end, so many
- * small batches (light chains) cost one statement per table, not one each. One write runs at a
- * time on the range's connection, in the background; rows encoded meanwhile gather and go out in
- * the next write, which starts as soon as the running one ends. A batch waits only when more than
- * PENDING_LIMIT_BYTES gathered while a write runs (Postgres is slower than fetching).
+ * A range's COPYs on its connection. Tuples of the STREAMED_TABLE go into one `COPY … FROM STDIN
+ * (format binary)` kept open while the range's answers arrive (Postgres stores them as they come);
+ * the other tables' tuples are copied and held, and written with one COPY each at the range's end,
+ * or once HELD_LIMIT_BYTES of them gathered (the streamed COPY ends first: one statement at a
+ * time on a connection; the next streamed tuples open another). A write waits while more than
+ * PENDING_LIMIT_BYTES of streamed tuples are not handed to the socket yet (Postgres is slower
+ * than fetching). Each answer's `release` (its memory in the tuple arena) runs once the socket
+ * no longer reads its streamed tuples, or when the batch ends.
  */
 class PendingCopies {
-  private tables = new Map<string, { columns: string[]; chunks: Buffer[] }>();
-  /** What gives back the memory of the chunks held (EncodedRows.release), run once their COPY ended. */
-  private releases: (() => void)[] = [];
-  /** Releases of chunks a failed write carried, or that were never written: run when the batch ends. */
-  private leftover: (() => void)[] = [];
-  /** The write running, or the last one. */
-  private writing: Promise<void> = Promise.resolve();
-  private running = false;
-  /** What a write threw: every later call throws it. */
+  private held = new Map<string, HeldRows>();
+  /** Encoded bytes held (copies) of the tables other than the STREAMED_TABLE. */
+  heldBytes = 0;
+  /** The streamed COPY running, if any, with its columns and what settles when it ended. */
+  private open: { columns: string[]; copy: StreamedCopy; ended: Promise<void> } | undefined;
+  /** Streamed bytes written and not handed to the socket yet. */
+  private unsent = 0;
+  private wakeups: (() => void)[] = [];
+  /** Releases not run yet (run at the latest by {@link releaseAll}). */
+  private outstanding = new Set<() => void>();
+  /** What a COPY threw: every later call throws it. */
   private failure: { error: unknown } | undefined;
-  /** Encoded bytes held of the tables not in HELD_TABLES (what a write is due on). */
-  bytes = 0;
-  /** Encoded bytes held of the HELD_TABLES. */
-  private heldBytes = 0;
+  /** The held rows a write of them is copying now (or failed copying: freed when the batch ends). */
+  private writing: Map<string, HeldRows> | undefined;
 
-  /** Whether a write is due: COPY_FLUSH_BYTES held of the other tables, or of the HELD_TABLES. */
-  get due(): boolean {
-    return this.bytes >= COPY_FLUSH_BYTES || this.heldBytes >= COPY_FLUSH_BYTES;
+  /** Throws what a COPY threw, if one did. */
+  check(): void {
+    if (this.failure) throw this.failure.error;
   }
 
-  /** Whether `columns` of `table` can join what is held (the same columns, in the same order). */
+  /** Whether `columns` of held `table` can join what is held (the same columns, in the same order). */
   fits(table: string, columns: readonly string[]): boolean {
-    const held = this.tables.get(table);
-    return held === undefined || (held.columns.length === columns.length && held.columns.every((c, i) => c === columns[i]));
+    const held = this.held.get(table);
+    return held === undefined || sameColumns(held.columns, columns);
   }
 
-  /**
-   * Holds `chunks` (encoded tuples of `table`, from copyBinaryTuples or views of a decode arena).
-   * Those of the HELD_TABLES are copied: they outlive the write their answer's `release` waits for.
-   */
-  add(table: string, columns: string[], chunks: Buffer[]): void {
-    let held = this.tables.get(table);
-    if (!held) this.tables.set(table, (held = { columns, chunks: [] }));
-    const kept = HELD_TABLES.has(table);
+  /** Holds a copy of `chunks` (encoded tuples of `table`, not the STREAMED_TABLE), in slabs (./held-rows.ts). */
+  hold(table: string, columns: string[], chunks: readonly Uint8Array[]): void {
+    let held = this.held.get(table);
+    if (!held) this.held.set(table, (held = new HeldRows(columns)));
     for (const chunk of chunks) {
-      held.chunks.push(kept ? Buffer.from(chunk) : chunk);
-      if (kept) this.heldBytes += chunk.length;
-      else this.bytes += chunk.length;
+      held.append(chunk);
+      this.heldBytes += chunk.length;
     }
   }
 
-  /** Runs `release` once the chunks held now were written (their COPY ended), or when the batch ends ({@link releaseAll}). */
-  afterWritten(release: () => void): void {
-    this.releases.push(release);
+  /**
+   * Writes `chunk` (encoded tuples of `table`, the STREAMED_TABLE) to the range's streamed COPY,
+   * opening one for `columns` (ending the running one first if its columns differ); `release`
+   * runs once the socket no longer reads it. Waits while more than PENDING_LIMIT_BYTES are not
+   * handed to the socket. @throws what a COPY threw.
+   */
+  async stream(client: pg.PoolClient, table: string, columns: string[], chunk: Buffer, release?: () => void): Promise<void> {
+    this.check();
+    if (this.open && !sameColumns(this.open.columns, columns)) await this.endStream();
+    const open = this.open ?? this.startStream(client, table, columns);
+    if (release) this.outstanding.add(release);
+    this.unsent += chunk.length;
+    open.copy.send(chunk, () => {
+      this.unsent -= chunk.length;
+      if (release) this.runRelease(release);
+      this.wake();
+    });
+    while (!this.failure && this.unsent > PENDING_LIMIT_BYTES) await new Promise<void>((resolve) => this.wakeups.push(resolve));
+    this.check();
   }
 
-  /**
-   * Runs every release not run yet: for chunks a failed write carried or that were never written.
-   * Call it when the batch's transaction ended (committed or rolled back: nothing reads the chunks
-   * any more, not even a socket write of a COPY that failed).
-   */
-  releaseAll(): void {
-    const all = [...this.leftover, ...this.releases];
-    this.leftover = [];
-    this.releases = [];
-    for (const release of all) release();
+  private runRelease(release: () => void): void {
+    if (this.outstanding.delete(release)) release();
   }
 
-  /**
-   * Starts writing what is held (one `COPY … FROM STDIN (format binary)` per table, in
-   * BATCH_TABLES order) unless a write runs, without waiting for it; the HELD_TABLES only with
-   * `all` or once COPY_FLUSH_BYTES of them gathered. When a write ends with another due
-   * ({@link due}), the next starts at once.
-   */
-  kick(client: pg.PoolClient, all = false): void {
-    const withHeld = all || this.heldBytes >= COPY_FLUSH_BYTES;
-    if (this.running || this.failure || this.bytes + (withHeld ? this.heldBytes : 0) === 0) return;
-    const tables = this.tables;
-    const releases = this.releases;
-    this.tables = new Map();
-    if (withHeld) this.heldBytes = 0;
-    else {
-      for (const table of HELD_TABLES) {
-        const held = tables.get(table);
-        if (held) {
-          this.tables.set(table, held); // copies (add): the releases may run
-          tables.delete(table);
-        }
-      }
+  private wake(): void {
+    const wakeups = this.wakeups;
+    this.wakeups = [];
+    for (const wake of wakeups) wake();
+  }
+
+  private startStream(client: pg.PoolClient, table: string, columns: string[]): { columns: string[]; copy: StreamedCopy; ended: Promise<void> } {
+    const list = columns.map((c) => `"${c}"`).join(', ');
+    const copy = new StreamedCopy(`copy ${table} (${list}) from stdin with (format binary)`);
+    const ended = finished(copy);
+    ended.catch((error: unknown) => {
+      this.failure ??= { error };
+      this.wake();
+    });
+    client.query(copy);
+    copy.write(BINARY_HEADER);
+    this.open = { columns, copy, ended };
+    return this.open;
+  }
+
+  /** Ends the streamed COPY, if one runs, and waits until Postgres stored its rows. @throws what a COPY threw. */
+  async endStream(): Promise<void> {
+    const open = this.open;
+    this.open = undefined;
+    if (open && !this.failure) {
+      open.copy.end(BINARY_TRAILER);
+      await open.ended.catch(() => undefined);
     }
-    this.releases = [];
-    this.bytes = 0;
-    this.running = true;
-    this.writing = copyTables(client, tables).then(
-      () => {
-        for (const release of releases) release(); // Postgres has every byte: the COPY ended
-        this.running = false;
-        if (this.due) this.kick(client);
-      },
-      (error: unknown) => {
-        this.leftover.push(...releases);
-        this.running = false;
-        this.failure = { error };
-      },
-    );
+    this.check();
   }
 
-  /** Waits until no write runs. @throws what a write threw. */
-  async written(): Promise<void> {
-    while (this.running) await this.writing;
-    if (this.failure) throw this.failure.error;
-  }
-
-  /** Waits while a write runs and more than `limit` bytes are held (of every table). @throws what a write threw. */
-  async below(limit: number): Promise<void> {
-    while (this.running && this.bytes + this.heldBytes > limit) await this.writing;
-    if (this.failure) throw this.failure.error;
-  }
-
-  /** Writes everything held (the HELD_TABLES too) and waits until every write ended. @throws what a write threw. */
+  /** Ends the streamed COPY and writes what is held (one COPY per table, in BATCH_TABLES order). @throws what a COPY threw. */
   async write(client: pg.PoolClient): Promise<void> {
-    await this.written();
-    this.kick(client, true);
-    await this.written();
+    await this.endStream();
+    const held = this.held;
+    this.held = new Map();
+    this.heldBytes = 0;
+    this.writing = held;
+    try {
+      await copyTables(client, held);
+    } catch (error) {
+      this.failure ??= { error };
+      throw error;
+    }
+    this.writing = undefined;
+    for (const rows of held.values()) rows.free(); // Postgres has every byte: the COPY ended
   }
 
-  /** Resolves when no write runs, whatever the outcome (before a rollback). */
+  /** Ends the streamed COPY without storing it (CopyFail) and waits until it ended, whatever the outcome (before a rollback). */
   async settled(): Promise<void> {
-    await this.written().catch(() => undefined);
+    const open = this.open;
+    this.open = undefined;
+    if (open && !this.failure) {
+      open.copy.destroy(new Error('the batch failed'));
+      await open.ended.catch(() => undefined);
+    }
+  }
+
+  /** Runs every release not run yet and frees the slabs held. Call it when the batch's transaction ended (nothing reads the chunks any more). */
+  releaseAll(): void {
+    for (const rows of [...this.held.values(), ...(this.writing?.values() ?? [])]) rows.free();
+    this.held = new Map();
+    this.writing = undefined;
+    const all = [...this.outstanding];
+    this.outstanding.clear();
+    for (const release of all) release();
   }
 }
 
 /** One `COPY … FROM STDIN (format binary)` per table of `tables`, in BATCH_TABLES order. */
-async function copyTables(client: pg.PoolClient, tables: ReadonlyMap<string, { columns: string[]; chunks: Buffer[] }>): Promise<void> {
+async function copyTables(client: pg.PoolClient, tables: ReadonlyMap<string, HeldRows>): Promise<void> {
   for (const table of BATCH_TABLES) {
     const held = tables.get(table);
     if (!held) continue;
     const list = held.columns.map((c) => `"${c}"`).join(', ');
     await pipeline(
-      Readable.from(copyBinaryStream(held.chunks)),
+      Readable.from(copyBinaryStream(held.chunks())),
       client.query(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`)),
     );
   }
@@ -318,12 +382,18 @@ async function copyTables(client: pg.PoolClient, tables: ReadonlyMap<string, { c
 async function encodeRows(client: pg.PoolClient, pool: pg.Pool, pending: PendingCopies, table: string, rows: readonly object[]): Promise<void> {
   if (rows.length === 0) return;
   const columns = Object.keys(rows[0]!);
-  // A catalog lookup waits behind a running COPY; if that COPY failed, its error is the one to report.
-  const types = await columnTypes(client, pool, table, columns, () => pending.written());
+  // A catalog lookup cannot run beside an open COPY; if that COPY failed, its error is the one to report.
+  const types = await columnTypes(client, pool, table, columns, () => pending.endStream());
   try {
     if (types.every((t) => BINARY_TYPES.has(t))) {
-      if (!pending.fits(table, columns)) await pending.write(client);
-      pending.add(table, columns, copyBinaryTuples(rows, columns, types));
+      const chunks = copyBinaryTuples(rows, columns, types);
+      if (table === STREAMED_TABLE) {
+        for (const chunk of chunks) await pending.stream(client, table, columns, chunk);
+      } else {
+        if (!pending.fits(table, columns)) await pending.write(client);
+        pending.hold(table, columns, chunks);
+        if (pending.heldBytes >= HELD_LIMIT_BYTES) await pending.write(client);
+      }
     } else {
       await pending.write(client);
       const list = columns.map((c) => `"${c}"`).join(', ');
