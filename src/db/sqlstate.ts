@@ -2,7 +2,8 @@ import { DbIntegrityError, DbTransientError, IndexerError } from '../errors.js';
 
 /**
  * Maps a driver error to the indexer's classes by SQLSTATE (never by message text). Pure.
- * Class 08 (connection), 40001 (serialization), 40P01 (deadlock), 57P01/57P02/57P03 (shutdown),
+ * Class 08 (connection), 40001 (serialization), 40P01 (deadlock), 57014 (statement timeout or
+ * cancel request), 57P01/57P02/57P03 (shutdown),
  * 53300 (too many connections) → DbTransientError; class 23 → DbIntegrityError; a connection
  * error without SQLSTATE (ECONNREFUSED, ECONNRESET, "Connection terminated") → DbTransientError;
  * anything else is returned unchanged (stays retryable as an unknown error).
@@ -16,7 +17,7 @@ export function classifyDbError(err: unknown, context: string): unknown {
   const label = typeof code !== 'string' ? '' : /^[0-9A-Z]{5}$/.test(code) && !/^E[A-Z]+$/.test(code) ? ` (SQLSTATE ${code})` : ` (${code})`;
   const text = `${context}: ${message}${label}`;
   if (typeof code === 'string') {
-    if (code.startsWith('08') || ['40001', '40P01', '57P01', '57P02', '57P03', '53300'].includes(code)) {
+    if (code.startsWith('08') || ['40001', '40P01', '57014', '57P01', '57P02', '57P03', '53300'].includes(code)) {
       return new DbTransientError(text, { cause: err });
     }
     if (code.startsWith('23')) return new DbIntegrityError(text, { cause: err });

@@ -73,7 +73,8 @@ export async function writeBatch<T>(
   try {
     client = await pool.connect();
     const open = client;
-    await open.query('begin');
+    // No statement timeout in the batch: its transaction rows' COPY stays open while the range's blocks arrive.
+    await open.query('begin; set local statement_timeout = 0');
     await open.query(rangeDeleteStatements(chainId, range).join('; ')); // one round trip
     const types = await catalogTypes(open, pool);
     /** Runs `add` after the writes before it (one at a time, in call order). */
@@ -92,38 +93,42 @@ export async function writeBatch<T>(
       enqueue(async () => {
         for (const table of BATCH_TABLES) await encodeRows(open, pool, pending, table, rows[table]);
       });
-    const writeEncoded = (encoded: EncodedRows): Promise<void> =>
-      enqueue(async () => {
-        const release = encoded.release;
-        let streamed = false;
-        try {
-          for (const { table, columns, start, end } of encoded.tables) {
-            const chunk = Buffer.from(encoded.tuples!, start, end - start);
-            if (table === STREAMED_TABLE) {
-              streamed = true;
-              await pending.stream(open, table, columns, chunk, release);
-            } else {
-              if (!pending.fits(table, columns)) await pending.write(open);
-              pending.hold(table, columns, [chunk]);
-            }
+    const writeEncoded = (encoded: EncodedRows): Promise<void> => {
+      const release = encoded.release;
+      if (release) {
+        if (settled) release(); // refused below: nothing will read it
+        else pending.own(release); // run at the latest when the batch ends, whatever happens to this write
+      }
+      return enqueue(async () => {
+        // The held tables' tuples are copied first: once the streamed ones went out, `release` may
+        // run and the memory be reused (the socket's callback can run while `stream` waits).
+        let streamed: EncodedRows['tables'][number] | undefined;
+        for (const encodedTable of encoded.tables) {
+          const { table, columns, start, end } = encodedTable;
+          if (table === STREAMED_TABLE) streamed = encodedTable;
+          else {
+            if (!pending.fits(table, columns)) await pending.write(open);
+            pending.hold(table, columns, [Buffer.from(encoded.tuples!, start, end - start)]);
           }
-        } finally {
-          // The held tables' tuples are copies; the streamed ones release the memory once sent (or the batch's end does).
-          if (!streamed) release?.();
         }
+        if (streamed) await pending.stream(open, STREAMED_TABLE, streamed.columns, Buffer.from(encoded.tuples!, streamed.start, streamed.end - streamed.start), release);
+        else if (release) pending.runRelease(release);
         if (pending.heldBytes >= HELD_LIMIT_BYTES) await pending.write(open);
         for (const table of BATCH_TABLES) await encodeRows(open, pool, pending, table, encoded.rows[table] ?? []);
       });
-    /** The stored blocks among `numbers`, read on this transaction's connection once the writes before it ended (read committed: other writers' commits count). */
+    };
+    /** The stored blocks among `numbers`, read on this transaction's connection after the writes before it (in their queue: read committed, other writers' commits count). */
     const storedLinks = async (numbers: readonly number[]): Promise<Map<number, { hash: string; parentHash: string }>> => {
-      await queue;
-      if (writeFailure !== undefined) throw writeFailure;
-      await pending.endStream();
-      const { rows } = await open.query<{ number: string; hash: string; parent_hash: string }>(
-        `select number, '0x' || encode(hash, 'hex') as hash, '0x' || encode(parent_hash, 'hex') as parent_hash from blocks where chain_id = $1 and number = any($2::bigint[])`,
-        [chainId, [...numbers]],
-      );
-      return new Map(rows.map((r) => [Number(r.number), { hash: r.hash, parentHash: r.parent_hash }]));
+      let links = new Map<number, { hash: string; parentHash: string }>();
+      await enqueue(async () => {
+        await pending.endStream(); // a query cannot run beside an open COPY
+        const { rows } = await open.query<{ number: string; hash: string; parent_hash: string }>(
+          `select number, '0x' || encode(hash, 'hex') as hash, '0x' || encode(parent_hash, 'hex') as parent_hash from blocks where chain_id = $1 and number = any($2::bigint[])`,
+          [chainId, [...numbers]],
+        );
+        links = new Map(rows.map((r) => [Number(r.number), { hash: r.hash, parentHash: r.parent_hash }]));
+      });
+      return links;
     };
     const result = await produce(write, { types, writeEncoded, storedLinks }).finally(() => {
       settled = true;
@@ -190,6 +195,12 @@ const CopyStreamQueryClass = Object.getPrototypeOf(copyFrom('copy x from stdin')
  */
 class StreamedCopy extends CopyStreamQueryClass {
   private readonly flushed = new Map<Buffer, () => void>();
+  /**
+   * pg's read timeout for this query (the `query_timeout` a database URL may set applies to every
+   * query): none, as good as (setTimeout's longest). The COPY lasts as long as its range's
+   * fetching; the activity's timeouts bound that.
+   */
+  readonly query_timeout = 2 ** 31 - 1;
 
   /** Writes `chunk` as CopyData; `done` runs once the socket no longer reads it. @returns like Writable.write. */
   send(chunk: Buffer, done: () => void): boolean {
@@ -286,7 +297,13 @@ class PendingCopies {
     this.check();
   }
 
-  private runRelease(release: () => void): void {
+  /** Takes `release` into the batch's keeping: it runs once (by {@link runRelease}, or at the latest by {@link releaseAll}). */
+  own(release: () => void): void {
+    this.outstanding.add(release);
+  }
+
+  /** Runs `release` unless it ran already. */
+  runRelease(release: () => void): void {
     if (this.outstanding.delete(release)) release();
   }
 

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { encodeRows, rollbackTo, rowsWithBuffers, storeBatch, toBatchRows, writeBatch, type BatchRows, type ColumnTypes, type EncodedRows } from '../../src/db/index.js';
+import { connectDatabase, encodeRows, rollbackTo, rowsWithBuffers, storeBatch, toBatchRows, writeBatch, type BatchRows, type ColumnTypes, type EncodedRows } from '../../src/db/index.js';
 import { copyBinaryTuples } from '../../src/db/copy-format.js';
 import { HELD_LIMIT_BYTES, PENDING_LIMIT_BYTES } from '../../src/db/store-batch.js';
 import { ensurePartitions } from '../../src/db/partitions.js';
@@ -323,6 +323,96 @@ describe('storeBatch() with hex bytea values', () => {
              (select count(*) from blocks where chain_id = 1 and number between ${range.from} and ${range.to} and hash = ${Buffer.from(rows.blocks[0]!.hash.slice(2), 'hex')}) as hashes,
              (select count(*) from withdrawals where chain_id = 1 and block_number between ${range.from} and ${range.to} and position = 3 and address = ${Buffer.from(rows.withdrawals[3]!.address.slice(2), 'hex')}) as addresses`.execute(database.db);
     expect(stored.rows).toEqual([{ blocks: 900, withdrawals: 900 * 16, hashes: 900, addresses: 900 }]);
+  });
+
+  it('writeBatch: writeEncoded under backpressure copies an answer\'s block, log and withdrawal tuples before its release can run (release scribbles the whole answer), and all land exact', async () => {
+    const range = { from: 13_000, to: 13_079 }; // 80 answers of one block handed over at once: the open COPY waits on the holder
+    await ensurePartitions(database.db, 1, range);
+    const holder = holdKeys('transactions', rowsWithBuffers(atBlock(range.from).transactions.slice(0, 1)));
+    const released: number[] = [];
+    await writeBatch(database.db, 1, range, async (_write, { types, writeEncoded }) => {
+      await holder.ready;
+      const writes: Promise<void>[] = [];
+      for (let n = range.from; n <= range.to; n++) {
+        const encoded = encodeRows(atBlock(n), types);
+        encoded.release = () => {
+          released.push(n);
+          new Uint8Array(encoded.tuples!).fill(0xee);
+        };
+        const written = writeEncoded(encoded);
+        written.catch(() => undefined); // awaited below
+        writes.push(written);
+      }
+      await new Promise((r) => setTimeout(r, 1_000)); // the writes wait on the socket (before the fix, releases ran before the logs were copied)
+      holder.release();
+      await Promise.all(writes);
+    });
+    await expect(holder.done).rejects.toThrow('rolled back on purpose');
+    expect(released.sort((a, b) => a - b)).toEqual(Array.from({ length: 80 }, (_, i) => range.from + i));
+    const stored = await sql<{ transactions: number; logs: number; withdrawals: number; data: number }>`
+      select (select count(*) from transactions where chain_id = 1 and block_number between ${range.from} and ${range.to}) as transactions,
+             (select count(*) from logs where chain_id = 1 and block_number between ${range.from} and ${range.to}) as logs,
+             (select count(*) from withdrawals where chain_id = 1 and block_number between ${range.from} and ${range.to}) as withdrawals,
+             (select count(*) from logs where chain_id = 1 and block_number between ${range.from} and ${range.to} and log_index = 7 and data = ${Buffer.from(rows.logs[7]!.data.slice(2), 'hex')}) as data`.execute(database.db);
+    expect(stored.rows).toEqual([{ transactions: 80 * 94, logs: 80 * 291, withdrawals: 80 * 16, data: 80 }]);
+  });
+
+  it('writeBatch: a held table whose columns change is written before the new rows are held, and the answer\'s log tuples are copied before its transactions go out', async () => {
+    const range = { from: 14_000, to: 14_001 };
+    /** Block n without transactions, its log rows with another column order (`data` first). */
+    const reordered = (n: number): BatchRows => {
+      const b = atBlock(n);
+      return { ...b, transactions: [], logs: b.logs.map((l) => { const { data, ...rest } = l; return { data, ...rest }; }) };
+    };
+    let releases = 0;
+    await writeBatch(database.db, 1, range, async (write, { types, writeEncoded }) => {
+      await write(reordered(range.from));
+      const encoded = encodeRows(atBlock(range.to), types);
+      encoded.release = () => {
+        releases++;
+        new Uint8Array(encoded.tuples!).fill(0xee);
+      };
+      await writeEncoded(encoded); // its logs do not fit the held ones: those are written first
+    });
+    expect(releases).toBe(1);
+    const stored = await sql<{ n: string; logs: string; txs: string }>`
+      select b.number as n,
+             (select count(*) from logs l where l.chain_id = 1 and l.block_number = b.number and l.data = ${Buffer.from(rows.logs[7]!.data.slice(2), 'hex')} and l.log_index = 7) as logs,
+             (select count(*) from transactions t where t.chain_id = 1 and t.block_number = b.number) as txs
+      from blocks b where b.chain_id = 1 and b.number between ${range.from} and ${range.to} order by b.number`.execute(database.db);
+    expect(stored.rows.map((r) => [Number(r.n), Number(r.logs), Number(r.txs)])).toEqual([[range.from, 1, 0], [range.to, 1, 94]]);
+  });
+
+  it('writeBatch: storedLinks waits for the writes before it and a write issued while it runs waits for it (no query behind an open COPY)', async () => {
+    const range = { from: 20_000, to: 20_001 };
+    await storeBatch(database.db, 1, { from: 19_999, to: 19_999 }, atBlock(19_999));
+    const links = await writeBatch(database.db, 1, range, async (write, { storedLinks }) => {
+      await write(atBlock(20_000));
+      const reading = storedLinks([19_999, 20_002]);
+      const writing = write(atBlock(20_001));
+      const [found] = await Promise.all([reading, writing]);
+      return [...found.keys()];
+    });
+    expect(links).toEqual([19_999]);
+    const stored = await sql<{ n: number }>`select count(*)::int as n from transactions where chain_id = 1 and block_number between 19999 and 20001`.execute(database.db);
+    expect(stored.rows).toEqual([{ n: 3 * 94 }]);
+  });
+
+  it('writeBatch: a statement_timeout shorter than the range\'s fetching does not cut its open COPY (the batch sets none)', async () => {
+    const url = new URL(database.url);
+    url.searchParams.set('options', '-c statement_timeout=500');
+    const db = connectDatabase(url.toString());
+    try {
+      await writeBatch(db, 1, { from: 21_000, to: 21_001 }, async (write) => {
+        await write(atBlock(21_000));
+        await new Promise((r) => setTimeout(r, 1_000)); // the next block takes 1 s to arrive
+        await write(atBlock(21_001));
+      });
+      const stored = await sql<{ n: number; timeout: string }>`select count(*)::int as n, current_setting('statement_timeout') as timeout from transactions where chain_id = 1 and block_number between 21000 and 21001`.execute(db);
+      expect(stored.rows).toEqual([{ n: 2 * 94, timeout: '500ms' }]); // the setting outside batches stays
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('rollbackTo racing a batch that rewrites its blocks leaves no log or transaction without its block (one DELETE statement, one snapshot)', async () => {
