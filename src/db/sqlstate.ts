@@ -5,7 +5,7 @@ import { DbIntegrityError, DbTransientError, IndexerError } from '../errors.js';
  * Class 08 (connection), 40001 (serialization), 40P01 (deadlock), 57014 (statement timeout or
  * cancel request), 57P01/57P02/57P03 (shutdown),
  * 53300 (too many connections) → DbTransientError; class 23 → DbIntegrityError; a connection
- * error without SQLSTATE (ECONNREFUSED, ECONNRESET, "Connection terminated") → DbTransientError;
+ * error without SQLSTATE (ECONNREFUSED, ECONNRESET, "Connection terminated", pg's "Query read timeout") → DbTransientError;
  * anything else is returned unchanged (stays retryable as an unknown error).
  */
 export function classifyDbError(err: unknown, context: string): unknown {
@@ -23,7 +23,7 @@ export function classifyDbError(err: unknown, context: string): unknown {
     if (code.startsWith('23')) return new DbIntegrityError(text, { cause: err });
     if (/^E[A-Z]+$/.test(code)) return new DbTransientError(text, { cause: err });
   }
-  if (/Connection terminated|connection error|timeout exceeded when trying to connect/i.test(message)) {
+  if (/Connection terminated|connection error|timeout exceeded when trying to connect|Query read timeout/i.test(message)) {
     return new DbTransientError(text, { cause: err });
   }
   return err;

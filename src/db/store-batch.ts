@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
-import type pg from 'pg';
+import pg from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import type { BlockRange } from '../domain/block-range.js';
 import { DbTransientError, RpcBadResponseError } from '../errors.js';
@@ -74,8 +74,8 @@ export async function writeBatch<T>(
     client = await pool.connect();
     const open = client;
     // No statement timeout in the batch: its transaction rows' COPY stays open while the range's blocks arrive.
-    await open.query('begin; set local statement_timeout = 0');
-    await open.query(rangeDeleteStatements(chainId, range).join('; ')); // one round trip
+    await open.query(batchQuery('begin; set local statement_timeout = 0'));
+    await open.query(batchQuery(rangeDeleteStatements(chainId, range).join('; '))); // one round trip
     const types = await catalogTypes(open, pool);
     /** Runs `add` after the writes before it (one at a time, in call order). */
     const enqueue = (add: () => Promise<void>): Promise<void> => {
@@ -123,8 +123,7 @@ export async function writeBatch<T>(
       await enqueue(async () => {
         await pending.endStream(); // a query cannot run beside an open COPY
         const { rows } = await open.query<{ number: string; hash: string; parent_hash: string }>(
-          `select number, '0x' || encode(hash, 'hex') as hash, '0x' || encode(parent_hash, 'hex') as parent_hash from blocks where chain_id = $1 and number = any($2::bigint[])`,
-          [chainId, [...numbers]],
+          batchQuery(`select number, '0x' || encode(hash, 'hex') as hash, '0x' || encode(parent_hash, 'hex') as parent_hash from blocks where chain_id = $1 and number = any($2::bigint[])`, [chainId, [...numbers]]),
         );
         links = new Map(rows.map((r) => [Number(r.number), { hash: r.hash, parentHash: r.parent_hash }]));
       });
@@ -136,17 +135,32 @@ export async function writeBatch<T>(
     await queue;
     if (writeFailure !== undefined) throw writeFailure;
     await pending.write(open);
-    await open.query('commit');
+    await open.query(batchQuery('commit'));
     return result;
   } catch (err) {
     settled = true;
-    await queue;
-    await pending.settled(); // never roll back under a COPY in progress
-    if (client) {
-      await client.query('rollback').catch((rollbackErr: unknown) => {
+    pending.abort(err); // queued writes stop at once instead of waiting for Postgres
+    // Never roll back under a COPY in progress. A statement waiting on another transaction's lock
+    // (no statement timeout in a batch) is cancelled after a grace period; a connection that still
+    // does not answer is dropped.
+    const quiet = (async () => {
+      await queue;
+      await pending.settled();
+    })();
+    if (client && !(await settlesWithin(quiet, ABORT_GRACE_MS))) {
+      cancelBackend(pool, client);
+      if (!(await settlesWithin(quiet, ABORT_GRACE_MS))) {
+        broken = new Error(`chain ${chainId} blocks ${range.from}–${range.to}: the connection did not answer a cancel request`);
+        (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      }
+    }
+    await quiet;
+    if (client && !broken) {
+      await client.query(batchQuery('rollback')).catch((rollbackErr: unknown) => {
         broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr)); // the connection is gone: drop it
       });
     }
+    if (broken) (client as unknown as { connection: { stream: { destroy(): void } } } | undefined)?.connection.stream.destroy(); // nothing may read the chunks after releaseAll
     if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
       throw new DbTransientError(
         `chain ${chainId} blocks ${range.from}–${range.to}: another writer stored these blocks at the same time; the retry replaces them`,
@@ -196,11 +210,9 @@ const CopyStreamQueryClass = Object.getPrototypeOf(copyFrom('copy x from stdin')
 class StreamedCopy extends CopyStreamQueryClass {
   private readonly flushed = new Map<Buffer, () => void>();
   /**
-   * pg's read timeout for this query (the `query_timeout` a database URL may set applies to every
-   * query): none, as good as (setTimeout's longest). The COPY lasts as long as its range's
-   * fetching; the activity's timeouts bound that.
+   * pg's read timeout for this query: none ({@link NO_READ_TIMEOUT_MS}).
    */
-  readonly query_timeout = 2 ** 31 - 1;
+  readonly query_timeout = NO_READ_TIMEOUT_MS;
 
   /** Writes `chunk` as CopyData; `done` runs once the socket no longer reads it. @returns like Writable.write. */
   send(chunk: Buffer, done: () => void): boolean {
@@ -224,6 +236,50 @@ class StreamedCopy extends CopyStreamQueryClass {
   }
 }
 
+/** A streamed COPY in progress: its columns, the query, what settles when it ended, and whether it failed. */
+type OpenCopy = { columns: string[]; copy: StreamedCopy; ended: Promise<void>; failed: boolean };
+
+/**
+ * pg's read timeout for a batch's statements (`query_timeout`, which a database URL may set for
+ * every query): none, as good as (setTimeout's longest, in ms). A batch's COPYs last as long as
+ * its range's fetching, or its held rows' writing; the activity's timeouts bound them.
+ */
+const NO_READ_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** `text` (and `values`) as a query of a batch: without pg's read timeout ({@link NO_READ_TIMEOUT_MS}). */
+function batchQuery(text: string, values?: unknown[]): pg.QueryConfig {
+  return { text, ...(values ? { values } : {}), query_timeout: NO_READ_TIMEOUT_MS } as pg.QueryConfig;
+}
+
+/**
+ * Asks Postgres to cancel what `client`'s backend runs now (the protocol's CancelRequest on a
+ * connection of its own, as `pg_cancel_backend` does): a COPY waiting on another transaction's
+ * lock while the batch failed stops with 57014, and the bytes still queued in the socket are read
+ * and dropped. Failures to connect are ignored (the caller then drops the connection).
+ */
+function cancelBackend(pool: pg.Pool, client: pg.PoolClient): void {
+  const canceller = new pg.Client((pool as unknown as { options: pg.ClientConfig }).options) as unknown as {
+    connection: { on(event: 'error', listener: () => void): void };
+    cancel(client: unknown, query: unknown): void;
+  };
+  canceller.connection.on('error', () => undefined);
+  canceller.cancel(client, (client as unknown as { activeQuery?: unknown }).activeQuery);
+}
+
+/** Resolves to whether `promise` settled within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** How long a failed batch waits for its statement in progress before it cancels it, and again before it drops the connection, in ms. */
+export const ABORT_GRACE_MS = 2_000;
+
 /** Whether two column lists are the same columns in the same order. */
 function sameColumns(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((c, i) => c === b[i]);
@@ -244,7 +300,7 @@ class PendingCopies {
   /** Encoded bytes held (copies) of the tables other than the STREAMED_TABLE. */
   heldBytes = 0;
   /** The streamed COPY running, if any, with its columns and what settles when it ended. */
-  private open: { columns: string[]; copy: StreamedCopy; ended: Promise<void> } | undefined;
+  private open: OpenCopy | undefined;
   /** Streamed bytes written and not handed to the socket yet. */
   private unsent = 0;
   private wakeups: (() => void)[] = [];
@@ -313,29 +369,39 @@ class PendingCopies {
     for (const wake of wakeups) wake();
   }
 
-  private startStream(client: pg.PoolClient, table: string, columns: string[]): { columns: string[]; copy: StreamedCopy; ended: Promise<void> } {
+  private startStream(client: pg.PoolClient, table: string, columns: string[]): OpenCopy {
     const list = columns.map((c) => `"${c}"`).join(', ');
     const copy = new StreamedCopy(`copy ${table} (${list}) from stdin with (format binary)`);
-    const ended = finished(copy);
-    ended.catch((error: unknown) => {
+    const open: OpenCopy = { columns, copy, ended: finished(copy), failed: false };
+    open.ended.catch((error: unknown) => {
+      open.failed = true;
       this.failure ??= { error };
       this.wake();
     });
     client.query(copy);
     copy.write(BINARY_HEADER);
-    this.open = { columns, copy, ended };
-    return this.open;
+    this.open = open;
+    return open;
   }
 
-  /** Ends the streamed COPY, if one runs, and waits until Postgres stored its rows. @throws what a COPY threw. */
+  /**
+   * Ends the streamed COPY, if one runs, and waits until Postgres stored its rows. After a failure
+   * (or {@link abort}) it leaves the COPY to {@link settled}. @throws what a COPY threw, or the abort's error.
+   */
   async endStream(): Promise<void> {
     const open = this.open;
-    this.open = undefined;
     if (open && !this.failure) {
+      this.open = undefined;
       open.copy.end(BINARY_TRAILER);
       await open.ended.catch(() => undefined);
     }
     this.check();
+  }
+
+  /** Makes every write from now on, and every write waiting for the socket, throw `error` (the batch failed: what is queued must not wait for Postgres). */
+  abort(error: unknown): void {
+    this.failure ??= { error };
+    this.wake();
   }
 
   /** Ends the streamed COPY and writes what is held (one COPY per table, in BATCH_TABLES order). @throws what a COPY threw. */
@@ -359,7 +425,7 @@ class PendingCopies {
   async settled(): Promise<void> {
     const open = this.open;
     this.open = undefined;
-    if (open && !this.failure) {
+    if (open && !open.failed) {
       open.copy.destroy(new Error('the batch failed'));
       await open.ended.catch(() => undefined);
     }
@@ -384,7 +450,7 @@ async function copyTables(client: pg.PoolClient, tables: ReadonlyMap<string, Hel
     const list = held.columns.map((c) => `"${c}"`).join(', ');
     await pipeline(
       Readable.from(copyBinaryStream(held.chunks())),
-      client.query(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`)),
+      client.query(Object.assign(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`), { query_timeout: NO_READ_TIMEOUT_MS })),
     );
   }
 }
@@ -414,7 +480,7 @@ async function encodeRows(client: pg.PoolClient, pool: pg.Pool, pending: Pending
     } else {
       await pending.write(client);
       const list = columns.map((c) => `"${c}"`).join(', ');
-      await pipeline(Readable.from(copyText(rows, columns, types)), client.query(copyFrom(`copy ${table} (${list}) from stdin`)));
+      await pipeline(Readable.from(copyText(rows, columns, types)), client.query(Object.assign(copyFrom(`copy ${table} (${list}) from stdin`), { query_timeout: NO_READ_TIMEOUT_MS })));
     }
   } catch (err) {
     if (err instanceof CopyValueError && err.nodeData) throw new RpcBadResponseError(`${table}: ${err.message}`, { cause: err });
@@ -431,8 +497,10 @@ export type BatchWriter = {
   /**
    * The stored blocks of the chain among `numbers` (block numbers), each with its hash and parent
    * hash (lowercase 0x-hex), by block number; numbers not stored are absent. Read on the batch's
-   * own connection after the writes before it (a second connection could wait for a pool that the
-   * batches waiting on it have filled). What a backfill's edges must link to.
+   * own connection, in the queue of its writes (a second connection could wait for a pool that the
+   * batches waiting on it have filled): blocks outside the batch's range, as committed by others
+   * (the batch's own block rows are held until its end, and its range was cleared). What a
+   * backfill's edges must link to.
    */
   storedLinks(numbers: readonly number[]): Promise<Map<number, { hash: string; parentHash: string }>>;
 };
@@ -460,8 +528,7 @@ async function columnTypes(client: pg.PoolClient, pool: pg.Pool, table: string, 
     if (!tables || (attempt === 1)) {
       await beforeQuery();
       const result = await client.query<{ table_name: string; column_name: string; udt_name: string }>(
-        `select table_name, column_name, udt_name from information_schema.columns where table_schema = current_schema() and table_name = any($1)`,
-        [[...BATCH_TABLES]],
+        batchQuery(`select table_name, column_name, udt_name from information_schema.columns where table_schema = current_schema() and table_name = any($1)`, [[...BATCH_TABLES]]),
       );
       tables = new Map();
       for (const r of result.rows) {

@@ -75,7 +75,7 @@ describe('storeBatch() with hex bytea values', () => {
    * Another transaction inserts `values` into `table` and keeps them uncommitted until `release()`
    * (a COPY of the same keys waits on it), then rolls back: `done` rejects with 'rolled back on purpose'.
    */
-  const holdKeys = (table: 'blocks' | 'transactions', values: ReturnType<typeof rowsWithBuffers>) => {
+  const holdKeys = (table: 'blocks' | 'transactions' | 'logs', values: ReturnType<typeof rowsWithBuffers>) => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => { release = resolve; });
     let inserted!: () => void;
@@ -410,6 +410,58 @@ describe('storeBatch() with hex bytea values', () => {
       });
       const stored = await sql<{ n: number; timeout: string }>`select count(*)::int as n, current_setting('statement_timeout') as timeout from transactions where chain_id = 1 and block_number between 21000 and 21001`.execute(db);
       expect(stored.rows).toEqual([{ n: 2 * 94, timeout: '500ms' }]); // the setting outside batches stays
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('writeBatch: a batch that fails while its COPY waits on another transaction\'s lock cancels that COPY and rolls back, without waiting for the lock (each release once, the pool usable)', async () => {
+    const range = { from: 22_000, to: 22_079 };
+    await ensurePartitions(database.db, 1, range);
+    const before = await counts();
+    const holder = holdKeys('transactions', rowsWithBuffers(atBlock(range.from).transactions.slice(0, 1)));
+    const released: number[] = [];
+    let holding = true;
+    const failure = writeBatch(database.db, 1, range, async (_write, { types, writeEncoded }) => {
+      await holder.ready;
+      for (let n = range.from; n <= range.to; n++) {
+        const encoded = encodeRows(atBlock(n), types);
+        encoded.release = () => { released.push(n); };
+        writeEncoded(encoded).catch(() => undefined); // the writes wait on the socket behind the held lock
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      throw new Error('the activity was cancelled');
+    });
+    const outcome = await failure.then(() => 'committed', (err: Error) => `${err.message} (holder still holding: ${holding})`);
+    holding = false;
+    holder.release();
+    await expect(holder.done).rejects.toThrow('rolled back on purpose');
+    expect(outcome).toBe('the activity was cancelled (holder still holding: true)'); // before the fix it waited for the holder, for ever
+    expect(released.sort((a, b) => a - b)).toEqual(Array.from({ length: 80 }, (_, i) => range.from + i));
+    expect(await counts()).toEqual(before);
+    await storeBatch(database.db, 1, { from: range.from, to: range.from }, atBlock(range.from)); // the pool still works
+    const stored = await sql<{ n: number }>`select count(*)::int as n from transactions where chain_id = 1 and block_number = ${range.from}`.execute(database.db);
+    expect(stored.rows).toEqual([{ n: 94 }]);
+  });
+
+  it('writeBatch: pg\'s query_timeout does not cut a batch\'s statements (its held rows\' COPY waits 3 s on a lock under a 1.5 s query_timeout and lands)', async () => {
+    const url = new URL(database.url);
+    url.searchParams.set('query_timeout', '1500');
+    const db = connectDatabase(url.toString());
+    const range = { from: 23_000, to: 23_009 };
+    try {
+      await ensurePartitions(database.db, 1, range);
+      const holder = holdKeys('logs', rowsWithBuffers(atBlock(range.from).logs.slice(0, 1))); // the logs COPY at the range's end waits on it
+      await holder.ready;
+      setTimeout(() => holder.release(), 3_000);
+      await writeBatch(db, 1, range, async (write) => {
+        for (let n = range.from; n <= range.to; n++) await write(atBlock(n));
+      });
+      await expect(holder.done).rejects.toThrow('rolled back on purpose');
+      const stored = await sql<{ logs: number; transactions: number }>`
+        select (select count(*)::int from logs where chain_id = 1 and block_number between ${range.from} and ${range.to}) as logs,
+               (select count(*)::int from transactions where chain_id = 1 and block_number between ${range.from} and ${range.to}) as transactions`.execute(database.db);
+      expect(stored.rows).toEqual([{ logs: 10 * 291, transactions: 10 * 94 }]);
     } finally {
       await db.destroy();
     }

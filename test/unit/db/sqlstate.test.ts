@@ -28,6 +28,7 @@ describe('src/db/sqlstate.ts', () => {
     ['ETIMEDOUT', 'connect ETIMEDOUT', 'transient'],
     [undefined, 'Connection terminated unexpectedly', 'transient'],
     [undefined, 'timeout exceeded when trying to connect', 'transient'],
+    [undefined, 'Query read timeout', 'transient'],
     ['42P01', 'relation "blocks" does not exist', 'unchanged'],
     ['42601', 'syntax error at or near "selec"', 'unchanged'],
     ['22003', 'numeric field overflow', 'unchanged'],
