@@ -40,7 +40,9 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * resolves when its rows are encoded and handed over, or, when more than PENDING_LIMIT_BYTES (4 MiB)
  * of transaction rows wait for the socket, once they no longer do (backpressure: a write waits for
  * Postgres, not for each COPY). The transaction commits after `produce` resolved and every write landed; if `produce` or a write fails it rolls
- * back, so a retry, a concurrent duplicate attempt or a rewrite after a reorg leaves exactly one
+ * back (writes still queued are refused at once; a statement that waits, e.g. on another
+ * transaction's lock, is cancelled after ABORT_GRACE_MS, and the connection dropped if it then
+ * still does not answer), so a retry, a concurrent duplicate attempt or a rewrite after a reorg leaves exactly one
  * copy, and a crash never leaves half a batch. The connection is taken before `produce` starts and
  * held until the end (take it before any shared limiter, never while holding one).
  * Columns are the keys of each table's first row (every row of a table has the same keys).
