@@ -1,7 +1,8 @@
+import net from 'node:net';
 import { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import type { BlockRange } from '../domain/block-range.js';
 import { DbTransientError, RpcBadResponseError } from '../errors.js';
@@ -149,8 +150,10 @@ export async function writeBatch<T>(
       await queue;
       await pending.settled();
     })();
+    let cancelled = false;
     if (client && !(await settlesWithin(quiet, ABORT_GRACE_MS))) {
-      cancelBackend(pool, client);
+      cancelBackend(client);
+      cancelled = true;
       if (!(await settlesWithin(quiet, ABORT_GRACE_MS))) {
         broken = new Error(`chain ${chainId} blocks ${range.from}–${range.to}: the connection did not answer a cancel request`);
         (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
@@ -162,6 +165,8 @@ export async function writeBatch<T>(
         broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr)); // the connection is gone: drop it
       });
     }
+    // A cancel request may still be on its way: the connection is not reused (it would cancel the next statement).
+    if (cancelled && !broken) broken = new Error(`chain ${chainId} blocks ${range.from}–${range.to}: a cancel request was sent on this connection`);
     if (broken) (client as unknown as { connection: { stream: { destroy(): void } } } | undefined)?.connection.stream.destroy(); // nothing may read the chunks after releaseAll
     if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
       throw new DbTransientError(
@@ -254,18 +259,30 @@ function batchQuery(text: string, values?: unknown[]): pg.QueryConfig {
 }
 
 /**
- * Asks Postgres to cancel what `client`'s backend runs now (the protocol's CancelRequest on a
- * connection of its own, as `pg_cancel_backend` does): a COPY waiting on another transaction's
- * lock while the batch failed stops with 57014, and the bytes still queued in the socket are read
- * and dropped. Failures to connect are ignored (the caller then drops the connection).
+ * Asks Postgres to cancel what `client`'s backend runs now: the protocol's CancelRequest (16
+ * bytes: length, code 80877102, the backend's process id and secret key; PostgreSQL frontend/backend
+ * protocol 3.0, "Canceling Requests in Progress") on a connection of its own, as
+ * `pg_cancel_backend` would. A COPY waiting on another transaction's lock while the batch failed
+ * stops with 57014, and the bytes still queued in the socket are read and dropped. Sent in
+ * plaintext (Postgres takes cancel requests without TLS); failures are ignored, and the socket is
+ * destroyed after ABORT_GRACE_MS whatever happens (it never keeps the process alive). The caller
+ * must not reuse `client`: a request that arrives late would cancel its next statement.
  */
-function cancelBackend(pool: pg.Pool, client: pg.PoolClient): void {
-  const canceller = new pg.Client((pool as unknown as { options: pg.ClientConfig }).options) as unknown as {
-    connection: { on(event: 'error', listener: () => void): void };
-    cancel(client: unknown, query: unknown): void;
-  };
-  canceller.connection.on('error', () => undefined);
-  canceller.cancel(client, (client as unknown as { activeQuery?: unknown }).activeQuery);
+function cancelBackend(client: pg.PoolClient): void {
+  const { host, port, processID, secretKey } = client as unknown as { host: string; port: number; processID: number | null; secretKey: number | null };
+  if (processID === null || secretKey === null) return;
+  const request = Buffer.alloc(16);
+  request.writeInt32BE(16, 0);
+  request.writeInt32BE(80877102, 4);
+  request.writeInt32BE(processID, 8);
+  request.writeInt32BE(secretKey, 12);
+  const socket = host.startsWith('/') ? net.connect(`${host}/.s.PGSQL.${port}`) : net.connect(port, host);
+  const timer = setTimeout(() => socket.destroy(), ABORT_GRACE_MS);
+  timer.unref();
+  socket.unref();
+  socket.on('error', () => undefined);
+  socket.on('close', () => clearTimeout(timer));
+  socket.on('connect', () => socket.end(request));
 }
 
 /** Resolves to whether `promise` settled within `ms`. */

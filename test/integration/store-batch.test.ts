@@ -415,31 +415,45 @@ describe('storeBatch() with hex bytea values', () => {
     }
   });
 
-  it('writeBatch: a batch that fails while its COPY waits on another transaction\'s lock cancels that COPY and rolls back, without waiting for the lock (each release once, the pool usable)', async () => {
+  it('writeBatch: a batch that fails while its COPY waits on another transaction\'s lock cancels that COPY and rolls back, without waiting for the lock (each release once; its connection not reused, the pool usable)', async () => {
     const range = { from: 22_000, to: 22_079 };
     await ensurePartitions(database.db, 1, range);
     const before = await counts();
     const holder = holdKeys('transactions', rowsWithBuffers(atBlock(range.from).transactions.slice(0, 1)));
     const released: number[] = [];
     let holding = true;
-    const failure = writeBatch(database.db, 1, range, async (_write, { types, writeEncoded }) => {
-      await holder.ready;
-      for (let n = range.from; n <= range.to; n++) {
-        const encoded = encodeRows(atBlock(n), types);
-        encoded.release = () => { released.push(n); };
-        writeEncoded(encoded).catch(() => undefined); // the writes wait on the socket behind the held lock
-      }
-      await new Promise((r) => setTimeout(r, 500));
-      throw new Error('the activity was cancelled');
-    });
-    const outcome = await failure.then(() => 'committed', (err: Error) => `${err.message} (holder still holding: ${holding})`);
-    holding = false;
-    holder.release();
-    await expect(holder.done).rejects.toThrow('rolled back on purpose');
-    expect(outcome).toBe('the activity was cancelled (holder still holding: true)'); // before the fix it waited for the holder, for ever
-    expect(released.sort((a, b) => a - b)).toEqual(Array.from({ length: 80 }, (_, i) => range.from + i));
-    expect(await counts()).toEqual(before);
-    await storeBatch(database.db, 1, { from: range.from, to: range.from }, atBlock(range.from)); // the pool still works
+    const single = connectDatabase(database.url, { maxConnections: 1 }); // the next query gets the batch's connection, were it reused
+    try {
+      let copyPid: number | undefined;
+      const failure = writeBatch(single, 1, range, async (_write, { types, writeEncoded }) => {
+        await holder.ready;
+        for (let n = range.from; n <= range.to; n++) {
+          const encoded = encodeRows(atBlock(n), types);
+          encoded.release = () => { released.push(n); };
+          writeEncoded(encoded).catch(() => undefined); // the writes wait on the socket behind the held lock
+        }
+        await waitFor('the COPY to wait on the lock', async () => {
+          const { rows: waiting } = await sql<{ pid: number }>`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'copy transactions%'`.execute(database.db);
+          copyPid = waiting[0]?.pid;
+          return copyPid !== undefined;
+        }, { timeoutMs: 10_000, intervalMs: 20 });
+        throw new Error('the activity was cancelled');
+      });
+      const outcome = await failure.then(() => 'committed', (err: Error) => `${err.message} (holder still holding: ${holding})`);
+      holding = false;
+      holder.release();
+      await expect(holder.done).rejects.toThrow('rolled back on purpose');
+      expect(outcome).toBe('the activity was cancelled (holder still holding: true)'); // before the fix it waited for the holder, for ever
+      expect(released.sort((a, b) => a - b)).toEqual(Array.from({ length: 80 }, (_, i) => range.from + i));
+      expect(await counts()).toEqual(before);
+      // A cancel request was sent for that backend: its connection is not reused (a late request would cancel the next statement).
+      const { rows: next } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(single);
+      expect(typeof copyPid).toBe('number');
+      expect(next[0]!.pid).not.toBe(copyPid);
+      await storeBatch(single, 1, { from: range.from, to: range.from }, atBlock(range.from)); // the pool still works
+    } finally {
+      await single.destroy();
+    }
     const stored = await sql<{ n: number }>`select count(*)::int as n from transactions where chain_id = 1 and block_number = ${range.from}`.execute(database.db);
     expect(stored.rows).toEqual([{ n: 94 }]);
   });
