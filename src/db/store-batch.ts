@@ -156,7 +156,7 @@ export async function writeBatch<T>(
       cancelled = true;
       if (!(await settlesWithin(quiet, ABORT_GRACE_MS))) {
         broken = new Error(`chain ${chainId} blocks ${range.from}–${range.to}: the connection did not answer a cancel request`);
-        (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+        destroySocket(client);
       }
     }
     await quiet;
@@ -167,7 +167,7 @@ export async function writeBatch<T>(
     }
     // A cancel request may still be on its way: the connection is not reused (it would cancel the next statement).
     if (cancelled && !broken) broken = new Error(`chain ${chainId} blocks ${range.from}–${range.to}: a cancel request was sent on this connection`);
-    if (broken) (client as unknown as { connection: { stream: { destroy(): void } } } | undefined)?.connection.stream.destroy(); // nothing may read the chunks after releaseAll
+    if (broken && client) destroySocket(client); // nothing may read the chunks after releaseAll
     if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
       throw new DbTransientError(
         `chain ${chainId} blocks ${range.from}–${range.to}: another writer stored these blocks at the same time; the retry replaces them`,
@@ -252,6 +252,22 @@ type OpenCopy = { columns: string[]; copy: StreamedCopy; ended: Promise<void>; f
  * its range's fetching, or its held rows' writing; the activity's timeouts bound them.
  */
 const NO_READ_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** `COPY <table> (<columns>) FROM STDIN` in COPY's binary or text format. */
+function copyStatement(table: string, columns: readonly string[], format: 'binary' | 'text'): string {
+  const list = columns.map((c) => `"${c}"`).join(', ');
+  return `copy ${table} (${list}) from stdin${format === 'binary' ? ' with (format binary)' : ''}`;
+}
+
+/** A pg-copy-streams COPY FROM STDIN of `statement`, as a query of a batch (without pg's read timeout). */
+function copyInto(statement: string): CopyStreamQuery {
+  return Object.assign(copyFrom(statement), { query_timeout: NO_READ_TIMEOUT_MS });
+}
+
+/** Closes `client`'s socket at once (no Terminate after what is queued): nothing it queued is read any more. */
+function destroySocket(client: pg.PoolClient): void {
+  (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+}
 
 /** `text` (and `values`) as a query of a batch: without pg's read timeout ({@link NO_READ_TIMEOUT_MS}). */
 function batchQuery(text: string, values?: unknown[]): pg.QueryConfig {
@@ -361,7 +377,7 @@ class PendingCopies {
     this.check();
     if (this.open && !sameColumns(this.open.columns, columns)) await this.endStream();
     const open = this.open ?? this.startStream(client, table, columns);
-    if (release) this.outstanding.add(release);
+    if (release) this.own(release);
     this.unsent += chunk.length;
     open.copy.send(chunk, () => {
       this.unsent -= chunk.length;
@@ -389,8 +405,7 @@ class PendingCopies {
   }
 
   private startStream(client: pg.PoolClient, table: string, columns: string[]): OpenCopy {
-    const list = columns.map((c) => `"${c}"`).join(', ');
-    const copy = new StreamedCopy(`copy ${table} (${list}) from stdin with (format binary)`);
+    const copy = new StreamedCopy(copyStatement(table, columns, 'binary'));
     const open: OpenCopy = { columns, copy, ended: finished(copy), failed: false };
     open.ended.catch((error: unknown) => {
       open.failed = true;
@@ -466,11 +481,7 @@ async function copyTables(client: pg.PoolClient, tables: ReadonlyMap<string, Hel
   for (const table of BATCH_TABLES) {
     const held = tables.get(table);
     if (!held) continue;
-    const list = held.columns.map((c) => `"${c}"`).join(', ');
-    await pipeline(
-      Readable.from(copyBinaryStream(held.chunks())),
-      client.query(Object.assign(copyFrom(`copy ${table} (${list}) from stdin with (format binary)`), { query_timeout: NO_READ_TIMEOUT_MS })),
-    );
+    await pipeline(Readable.from(copyBinaryStream(held.chunks())), client.query(copyInto(copyStatement(table, held.columns, 'binary'))));
   }
 }
 
@@ -498,8 +509,7 @@ async function encodeRows(client: pg.PoolClient, pool: pg.Pool, pending: Pending
       }
     } else {
       await pending.write(client);
-      const list = columns.map((c) => `"${c}"`).join(', ');
-      await pipeline(Readable.from(copyText(rows, columns, types)), client.query(Object.assign(copyFrom(`copy ${table} (${list}) from stdin`), { query_timeout: NO_READ_TIMEOUT_MS })));
+      await pipeline(Readable.from(copyText(rows, columns, types)), client.query(copyInto(copyStatement(table, columns, 'text'))));
     }
   } catch (err) {
     if (err instanceof CopyValueError && err.nodeData) throw new RpcBadResponseError(`${table}: ${err.message}`, { cause: err });
