@@ -12,7 +12,10 @@ import type { RpcOutcome, RpcRequest } from './types.js';
 const MAX_IN_FLIGHT_REQUESTS = 16;
 /** Starting in-flight budget of an endpoint. */
 const INITIAL_IN_FLIGHT_REQUESTS = 8;
-/** Successes in a row before an endpoint's in-flight budget grows by one. */
+/**
+ * Successes in a row before an endpoint's in-flight budget grows by one, once its slow start
+ * ended (before that, each success grows it by one: see `onSuccess`).
+ */
 const SUCCESSES_PER_BUDGET_STEP = 20;
 /** Consecutive failures that open an endpoint's circuit breaker. */
 const BREAKER_FAILURES = 5;
@@ -78,8 +81,9 @@ export type Accept<T> = (outcomes: RpcOutcome[], label: string, bodyBytes: numbe
  * The pool of JSON-RPC endpoints. Each request goes to the usable endpoint with the best
  * latency-and-load score (with a little exploration); a request that fails moves to the next
  * endpoint at once, so one call fails only when every endpoint failed it, and then Temporal's
- * activity retry is the outer layer. Each endpoint has an adaptive in-flight budget (halved on a
- * rate limit, grown on success), a circuit breaker (cockatiel: opens after 5 failures in a row,
+ * activity retry is the outer layer. Each endpoint has an adaptive in-flight budget (8 requests at
+ * first; in its slow start, as in TCP's, one more per answer until its first failure or 16; then
+ * one more per 20 answers in a row; halved on a rate limit), a circuit breaker (cockatiel: opens after 5 failures in a row,
  * half-open probe after 5 s), a rate-limit bench honouring Retry-After, a batch size that halves
  * on HTTP 413, and remembers methods it does not support.
  * Invariant: no URL is ever part of a message or log line; endpoints appear as `host#n`, and
@@ -118,6 +122,8 @@ type PoolEndpoint = EndpointTarget & {
   openedAtMs: number;
   inFlight: number;
   budget: number;
+  /** True until the endpoint's first failure of any kind: each success grows `budget` by one (TCP's slow start, RFC 5681). */
+  slowStart: boolean;
   successesInRow: number;
   latencyMs: number;
   benchedUntilMs: number;
@@ -229,7 +235,10 @@ export function createRpcPool(deps: {
           throw toRpcError('rate-limit', `${first.error.message} (code ${first.error.code})`, endpoint.label);
         }
         // Some calls rate-limited, others answered: a per-batch quota. Send smaller batches; the caller asks those calls again.
-        if (limited.length > 0) endpoint.maxBatchCalls = Math.max(1, Math.min(endpoint.maxBatchCalls, Math.floor(requests.length / 2)));
+        if (limited.length > 0) {
+          endpoint.maxBatchCalls = Math.max(1, Math.min(endpoint.maxBatchCalls, Math.floor(requests.length / 2)));
+          endpoint.slowStart = false;
+        }
         return sent;
       });
       rememberUnsupported(endpoint, requests, outcomes);
@@ -329,7 +338,7 @@ function createEndpoint(url: string, label: string, log: Logger, batchCallsCap: 
     { halfOpenAfter: BREAKER_HALF_OPEN_AFTER_MS, breaker: new ConsecutiveBreaker(BREAKER_FAILURES) },
   );
   const endpoint: PoolEndpoint = {
-    url, label, redact: createRedactor([url], [label]), breaker, openedAtMs: 0, inFlight: 0, budget: INITIAL_IN_FLIGHT_REQUESTS, successesInRow: 0, latencyMs: 100,
+    url, label, redact: createRedactor([url], [label]), breaker, openedAtMs: 0, inFlight: 0, budget: INITIAL_IN_FLIGHT_REQUESTS, slowStart: true, successesInRow: 0, latencyMs: 100,
     benchedUntilMs: 0, rateLimitsInRow: 0, maxBatchCalls: batchCallsCap, batchCallsCap, slices: pLimit(SLICES_IN_FLIGHT), unsupported: new Set(), requests: 0, errors: {},
     excluded: false, downSinceMs: 0, chainCheckedAfterOutage: false, chainCheckRunning: false, nextChainCheckMs: 0,
   };
@@ -438,6 +447,10 @@ function onSuccess(e: PoolEndpoint, latencyMs: number, log: Logger): void {
   if (e.rateLimitsInRow > 0) log.info({ endpoint: e.label, inFlightBudget: e.budget }, 'endpoint-recovered');
   e.rateLimitsInRow = 0;
   e.successesInRow += 1;
+  // Slow start: a fresh endpoint reaches the most requests in flight within one round trip (8 → 16
+  // after 8 answers), where one step per 20 answers took 160 (about 1 s of a mainnet backfill
+  // with a 100 ms round trip fetching less than the writers could take).
+  if (e.slowStart) e.budget = Math.min(MAX_IN_FLIGHT_REQUESTS, e.budget + 1);
   if (e.successesInRow % SUCCESSES_PER_BUDGET_STEP === 0) {
     e.budget = Math.min(MAX_IN_FLIGHT_REQUESTS, e.budget + 1);
     if (e.maxBatchCalls < e.batchCallsCap) e.maxBatchCalls = Math.min(e.batchCallsCap, e.maxBatchCalls * 2);
@@ -446,6 +459,7 @@ function onSuccess(e: PoolEndpoint, latencyMs: number, log: Logger): void {
 
 function onFailure(e: PoolEndpoint, err: unknown, log: Logger, elapsedMs: number): void {
   e.successesInRow = 0;
+  e.slowStart = false;
   // A failure counts as a slow answer, so a failing endpoint drops down the ranking.
   e.latencyMs = e.latencyMs * (1 - LATENCY_EWMA_WEIGHT) + Math.max(elapsedMs, FAILURE_LATENCY_PENALTY_MS) * LATENCY_EWMA_WEIGHT;
   const kind = err instanceof RpcTransientError && err.rateLimited ? 'rate-limit' : err instanceof Error ? err.name : 'unknown';
