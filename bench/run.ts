@@ -120,6 +120,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       const phase = await measure(options.blocks, expected, async () => {
         const run = await runDirectProcess({
           url: `${server.url}/d`, databaseUrl: database.url, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, batchRows: cfg.batchRows, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs, fetchBufferBytes: cfg.fetchBufferBytes,
+          startBlock: cfg.startBlock, finality: cfg.finality, confirmationDepth: cfg.confirmationDepth,
           decodeThreads: cfg.decodeThreads,
           nodeArgs: options.workerNodeArgs ?? [],
         });

@@ -1,8 +1,13 @@
 /**
  * Phase (d), the product's range activity without Temporal: `runIndexRange` (fetch, validate,
  * write in one transaction) called through the sync's own sliding window (`runWindow`: the same
- * batch sizes, adaptive or not, the same number of batches in flight), so (d − c) / d is what
- * Temporal costs. The bench runs it in a child process with the worker's malloc settings
+ * batch sizes, adaptive or not, the same number of batches in flight, the same window options as
+ * the workflow's new runs: next batches started before the cursor is saved, the last batches
+ * shrunk), after the same first steps as the sync (the stored cursor read, the head read with
+ * its round trip, the target from the finality setting) and with the cursor saved at each move,
+ * each by the function its activity calls, so (d − c) / d is what Temporal costs. (Until session
+ * 24 it began at block 0 without reading the cursor or the head, never saved the cursor and kept
+ * full-size last batches: (d − c) / d counted those as Temporal's.) The bench runs it in a child process with the worker's malloc settings
  * ({@link runDirectProcess}), so (c) and (d) differ by Temporal (and by tsx against the compiled
  * build): in the bench process, with glibc's own settings, it paid about 1 ms less CPU per mainnet
  * block for its large buffers.
@@ -13,6 +18,9 @@ import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import { connectDatabase } from '../../src/db/connect.js';
 import { runIndexRange } from '../../src/activities/index-range.js';
+import { readCursor, saveCursor } from '../../src/db/cursor-store.js';
+import { syncTarget, type Finality } from '../../src/domain/finality.js';
+import { fetchChainHead } from '../../src/rpc/chain-head.js';
 import { workerFetchSlots } from '../../src/activities/index.js';
 import { createDecodePool } from '../../src/decode/pool.js';
 import type { Database } from '../../src/db/index.js';
@@ -33,30 +41,41 @@ const EXIT_GRACE_MS = 30_000;
 /** What phase (d) needs besides the database: the chain server's URL and the product's config. */
 export type DirectOptions = {
   url: string; chainId: number; blocks: number; batchSize: number; batchRows: number; concurrency: number; rpcTimeoutMs: number; fetchBufferBytes: number;
+  /** As the config's `startBlock`, `finality` and `confirmationDepth` (START_BLOCK, FINALITY, CONFIRMATION_DEPTH): where the sync starts and what it may store. */
+  startBlock: number; finality: Finality; confirmationDepth: number;
   /** As the config's `decodeThreads` (DECODE_THREADS): 0 none, null the default. */
   decodeThreads: number | null;
 };
 
 /**
- * Indexes blocks `0..blocks−1` from `url`; returns the wall time in seconds.
- * @throws Error when the window does not end `done` (a seam that does not link) or a batch fails.
+ * Indexes blocks `0..blocks−1` from `url` as the sync's first pass does (chainSync in
+ * src/workflows/sync-chain.ts: read the cursor, read the head, run the window to the target,
+ * saving the cursor as it moves), without Temporal; returns the wall time in seconds.
+ * @throws Error when the target is not block `blocks − 1`, when the window does not end `done` (a
+ *   seam that does not link) or a batch fails.
  */
 export async function runDirect(options: DirectOptions & { db: Kysely<Database> }): Promise<number> {
   const log = createLogger({ level: 'warn', pretty: false });
   const pool = createRpcPool({ urls: [options.url], timeoutMs: options.rpcTimeoutMs, log });
   const fetchSlots = workerFetchSlots(options.fetchBufferBytes); // as createActivities shares it over a worker's ranges
   const decodePool = options.decodeThreads === 0 ? undefined : createDecodePool(options.decodeThreads ?? undefined); // as the worker makes it
+  const { db, chainId } = options;
   const startedAt = performance.now();
   try {
+    const cursor = (await readCursor(db, chainId)) ?? { blockNumber: options.startBlock - 1, blockHash: null };
+    const { target } = syncTarget(await fetchChainHead(pool), options.finality, options.confirmationDepth);
+    if (target !== options.blocks - 1) throw new Error(`phase d: the chain's target is block ${target}, not ${options.blocks - 1}`);
     const outcome = await runWindow({
-      cursor: { blockNumber: -1, blockHash: null },
-      to: options.blocks - 1,
+      cursor,
+      to: target,
       batchSize: options.batchSize,
       batchRows: options.batchRows,
       concurrency: options.concurrency,
-      index: (range) => runIndexRange({ db: options.db, pool, chainId: options.chainId, log, fetchSlots, decodePool }, { chainId: options.chainId, ...range }),
+      index: (range) => runIndexRange({ db, pool, chainId, log, fetchSlots, decodePool }, { chainId, ...range }),
       shouldStop: () => false,
-      onAdvance: async () => undefined,
+      onAdvance: (next) => saveCursor(db, chainId, next),
+      refillFirst: () => true,
+      guidedTail: () => true,
     });
     if (outcome.kind !== 'done') throw new Error(`phase d ended ${outcome.kind} at cursor ${outcome.cursor.blockNumber}`);
   } finally {
