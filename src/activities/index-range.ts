@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import { isValidRange, rangeSize, type StoredBatch } from '../domain/index.js';
 import { toBatchRows, writeBatch, type Database, type EncodedRows } from '../db/index.js';
+import { heldBudget, type HeldBudget } from '../db/held-rows.js';
 import type { DecodePool } from '../decode/pool.js';
 import { InvalidInputError, StoredChainLinkError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -30,7 +31,9 @@ export type IndexRangeSummary = StoredBatch & { rootsNotVerifiable?: number };
  * is the worker's limit on JSON-RPC batches in flight (and not yet encoded for COPY) across all ranges it
  * runs (`workerFetchSlots`): it bounds the worker's memory. `decodePool`, when given, parses,
  * validates, converts and encodes the answers in its threads (src/decode/; not with `verifyRoots`,
- * whose checks need the parsed blocks). Heartbeats on a timer and passes the activity's
+ * whose checks need the parsed blocks). `heldBudget` (default: the process's, `heldBudget` in
+ * db/held-rows.ts) bounds the rows the worker's ranges hold until their ends: past it, a range
+ * that is not its chain's earliest here waits before each JSON-RPC batch. Heartbeats on a timer and passes the activity's
  * cancellation to fetch. Idempotent. With `verifyRoots` each block's header roots are recomputed
  * before an endpoint's answer is taken (`verifyRoots` in rpc/verify-roots.ts): a mismatch refuses
  * that answer; blocks whose roots cannot be recomputed are stored, counted in `rootsNotVerifiable`
@@ -41,7 +44,7 @@ export type IndexRangeSummary = StoredBatch & { rootsNotVerifiable?: number };
  *   RpcBadResponseError, DbTransientError, StoredChainLinkError (retried by Temporal).
  */
 export async function runIndexRange(
-  deps: { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchSlots?: FetchSlots; decodePool?: DecodePool },
+  deps: { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchSlots?: FetchSlots; decodePool?: DecodePool; heldBudget?: HeldBudget },
   input: IndexRangeInput,
   context?: { heartbeat(details: unknown): void; cancellationSignal?: AbortSignal },
 ): Promise<IndexRangeSummary> {
@@ -59,12 +62,16 @@ export async function runIndexRange(
   const verdicts = new Map<number, RootsVerdict>();
   let links: BlockLink[];
   let decoder: BodyDecoder | undefined;
+  // The worker's budget of held rows: past it, this range fetches more only once it is the
+  // chain's earliest range here, or once other ranges wrote theirs (src/db/held-rows.ts).
+  const held = (deps.heldBudget ?? heldBudget).enter(input.chainId, range.from);
   try {
     links = await writeBatch(deps.db, input.chainId, range, async (write, { types, writeEncoded, storedLinks }) => {
       const fetched = await streamBlocks(deps.pool, range, {
         signal: context?.cancellationSignal,
         slots: deps.fetchSlots,
         decoder: (decoder = deps.decodePool?.forRange(input.chainId, types)),
+        beforeBatch: held.admit,
         onProgress: (fetchedBlocks) => {
           stage = { fetchedBlocks, writtenBlocks: counts.blocks };
         },
@@ -106,6 +113,7 @@ export async function runIndexRange(
     clearInterval(timer);
     // The transaction ended: no COPY reads this range's answers any more, written, refused or dropped.
     decoder?.end?.();
+    held.leave();
   }
   const first = links[0]!;
   const last = links[links.length - 1]!;
