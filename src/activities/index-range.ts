@@ -32,8 +32,8 @@ export type IndexRangeSummary = StoredBatch & { rootsNotVerifiable?: number };
  * runs (`workerFetchSlots`): it bounds the worker's memory. `decodePool`, when given, parses,
  * validates, converts and encodes the answers in its threads (src/decode/; not with `verifyRoots`,
  * whose checks need the parsed blocks). `heldBudget` (default: the process's, `heldBudget` in
- * db/held-rows.ts) bounds the rows the worker's ranges hold until their ends: past it, a range
- * that is not its chain's earliest here waits before each JSON-RPC batch. Heartbeats on a timer and passes the activity's
+ * db/held-rows.ts) bounds, loosely, the rows the worker's ranges hold until their ends: past it, the
+ * range waits before it starts (heartbeating) until other ranges wrote theirs. Heartbeats on a timer and passes the activity's
  * cancellation to fetch. Idempotent. With `verifyRoots` each block's header roots are recomputed
  * before an endpoint's answer is taken (`verifyRoots` in rpc/verify-roots.ts): a mismatch refuses
  * that answer; blocks whose roots cannot be recomputed are stored, counted in `rootsNotVerifiable`
@@ -62,16 +62,16 @@ export async function runIndexRange(
   const verdicts = new Map<number, RootsVerdict>();
   let links: BlockLink[];
   let decoder: BodyDecoder | undefined;
-  // The worker's budget of held rows: past it, this range fetches more only once it is the
-  // chain's earliest range here, or once other ranges wrote theirs (src/db/held-rows.ts).
-  const held = (deps.heldBudget ?? heldBudget).enter(input.chainId, range.from);
+  let endTurn: () => void = () => {};
   try {
+    // The worker's budget of held rows: past it, this range starts once other ranges wrote theirs
+    // (src/db/held-rows.ts); it holds nothing while it waits.
+    endTurn = await (deps.heldBudget ?? heldBudget).start(context?.cancellationSignal);
     links = await writeBatch(deps.db, input.chainId, range, async (write, { types, writeEncoded, storedLinks }) => {
       const fetched = await streamBlocks(deps.pool, range, {
         signal: context?.cancellationSignal,
         slots: deps.fetchSlots,
         decoder: (decoder = deps.decodePool?.forRange(input.chainId, types)),
-        beforeBatch: held.admit,
         onProgress: (fetchedBlocks) => {
           stage = { fetchedBlocks, writtenBlocks: counts.blocks };
         },
@@ -112,8 +112,8 @@ export async function runIndexRange(
   } finally {
     clearInterval(timer);
     // The transaction ended: no COPY reads this range's answers any more, written, refused or dropped.
+    endTurn();
     decoder?.end?.();
-    held.leave();
   }
   const first = links[0]!;
   const last = links[links.length - 1]!;

@@ -57,85 +57,88 @@ export class SlabPool {
 export const heldSlabs = new SlabPool();
 
 /**
- * Bytes of held rows (slabs in use, over every range of a process) above which a range that is not
- * its chain's earliest waits before it fetches more ({@link HeldBudget}). A range of about 110
- * Ethereum mainnet blocks holds about 11 MB by its end.
+ * Bytes of held rows (slabs in use, over every range of a process) from which a range waits before
+ * it starts ({@link HeldBudget}). A range of about 110 Ethereum mainnet blocks holds about 11 MB by
+ * its end.
  */
 export const HELD_BUDGET_BYTES = 48 * 2 ** 20;
 
-/** A range's place in a {@link HeldBudget}. */
-export type HeldTicket = {
-  /** Resolves at once while the pool holds less than the budget or this range is its chain's earliest open one; otherwise when that becomes true (or the ticket is returned). */
-  admit(): Promise<void>;
-  /** Leaves the budget (the range ended, its rows written or dropped); wakes whoever waits. Idempotent. */
-  leave(): void;
-};
-
 /**
- * Bounds the rows the ranges of a process hold until their ends (the slabs of `pool`): each range
- * asks `admit()` before it fetches more blocks, and waits while `budgetBytes` or more are held,
- * unless it is the earliest open range of its chain (the lowest first block among the ranges that
- * entered and have not left). That one always goes on, so it ends, writes its rows and frees them,
- * and the next one becomes the earliest: fetching waits for Postgres instead of the worker's
- * memory growing with every range in progress. Pure bookkeeping (no I/O).
+ * Bounds, loosely, the rows the ranges of a process hold until their ends (the slabs of `pool`): a
+ * range asks {@link start} before it takes a connection or fetches anything, and waits while
+ * `budgetBytes` or more are held and another range runs; a range that started never waits. So
+ * fetching waits for Postgres instead of the worker's memory growing with every range in progress.
+ * A range that waits holds nothing (no connection, no lock, no rows), and the ranges that run never
+ * wait for it: the budget cannot stall a worker. It is loose: the ranges that run go on
+ * accumulating rows until their ends. Pure bookkeeping (no I/O).
  */
 export class HeldBudget {
-  /** Open ranges by chain: first block → how many ranges with that first block are open (an activity retried while its old attempt still runs here). */
-  private readonly open = new Map<number, Map<number, number>>();
-  private readonly waiting = new Set<{ chainId: number; from: number; wake: () => void }>();
+  private running = 0;
+  private readonly waiting = new Set<() => void>();
 
   constructor(
     private readonly pool: SlabPool = heldSlabs,
     readonly budgetBytes = HELD_BUDGET_BYTES,
   ) {
-    pool.onRelease(() => this.wakeAll());
+    pool.onRelease(() => this.wake());
   }
 
-  /** Enters range `from…` of chain `chainId`; the ticket must be left once the range ended. */
-  enter(chainId: number, from: number): HeldTicket {
-    const ranges = this.open.get(chainId) ?? new Map<number, number>();
-    this.open.set(chainId, ranges);
-    ranges.set(from, (ranges.get(from) ?? 0) + 1);
-    let left = false;
-    const mine = new Set<() => void>();
-    return {
-      admit: () => {
-        if (left || this.admits(chainId, from)) return Promise.resolve();
-        return new Promise<void>((resolve) => {
-          const waiter = { chainId, from, wake: () => { this.waiting.delete(waiter); mine.delete(waiter.wake); resolve(); } };
-          this.waiting.add(waiter);
-          mine.add(waiter.wake);
-        });
-      },
-      leave: () => {
-        if (left) return;
-        left = true;
-        for (const wake of [...mine]) wake();
-        const count = ranges.get(from) ?? 0;
-        if (count <= 1) ranges.delete(from);
-        else ranges.set(from, count - 1);
-        if (ranges.size === 0) this.open.delete(chainId);
-        this.wakeAll();
-      },
+  /**
+   * Resolves once the range may start: at once while less than `budgetBytes` are held or no other
+   * range runs (and no range waits); otherwise, first come first served, one at a time as rows are
+   * given back or the ranges running end. Its result ends the range's turn (call it once the range ended; idempotent).
+   * @throws the signal's reason when `signal` aborts while it waits.
+   */
+  start(signal?: AbortSignal): Promise<() => void> {
+    const admitted = (): (() => void) => {
+      this.running += 1;
+      let ended = false;
+      return () => {
+        if (ended) return;
+        ended = true;
+        this.running -= 1;
+        this.wake();
+      };
     };
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (this.waiting.size === 0 && this.admits()) return Promise.resolve(admitted());
+    return new Promise<() => void>((resolve, reject) => {
+      const onAbort = () => {
+        this.waiting.delete(go);
+        reject(abortReason(signal!));
+        this.wake();
+      };
+      const go = () => {
+        this.waiting.delete(go);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(admitted());
+      };
+      this.waiting.add(go);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
-  /** Ranges waiting now (for tests and logs). */
-  get waitingCount(): number {
-    return this.waiting.size;
+  /** Ranges waiting now, and running now (for tests and logs). */
+  get counts(): { waiting: number; running: number } {
+    return { waiting: this.waiting.size, running: this.running };
   }
 
-  private admits(chainId: number, from: number): boolean {
-    if (this.pool.inUseBytes < this.budgetBytes) return true;
-    const ranges = this.open.get(chainId);
-    if (!ranges) return true;
-    for (const other of ranges.keys()) if (other < from) return false;
-    return true;
+  private admits(): boolean {
+    return this.running === 0 || this.pool.inUseBytes < this.budgetBytes;
   }
 
-  private wakeAll(): void {
-    for (const waiter of [...this.waiting]) if (this.admits(waiter.chainId, waiter.from)) waiter.wake();
+  /**
+   * Starts the first waiting range if the budget admits it: one per call, since a range that just
+   * started holds nothing yet (every rows given back or range ended calls it again).
+   */
+  private wake(): void {
+    const first = this.waiting.values().next();
+    if (!first.done && this.admits()) first.value();
   }
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason;
 }
 
 /** The process's budget over {@link heldSlabs}. */

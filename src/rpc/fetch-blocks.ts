@@ -92,8 +92,6 @@ function linkOf(fetched: FetchedBlock): BlockLink {
  * With `decoder` (and no `check`, which needs the parsed blocks), answers are parsed, validated and
  * converted by it, and `onBundles` gets its DecodedBlocks for the blocks it could (a block and its
  * receipts in one HTTP answer, both answered), bundles for the others.
- * With `beforeBatch`, each JSON-RPC batch waits for it before it asks `slots` for its place (the
- * worker's budget of held rows, `HeldBudget`; a batch that waits holds no slot).
  * @returns the links of `range.from..range.to`, in block order.
  * @throws like fetchBlocks; whatever `onBundles` throws.
  */
@@ -106,7 +104,6 @@ export async function streamBlocks(
     check?: BundleCheck;
     slots?: FetchSlots;
     decoder?: BodyDecoder;
-    beforeBatch?: () => Promise<void>;
     onBundles: (bundles: FetchedBlock[]) => Promise<void> | void;
   },
 ): Promise<BlockLink[]> {
@@ -123,8 +120,7 @@ export async function streamBlocks(
   const failure = new Promise<never>((_, reject) => { fail = reject; });
   failure.catch(() => {}); // raced below; this only keeps it from being unhandled when nothing fails
   const queueBatch = () => {
-    const run = (task: (take: number) => Promise<void>) => (options.beforeBatch ? options.beforeBatch().then(() => slots.run(task, range.from)) : slots.run(task, range.from));
-    const batch = run(async (take) => {
+    const batch = slots.run(async (take) => {
       if (failed || next > range.to) return; // the range failed already: leave the slot to other ranges
       const chunk: number[] = [];
       for (; chunk.length < take && next <= range.to; next++) chunk.push(next);
@@ -141,7 +137,7 @@ export async function streamBlocks(
       }
       fetched += chunk.length;
       options.onProgress?.(fetched);
-    });
+    }, range.from);
     batch.catch(() => {}); // awaited below; this only keeps a later rejection from being unhandled
     batches.push(batch);
   };

@@ -1,8 +1,8 @@
 /**
  * HeldRows, SlabPool and HeldBudget (src/db/held-rows.ts): appended bytes come back whole and in
  * order across slab boundaries, slabs are reused after `free`, a pool keeps no more free slabs
- * than it may and counts the bytes in use, and past the budget only each chain's earliest open
- * range is admitted until rows are freed or ranges leave.
+ * than it may and counts the bytes in use, and past the budget a range starts only once rows are
+ * given back or the ranges running end, one at a time, first come first served.
  */
 import { describe, expect, it } from 'vitest';
 import { HeldBudget, HeldRows, SlabPool } from '../../../src/db/held-rows.js';
@@ -68,79 +68,62 @@ describe('HeldBudget', () => {
     expect(pool.inUseBytes).toBe(0);
   });
 
-  it('under the budget every range is admitted at once', async () => {
+  it('under the budget every range starts at once', async () => {
     const pool = new SlabPool(16, 64);
     const budget = new HeldBudget(pool, 64);
-    const first = budget.enter(1, 0);
-    const second = budget.enter(1, 100);
     new HeldRows(['a'], pool).append(bytes(48)); // 48 of 64 bytes held
-    expect(await settled(first.admit())).toBe(true);
-    expect(await settled(second.admit())).toBe(true);
+    expect(await settled(budget.start())).toBe(true);
+    expect(await settled(budget.start())).toBe(true);
+    expect(budget.counts).toEqual({ waiting: 0, running: 2 });
   });
 
-  it('at the budget a later range waits and the earliest goes on; freed rows wake the later one', async () => {
+  it('at the budget a range waits while another runs; freed rows let it start, first come first served', async () => {
     const pool = new SlabPool(16, 64);
     const budget = new HeldBudget(pool, 64);
-    const earliest = budget.enter(1, 0);
-    const later = budget.enter(1, 100);
+    const endFirst = await budget.start();
     const rows = new HeldRows(['a'], pool);
     rows.append(bytes(64)); // 64 of 64: at the budget
-    const waiting = later.admit();
-    expect(await settled(waiting)).toBe(false);
-    expect(budget.waitingCount).toBe(1);
-    expect(await settled(earliest.admit())).toBe(true);
-    rows.free();
-    expect(await settled(waiting)).toBe(true);
-    expect(budget.waitingCount).toBe(0);
+    const order: string[] = [];
+    const second = budget.start().then((end) => (order.push('second'), end));
+    const third = budget.start().then((end) => (order.push('third'), end));
+    expect(await settled(second)).toBe(false);
+    expect(budget.counts).toEqual({ waiting: 2, running: 1 });
+    rows.free(); // one give: one range starts (it holds nothing yet)
+    expect(await settled(second)).toBe(true);
+    expect(await settled(third)).toBe(false);
+    expect(budget.counts).toEqual({ waiting: 1, running: 2 });
+    endFirst(); // a range ended: the next one starts
+    expect(await settled(third)).toBe(true);
+    expect(order).toEqual(['second', 'third']);
+    expect(budget.counts).toEqual({ waiting: 0, running: 2 });
+    endFirst(); // idempotent
+    expect(budget.counts.running).toBe(2);
   });
 
-  it('when the earliest range leaves, the next one is the earliest and goes on, the budget still full', async () => {
+  it('when the last range running ends, a waiting one starts though the rows are still held (no stall)', async () => {
     const pool = new SlabPool(16, 64);
     const budget = new HeldBudget(pool, 32);
-    const first = budget.enter(1, 0);
-    const second = budget.enter(1, 100);
-    const third = budget.enter(1, 200);
-    new HeldRows(['a'], pool).append(bytes(32)); // held by someone else, never freed here
-    const secondWaits = second.admit();
-    const thirdWaits = third.admit();
-    expect(await settled(secondWaits)).toBe(false);
-    first.leave();
-    expect(await settled(secondWaits)).toBe(true);
-    expect(await settled(thirdWaits)).toBe(false);
-    second.leave();
-    expect(await settled(thirdWaits)).toBe(true);
-    expect(await settled(third.admit())).toBe(true);
+    const end = await budget.start();
+    new HeldRows(['a'], pool).append(bytes(32)); // held by something that never frees them
+    const waiting = budget.start();
+    expect(await settled(waiting)).toBe(false);
+    end();
+    expect(await settled(waiting)).toBe(true);
+    expect(budget.counts).toEqual({ waiting: 0, running: 1 });
   });
 
-  it('the earliest range is per chain; a range that leaves while it waits is let go; leaving twice changes nothing', async () => {
+  it('a range cancelled while it waits leaves the queue with the signal\'s reason; one cancelled before asking never waits', async () => {
     const pool = new SlabPool(16, 64);
     const budget = new HeldBudget(pool, 16);
-    const chain1 = budget.enter(1, 500);
-    const chain2Early = budget.enter(2, 0);
-    const chain2Late = budget.enter(2, 100);
+    await budget.start();
     new HeldRows(['a'], pool).append(bytes(16));
-    expect(await settled(chain1.admit())).toBe(true); // chain 1's only range, though chain 2's start lower
-    expect(await settled(chain2Early.admit())).toBe(true);
-    const late = chain2Late.admit();
-    expect(await settled(late)).toBe(false);
-    chain2Late.leave();
-    expect(await settled(late)).toBe(true);
-    expect(budget.waitingCount).toBe(0);
-    chain2Late.leave();
-    expect(await settled(chain2Late.admit())).toBe(true);
-  });
-
-  it('two attempts of the same range: the range stays open until both left', async () => {
-    const pool = new SlabPool(16, 64);
-    const budget = new HeldBudget(pool, 16);
-    const attempt1 = budget.enter(1, 0);
-    const attempt2 = budget.enter(1, 0);
-    const later = budget.enter(1, 100);
-    new HeldRows(['a'], pool).append(bytes(16));
-    const waits = later.admit();
-    attempt1.leave();
-    expect(await settled(waits)).toBe(false);
-    attempt2.leave();
-    expect(await settled(waits)).toBe(true);
+    const controller = new AbortController();
+    const waiting = budget.start(controller.signal);
+    expect(await settled(waiting.catch(() => undefined))).toBe(false);
+    controller.abort(new Error('activity cancelled'));
+    await expect(waiting).rejects.toThrow('activity cancelled');
+    expect(budget.counts).toEqual({ waiting: 0, running: 1 });
+    await expect(budget.start(AbortSignal.abort())).rejects.toThrow();
+    expect(budget.counts).toEqual({ waiting: 0, running: 1 });
   });
 });
