@@ -111,8 +111,8 @@ export async function runIndexRange(
     });
   } finally {
     clearInterval(timer);
-    // The transaction ended: no COPY reads this range's answers any more, written, refused or dropped.
     endTurn();
+    // The transaction ended: no COPY reads this range's answers any more, written, refused or dropped.
     decoder?.end?.();
   }
   const first = links[0]!;

@@ -8,6 +8,7 @@
  * second) is freed only when V8 next collects, which it does after about 64 MB of such memory:
  * the worker's resident set grew by that much (up to 402 MB in the bench, against 355–375 MB with
  * slabs). Slabs are taken while a range holds rows and given back once their COPY ended.
+ * {@link HeldBudget} makes ranges wait before they start while too many bytes of slabs are in use.
  */
 
 /** Bytes of one slab. */
@@ -41,10 +42,9 @@ export class SlabPool {
     for (const listener of this.released) listener();
   }
 
-  /** Calls `listener` after every {@link give}; returns what removes it. */
-  onRelease(listener: () => void): () => void {
+  /** Calls `listener` after every {@link give}. */
+  onRelease(listener: () => void): void {
     this.released.add(listener);
-    return () => this.released.delete(listener);
   }
 
   /** Bytes of free slabs kept now (for tests). */
@@ -100,12 +100,12 @@ export class HeldBudget {
         this.wake();
       };
     };
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.waiting.size === 0 && this.admits()) return Promise.resolve(admitted());
     return new Promise<() => void>((resolve, reject) => {
       const onAbort = () => {
         this.waiting.delete(go);
-        reject(abortReason(signal!));
+        reject(signal!.reason);
         this.wake();
       };
       const go = () => {
@@ -135,10 +135,6 @@ export class HeldBudget {
     const first = this.waiting.values().next();
     if (!first.done && this.admits()) first.value();
   }
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason;
 }
 
 /** The process's budget over {@link heldSlabs}. */

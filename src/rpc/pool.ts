@@ -122,7 +122,7 @@ type PoolEndpoint = EndpointTarget & {
   openedAtMs: number;
   inFlight: number;
   budget: number;
-  /** True until the endpoint's first failure of any kind: each success grows `budget` by one (TCP's slow start, RFC 5681). */
+  /** True until the endpoint's first failure of any kind or first answer with rate-limited calls: each success grows `budget` by one (TCP's slow start, RFC 5681). */
   slowStart: boolean;
   successesInRow: number;
   latencyMs: number;
