@@ -655,7 +655,8 @@ temporal_up() {
       --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
       --db-filename "$DATA_DIR/temporal/dev.sqlite" --log-level warn \
       --search-attribute ChainId=Int --search-attribute CursorBlockNumber=Int \
-      --dynamic-config-value frontend.enableCancelWorkerPollsOnShutdown=true
+      --dynamic-config-value frontend.enableCancelWorkerPollsOnShutdown=true \
+      --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal
   fi
   local t0
   t0=$(now_ms)
