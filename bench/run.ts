@@ -211,7 +211,7 @@ export function formatResult(r: BenchResult): string {
     const c = p?.cpuPerBlock;
     if (c) {
       const worker = p === r.phases.direct ? 'range activity (its process)' : 'worker';
-      lines.push(`${name.slice(0, 3)} CPU per block: ${worker} ${c.workerMs} ms (main thread ${c.workerMainMs ?? '–'} ms), postgres ${c.postgresMs} ms${c.autovacuumMs ? ` (+ its autovacuum workers ${c.autovacuumMs} ms)` : ''}, chain server ${p.serverCpuMs === null ? '–' : Math.round((p.serverCpuMs / p.blocks) * 10) / 10} ms, temporal server ${c.temporalMs ?? '–'} ms, whole machine ${c.machineMs} ms of the ${Math.round((r.machine.cpus * 1000 * p.seconds / p.blocks) * 10) / 10} ms its ${r.machine.cpus} cpus had (${c.stolenMs ?? '–'} ms stolen by the hypervisor)`);
+      lines.push(`${name.slice(0, 3)} CPU per block: ${worker} ${c.workerMs} ms (main thread ${c.workerMainMs ?? '–'} ms), postgres ${c.postgresMs} ms${c.autovacuumMs ? ` (+ its autovacuum workers ${c.autovacuumMs} ms)` : ''}, chain server ${p.serverCpuMs === null ? '–' : Math.round((p.serverCpuMs / p.blocks) * 100) / 100} ms, temporal server ${c.temporalMs ?? '–'} ms, whole machine ${c.machineMs} ms of the ${Math.round((r.machine.cpus * 1000 * p.seconds / p.blocks) * 10) / 10} ms its ${r.machine.cpus} cpus had (${c.stolenMs ?? '–'} ms stolen by the hypervisor)`);
     }
   }
   const shares = r.phases.productWithWorkers?.rangesByWorker;
