@@ -31,8 +31,11 @@ export async function readCursor(db: Kysely<Database>, chainId: number): Promise
  * record before it, which while eight ranges COPY is megabytes: 20–160 ms per save in the bench,
  * and the sync's workflow task, with the next range's activity in it, waited as long. Safe: the
  * ranges it moves over committed synchronously before it was called, and Postgres recovers a
- * prefix of its WAL, so a crash of Postgres or of the machine can only take back the last cursor
- * moves (those blocks are indexed again, idempotently), never leave the cursor past stored rows.
+ * prefix of its WAL, so a crash of Postgres or of the machine can only take back the cursor moves
+ * of about its last 600 ms (three `wal_writer_delay`s), never leave the cursor past stored rows.
+ * The running sync keeps its own cursor and saves past them at its next range; until then the
+ * stored cursor (`status` of a stopped sync, the cursor metric, `verify`/`archive`) is behind by
+ * those blocks, which stay stored (a sync started afresh indexes them again, idempotently).
  * A rollback moves the cursor back in its own synchronous transaction ({@link rollbackTo}).
  * @throws DbIntegrityError when that block is not stored with that hash (a bug: the workflow
  *   only moves the cursor over committed batches); DbTransientError when Postgres is unreachable.
