@@ -81,15 +81,14 @@ export async function runProduct(options: {
       finality: cfg.finality, pollIntervalMs: cfg.pollIntervalMs, maxRetries: cfg.maxRetries, gapCheckIntervalMs: cfg.gapCheckIntervalMs,
     };
     await database.connect();
+    // The stored cursor and when the sync saved it: `updated_at` is the saving statement's now(),
+    // on this machine's clock as Date.now() is.
+    let savedAtMs = Number.NaN;
     const savedCursor = async (): Promise<number> => {
-      const { rows } = await database.query<{ block_number: string }>('select block_number from cursors where chain_id = $1', [options.chainId]);
-      return rows.length === 0 ? -1 : Number(rows[0]!.block_number);
-    };
-    // When the sync saved its last cursor: `updated_at` is the saving statement's now(), on this
-    // machine's clock as Date.now() is.
-    const cursorSavedAtMs = async (): Promise<number> => {
-      const { rows } = await database.query<{ saved_ms: string }>('select extract(epoch from updated_at) * 1000 as saved_ms from cursors where chain_id = $1', [options.chainId]);
-      return Number(rows[0]!.saved_ms);
+      const { rows } = await database.query<{ block_number: string; saved_ms: string }>('select block_number, extract(epoch from updated_at) * 1000 as saved_ms from cursors where chain_id = $1', [options.chainId]);
+      if (rows.length === 0) return -1;
+      savedAtMs = Number(rows[0]!.saved_ms);
+      return Number(rows[0]!.block_number);
     };
     const cpuBefore = cpuSnapshot(workers.map((w) => w.pid));
     autovacuum = watchAutovacuum();
@@ -105,7 +104,6 @@ export async function runProduct(options: {
     // Timed to the moment the cursor was saved, not to when this poll saw it (up to
     // PROGRESS_POLL_MS and a query later), as phase (d) stops its clock when its window ends; the
     // poll's time if the clock stepped meanwhile.
-    const savedAtMs = await cursorSavedAtMs();
     const seconds = ((savedAtMs > startedAtMs && savedAtMs <= seenAtMs ? savedAtMs : seenAtMs) - startedAtMs) / 1000;
     const cpu = cpuPerBlock(cpuBefore, cpuSnapshot(workers.map((w) => w.pid)), options.blocks, autovacuum.stop());
     const workerPeakRssMb = Math.max(...workers.map((w) => peakRssMb(w.pid)));

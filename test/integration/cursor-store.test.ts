@@ -5,10 +5,8 @@
  * the server's synchronous commit for what runs on it next.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from 'kysely';
-import { connectDatabase, readCursor, saveCursor, storeBatch, toBatchRows } from '../../src/db/index.js';
-import type { Database } from '../../src/db/index.js';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { connectDatabase, readCursor, saveCursor, storeBatch, toBatchRows, type Database } from '../../src/db/index.js';
 import { DbIntegrityError } from '../../src/errors.js';
 import { RECORDED_BLOCKS, loadRecorded } from '../fixtures/recorded-blocks.js';
 import { createTestDatabase, type TestDatabase } from '../support/stack.js';
