@@ -6,10 +6,12 @@
  *   (d) direct    — the product's range activity (`runIndexRange`) called without Temporal.
  * Prints blocks/s, rows/s, RPC requests per block, worker peak RSS and the ratios c/a, c/b,
  * (d − c)/d (and c with N workers / c with 1 worker when `--workers` > 1); appends the JSON to
- * `bench/results/<timestamp>.json`. Needs Postgres (`scripts/stack up`; `DATABASE_URL`) and the
+ * `bench/results/<timestamp>.json`. `--rounds N` runs (a), (d) and (c) N times, interleaved, and
+ * reports each one's median run (the machine's speed drifts between phases). Needs Postgres (`scripts/stack up`; `DATABASE_URL`) and the
  * pinned Temporal CLI (`scripts/setup`); starts its own chain server and Temporal dev server.
  *
  * @example npm run bench -- --profile mainnet --blocks 1000 --latency-ms 100
+ * @example npm run bench -- --profile mainnet --blocks 3000 --latency-ms 100 --baseline-blocks 500 --rounds 3
  * @example npm run bench -- --profile light --blocks 3000 --latency-ms 300 --max-in-flight 4 --workers 2 --phases c
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +52,13 @@ export type BenchOptions = {
   /** Requests each worker's endpoint path serves at once (the per-worker request budget; 0 = no cap). */
   maxInFlight?: number;
   phases: string; baselineBlocks: number; outDir: string; env?: Record<string, string>;
+  /**
+   * Times phases (a), (d) and (c) with one worker each run, interleaved round by round (a, d, c,
+   * a, d, c, …; (b) and the run with `workers` go once, in the first round and after the last);
+   * the table, the CPU lines and the ratios take each phase's median run ({@link medianRun}).
+   * Default 1.
+   */
+  rounds?: number;
   /** Extra `node` flags for the worker processes, e.g. `--cpu-prof` (from `BENCH_WORKER_NODE_ARGS`). */
   workerNodeArgs?: string[];
 };
@@ -62,6 +71,8 @@ export type BenchResult = {
   generated: { blocks: number; transactionsPerBlock: number; logsPerBlock: number };
   phases: { ceiling: PhaseResult | null; baseline: PhaseResult | null; product: PhaseResult | null; productWithWorkers: PhaseResult | null; direct: PhaseResult | null };
   ratios: { productToCeiling: number | null; productToBaseline: number | null; temporalOverhead: number | null; scaleOut: number | null };
+  /** Every run of (a), (d) and (c) with one worker, in the order run (one each unless `--rounds`); `phases` holds each one's median run. */
+  rounds: { ceiling: PhaseResult[]; direct: PhaseResult[]; product: PhaseResult[] };
   productInput: unknown;
   file: string;
 };
@@ -70,6 +81,8 @@ export type BenchResult = {
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const startedAt = new Date();
   const phases = new Set(options.phases.split(',').map((p) => p.trim()));
+  const rounds = options.rounds ?? 1;
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number of at least 1, got ${rounds}`);
   const chain = createSyntheticChain(PROFILES[options.profile]!, CHAIN_ID);
   const env = {
     ...(options.env ?? {}),
@@ -88,6 +101,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   ]);
   const temporalDir = mkdtempSync(join(tmpdir(), 'bench-temporal-'));
   const result: BenchResult['phases'] = { ceiling: null, baseline: null, product: null, productWithWorkers: null, direct: null };
+  const runs: BenchResult['rounds'] = { ceiling: [], direct: [], product: [] };
+  let temporal: Awaited<ReturnType<typeof startTemporalServer>> | undefined;
   let productInput: unknown = null;
   try {
     const expected = await countGenerated(chain, options.blocks);
@@ -98,7 +113,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       const after = await server.stats();
       return phaseResult(blocks, seconds, await countRows(database.db, CHAIN_ID), want, rpc ? { before, after } : null);
     };
-    if (phases.has('a')) {
+    const ceilingRun = async (): Promise<PhaseResult> => {
       let postgresMs = 0;
       let autovacuumMs = 0;
       const ceiling = await measure(options.blocks, expected, async () => {
@@ -108,14 +123,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         return run.seconds;
       }, false);
       const perBlock = (ms: number) => Math.round((ms / options.blocks) * 10) / 10;
-      result.ceiling = { ...ceiling, postgresMsPerBlock: perBlock(postgresMs), autovacuumMsPerBlock: perBlock(autovacuumMs) };
-    }
-    if (phases.has('b')) {
-      const blocks = Math.min(options.blocks, options.baselineBlocks);
-      const want = blocks === options.blocks ? expected : await countGenerated(chain, blocks);
-      result.baseline = await measure(blocks, want, () => runBaseline({ url: `${server.url}/b`, db: database.db, chainId: CHAIN_ID, blocks }));
-    }
-    if (phases.has('d')) {
+      return { ...ceiling, postgresMsPerBlock: perBlock(postgresMs), autovacuumMsPerBlock: perBlock(autovacuumMs) };
+    };
+    const directRun = async (): Promise<PhaseResult> => {
       let cpu: CpuPerBlock | undefined;
       const phase = await measure(options.blocks, expected, async () => {
         const run = await runDirectProcess({
@@ -127,37 +137,51 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         cpu = run.cpuPerBlock;
         return run.seconds;
       });
-      result.direct = { ...phase, ...(cpu ? { cpuPerBlock: cpu } : {}) };
-    }
-    if (phases.has('c')) {
-      const temporal = await startTemporalServer({ dbFile: join(temporalDir, 'temporal.db') });
-      try {
+      return { ...phase, ...(cpu ? { cpuPerBlock: cpu } : {}) };
+    };
+    // Phase (c)'s Temporal dev server and worker entry, made at its first run.
+    let product: { address: string; entry: string; env: Record<string, string> } | undefined;
+    const productRun = async (workers: number): Promise<PhaseResult> => {
+      if (!product) {
+        temporal = await startTemporalServer({ dbFile: join(temporalDir, 'temporal.db') });
         // Workers start as the Docker image starts them: compiled, with a workflow bundle built ahead.
         const entry = buildProduct();
         const bundle = join(temporalDir, 'workflow-bundle.js');
         writeFileSync(bundle, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') })).code);
-        const productEnv = { WORKFLOW_BUNDLE: bundle, ...env };
-        for (const workers of options.workers > 1 ? [1, options.workers] : [1]) {
-          let peak = 0;
-          let cpu: CpuPerBlock | undefined;
-          let rangesByWorker: RangesByWorker | undefined;
-          const phase = await measure(options.blocks, expected, async () => {
-            const run = await runProduct({ serverUrl: server.url, databaseUrl: database.url, temporalAddress: temporal.address, chainId: CHAIN_ID, blocks: options.blocks, workers, env: productEnv, nodeArgs: options.workerNodeArgs ?? [], entry });
-            peak = run.workerPeakRssMb;
-            cpu = run.cpuPerBlock;
-            rangesByWorker = run.rangesByWorker;
-            productInput = run.input;
-            return run.seconds;
-          });
-          const withWorkers = { ...phase, workers, workerPeakRssMb: peak, ...(cpu ? { cpuPerBlock: cpu } : {}), ...(rangesByWorker ? { rangesByWorker } : {}) };
-          if (workers === 1) result.product = withWorkers;
-          else result.productWithWorkers = withWorkers;
-        }
-      } finally {
-        await temporal.stop();
+        product = { address: temporal.address, entry, env: { WORKFLOW_BUNDLE: bundle, ...env } };
       }
+      const { address, entry, env: productEnv } = product;
+      let peak = 0;
+      let cpu: CpuPerBlock | undefined;
+      let rangesByWorker: RangesByWorker | undefined;
+      const phase = await measure(options.blocks, expected, async () => {
+        const run = await runProduct({ serverUrl: server.url, databaseUrl: database.url, temporalAddress: address, chainId: CHAIN_ID, blocks: options.blocks, workers, env: productEnv, nodeArgs: options.workerNodeArgs ?? [], entry });
+        peak = run.workerPeakRssMb;
+        cpu = run.cpuPerBlock;
+        rangesByWorker = run.rangesByWorker;
+        productInput = run.input;
+        return run.seconds;
+      });
+      return { ...phase, workers, workerPeakRssMb: peak, ...(cpu ? { cpuPerBlock: cpu } : {}), ...(rangesByWorker ? { rangesByWorker } : {}) };
+    };
+    // Rounds interleave (a), (d) and (c) so that a slow spell of the machine falls on every phase
+    // alike; (b) and the run with N workers go once.
+    for (let round = 1; round <= rounds; round++) {
+      if (phases.has('a')) runs.ceiling.push(await ceilingRun());
+      if (phases.has('b') && round === 1) {
+        const blocks = Math.min(options.blocks, options.baselineBlocks);
+        const want = blocks === options.blocks ? expected : await countGenerated(chain, blocks);
+        result.baseline = await measure(blocks, want, () => runBaseline({ url: `${server.url}/b`, db: database.db, chainId: CHAIN_ID, blocks }));
+      }
+      if (phases.has('d')) runs.direct.push(await directRun());
+      if (phases.has('c')) runs.product.push(await productRun(1));
     }
+    if (phases.has('c') && options.workers > 1) result.productWithWorkers = await productRun(options.workers);
+    result.ceiling = medianRun(runs.ceiling);
+    result.direct = medianRun(runs.direct);
+    result.product = medianRun(runs.product);
   } finally {
+    await temporal?.stop();
     await server.stop();
     await database.drop();
     rmSync(temporalDir, { recursive: true, force: true });
@@ -181,12 +205,22 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       temporalOverhead: c === null || d === null ? null : Math.round(((d - c) / d) * 1000) / 1000,
       scaleOut: ratio(rate(result.productWithWorkers), c),
     },
+    rounds: runs,
     productInput,
     file,
   };
   mkdirSync(options.outDir, { recursive: true });
   writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
   return output;
+}
+
+/**
+ * The run with the median blocks/s of `runs` (of an even count, the slower of the two middle
+ * ones, so two rounds report their slower run); null for none. Pure.
+ */
+export function medianRun<T extends { blocksPerSecond: number }>(runs: readonly T[]): T | null {
+  if (runs.length === 0) return null;
+  return [...runs].sort((x, y) => x.blocksPerSecond - y.blocksPerSecond)[Math.floor((runs.length - 1) / 2)]!;
 }
 
 function chainTotals(phases: BenchResult['phases']) {
@@ -204,6 +238,11 @@ export function formatResult(r: BenchResult): string {
   for (const [name, p] of rows) {
     if (!p) continue;
     lines.push(`${name.padEnd(34)}${String(p.blocksPerSecond).padStart(9)}${String(p.rowsPerSecond).padStart(11)}${String(p.rpcRequestsPerBlock ?? '–').padStart(11)}${String(p.serverCpuMs ?? '–').padStart(15)}${String(p.workerPeakRssMb ?? '–').padStart(13)}  ${p.rowsMatch}`);
+  }
+  const repeated = ([['(a)', r.rounds.ceiling], ['(d)', r.rounds.direct], ['(c)', r.rounds.product]] as const).filter(([, runs]) => runs.length > 0);
+  if (repeated.some(([, runs]) => runs.length > 1)) {
+    lines.push(`rounds, blocks/s in the order run: ${repeated.map(([name, runs]) => `${name} ${runs.map((p) => p.blocksPerSecond).join(', ')}`).join('; ')}; the table, the CPU lines and the ratios are each phase's median run`);
+    if (r.rounds.product.length > 1) lines.push(`(c) worker peak RSS in each round: ${r.rounds.product.map((p) => p.workerPeakRssMb ?? '–').join(', ')} MB`);
   }
   const a = r.phases.ceiling;
   if (a?.postgresMsPerBlock !== undefined) lines.push(`(a) CPU per block: postgres ${a.postgresMsPerBlock} ms${a.autovacuumMsPerBlock ? ` (+ its autovacuum workers ${a.autovacuumMsPerBlock} ms)` : ''} (the timed writes only)`);
@@ -241,6 +280,7 @@ async function main(): Promise<void> {
     .option('--rate-limit <n>', 'requests per second per worker endpoint path (0 = none)', nonNegativeInteger, 0)
     .option('--max-in-flight <n>', 'HTTP requests served at once per worker endpoint path, others wait (0 = no cap)', nonNegativeInteger, 0)
     .option('--phases <list>', 'phases to run, of a,b,c,d', 'a,b,c,d')
+    .option('--rounds <n>', 'runs of (a), (d) and (c) with 1 worker, interleaved; each phase\'s median run is reported', nonNegativeInteger, 1)
     .option('--baseline-blocks <n>', 'blocks the baseline indexes at most (it is slow)', nonNegativeInteger, DEFAULT_BASELINE_BLOCKS)
     .option('--out-dir <dir>', 'where the JSON result goes', fileURLToPath(new URL('./results', import.meta.url)))
     .parse()

@@ -1,14 +1,15 @@
 /**
  * A small run of the throughput bench (`bench/run.ts`), so it cannot rot: 300 light blocks through
  * every phase (ceiling, seed baseline, product with a worker process on a Temporal dev server,
- * range activity without Temporal). No timing is asserted; the rows each phase stored must be
- * exactly the generated ones, and the JSON result must carry every field.
+ * range activity without Temporal), (a), (c) and (d) in two rounds. No timing is asserted; the
+ * rows each run stored must be exactly the generated ones, and the JSON result must carry every
+ * field.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runBench, type BenchResult } from '../../bench/run.js';
+import { formatResult, medianRun, runBench, type BenchResult } from '../../bench/run.js';
 import { countGenerated } from '../../bench/phases/ceiling.js';
 import { createSyntheticChain, PROFILES } from '../../bench/synthetic-chain.js';
 
@@ -20,9 +21,20 @@ const outDir = mkdtempSync(join(tmpdir(), 'bench-test-'));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
 describe('npm run bench', () => {
-  it('runs every phase over 300 light blocks, each storing exactly the generated rows, and writes the JSON result', async () => {
+  it('runs every phase over 300 light blocks, (a), (c) and (d) twice, each run storing exactly the generated rows, and writes the JSON result', async () => {
     expect(await countGenerated(createSyntheticChain(PROFILES.light!, 1), BLOCKS)).toEqual(GENERATED);
-    const result = await runBench({ profile: 'light', blocks: BLOCKS, latencyMs: 10, workers: 1, rateLimit: 0, phases: 'a,b,c,d', baselineBlocks: BLOCKS, outDir });
+    const result = await runBench({ profile: 'light', blocks: BLOCKS, latencyMs: 10, workers: 1, rateLimit: 0, phases: 'a,b,c,d', baselineBlocks: BLOCKS, outDir, rounds: 2 });
+
+    // Two rounds of (a), (d) and (c): every run stored the rows; the table's run is each phase's slower one.
+    for (const [runs, shown] of [[result.rounds.ceiling, result.phases.ceiling], [result.rounds.direct, result.phases.direct], [result.rounds.product, result.phases.product]] as const) {
+      expect(runs).toHaveLength(2);
+      for (const run of runs) expect([run.blocks, run.rows, run.rowsMatch]).toEqual([BLOCKS, GENERATED, true]);
+      expect(shown).toBe(medianRun(runs));
+      expect(shown!.blocksPerSecond).toBe(Math.min(...runs.map((run) => run.blocksPerSecond)));
+    }
+    const printed = formatResult(result).split('\n');
+    const rs = (runs: readonly { blocksPerSecond: number }[]) => runs.map((run) => run.blocksPerSecond).join(', ');
+    expect(printed).toContain(`rounds, blocks/s in the order run: (a) ${rs(result.rounds.ceiling)}; (d) ${rs(result.rounds.direct)}; (c) ${rs(result.rounds.product)}; the table, the CPU lines and the ratios are each phase's median run`);
 
     for (const phase of [result.phases.ceiling, result.phases.baseline, result.phases.product, result.phases.direct]) {
       expect(phase).not.toBeNull();
@@ -55,7 +67,8 @@ describe('npm run bench', () => {
     expect(cpu.machineMs).toBeGreaterThanOrEqual(cpu.workerMs + cpu.postgresMs - 1); // ticks are 10 ms; one decimal
 
     const written = JSON.parse(readFileSync(result.file, 'utf8')) as BenchResult;
-    expect(Object.keys(written).sort()).toEqual(['command', 'file', 'generated', 'machine', 'options', 'phases', 'productInput', 'ratios', 'startedAt', 'transcoder']);
+    expect(Object.keys(written).sort()).toEqual(['command', 'file', 'generated', 'machine', 'options', 'phases', 'productInput', 'ratios', 'rounds', 'startedAt', 'transcoder']);
+    expect(written.rounds.product.map((run) => run.blocksPerSecond)).toEqual(result.rounds.product.map((run) => run.blocksPerSecond));
     expect(written.transcoder).toBe('native'); // scripts/test builds it (scripts/setup)
     expect(Object.keys(written.ratios).sort()).toEqual(['productToBaseline', 'productToCeiling', 'scaleOut', 'temporalOverhead']);
     for (const key of ['productToBaseline', 'productToCeiling', 'temporalOverhead'] as const) expect(typeof written.ratios[key]).toBe('number');
