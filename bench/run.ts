@@ -7,7 +7,8 @@
  * Prints blocks/s, rows/s, RPC requests per block, worker peak RSS and the ratios c/a, c/b,
  * (d − c)/d (and c with N workers / c with 1 worker when `--workers` > 1); appends the JSON to
  * `bench/results/<timestamp>.json`. `--rounds N` runs (a), (d) and (c) N times, interleaved, and
- * reports each one's median run (the machine's speed drifts between phases). Needs Postgres (`scripts/stack up`; `DATABASE_URL`) and the
+ * reports each one's median run and the ratios within each round (the machine's speed drifts
+ * between phases). Needs Postgres (`scripts/stack up`; `DATABASE_URL`) and the
  * pinned Temporal CLI (`scripts/setup`); starts its own chain server and Temporal dev server.
  *
  * @example npm run bench -- --profile mainnet --blocks 1000 --latency-ms 100
@@ -19,7 +20,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { createSyntheticChain, nonNegativeInteger, PROFILES, profileName } from './synthetic-chain.js';
+import { createSyntheticChain, nonNegativeInteger, positiveInteger, PROFILES, profileName } from './synthetic-chain.js';
 import { countGenerated, runCeiling } from './phases/ceiling.js';
 import { runBaseline } from './phases/baseline.js';
 import { countRows, phaseResult, startChainServer, truncateChainTables, type PhaseResult } from './phases/common.js';
@@ -55,8 +56,9 @@ export type BenchOptions = {
   /**
    * Times phases (a), (d) and (c) with one worker each run, interleaved round by round (a, d, c,
    * a, d, c, …; (b) and the run with `workers` go once, in the first round and after the last);
-   * the table, the CPU lines and the ratios take each phase's median run ({@link medianRun}).
-   * Default 1.
+   * the table, the CPU lines and the ratios take each phase's median run ({@link medianRun}),
+   * and the ratios within each round are printed and kept beside them (`rounds`). With more than
+   * one round the Temporal dev server runs from the first round's start. Default 1.
    */
   rounds?: number;
   /** Extra `node` flags for the worker processes, e.g. `--cpu-prof` (from `BENCH_WORKER_NODE_ARGS`). */
@@ -71,8 +73,12 @@ export type BenchResult = {
   generated: { blocks: number; transactionsPerBlock: number; logsPerBlock: number };
   phases: { ceiling: PhaseResult | null; baseline: PhaseResult | null; product: PhaseResult | null; productWithWorkers: PhaseResult | null; direct: PhaseResult | null };
   ratios: { productToCeiling: number | null; productToBaseline: number | null; temporalOverhead: number | null; scaleOut: number | null };
-  /** Every run of (a), (d) and (c) with one worker, in the order run (one each unless `--rounds`); `phases` holds each one's median run. */
-  rounds: { ceiling: PhaseResult[]; direct: PhaseResult[]; product: PhaseResult[] };
+  /**
+   * Every run of (a), (d) and (c) with one worker, in the order run (one each unless `--rounds`;
+   * `phases` holds each one's median run), and the ratios within each round: c/a and (d − c)/d of
+   * the runs of the same round (empty when a phase of the pair did not run).
+   */
+  rounds: { ceiling: PhaseResult[]; direct: PhaseResult[]; product: PhaseResult[]; productToCeiling: number[]; temporalOverhead: number[] };
   productInput: unknown;
   file: string;
 };
@@ -101,7 +107,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   ]);
   const temporalDir = mkdtempSync(join(tmpdir(), 'bench-temporal-'));
   const result: BenchResult['phases'] = { ceiling: null, baseline: null, product: null, productWithWorkers: null, direct: null };
-  const runs: BenchResult['rounds'] = { ceiling: [], direct: [], product: [] };
+  const runs: Pick<BenchResult['rounds'], 'ceiling' | 'direct' | 'product'> = { ceiling: [], direct: [], product: [] };
   let temporal: Awaited<ReturnType<typeof startTemporalServer>> | undefined;
   let productInput: unknown = null;
   try {
@@ -141,7 +147,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     };
     // Phase (c)'s Temporal dev server and worker entry, made at its first run.
     let product: { address: string; entry: string; env: Record<string, string> } | undefined;
-    const productRun = async (workers: number): Promise<PhaseResult> => {
+    const prepareProduct = async (): Promise<NonNullable<typeof product>> => {
       if (!product) {
         temporal = await startTemporalServer({ dbFile: join(temporalDir, 'temporal.db') });
         // Workers start as the Docker image starts them: compiled, with a workflow bundle built ahead.
@@ -150,7 +156,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         writeFileSync(bundle, (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') })).code);
         product = { address: temporal.address, entry, env: { WORKFLOW_BUNDLE: bundle, ...env } };
       }
-      const { address, entry, env: productEnv } = product;
+      return product;
+    };
+    const productRun = async (workers: number): Promise<PhaseResult> => {
+      const { address, entry, env: productEnv } = await prepareProduct();
       let peak = 0;
       let cpu: CpuPerBlock | undefined;
       let rangesByWorker: RangesByWorker | undefined;
@@ -165,7 +174,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       return { ...phase, workers, workerPeakRssMb: peak, ...(cpu ? { cpuPerBlock: cpu } : {}), ...(rangesByWorker ? { rangesByWorker } : {}) };
     };
     // Rounds interleave (a), (d) and (c) so that a slow spell of the machine falls on every phase
-    // alike; (b) and the run with N workers go once.
+    // alike; (b) and the run with N workers go once. With several rounds the Temporal dev server
+    // runs from the first, so that every round's (a) and (d) run beside it alike.
+    if (rounds > 1 && phases.has('c')) await prepareProduct();
     for (let round = 1; round <= rounds; round++) {
       if (phases.has('a')) runs.ceiling.push(await ceilingRun());
       if (phases.has('b') && round === 1) {
@@ -205,13 +216,31 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       temporalOverhead: c === null || d === null ? null : Math.round(((d - c) / d) * 1000) / 1000,
       scaleOut: ratio(rate(result.productWithWorkers), c),
     },
-    rounds: runs,
+    rounds: {
+      ...runs,
+      productToCeiling: pairs(runs.product, runs.ceiling).map(([c, a]) => ratio(c.blocksPerSecond, a.blocksPerSecond)!),
+      temporalOverhead: pairs(runs.product, runs.direct).map(([c, d]) => Math.round(((d.blocksPerSecond - c.blocksPerSecond) / d.blocksPerSecond) * 1000) / 1000),
+    },
     productInput,
     file,
   };
   mkdirSync(options.outDir, { recursive: true });
   writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
   return output;
+}
+
+/** The runs of `x` and `y` of the same rounds, paired (as many as the shorter has). */
+function pairs<T>(x: readonly T[], y: readonly T[]): [T, T][] {
+  return x.slice(0, y.length).map((v, i) => [v, y[i]!]);
+}
+
+/** The median of `values` (of an even count, the mean of the two middle ones), to three decimals; null for none. Pure. */
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  const m = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return Math.round(m * 1000) / 1000;
 }
 
 /**
@@ -243,6 +272,8 @@ export function formatResult(r: BenchResult): string {
   if (repeated.some(([, runs]) => runs.length > 1)) {
     lines.push(`rounds, blocks/s in the order run: ${repeated.map(([name, runs]) => `${name} ${runs.map((p) => p.blocksPerSecond).join(', ')}`).join('; ')}; the table, the CPU lines and the ratios are each phase's median run`);
     if (r.rounds.product.length > 1) lines.push(`(c) worker peak RSS in each round: ${r.rounds.product.map((p) => p.workerPeakRssMb ?? '–').join(', ')} MB`);
+    const byRound = ([['c/a', r.rounds.productToCeiling], ['(d−c)/d', r.rounds.temporalOverhead]] as const).filter(([, values]) => values.length > 1);
+    if (byRound.length > 0) lines.push(`ratios within each round: ${byRound.map(([name, values]) => `${name} ${values.join(', ')} (median ${median(values)})`).join('; ')}`);
   }
   const a = r.phases.ceiling;
   if (a?.postgresMsPerBlock !== undefined) lines.push(`(a) CPU per block: postgres ${a.postgresMsPerBlock} ms${a.autovacuumMsPerBlock ? ` (+ its autovacuum workers ${a.autovacuumMsPerBlock} ms)` : ''} (the timed writes only)`);
@@ -280,7 +311,7 @@ async function main(): Promise<void> {
     .option('--rate-limit <n>', 'requests per second per worker endpoint path (0 = none)', nonNegativeInteger, 0)
     .option('--max-in-flight <n>', 'HTTP requests served at once per worker endpoint path, others wait (0 = no cap)', nonNegativeInteger, 0)
     .option('--phases <list>', 'phases to run, of a,b,c,d', 'a,b,c,d')
-    .option('--rounds <n>', 'runs of (a), (d) and (c) with 1 worker, interleaved; each phase\'s median run is reported', nonNegativeInteger, 1)
+    .option('--rounds <n>', 'runs of (a), (d) and (c) with 1 worker, interleaved (≥ 1); each phase\'s median run is reported, and the ratios of each round', positiveInteger, 1)
     .option('--baseline-blocks <n>', 'blocks the baseline indexes at most (it is slow)', nonNegativeInteger, DEFAULT_BASELINE_BLOCKS)
     .option('--out-dir <dir>', 'where the JSON result goes', fileURLToPath(new URL('./results', import.meta.url)))
     .parse()

@@ -24,6 +24,13 @@ export function nonNegativeInteger(value: string): number {
   return n;
 }
 
+/** Parses a positive integer option. @throws InvalidArgumentError naming the value. */
+export function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected an integer ≥ 1, got ${value}`);
+  return n;
+}
+
 /** Parses a profile name. @throws InvalidArgumentError listing the profiles. */
 export function profileName(value: string): string {
   if (!(value in PROFILES)) throw new InvalidArgumentError(`expected one of ${Object.keys(PROFILES).join(', ')}, got ${value}`);

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatResult, medianRun, runBench, type BenchResult } from '../../bench/run.js';
+import { formatResult, median, medianRun, runBench, type BenchResult } from '../../bench/run.js';
 import { countGenerated } from '../../bench/phases/ceiling.js';
 import { createSyntheticChain, PROFILES } from '../../bench/synthetic-chain.js';
 
@@ -32,7 +32,16 @@ describe('npm run bench', () => {
       expect(shown).toBe(medianRun(runs));
       expect(shown!.blocksPerSecond).toBe(Math.min(...runs.map((run) => run.blocksPerSecond)));
     }
+    // The ratios within each round pair the runs of the same round.
+    const within = (x: number, y: number) => Math.round((x / y) * 1000) / 1000;
+    expect(result.rounds.productToCeiling).toEqual([0, 1].map((i) => within(result.rounds.product[i]!.blocksPerSecond, result.rounds.ceiling[i]!.blocksPerSecond)));
+    expect(result.rounds.temporalOverhead).toEqual([0, 1].map((i) => {
+      const [c, d] = [result.rounds.product[i]!.blocksPerSecond, result.rounds.direct[i]!.blocksPerSecond];
+      return Math.round(((d - c) / d) * 1000) / 1000;
+    }));
     const printed = formatResult(result).split('\n');
+    expect(printed).toContain(`ratios within each round: c/a ${result.rounds.productToCeiling.join(', ')} (median ${median(result.rounds.productToCeiling)}); (d−c)/d ${result.rounds.temporalOverhead.join(', ')} (median ${median(result.rounds.temporalOverhead)})`);
+    expect(printed).toContain(`(c) worker peak RSS in each round: ${result.rounds.product.map((run) => run.workerPeakRssMb).join(', ')} MB`);
     const rs = (runs: readonly { blocksPerSecond: number }[]) => runs.map((run) => run.blocksPerSecond).join(', ');
     expect(printed).toContain(`rounds, blocks/s in the order run: (a) ${rs(result.rounds.ceiling)}; (d) ${rs(result.rounds.direct)}; (c) ${rs(result.rounds.product)}; the table, the CPU lines and the ratios are each phase's median run`);
 
