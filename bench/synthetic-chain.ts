@@ -17,19 +17,20 @@ import { startSyntheticServer } from './chain/server.js';
 export { createSyntheticChain, PROFILES, type ChainProfile, type SyntheticChain, type SyntheticBundle } from './chain/generate.js';
 export { startSyntheticServer, type SyntheticServer, type ServerStats } from './chain/server.js';
 
-/** Parses a non-negative integer option. @throws InvalidArgumentError naming the value. */
-export function nonNegativeInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer ≥ 0, got ${value}`);
-  return n;
+/** A parser of an integer option of at least `min`. @throws InvalidArgumentError naming the value. */
+function integerAtLeast(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}, got ${value}`);
+    return n;
+  };
 }
 
+/** Parses a non-negative integer option. @throws InvalidArgumentError naming the value. */
+export const nonNegativeInteger = integerAtLeast(0);
+
 /** Parses a positive integer option. @throws InvalidArgumentError naming the value. */
-export function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected an integer ≥ 1, got ${value}`);
-  return n;
-}
+export const positiveInteger = integerAtLeast(1);
 
 /** Parses a profile name. @throws InvalidArgumentError listing the profiles. */
 export function profileName(value: string): string {
