@@ -8,13 +8,16 @@
  *    1,024 MiB), then lets it go. Memory reported before step 1 is no longer backed by the host:
  *    the first write to each of its pages costs a host page fault the guest does not see. Without
  *    this step those faults land on whichever phase's Postgres first writes into that memory
- *    (extending a table's files takes fresh page cache), the ceiling most.
+ *    (extending a table's files takes fresh page cache), the ceiling most. Memory left untouched
+ *    (the last `--leave-mb`) may stay unbacked.
  *
- * Session 27 measured it on this project's 2-core machine (24 GiB): writing 11 GiB of free memory
- * took 18.2–21.3 s after a minute of reporting (order 9, the machine's default) and 4.8 s once
- * written; three `--rounds 3` full runs right after such a minute (order 11 set just before)
- * made the ceiling 326.8, 300.4 and 362.4 blocks/s, and 336–389 in every round of the three runs
- * made after this script (README, Performance: Latest runs).
+ * Session 27 measured it on this project's 2-core machine (24 GiB): this script wrote 13.3 GiB of
+ * free memory in 28.4 s (0.47 GiB/s) after a minute of reporting (order 9, the machine's default)
+ * and 12.8 GiB in 6.4 s (1.99 GiB/s) right after. One `--rounds 3` run started right after such a
+ * minute (order 11 set just before it) made the ceiling 326.8, 300.4 and 362.4 blocks/s in its
+ * three rounds; the nine rounds of the three full runs after this script made 330.5–383.1 (README,
+ * Performance: Comparable runs on a virtual machine). One cold run on one machine: evidence, not
+ * proof, that these faults are the bench's "slow state"; the machine's speed still drifts.
  *
  * The script changes nothing else and needs no database. It prints what it did; run it again
  * after the machine has sat with reporting on. To give memory back to the host again (the

@@ -295,7 +295,7 @@ export function formatResult(r: BenchResult): string {
   lines.push(`c/a ${t.productToCeiling ?? '–'}   c/b ${t.productToBaseline ?? '–'}   (d−c)/d ${t.temporalOverhead ?? '–'}${t.scaleOut === null ? '' : `   ${r.options.workers} workers / 1 worker ${t.scaleOut}`}`);
   const order = r.machine.freePageReportingOrder;
   if (order !== null && order !== undefined) {
-    lines.push(`note: this virtual machine gives free memory back to its host (virtio balloon page reporting, order ${order}): phases that touch memory it gave back run slower, the ceiling's too, so the ratios move with it; runs after a pause are the slowest; \`sudo npm run bench:prepare-vm\` turns the reporting off and writes the free memory once (README, Performance: Latest runs)`);
+    lines.push(`note: this virtual machine gives free memory back to its host (virtio balloon page reporting, order ${order}): phases that touch memory it gave back run slower, the ceiling's too, so the ratios move with it; runs after a pause are the slowest; \`sudo npm run bench:prepare-vm\` turns the reporting off and writes the free memory once (README, Performance: Comparable runs on a virtual machine)`);
   }
   lines.push(`written to ${r.file}`);
   return lines.join('\n');

@@ -51,10 +51,15 @@ describe('bench:prepare-vm', () => {
     expect(reportingStep(11)).toEqual({ kind: 'already-off', order: 11 });
   });
 
-  it('prepareVm() writes order 11, then holds every piece at once and lets them go, and says how fast the memory was written', () => {
+  it('prepareVm() writes order 11 first, then holds every piece at once and lets them go, and says how fast the memory was written', () => {
     const { io, writes, lines } = machine('9\n', 2 * 1024 * 1024); // 2 GiB free: 4 pieces beyond 1 GiB
     const held: number[] = [];
-    const outcome = prepareVm(1024 * MIB, io, (bytes) => held.push(bytes));
+    const writesBeforeEachTouch: number[] = [];
+    const outcome = prepareVm(1024 * MIB, io, (bytes) => {
+      writesBeforeEachTouch.push(writes.length);
+      return held.push(bytes);
+    });
+    expect(writesBeforeEachTouch).toEqual([1, 1, 1, 1]); // reporting off before any memory is written, or the host could take it back again
     expect(writes).toEqual([[PAGE_REPORTING_ORDER_FILE, '11\n']]);
     expect(held).toEqual([TOUCH_CHUNK_BYTES, TOUCH_CHUNK_BYTES, TOUCH_CHUNK_BYTES, TOUCH_CHUNK_BYTES]);
     expect(outcome).toEqual({ reporting: { kind: 'turn-off', order: 9 }, touchedBytes: 4 * TOUCH_CHUNK_BYTES, seconds: 0.5 });
