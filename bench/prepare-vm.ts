@@ -27,14 +27,14 @@
  * Exit codes: 0 done (or nothing to do: no balloon reporting); 1 a step failed (not root, too
  * little free memory) or an option is bad.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { PAGE_REPORTING_ORDER_FILE, pageReportingSetting, type SysFs } from './phases/cpu.js';
+import { MAX_REPORTED_ORDER, PAGE_REPORTING_ORDER_FILE, pageReportingSetting, REAL_SYS_FS, type SysFs } from './phases/cpu.js';
 import { nonNegativeInteger } from './synthetic-chain.js';
 
 /** The order written to turn free page reporting off: above MAX_ORDER − 1 (10 on x86-64), so no block of free memory is ever large enough to be reported. */
-export const REPORTING_OFF_ORDER = 11;
+export const REPORTING_OFF_ORDER = MAX_REPORTED_ORDER + 1;
 
 /** Bytes in one mebibyte. */
 const MIB = 1024 * 1024;
@@ -66,15 +66,14 @@ export type ReportingStep = { kind: 'no-balloon' } | { kind: 'already-off'; orde
 /** Step 1's decision: nothing without a reporting balloon, nothing when the order is already above 10, else write {@link REPORTING_OFF_ORDER}. */
 export function reportingStep(order: number | null): ReportingStep {
   if (order === null) return { kind: 'no-balloon' };
-  return order > 10 ? { kind: 'already-off', order } : { kind: 'turn-off', order };
+  return order > MAX_REPORTED_ORDER ? { kind: 'already-off', order } : { kind: 'turn-off', order };
 }
 
 /** Where the script reads and writes, and how it logs and tells time; tests give their own. */
 export type PrepareIo = SysFs & { write(path: string, text: string): void; meminfo(): string; log(line: string): void; now(): number };
 
 const REAL_IO: PrepareIo = {
-  read: (path) => readFileSync(path, 'utf8'),
-  list: (dir) => readdirSync(dir),
+  ...REAL_SYS_FS,
   write: (path, text) => writeFileSync(path, text),
   meminfo: () => readFileSync('/proc/meminfo', 'utf8'),
   log: (line) => process.stdout.write(`${line}\n`),

@@ -188,7 +188,11 @@ export const BALLOON_DRIVER_DIR = '/sys/bus/virtio/drivers/virtio_balloon';
 /** What {@link pageReportingSetting} and {@link freePageReportingOrder} read: a file's text, a folder's names (both throw when missing). */
 export type SysFs = { read(path: string): string; list(dir: string): string[] };
 
-const REAL_SYS_FS: SysFs = { read: (path) => readFileSync(path, 'utf8'), list: (dir) => readdirSync(dir) };
+/** The machine's own `/sys`, read with `readFileSync` and `readdirSync`. */
+export const REAL_SYS_FS: SysFs = { read: (path) => readFileSync(path, 'utf8'), list: (dir) => readdirSync(dir) };
+
+/** The largest free page reporting order that reports anything: MAX_ORDER − 1 on x86-64 (Linux's buddy allocator has no larger free blocks). */
+export const MAX_REPORTED_ORDER = 10;
 
 /**
  * The free page reporting order set on this machine (`page_reporting_order`, an integer ≥ 0: the
@@ -221,5 +225,5 @@ export function pageReportingSetting(fs: SysFs = REAL_SYS_FS): number | null {
  */
 export function freePageReportingOrder(fs: SysFs = REAL_SYS_FS): number | null {
   const order = pageReportingSetting(fs);
-  return order !== null && order <= 10 ? order : null;
+  return order !== null && order <= MAX_REPORTED_ORDER ? order : null;
 }
