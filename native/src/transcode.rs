@@ -263,20 +263,23 @@ impl<'a> Scan<'a> {
     }
 
     /// A string at `p` (its opening quote): the end of its content; `p` after its closing quote.
-    /// Gives up on an escape or a control byte in it; with `checked` false, only on a backslash
+    /// Gives up on a byte of 0x80 or over in it (so every byte of an answer it takes is ASCII), and
+    /// on an escape or a control byte; with `checked` false, on an escape only when a backslash is
     /// before the closing quote (for hex data and quantities, whose bytes the writer checks).
     fn string(&mut self, checked: bool) -> R<usize> {
         let start = self.p + 1;
         let rest = self.b.get(start..).unwrap_or(&[]);
-        let end = match quote_and_escapes(rest) {
-            (Some(n), plain) => {
-                if checked && !plain {
-                    give!("a string has an escape or a control character");
-                }
-                start + n
-            }
-            (None, _) => give!("a string does not end"),
+        let found = quote_and_escapes(rest);
+        let end = match found.end {
+            Some(n) => start + n,
+            None => give!("a string does not end"),
         };
+        if !found.ascii {
+            give!("a string has a byte that is not ASCII");
+        }
+        if checked && !found.plain {
+            give!("a string has an escape or a control character");
+        }
         if !checked && self.b[end - 1] == b'\\' {
             give!("a string has an escape");
         }
@@ -817,10 +820,19 @@ impl<'a> Writer<'a> {
         let hex = &self.b[start + 2..end];
         int32(out, (hex.len() / 2) as i32);
         out.reserve(hex.len() / 2);
-        // Whole groups of 16 digits with SSE2 on x86-64 (every x86-64 has it); the rest, and all of
-        // it on other targets, pair by pair.
+        // Whole groups of 32 digits with AVX2 where the CPU has it, then of 16 with SSE2 on x86-64
+        // (every x86-64 has it); the rest, and all of it on other targets, pair by pair.
         #[cfg(target_arch = "x86_64")]
         let hex = {
+            let mut hex = hex;
+            if hex.len() >= 32 && has_avx2() {
+                let simd = hex.len() / 32 * 32;
+                // SAFETY: the CPU has AVX2 (checked above).
+                if !unsafe { decode_hex_32s_avx2(&hex[..simd], out) } {
+                    give!("hex data with a digit that is not hex");
+                }
+                hex = &hex[simd..];
+            }
             let simd = hex.len() / 16 * 16;
             if !decode_hex_16s(&hex[..simd], out) {
                 give!("hex data with a digit that is not hex");
@@ -1413,15 +1425,55 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// What `quote_and_escapes` found before a string's closing quote.
+#[derive(Clone, Copy, PartialEq, Debug)]
+struct StringBytes {
+    /// Index of the first `"`; None when there is none.
+    end: Option<usize>,
+    /// No `\\` and no control character (below 0x20) before it.
+    plain: bool,
+    /// No byte of 0x80 or over before it.
+    ascii: bool,
+}
+
+/// Whether the AVX2 steps run: 0 not decided yet, 1 yes, 2 no.
+#[cfg(target_arch = "x86_64")]
+static AVX2: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Whether the AVX2 steps run: when the CPU has AVX2 (x86-64), unless the environment has
+/// `TRANSCODER_SIMD=sse2` (the tests' way to run the SSE2 steps on a CPU that has AVX2). Decided
+/// at the first call, then a cached flag.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn has_avx2() -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    match AVX2.load(Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let yes = std::is_x86_feature_detected!("avx2") && std::env::var_os("TRANSCODER_SIMD").map_or(true, |v| v != "sse2");
+            AVX2.store(if yes { 1 } else { 2 }, Relaxed);
+            yes
+        }
+    }
+}
+
 /// Index of the first `"` in `s`, and whether the bytes before it are free of `\\` and control
-/// characters (below 0x20): one pass, 16 bytes a step with SSE2 on x86-64 (the long hex strings of
-/// calldata, logs and blooms are most of an answer), else `find_quote` and a second pass.
+/// characters (below 0x20) and all ASCII: one pass, 32 bytes a step with AVX2 where the CPU has
+/// it, then 16 with SSE2 on x86-64 (the long hex strings of calldata, logs and blooms are most of
+/// an answer), else `find_quote` and a second pass.
 #[inline]
-fn quote_and_escapes(s: &[u8]) -> (Option<usize>, bool) {
+fn quote_and_escapes(s: &[u8]) -> StringBytes {
     #[cfg(target_arch = "x86_64")]
     {
-        let mut plain = true;
-        let mut i = 0;
+        let (mut i, mut plain, mut ascii) = (0, true, true);
+        if s.len() >= 32 && has_avx2() {
+            // SAFETY: the CPU has AVX2 (checked above).
+            match unsafe { quote_and_escapes_avx2(s) } {
+                Ok(found) => return found,
+                Err(state) => (i, plain, ascii) = state,
+            }
+        }
         // SAFETY: SSE2 is part of x86-64; each load reads s[i..i + 16] with i + 16 ≤ s.len().
         unsafe {
             use std::arch::x86_64::*;
@@ -1432,24 +1484,58 @@ fn quote_and_escapes(s: &[u8]) -> (Option<usize>, bool) {
                 let v = _mm_loadu_si128(s.as_ptr().add(i) as *const __m128i);
                 let quotes = _mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) as u32;
                 let bad = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(_mm_min_epu8(v, below_space), v))) as u32;
+                let high = _mm_movemask_epi8(v) as u32;
                 if quotes != 0 {
                     let at = quotes.trailing_zeros();
-                    return (Some(i + at as usize), plain && bad & ((1u32 << at) - 1) == 0);
+                    let before = (1u32 << at) - 1;
+                    return StringBytes { end: Some(i + at as usize), plain: plain && bad & before == 0, ascii: ascii && high & before == 0 };
                 }
                 plain &= bad == 0;
+                ascii &= high == 0;
                 i += 16;
             }
         }
         let tail = &s[i..];
         let end = tail.iter().position(|&c| c == b'"');
         let before = &tail[..end.unwrap_or(tail.len())];
-        (end.map(|n| i + n), plain && !before.iter().any(|&c| c < 0x20 || c == b'\\'))
+        StringBytes { end: end.map(|n| i + n), plain: plain && !before.iter().any(|&c| c < 0x20 || c == b'\\'), ascii: ascii && before.is_ascii() }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         let end = find_quote(s);
-        (end, !s[..end.unwrap_or(s.len())].iter().any(|&c| c < 0x20 || c == b'\\'))
+        let before = &s[..end.unwrap_or(s.len())];
+        StringBytes { end, plain: !before.iter().any(|&c| c < 0x20 || c == b'\\'), ascii: before.is_ascii() }
     }
+}
+
+/// `quote_and_escapes` 32 bytes a step: `Ok(found)` when a step held the closing quote; else
+/// `Err((i, plain, ascii))`: no quote in `s[..i]`, whether its bytes were plain and ASCII, `i` a
+/// multiple of 32 with fewer than 32 bytes after it.
+/// SAFETY: the CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn quote_and_escapes_avx2(s: &[u8]) -> Result<StringBytes, (usize, bool, bool)> {
+    use std::arch::x86_64::*;
+    let quote = _mm256_set1_epi8(b'"' as i8);
+    let backslash = _mm256_set1_epi8(b'\\' as i8);
+    let below_space = _mm256_set1_epi8(0x1f);
+    let (mut i, mut plain, mut ascii) = (0, true, true);
+    // SAFETY: each load reads s[i..i + 32] with i + 32 ≤ s.len().
+    while i + 32 <= s.len() {
+        let v = _mm256_loadu_si256(s.as_ptr().add(i) as *const __m256i);
+        let quotes = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, quote)) as u32;
+        let bad = _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(v, backslash), _mm256_cmpeq_epi8(_mm256_min_epu8(v, below_space), v))) as u32;
+        let high = _mm256_movemask_epi8(v) as u32;
+        if quotes != 0 {
+            let at = quotes.trailing_zeros();
+            let before = ((1u64 << at) - 1) as u32;
+            return Ok(StringBytes { end: Some(i + at as usize), plain: plain && bad & before == 0, ascii: ascii && high & before == 0 });
+        }
+        plain &= bad == 0;
+        ascii &= high == 0;
+        i += 32;
+    }
+    Err((i, plain, ascii))
 }
 
 /// Index of the first `"` in `s`, eight bytes at a time (the zero-byte test of "Bit Twiddling
@@ -1555,6 +1641,47 @@ fn decode_hex_16s(hex: &[u8], out: &mut Vec<u8>) -> bool {
         out.set_len(out.len() + n);
         _mm_movemask_epi8(bad) == 0
     }
+}
+
+/// `decode_hex_16s` 32 digits a step (a multiple of 32 of them), with AVX2.
+/// SAFETY: the CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn decode_hex_32s_avx2(hex: &[u8], out: &mut Vec<u8>) -> bool {
+    use std::arch::x86_64::*;
+    debug_assert!(hex.len() % 32 == 0);
+    let n = hex.len() / 2;
+    out.reserve(n);
+    // SAFETY: the loads read hex[32k..32k + 32] (within hex), the stores write out's reserved spare
+    // capacity [len + 16k, len + 16k + 16), whose n bytes are all written before set_len.
+    let dst = out.as_mut_ptr().add(out.len());
+    let zero_char = _mm256_set1_epi8(b'0' as i8);
+    let a_char = _mm256_set1_epi8(b'a' as i8);
+    let case_bit = _mm256_set1_epi8(0x20);
+    let nine = _mm256_set1_epi8(9);
+    let five = _mm256_set1_epi8(5);
+    let ten = _mm256_set1_epi8(10);
+    let low_byte = _mm256_set1_epi16(0x00ff);
+    let mut bad = _mm256_setzero_si256();
+    let mut k = 0;
+    while k * 32 < hex.len() {
+        let v = _mm256_loadu_si256(hex.as_ptr().add(k * 32) as *const __m256i);
+        // The same steps as decode_hex_16s, on 32 digits.
+        let d = _mm256_sub_epi8(v, zero_char);
+        let l = _mm256_sub_epi8(_mm256_or_si256(v, case_bit), a_char);
+        let is_digit = _mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d);
+        let is_letter = _mm256_cmpeq_epi8(_mm256_min_epu8(l, five), l);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi8(_mm256_or_si256(is_digit, is_letter), _mm256_setzero_si256()));
+        let nibbles = _mm256_or_si256(_mm256_and_si256(is_digit, d), _mm256_andnot_si256(is_digit, _mm256_add_epi8(l, ten)));
+        let pairs = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(nibbles, low_byte), 4), _mm256_srli_epi16(nibbles, 8));
+        // packus packs within each 128-bit lane: the 8 bytes of lane 0 are in qword 0, lane 1's in
+        // qword 2; gather those two into the low 128 bits.
+        let packed = _mm256_permute4x64_epi64(_mm256_packus_epi16(pairs, pairs), 0b10_00_10_00);
+        _mm_storeu_si128(dst.add(k * 16) as *mut __m128i, _mm256_castsi256_si128(packed));
+        k += 1;
+    }
+    out.set_len(out.len() + n);
+    _mm256_movemask_epi8(bad) == 0
 }
 
 /// Whether the spans `keys` of `b` hold the same key twice, without allocating while they are few.

@@ -833,7 +833,6 @@ export function transcodeBlocksAnswer(
   };
   if (requests.length === 0 || requests.length % 2 !== 0) return refuse('requests that are not pairs');
   if (!typesMatch(types)) return refuse('column types other than the transcoder writes');
-  if (!isAscii(body)) return refuse('a body that is not ASCII');
   const numbers: number[] = [];
   for (let i = 0; i < requests.length; i += 2) {
     const blockCall = requests[i]!, receiptsCall = requests[i + 1]!;
@@ -852,6 +851,10 @@ export function transcodeBlocksAnswer(
   } else if (engine === 'native') {
     throw new Error('transcodeBlocksAnswer: the native transcoder is not loaded');
   }
+  // The native transcoder checks that the strings it reads are ASCII as it reads them (the only
+  // place a byte over 0x7f can be in an answer it takes); the JavaScript one needs the whole body
+  // checked first.
+  if (!isAscii(body)) return refuse('a body that is not ASCII');
   try {
     return transcode(new Scanner(body), requests.length, numbers, chainId);
   } catch (err) {

@@ -225,8 +225,9 @@ describe.each(['javascript', 'native'] as const)('the %s transcoder', (engine) =
   });
 
   it('decodes hex data of every length up to 80 bytes, and gives up on a bad hex digit, an escape or a control character at any place of a string, or a hash that differs in any digit', () => {
-    // The native transcoder decodes 16 digits a step (SSE2) and the rest pair by pair: each length
-    // and each place of a bad digit crosses that boundary differently.
+    // The native transcoder decodes 32 digits a step (AVX2, where the CPU has it), then 16 (SSE2),
+    // and the rest pair by pair: each length and each place of a bad digit crosses those boundaries
+    // differently (test/unit/decode/native.test.ts holds the AVX2 steps to the SSE2 ones).
     const chain = createSyntheticChain(PROFILES.light!, 1);
     const base = chain.bundle(31) as Bundle;
     expect(base.block.transactions.length).toBeGreaterThan(0);
@@ -267,7 +268,7 @@ describe.each(['javascript', 'native'] as const)('the %s transcoder', (engine) =
         }
         if (!plain.startsWith('0x') && engine === 'native') {
           // A space (0x20, the first byte that is not a control character) is plain: taken. (Bytes of
-          // 0x80 and over never reach the scanner: the transcoder gives up on a body that is not ASCII.)
+          // 0x80 and over: test/unit/decode/native.test.ts, at each place of the SIMD steps.)
           for (const fine of [' ']) {
             const changed = Buffer.from(body.replace(`"${plain}"`, `"${plain.slice(0, at)}${fine}${plain.slice(at + 1)}"`), 'latin1');
             expect([plain.length, at, fine, check(changed, callsFor([31]), 1)]).toEqual([plain.length, at, fine, { taken: true, why: '' }]);

@@ -3,12 +3,15 @@
  * scripts/test runs first) as NATIVE_TRANSCODER says, and the addon's refusals of wrong arguments.
  * Its output is held to the general path's in test/integration/transcode.test.ts.
  */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createSyntheticChain, PROFILES } from '../../../bench/chain/generate.js';
 import { BATCH_TABLES } from '../../../src/db/rows.js';
 import { loadNativeTranscoder, NATIVE_TRANSCODER_PATH } from '../../../src/decode/native.js';
 import { transcodeBlocksAnswer, TRANSCODED_COLUMNS, withTupleDestination } from '../../../src/decode/transcode.js';
 import { ConfigError } from '../../../src/errors.js';
+import { transcoderCases, transcoderResults } from '../../support/transcoder-cases.js';
 
 /** An answer to eth_getBlockByNumber(n, true) and eth_getBlockReceipts(n) for blocks 1 and 2 of a synthetic mainnet-like chain, and its requests. */
 function answerOfTwoBlocks(): { body: Buffer; requests: { method: string; params: unknown[] }[] } {
@@ -103,4 +106,28 @@ describe('src/decode/native.ts', () => {
     const after = transcodeBlocksAnswer(body, requests, 1, types, undefined, 'native');
     expect(after?.ok && after.rows?.tuples instanceof ArrayBuffer).toBe(true);
   });
+  it('gives the same answer with its AVX2 steps as with its SSE2 steps only (TRANSCODER_SIMD=sse2), and takes what the JavaScript transcoder takes, byte for byte', () => {
+    // Each in a process of its own: the addon decides once per process whether its AVX2 steps run.
+    // On a CPU without AVX2 both runs take the SSE2 steps, and the test still holds them to the
+    // JavaScript transcoder.
+    const script = fileURLToPath(new URL('../../support/transcoder-cases.ts', import.meta.url));
+    const run = (env: Record<string, string>): string[] => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', script], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, maxBuffer: 64 << 20, encoding: 'utf8',
+    })) as string[];
+    const wide = run({});
+    const narrow = run({ TRANSCODER_SIMD: 'sse2' });
+    const cases = transcoderCases();
+    const names = cases.map((c) => c.name);
+    expect(wide.length).toBe(names.length);
+    expect(narrow.length).toBe(names.length);
+    expect(names.flatMap((name, k) => (wide[k] === narrow[k] ? [] : [`${name}: ${wide[k]} / ${narrow[k]}`]))).toEqual([]);
+    // Each answer taken where the only change is nothing or a DEL (0x7f, not a control character to
+    // JSON), refused for a bad hex digit, an escape, a control character or a byte over 0x7f, with
+    // that reason.
+    expect(cases.map((c, k) => `${c.name}: ${wide[k]!.startsWith('taken') ? 'taken' : wide[k]}`)).toEqual(cases.map((c) => `${c.name}: ${c.native}`));
+    // The JavaScript transcoder takes the same answers and gives the same bytes (its reasons differ).
+    const javascript = transcoderResults('javascript');
+    const unlike = names.filter((_, k) => (wide[k]!.startsWith('taken') || javascript[k]!.startsWith('taken')) && wide[k] !== javascript[k]);
+    expect(unlike).toEqual([]);
+  }, 60_000);
 });
