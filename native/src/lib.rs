@@ -16,6 +16,10 @@
 //! then copies them into `out` (a Uint8Array of at least that many bytes, on an ArrayBuffer or a
 //! SharedArrayBuffer: the decode thread's tuple arena), so an answer's tuples are copied once and
 //! no fresh memory is allocated per answer. `take` throws when nothing is held or `out` is too short.
+//!
+//! `simd()` says which steps the scans and the hex decoding take in this process: `avx2` (the CPU
+//! has it; checked at run time), `sse2` (x86-64 without it, or `TRANSCODER_SIMD=sse2` in the
+//! environment) or `bytes` (other targets).
 
 mod napi;
 pub mod transcode;
@@ -181,17 +185,23 @@ unsafe extern "C" fn take_js(env: napi_env, info: napi_callback_info) -> napi_va
     result
 }
 
+/// `simd()`: which steps the transcoder takes in this process, `avx2`, `sse2` or `bytes`
+/// (`transcode::simd_steps`).
+unsafe extern "C" fn simd_js(env: napi_env, _info: napi_callback_info) -> napi_value {
+    string(env, transcode::simd_steps())
+}
+
 /// The addon's entry, which Node calls once per thread that loads it (Node-API's
-/// `napi_register_module_v1`): sets `exports.transcode`.
+/// `napi_register_module_v1`): sets `exports.transcode`, `exports.take` and `exports.simd`.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value) -> napi_value {
-    let functions: [(&[u8], napi_callback); 2] = [(b"transcode\0", transcode_js), (b"take\0", take_js)];
+    let functions: [(&[u8], napi_callback); 3] = [(b"transcode\0", transcode_js), (b"take\0", take_js), (b"simd\0", simd_js)];
     for (name, callback) in functions {
         let mut function: napi_value = ptr::null_mut();
         if napi_create_function(env, name.as_ptr() as *const c_char, name.len() - 1, callback, ptr::null_mut(), &mut function) != NAPI_OK
             || napi_set_named_property(env, exports, name.as_ptr() as *const c_char, function) != NAPI_OK
         {
-            return throw(env, "transcode addon: could not export transcode and take");
+            return throw(env, "transcode addon: could not export transcode, take and simd");
         }
     }
     exports

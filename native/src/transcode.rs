@@ -1458,6 +1458,23 @@ fn has_avx2() -> bool {
     }
 }
 
+/// Which steps the scan and the hex decoding take in this process: `avx2`, `sse2` (x86-64 without
+/// AVX2, or with `TRANSCODER_SIMD=sse2`) or `bytes` (other targets: byte by byte, eight at a time).
+pub fn simd_steps() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx2() {
+            "avx2"
+        } else {
+            "sse2"
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        "bytes"
+    }
+}
+
 /// Index of the first `"` in `s`, and whether the bytes before it are free of `\\` and control
 /// characters (below 0x20) and all ASCII: one pass, 32 bytes a step with AVX2 where the CPU has
 /// it, then 16 with SSE2 on x86-64 (the long hex strings of calldata, logs and blooms are most of

@@ -8,7 +8,8 @@
  * or a clear error at start), `off` (the JavaScript transcoder only). The addon scans strings and
  * decodes hex 32 bytes a step with AVX2 when the CPU has it (checked at run time), else 16 with
  * SSE2 (x86-64), else byte by byte; `TRANSCODER_SIMD=sse2` in the environment makes it take the
- * SSE2 steps (for tests: the same rows either way).
+ * SSE2 steps (for tests: the same rows either way); any other value is refused. The worker's
+ * start-up log line says which steps run.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -44,7 +45,12 @@ export type NativeTranscode = {
   (body: Buffer, meta: Float64Array): ArrayBuffer | string;
   (body: Buffer, meta: Float64Array, hold: true): number | string;
   take(out: Uint8Array): void;
+  /** Which steps its scans and hex decoding take in this process: `avx2`, `sse2` or `bytes` (not x86-64). */
+  simd(): 'avx2' | 'sse2' | 'bytes';
 };
+
+/** `TRANSCODER_SIMD`'s one value: the SSE2 steps even where the CPU has AVX2. */
+export const TRANSCODER_SIMD_SSE2 = 'sse2';
 
 /** Which transcoder runs, and why: for the worker's start-up log line. */
 export type NativeTranscoderStatus = { transcode: NativeTranscode | null; mode: NativeTranscoderMode; why: string };
@@ -52,11 +58,15 @@ export type NativeTranscoderStatus = { transcode: NativeTranscode | null; mode: 
 /**
  * Loads the addon as `mode` says (default: `NATIVE_TRANSCODER` from the environment, else
  * `auto`). @throws ConfigError when `NATIVE_TRANSCODER` is not one of auto/on/off, or is `on` and
- * the addon is missing or does not load.
+ * the addon is missing or does not load, or when `TRANSCODER_SIMD` is set to anything but `sse2`.
  */
 export function loadNativeTranscoder(mode: string = process.env.NATIVE_TRANSCODER ?? 'auto'): NativeTranscoderStatus {
   if (!(NATIVE_TRANSCODER_MODES as readonly string[]).includes(mode)) {
     throw new ConfigError([`NATIVE_TRANSCODER must be one of ${NATIVE_TRANSCODER_MODES.join(', ')}; got ${JSON.stringify(mode)}`]);
+  }
+  const simd = process.env.TRANSCODER_SIMD;
+  if (simd !== undefined && simd !== '' && simd !== TRANSCODER_SIMD_SSE2) {
+    throw new ConfigError([`TRANSCODER_SIMD must be ${TRANSCODER_SIMD_SSE2} (the native transcoder's SSE2 steps where the CPU has AVX2) or unset; got ${JSON.stringify(simd)}`]);
   }
   const m = mode as NativeTranscoderMode;
   if (m === 'off') return { transcode: null, mode: m, why: 'NATIVE_TRANSCODER=off' };
@@ -65,9 +75,12 @@ export function loadNativeTranscoder(mode: string = process.env.NATIVE_TRANSCODE
     why = `${NATIVE_TRANSCODER_PATH} is not built (scripts/setup builds it when cargo is installed)`;
   } else {
     try {
-      const addon = createRequire(import.meta.url)(NATIVE_TRANSCODER_PATH) as { transcode?: unknown; take?: unknown };
-      if (typeof addon.transcode !== 'function' || typeof addon.take !== 'function') throw new Error('it exports no transcode and take functions (an old build: rerun scripts/setup)');
-      return { transcode: Object.assign(addon.transcode, { take: addon.take }) as NativeTranscode, mode: m, why: `loaded ${NATIVE_TRANSCODER_PATH}` };
+      const addon = createRequire(import.meta.url)(NATIVE_TRANSCODER_PATH) as { transcode?: unknown; take?: unknown; simd?: unknown };
+      if (typeof addon.transcode !== 'function' || typeof addon.take !== 'function' || typeof addon.simd !== 'function') {
+        throw new Error('it exports no transcode, take and simd functions (an old build: rerun scripts/setup)');
+      }
+      const transcode = Object.assign(addon.transcode, { take: addon.take, simd: addon.simd }) as NativeTranscode;
+      return { transcode, mode: m, why: `loaded ${NATIVE_TRANSCODER_PATH} (its ${transcode.simd()} steps)` };
     } catch (err) {
       why = `${NATIVE_TRANSCODER_PATH} does not load: ${err instanceof Error ? err.message : String(err)}`;
     }

@@ -242,14 +242,15 @@ describe.each(['javascript', 'native'] as const)('the %s transcoder', (engine) =
       const hex = Array.from({ length: 2 * bytes }, () => digits[Math.floor(rand() * digits.length)]).join('');
       expect([bytes, check(withInput(`0x${hex}`), callsFor([31]), 1)]).toEqual([bytes, { taken: true, why: '' }]);
     }
-    const good = Array.from({ length: 86 }, () => digits[Math.floor(rand() * digits.length)]).join(''); // 43 bytes: five steps of 16 digits, then three pairs
+    const good = Array.from({ length: 86 }, () => digits[Math.floor(rand() * digits.length)]).join(''); // 43 bytes: two steps of 32 digits and one of 16 (five of 16 without AVX2), then three pairs
     for (let at = 0; at < good.length; at++) {
       for (const bad of ['g', 'G', '/', ':', '@', '`', ' ', 'x', '\u00e9']) {
         const result = check(withInput(`0x${good.slice(0, at)}${bad}${good.slice(at + 1)}`), callsFor([31]), 1);
         expect([at, bad, result.taken]).toEqual([at, bad, false]);
       }
     }
-    // Strings are read 16 bytes a step too: an escape (`\u0061` is an `a` to JSON.parse) or a raw
+    // Strings are read 32 or 16 bytes a step too (every place of a 32-byte step, and the hand-over
+    // to the narrower steps: test/unit/decode/native.test.ts): an escape (`\u0061` is an `a` to JSON.parse) or a raw
     // control character at any place before the closing quote makes the transcoder give up, in a
     // hex field and in a field it copies into `extra` as it is.
     const texts = Array.from({ length: 16 }, (_, k) => 'x'.repeat(80 + k)); // the closing quote at each place of a 16-byte step

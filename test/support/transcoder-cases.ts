@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { createSyntheticChain, mulberry32 as random, PROFILES } from '../../bench/chain/generate.js';
 import type { ColumnTypes } from '../../src/db/encoded-rows.js';
 import { BATCH_TABLES } from '../../src/db/rows.js';
+import { nativeTranscoder } from '../../src/decode/native.js';
 import { transcodeBlocksAnswer, TRANSCODED_COLUMNS, type TranscoderEngine } from '../../src/decode/transcode.js';
 import type { RpcRequest } from '../../src/rpc/types.js';
 
@@ -76,6 +77,22 @@ export function transcoderCases(): TranscoderCase[] {
       }
     }
   }
+  // A string that ends in the answer's last 32 bytes (an unknown field of its last item, which the
+  // transcoder skips, then `}]`): the AVX2 steps hand the rest to the SSE2 steps and the last
+  // bytes one by one, with what they found so far.
+  for (let length = 96; length < 160; length++) {
+    const plain = 'x'.repeat(length);
+    const text = body('0x').toString('latin1');
+    const ending = (value: string) => Buffer.from(`${text.slice(0, -2)},"note":"${value}"}]`, 'latin1');
+    cases.push({ name: `last text of ${length}`, body: ending(plain), native: TAKEN });
+    // Each place in its last two 32-byte steps and after (the places before are the AVX2 steps'
+    // alone, as in the texts above).
+    for (let at = Math.max(0, length - 70); at < length; at++) {
+      for (const odd of ['\\u0078', '\u0001', '\u007f', '\u0080']) {
+        cases.push({ name: `last text of ${length} with ${JSON.stringify(odd)} at ${at}`, body: ending(`${plain.slice(0, at)}${odd}${plain.slice(at + 1)}`), native: odd === '\u007f' ? TAKEN : HIGH.has(odd) ? NOT_ASCII : ESCAPE });
+      }
+    }
+  }
   return cases;
 }
 
@@ -95,5 +112,7 @@ export function transcoderResults(engine: TranscoderEngine): string[] {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  process.stdout.write(JSON.stringify(transcoderResults('native')));
+  const native = nativeTranscoder();
+  if (!native) throw new Error('the native transcoder is not loaded (scripts/setup builds it)');
+  process.stdout.write(JSON.stringify({ simd: native.simd(), results: transcoderResults('native') }));
 }

@@ -4,6 +4,7 @@
  * Its output is held to the general path's in test/integration/transcode.test.ts.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createSyntheticChain, PROFILES } from '../../../bench/chain/generate.js';
@@ -27,11 +28,26 @@ function answerOfTwoBlocks(): { body: Buffer; requests: { method: string; params
   return { body: Buffer.from(JSON.stringify(items)), requests };
 }
 
+/** The steps the addon takes on this machine: AVX2 where /proc/cpuinfo lists it (x86-64), else SSE2; byte by byte on other targets. */
+const CPU_STEPS = process.arch !== 'x64' ? 'bytes' : /\bavx2\b/.test(readFileSync('/proc/cpuinfo', 'utf8')) ? 'avx2' : 'sse2';
+
 describe('src/decode/native.ts', () => {
   it('loads the addon scripts/setup built, with auto and with on', () => {
     for (const mode of ['auto', 'on']) {
       const status = loadNativeTranscoder(mode);
-      expect([typeof status.transcode, status.mode, status.why]).toEqual(['function', mode, `loaded ${NATIVE_TRANSCODER_PATH}`]);
+      expect([typeof status.transcode, status.mode, status.why]).toEqual(['function', mode, `loaded ${NATIVE_TRANSCODER_PATH} (its ${CPU_STEPS} steps)`]);
+    }
+  });
+
+  it('refuses a TRANSCODER_SIMD other than sse2, naming it', () => {
+    const before = process.env.TRANSCODER_SIMD;
+    process.env.TRANSCODER_SIMD = 'avx512';
+    try {
+      expect(() => loadNativeTranscoder('auto')).toThrow(ConfigError);
+      expect(() => loadNativeTranscoder('auto')).toThrow('TRANSCODER_SIMD must be sse2 (the native transcoder\'s SSE2 steps where the CPU has AVX2) or unset; got "avx512"');
+    } finally {
+      if (before === undefined) delete process.env.TRANSCODER_SIMD;
+      else process.env.TRANSCODER_SIMD = before;
     }
   });
 
@@ -111,11 +127,13 @@ describe('src/decode/native.ts', () => {
     // On a CPU without AVX2 both runs take the SSE2 steps, and the test still holds them to the
     // JavaScript transcoder.
     const script = fileURLToPath(new URL('../../support/transcoder-cases.ts', import.meta.url));
-    const run = (env: Record<string, string>): string[] => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', script], {
+    const run = (env: Record<string, string>): { simd: string; results: string[] } => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', script], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, maxBuffer: 64 << 20, encoding: 'utf8',
-    })) as string[];
-    const wide = run({});
-    const narrow = run({ TRANSCODER_SIMD: 'sse2' });
+    })) as { simd: string; results: string[] };
+    const [widest, sse2] = [run({}), run({ TRANSCODER_SIMD: 'sse2' })];
+    // Each process took the steps it should: this machine's widest, and SSE2 when told (x86-64).
+    expect([widest.simd, sse2.simd]).toEqual([CPU_STEPS, CPU_STEPS === 'bytes' ? 'bytes' : 'sse2']);
+    const [wide, narrow] = [widest.results, sse2.results];
     const cases = transcoderCases();
     const names = cases.map((c) => c.name);
     expect(wide.length).toBe(names.length);
