@@ -10,10 +10,8 @@
  * @example node --cpu-prof --cpu-prof-dir=/tmp/dprof --import tsx bench/decode-micro.ts --modes javascript && npx tsx bench/profile-summary.ts /tmp/dprof/<largest>.cpuprofile
  */
 import { parseArgs } from 'node:util';
-import type { ColumnTypes } from '../src/db/encoded-rows.js';
-import { BATCH_TABLES } from '../src/db/rows.js';
 import { decodeBlocksAnswer } from '../src/decode/blocks.js';
-import { TRANSCODED_COLUMNS, transcodeBlocksAnswer } from '../src/decode/transcode.js';
+import { TRANSCODED_TYPES, transcodeBlocksAnswer } from '../src/decode/transcode.js';
 import type { RpcRequest } from '../src/rpc/types.js';
 import { createSyntheticChain, PROFILES } from './chain/generate.js';
 
@@ -27,7 +25,6 @@ if (!profile) throw new Error(`--profile must be one of ${Object.keys(PROFILES).
 const modes = values.modes.split(',');
 if (modes.some((m) => m !== 'native' && m !== 'javascript' && m !== 'general')) throw new Error(`--modes takes native, javascript and/or general, got ${values.modes}`);
 
-const types: ColumnTypes = Object.fromEntries(BATCH_TABLES.map((t) => [t, Object.fromEntries(TRANSCODED_COLUMNS[t])]));
 const chain = createSyntheticChain(profile, 1);
 const answers = Array.from({ length: ANSWERS }, (_, a) => {
   const numbers = Array.from({ length: BLOCKS_PER_ANSWER }, (_, k) => a * BLOCKS_PER_ANSWER + k + 1);
@@ -48,8 +45,8 @@ for (let round = 0; round < ROUNDS; round++) {
     const cpu = process.cpuUsage();
     const start = performance.now();
     for (const { body, requests } of answers) {
-      const decoded = mode === 'general' ? decodeBlocksAnswer(body, requests, 'bench', 1, types, false)
-        : transcodeBlocksAnswer(body, requests, 1, types, undefined, mode as 'native' | 'javascript');
+      const decoded = mode === 'general' ? decodeBlocksAnswer(body, requests, 'bench', 1, TRANSCODED_TYPES, false)
+        : transcodeBlocksAnswer(body, requests, 1, TRANSCODED_TYPES, undefined, mode as 'native' | 'javascript');
       if (!decoded?.ok || decoded.rows === null) throw new Error(`the ${mode} path did not decode a synthetic answer`);
     }
     const used = process.cpuUsage(cpu);

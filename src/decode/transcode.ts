@@ -724,6 +724,12 @@ export const TRANSCODED_COLUMNS: Readonly<Record<BatchTable, readonly (readonly 
   withdrawals: [['chain_id', 'int8'], ['block_number', 'int8'], ['block_hash', 'bytea'], ['position', 'int4'], ['index', 'numeric'],
     ['validator_index', 'numeric'], ['address', 'bytea'], ['amount', 'numeric'], ['extra', 'jsonb']],
 };
+/**
+ * {@link TRANSCODED_COLUMNS} as the catalog gives them (`ColumnTypes`: table → column → type): the
+ * column types for which the transcoder takes an answer, for callers without a database (the
+ * decode benchmark, tests).
+ */
+export const TRANSCODED_TYPES: ColumnTypes = Object.fromEntries(BATCH_TABLES.map((t) => [t, Object.fromEntries(TRANSCODED_COLUMNS[t])]));
 const COLUMN_NAMES = Object.fromEntries(BATCH_TABLES.map((t) => [t, TRANSCODED_COLUMNS[t].map(([c]) => c)])) as Record<BatchTable, string[]>;
 
 /** Whether the catalog gives every column the transcoder writes the type it writes (checked once per `types` object). */

@@ -8,10 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createSyntheticChain, mulberry32 as random, PROFILES } from '../../bench/chain/generate.js';
-import type { ColumnTypes } from '../../src/db/encoded-rows.js';
-import { BATCH_TABLES } from '../../src/db/rows.js';
 import { nativeTranscoder } from '../../src/decode/native.js';
-import { transcodeBlocksAnswer, TRANSCODED_COLUMNS, type TranscoderEngine } from '../../src/decode/transcode.js';
+import { transcodeBlocksAnswer, TRANSCODED_TYPES, type TranscoderEngine } from '../../src/decode/transcode.js';
 import type { RpcRequest } from '../../src/rpc/types.js';
 
 type Json = Record<string, unknown>;
@@ -27,8 +25,6 @@ const ESCAPE = 'refused a string has an escape or a control character';
 /** Bytes over 0x7f, as latin1 characters. */
 const HIGH = new Set(['\u0080', '\u00e9', '\u00ff']);
 
-/** The column types the transcoder writes (the catalog's, as test/integration/transcode.test.ts checks). */
-const TYPES: ColumnTypes = Object.fromEntries(BATCH_TABLES.map((t) => [t, Object.fromEntries(TRANSCODED_COLUMNS[t])]));
 const BLOCK = 31;
 const REQUESTS: RpcRequest[] = [
   { method: 'eth_getBlockByNumber', params: [`0x${BLOCK.toString(16)}`, true] },
@@ -103,7 +99,7 @@ export function transcoderCases(): TranscoderCase[] {
 export function transcoderResults(engine: TranscoderEngine): string[] {
   return transcoderCases().map(({ body }) => {
     let why = '';
-    const answer = transcodeBlocksAnswer(body, REQUESTS, 1, TYPES, (reason) => { why = reason; }, engine);
+    const answer = transcodeBlocksAnswer(body, REQUESTS, 1, TRANSCODED_TYPES, (reason) => { why = reason; }, engine);
     if (answer === null) return `refused ${why}`;
     if (!answer.ok || !answer.rows) throw new Error('transcodeBlocksAnswer took an answer and gave no rows');
     const hash = createHash('sha256').update(Buffer.from(answer.rows.tuples ?? new ArrayBuffer(0))).update(JSON.stringify(answer.rows.tables)).update(JSON.stringify(answer.decoded));

@@ -8,9 +8,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createSyntheticChain, PROFILES } from '../../../bench/chain/generate.js';
-import { BATCH_TABLES } from '../../../src/db/rows.js';
 import { loadNativeTranscoder, NATIVE_TRANSCODER_PATH } from '../../../src/decode/native.js';
-import { transcodeBlocksAnswer, TRANSCODED_COLUMNS, withTupleDestination } from '../../../src/decode/transcode.js';
+import { transcodeBlocksAnswer, TRANSCODED_TYPES, withTupleDestination } from '../../../src/decode/transcode.js';
 import { ConfigError } from '../../../src/errors.js';
 import { transcoderCases, transcoderResults } from '../../support/transcoder-cases.js';
 
@@ -102,24 +101,23 @@ describe('src/decode/native.ts', () => {
 
   it('puts the tuples where withTupleDestination says, with the tables pointing there', () => {
     const { body, requests } = answerOfTwoBlocks();
-    const types = Object.fromEntries(BATCH_TABLES.map((t) => [t, Object.fromEntries(TRANSCODED_COLUMNS[t])]));
-    const own = transcodeBlocksAnswer(body, requests, 1, types, undefined, 'native');
+    const own = transcodeBlocksAnswer(body, requests, 1, TRANSCODED_TYPES, undefined, 'native');
     if (!own?.ok || !own.rows?.tuples) throw new Error('the native transcoder did not take the answer');
     const memory = new SharedArrayBuffer(own.rows.tuples.byteLength + 4096);
     const asked: number[] = [];
     const placed = withTupleDestination((length) => {
       asked.push(length);
       return { memory, start: 4096 };
-    }, () => transcodeBlocksAnswer(body, requests, 1, types, undefined, 'native'));
+    }, () => transcodeBlocksAnswer(body, requests, 1, TRANSCODED_TYPES, undefined, 'native'));
     if (!placed?.ok || !placed.rows) throw new Error('the native transcoder did not take the answer');
     expect(asked).toEqual([own.rows.tuples.byteLength]);
     expect(placed.rows.tuples).toBe(memory);
     expect(placed.rows.tables).toEqual(own.rows.tables.map((t) => ({ ...t, start: t.start + 4096, end: t.end + 4096 })));
     expect(Buffer.from(memory, 4096).equals(Buffer.from(own.rows.tuples))).toBe(true);
     // No room there: a buffer of their own, as without a destination; and after the call, none is used.
-    const refused = withTupleDestination(() => null, () => transcodeBlocksAnswer(body, requests, 1, types, undefined, 'native'));
+    const refused = withTupleDestination(() => null, () => transcodeBlocksAnswer(body, requests, 1, TRANSCODED_TYPES, undefined, 'native'));
     expect(refused?.ok && refused.rows?.tuples instanceof ArrayBuffer && Buffer.from(refused.rows.tuples).equals(Buffer.from(own.rows.tuples))).toBe(true);
-    const after = transcodeBlocksAnswer(body, requests, 1, types, undefined, 'native');
+    const after = transcodeBlocksAnswer(body, requests, 1, TRANSCODED_TYPES, undefined, 'native');
     expect(after?.ok && after.rows?.tuples instanceof ArrayBuffer).toBe(true);
   });
   it('gives the same answer with its AVX2 steps as with its SSE2 steps only (TRANSCODER_SIMD=sse2), and takes what the JavaScript transcoder takes, byte for byte', () => {
