@@ -50,8 +50,6 @@ export type BenchOptions = {
   fetchBufferMb?: number;
   /** DECODE_THREADS of the product's workers and of (d) (0 = decode on the main thread); default: the product default. */
   decodeThreads?: number;
-  /** WRITE_CONCURRENCY of the product's workers and of (d) (0 = no limit); default: the product default. */
-  writeConcurrency?: number;
   /** Requests each worker's endpoint path serves at once (the per-worker request budget; 0 = no cap). */
   maxInFlight?: number;
   phases: string; baselineBlocks: number; outDir: string; env?: Record<string, string>;
@@ -100,7 +98,6 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     ...(options.maxConcurrentActivities ? { MAX_CONCURRENT_ACTIVITIES: String(options.maxConcurrentActivities) } : {}),
     ...(options.fetchBufferMb ? { FETCH_BUFFER_MB: String(options.fetchBufferMb) } : {}),
     ...(options.decodeThreads !== undefined ? { DECODE_THREADS: String(options.decodeThreads) } : {}),
-    ...(options.writeConcurrency !== undefined ? { WRITE_CONCURRENCY: String(options.writeConcurrency) } : {}),
   };
   const cfg = parseConfig({ RPC_URL: 'http://127.0.0.1', CHAIN_ID: String(CHAIN_ID), ...env });
   const database = await createTestDatabase('bench');
@@ -140,7 +137,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         const run = await runDirectProcess({
           url: `${server.url}/d`, databaseUrl: database.url, chainId: CHAIN_ID, blocks: options.blocks, batchSize: cfg.batchSize, batchRows: cfg.batchRows, concurrency: cfg.concurrency, rpcTimeoutMs: cfg.rpcTimeoutMs, fetchBufferBytes: cfg.fetchBufferBytes,
           startBlock: cfg.startBlock, finality: cfg.finality, confirmationDepth: cfg.confirmationDepth,
-          decodeThreads: cfg.decodeThreads, writeConcurrency: cfg.writeConcurrency,
+          decodeThreads: cfg.decodeThreads,
           nodeArgs: options.workerNodeArgs ?? [],
         });
         cpu = run.cpuPerBlock;
@@ -315,7 +312,6 @@ async function main(): Promise<void> {
     .option('--max-concurrent-activities <n>', 'activities per worker (MAX_CONCURRENT_ACTIVITIES); default: the product default', nonNegativeInteger)
     .option('--fetch-buffer-mb <n>', 'MB of JSON-RPC answers a worker holds unwritten per chain (FETCH_BUFFER_MB); default: the product default', nonNegativeInteger)
     .option('--decode-threads <n>', 'threads that decode JSON-RPC answers in a worker (DECODE_THREADS; 0 = the main thread); default: the product default', nonNegativeInteger)
-    .option('--write-concurrency <n>', 'ranges of a worker that write their block, log and withdrawal rows at once (WRITE_CONCURRENCY; 0 = no limit); default: the product default', nonNegativeInteger)
     .option('--workers <n>', 'worker processes for a second product run (ratio against 1 worker)', nonNegativeInteger, 1)
     .option('--rate-limit <n>', 'requests per second per worker endpoint path (0 = none)', nonNegativeInteger, 0)
     .option('--max-in-flight <n>', 'HTTP requests served at once per worker endpoint path, others wait (0 = no cap)', nonNegativeInteger, 0)

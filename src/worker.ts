@@ -21,7 +21,6 @@ import { sql, type Kysely } from 'kysely';
 import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
 import { assertWorkerConfig, parseConfig, type Config } from './config/parse.js';
 import { connectDatabase, migrateToLatest, recordPartitionSize, type Database } from './db/index.js';
-import { writeGate } from './db/write-gate.js';
 import { createDecodePool } from './decode/pool.js';
 import { loadNativeTranscoder, setNativeTranscoder } from './decode/native.js';
 import { createActivities, type Activities } from './activities/index.js';
@@ -75,7 +74,6 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     // One set of decode threads for every chain of this worker, unless none would use them (VERIFY_ROOTS decodes on the main thread).
     const decodePool = config.decodeThreads === 0 || chains.every((c) => c.verifyRoots) ? null : createDecodePool(config.decodeThreads ?? undefined, log, config.nativeTranscoder, config.rpcHttpClient);
     log.info({ transcoder: transcoder.transcode ? 'native' : 'javascript', why: transcoder.why }, 'decode-transcoder');
-    writeGate.configure(config.writeConcurrency); // every range of this process takes turns for its held rows' COPYs
 
     try {
       const connection = await NativeConnection.connect({ address: config.temporalAddress }).catch((err: unknown) => {

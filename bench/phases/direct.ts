@@ -23,7 +23,6 @@ import { syncTarget, type Finality } from '../../src/domain/finality.js';
 import { fetchChainHead } from '../../src/rpc/chain-head.js';
 import { workerFetchSlots } from '../../src/activities/index.js';
 import { createDecodePool } from '../../src/decode/pool.js';
-import { writeGate } from '../../src/db/write-gate.js';
 import type { Database } from '../../src/db/index.js';
 import { createLogger } from '../../src/log.js';
 import { createRpcPool } from '../../src/rpc/index.js';
@@ -46,8 +45,6 @@ export type DirectOptions = {
   startBlock: number; finality: Finality; confirmationDepth: number;
   /** As the config's `decodeThreads` (DECODE_THREADS): 0 none, null the default. */
   decodeThreads: number | null;
-  /** As the config's `writeConcurrency` (WRITE_CONCURRENCY): the process's write gate, as the worker configures it. */
-  writeConcurrency: number;
 };
 
 /**
@@ -62,7 +59,6 @@ export async function runDirect(options: DirectOptions & { db: Kysely<Database> 
   const pool = createRpcPool({ urls: [options.url], timeoutMs: options.rpcTimeoutMs, log });
   const fetchSlots = workerFetchSlots(options.fetchBufferBytes); // as createActivities shares it over a worker's ranges
   const decodePool = options.decodeThreads === 0 ? undefined : createDecodePool(options.decodeThreads ?? undefined); // as the worker makes it
-  writeGate.configure(options.writeConcurrency); // as the worker does
   const { db, chainId } = options;
   const startedAt = performance.now();
   let seconds: number;

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { endpointLabel } from '../rpc/redact.js';
-import { DEFAULT_WRITE_CONCURRENCY } from '../db/write-gate.js';
 
 /**
  * The indexer's configuration, parsed once from the environment. Frozen.
@@ -66,12 +65,6 @@ export type Config = Readonly<{
    */
   decodeThreads: number | null;
   /**
-   * Ranges of this worker that write their held rows (block, log and withdrawal rows, one COPY each
-   * at a range's end) at once (`WRITE_CONCURRENCY`, default 2; 0: no limit); the others wait their
-   * turn, at most 10 s each (src/db/write-gate.ts). Fewer at once cost Postgres less CPU per row.
-   */
-  writeConcurrency: number;
-  /**
    * Which transcoder turns JSON-RPC answers of blocks into COPY tuples (`NATIVE_TRANSCODER`):
    * `auto` the native one (native/, built by scripts/setup when cargo is installed) when it is
    * built, `on` the native one or an error at start, `off` the JavaScript one (src/decode/native.ts).
@@ -116,7 +109,6 @@ const DEFAULTS = {
   RPC_BATCH_CALLS: '100',
   MAX_CONCURRENT_ACTIVITIES: '16',
   FETCH_BUFFER_MB: '48',
-  WRITE_CONCURRENCY: String(DEFAULT_WRITE_CONCURRENCY),
   LOG_LEVEL: 'info',
   NATIVE_TRANSCODER: 'auto',
   RPC_HTTP_CLIENT: 'auto',
@@ -190,7 +182,6 @@ const schema = z.object({
   MAX_CONCURRENT_ACTIVITIES: integer(1, 1000).default(Number(DEFAULTS.MAX_CONCURRENT_ACTIVITIES)),
   FETCH_BUFFER_MB: integer(1, 65_536).default(Number(DEFAULTS.FETCH_BUFFER_MB)),
   DECODE_THREADS: integer(0, 64).optional(),
-  WRITE_CONCURRENCY: integer(0, 1_000).default(Number(DEFAULTS.WRITE_CONCURRENCY)),
   NATIVE_TRANSCODER: z.enum(['auto', 'on', 'off']).default(DEFAULTS.NATIVE_TRANSCODER),
   RPC_HTTP_CLIENT: z.enum(['auto', 'fetch']).default(DEFAULTS.RPC_HTTP_CLIENT),
   INSTANCE_ID: z.string().trim().min(1).optional(),
@@ -260,7 +251,6 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     maxConcurrentActivities: e.MAX_CONCURRENT_ACTIVITIES,
     fetchBufferBytes: e.FETCH_BUFFER_MB * 2 ** 20,
     decodeThreads: e.DECODE_THREADS ?? null,
-    writeConcurrency: e.WRITE_CONCURRENCY,
     nativeTranscoder: e.NATIVE_TRANSCODER,
     rpcHttpClient: e.RPC_HTTP_CLIENT,
     instanceId: e.INSTANCE_ID ?? `worker-${process.pid}`,

@@ -9,7 +9,6 @@ import { DbTransientError, RpcBadResponseError } from '../errors.js';
 import { pgPoolOf } from './connect.js';
 import type { Database } from './database.js';
 import { HeldRows } from './held-rows.js';
-import { writeGate } from './write-gate.js';
 import { ensurePartitions } from './partitions.js';
 import { BATCH_TABLES, type BatchRows } from './rows.js';
 import type { ColumnTypes, EncodedRows } from './encoded-rows.js';
@@ -346,8 +345,6 @@ class PendingCopies {
   private failure: { error: unknown } | undefined;
   /** The held rows a write of them is copying now (or failed copying: freed when the batch ends). */
   private writing: Map<string, HeldRows> | undefined;
-  /** Aborted by {@link abort}: ends a wait for a turn at the write gate. */
-  private readonly aborted = new AbortController();
 
   /** Throws what a COPY threw, if one did. */
   check(): void {
@@ -435,22 +432,15 @@ class PendingCopies {
     this.check();
   }
 
-  /** Makes every write from now on, and every write waiting for the socket or its turn at the write gate, throw `error` (the batch failed: what is queued must not wait for Postgres). */
+  /** Makes every write from now on, and every write waiting for the socket, throw `error` (the batch failed: what is queued must not wait for Postgres). */
   abort(error: unknown): void {
     this.failure ??= { error };
     this.wake();
-    if (!this.aborted.signal.aborted) this.aborted.abort(this.failure.error);
   }
 
-  /**
-   * Ends the streamed COPY, then, in its turn at the process's write gate (./write-gate.ts, outside
-   * it the streamed COPY's end, which may wait on another transaction's locks), writes what is held
-   * (one COPY per table, in BATCH_TABLES order). @throws what a COPY threw, or the abort's error
-   * while it waits for its turn.
-   */
+  /** Ends the streamed COPY and writes what is held (one COPY per table, in BATCH_TABLES order). @throws what a COPY threw. */
   async write(client: pg.PoolClient): Promise<void> {
     await this.endStream();
-    const endTurn = await writeGate.enter(this.aborted.signal);
     const held = this.held;
     this.held = new Map();
     this.heldBytes = 0;
@@ -460,8 +450,6 @@ class PendingCopies {
     } catch (error) {
       this.failure ??= { error };
       throw error;
-    } finally {
-      endTurn();
     }
     this.writing = undefined;
     for (const rows of held.values()) rows.free(); // Postgres has every byte: the COPY ended

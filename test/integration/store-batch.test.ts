@@ -5,8 +5,7 @@
  * the batch leaves nothing behind. `writeBatch` with many writes in one range: transaction rows
  * stream into one open COPY (writes go on until more than 4 MiB wait for the socket), block, log
  * and withdrawal rows are held in slabs and go in at the end or once 16 MiB gathered, and a bad
- * write late in the range, or a COPY that Postgres refuses, rolls back every row. A range's held
- * rows wait for its turn at the process's write gate.
+ * write late in the range, or a COPY that Postgres refuses, rolls back every row.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
@@ -14,7 +13,6 @@ import { connectDatabase, encodeRows, rollbackTo, rowsWithBuffers, storeBatch, t
 import { copyBinaryTuples } from '../../src/db/copy-format.js';
 import { HELD_LIMIT_BYTES, PENDING_LIMIT_BYTES } from '../../src/db/store-batch.js';
 import { ensurePartitions } from '../../src/db/partitions.js';
-import { DEFAULT_WRITE_CONCURRENCY, writeGate } from '../../src/db/write-gate.js';
 import { DbTransientError, RpcBadResponseError } from '../../src/errors.js';
 import { RECORDED_BLOCKS, loadRecorded } from '../fixtures/recorded-blocks.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/stack.js';
@@ -266,38 +264,6 @@ describe('storeBatch() with hex bytea values', () => {
              (select count(*) from logs where chain_id = 1 and block_number between ${range.from} and ${range.to}) as logs,
              (select count(*) from withdrawals where chain_id = 1 and block_number between ${range.from} and ${range.to}) as withdrawals`.execute(database.db);
     expect(stored.rows).toEqual([{ blocks: 40, transactions: 40 * 94, logs: 40 * 291, withdrawals: 40 * 16 }]);
-  });
-
-  it('writeBatch: a range writes its held rows in its turn at the process\'s write gate: with the limit at 1 and the turn taken, its writes all resolve but it waits at its end, and lands once the turn ends', async () => {
-    const range = { from: 700, to: 704 };
-    writeGate.configure(1);
-    const endTurn = await writeGate.enter();
-    try {
-      let resolved = 0;
-      let committed = false;
-      const done = writeBatch(database.db, 1, range, async (write) => {
-        for (let n = range.from; n <= range.to; n++) {
-          await write(atBlock(n));
-          resolved++;
-        }
-      }).then(() => { committed = true; });
-      const deadline = Date.now() + 20_000;
-      while (writeGate.counts.waiting === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 300)); // time for the commit, were the held rows not waiting for the turn
-      expect([resolved, committed, writeGate.counts]).toEqual([5, false, { running: 1, waiting: 1 }]);
-      endTurn();
-      await done;
-      expect(writeGate.counts).toEqual({ running: 0, waiting: 0 });
-    } finally {
-      endTurn();
-      writeGate.configure(DEFAULT_WRITE_CONCURRENCY);
-    }
-    const stored = await sql<{ blocks: number; transactions: number; logs: number; withdrawals: number }>`
-      select (select count(*) from blocks where chain_id = 1 and number between ${range.from} and ${range.to}) as blocks,
-             (select count(*) from transactions where chain_id = 1 and block_number between ${range.from} and ${range.to}) as transactions,
-             (select count(*) from logs where chain_id = 1 and block_number between ${range.from} and ${range.to}) as logs,
-             (select count(*) from withdrawals where chain_id = 1 and block_number between ${range.from} and ${range.to}) as withdrawals`.execute(database.db);
-    expect(stored.rows).toEqual([{ blocks: 5, transactions: 5 * 94, logs: 5 * 291, withdrawals: 5 * 16 }]);
   });
 
   it('writeBatch: held rows go out once 16 MiB of them gathered, before the range ends: the write that makes 16 MiB waits for their COPY, and all land', async () => {
