@@ -76,10 +76,10 @@ export function transcoderCases(): TranscoderCase[] {
   // A string that ends in the answer's last 32 bytes (an unknown field of its last item, which the
   // transcoder skips, then `}]`): the AVX2 steps hand the rest to the SSE2 steps and the last
   // bytes one by one, with what they found so far.
+  const text = body('0x').toString('latin1');
+  const ending = (value: string) => Buffer.from(`${text.slice(0, -2)},"note":"${value}"}]`, 'latin1');
   for (let length = 96; length < 160; length++) {
     const plain = 'x'.repeat(length);
-    const text = body('0x').toString('latin1');
-    const ending = (value: string) => Buffer.from(`${text.slice(0, -2)},"note":"${value}"}]`, 'latin1');
     cases.push({ name: `last text of ${length}`, body: ending(plain), native: TAKEN });
     // Each place in its last two 32-byte steps and after (the places before are the AVX2 steps'
     // alone, as in the texts above).
