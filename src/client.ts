@@ -16,13 +16,18 @@ import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '
 import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
 import { parseConfig, type Config } from './config/parse.js';
 import { archivePartitions, ArchiveRefusedError, connectDatabase, exportBlock, findGaps, highestStoredBlock, migrateToLatest, readCursor, type ArchiveMode } from './db/index.js';
-import { formatBlockOr, formatCount, formatCountOr, formatRange, rangeSize } from './domain/index.js';
+import { formatBlockOr, formatCount, formatCountOr, formatRange, rangeSize, type Cursor } from './domain/index.js';
+import { createLogger } from './log.js';
+import { createRpcPool } from './rpc/index.js';
+import { fetchBlockHashes } from './rpc/chain-head.js';
 import { ConfigError } from './errors.js';
 import { chooseProgressMode, createProgressReporter } from './cli/backfill-progress.js';
 import { aboveCursorProblem, aboveHeadWarning, type BlockBound } from './cli/block-bounds.js';
 import { isDatabaseFailure } from './cli/database-failure.js';
 import { clientInvocation, keepsRunningNotice, temporalBinary, temporalCommand } from './cli/hints.js';
 import { renderStatusTable, type StatusRow } from './cli/status-table.js';
+import { describeWorkers, noWorker, noWorkerText, type TaskQueueWorkers } from './cli/worker-presence.js';
+import { offChainNote } from './cli/off-chain.js';
 import { causeChain, failureText } from './cli/failure-text.js';
 import { defaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
 import { batchSizeText, syncStartDetails, syncSummary } from './workflows/details.js';
@@ -55,6 +60,8 @@ const NO_NUMBER = '-';
 const EXIT_INTERRUPTED = 130;
 /** How long `backfill` waits for the running sync to answer its progress query (for the head), in ms; a sync without a worker does not answer. */
 const SYNC_QUERY_TIMEOUT_MS = 5_000;
+/** How long `status` waits for one chain's sync to answer its progress query, in ms (a busy worker answers within a workflow task; Temporal's own limit is about 30 s). */
+const STATUS_QUERY_TIMEOUT_MS = 10_000;
 /** Why `gaps` refuses a start above the cursor. */
 const GAPS_BELOW_CURSOR = 'gaps looks below the cursor, where every block should be stored';
 /** Why `verify` refuses a range above the cursor: blocks the sync has not stored would be reported missing, and blocks above the head waited for forever. */
@@ -150,7 +157,10 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
       const chains = resolveChains(cfg, env, chainIdFlag(), { all: true });
       const { client, close } = await connectClient(cfg);
       try {
-        for (const chain of chains) console.log(await startSync(client, cfg, chain));
+        for (const chain of chains) {
+          console.log(await startSync(client, cfg, chain));
+          await warnWithoutWorker(client, chain.taskQueue, `sync ${chainSyncWorkflowId(chain.chainId)} waits until one does`);
+        }
       } finally {
         await close();
       }
@@ -173,12 +183,22 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           return;
         }
         const rows: StatusRow[] = [];
+        const silent: string[] = []; // why a sync gave no answer, one line each
+        const workersOf = new Map<string, Promise<TaskQueueWorkers | null>>(); // by task queue, asked once
         for await (const wf of client.workflow.list({ query: `WorkflowType = 'chainSync' AND ExecutionStatus = 'Running'` })) {
-          const progress = await client.workflow.getHandle(wf.workflowId).query(syncProgressQuery).catch(() => null);
+          const workers = await (workersOf.get(wf.taskQueue) ?? workersOf.set(wf.taskQueue, describeWorkers(client, wf.taskQueue)).get(wf.taskQueue)!);
+          let progress: SyncProgress | null = null;
+          if (noWorker(workers)) silent.push(`${wf.workflowId}: ${noWorkerText(wf.taskQueue, workers!, 'the sync does not move or answer')}`);
+          else {
+            progress = await client.connection.withDeadline(Date.now() + SYNC_QUERY_TIMEOUT_MS, () => client.workflow.getHandle(wf.workflowId).query(syncProgressQuery)).catch(() => null);
+            if (progress === null) silent.push(`${wf.workflowId}: ${unansweredText(wf.taskQueue, workers, SYNC_QUERY_TIMEOUT_MS)}`);
+          }
           rows.push({ workflowId: wf.workflowId, progress });
         }
         const startHint = cfg.chainsFile === undefined ? `start one with: ${invocation} start --chain-id <chain id>` : `start every chain of CHAINS_FILE with: ${invocation} start`;
         console.log(rows.length === 0 ? `no sync is running; ${startHint}` : renderStatusTable(rows));
+        for (const line of silent) console.error(line);
+        if (silent.length > 0) process.exitCode = 1;
       } finally {
         await close();
       }
@@ -216,8 +236,10 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
         });
         const mode = chooseProgressMode({ json: opts.json, isTTY: process.stderr.isTTY === true });
         const running = `backfill ${workflowId} running on task queue ${chain.taskQueue}`;
+        const withoutWorker = await withoutWorkerWarning(client, chain.taskQueue, `backfill ${workflowId} starts when one does`);
         if (!opts.wait) {
           if (mode !== 'json') console.log(running);
+          if (withoutWorker !== null) console.error(withoutWorker);
           return;
         }
         const reporter = createProgressReporter(mode, { stdout: process.stdout, stderr: process.stderr });
@@ -230,6 +252,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
         });
         try {
           if (mode !== 'json') console.log(running);
+          if (withoutWorker !== null) console.error(withoutWorker);
           timer = setInterval(
             () => handle.query(backfillProgressQuery).then((p) => reporter.update(p), () => undefined),
             mode === 'bar' ? BACKFILL_BAR_INTERVAL_MS : BACKFILL_PROGRESS_INTERVAL_MS,
@@ -322,12 +345,14 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
         });
+        const withoutWorker = await withoutWorkerWarning(client, taskQueue, `verify ${workflowId} starts when one does`);
         // Before the line that says it runs: from then on, Ctrl-C says it keeps running and how to cancel it.
         const release = exitOnInterrupt(() => keepsRunningNotice('verify', workflowId, cancelCommand(cfg, workflowId)));
         let report: VerifyReport;
         try {
           // On stderr, so the report on stdout stays the only thing there: a verify waits for a worker and can take long.
           console.error(`verify ${workflowId} running on task queue ${taskQueue}${chain.maxRetries > 0 ? `, ${chain.maxRetries} attempts per chunk` : ''}; waiting for its report`);
+          if (withoutWorker !== null) console.error(withoutWorker);
           report = (await handle.result()) as VerifyReport;
         } finally {
           release();
@@ -409,7 +434,12 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
   const { chainId } = chain;
   const workflowId = chainSyncWorkflowId(chainId);
   const running = await describeRunning(client, workflowId);
-  if (running) return `sync ${workflowId} is already running (run ${running}); nothing to do`;
+  if (running) {
+    const stored = await readStoredCursor(cfg, chainId);
+    const cursor = 'cursor' in stored ? stored.cursor : null;
+    const note = cursor ? offChainNote(cursor, await canonicalHash(chain, cursor.blockNumber)) : '';
+    return `sync ${workflowId} is already running (run ${running}); nothing to do${cursor && note !== '' ? `; its stored cursor ${formatCount(cursor.blockNumber)}${note}` : ''}`;
+  }
   const input: ChainSyncInput = {
     chainId,
     startBlock: chain.startBlock,
@@ -438,7 +468,7 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
   });
   const from = 'error' in stored
     ? `from the stored cursor if there is one, else block ${formatCount(chain.startBlock)} (${stored.error})`
-    : stored.cursor ? `resuming after the stored cursor ${formatCount(stored.cursor.blockNumber)}` : `from block ${formatCount(chain.startBlock)}`;
+    : stored.cursor ? `resuming after the stored cursor ${formatCount(stored.cursor.blockNumber)}${offChainNote(stored.cursor, await canonicalHash(chain, stored.cursor.blockNumber))}` : `from block ${formatCount(chain.startBlock)}`;
   return `sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${batchSizeText(chain.batchSize, chain.batchRows)}, ${chain.concurrency} at once`;
 }
 
@@ -473,7 +503,7 @@ function chainIdAttribute(registered: ReadonlySet<string>, chainId: number) {
  * the worker migrates it), `error` (one line naming `DATABASE_URL`, password removed) when the
  * database cannot be read. Never throws: what the client prints around it says which it was.
  */
-async function readStoredCursor(cfg: Config, chainId: number): Promise<{ cursor: { blockNumber: number } | null } | { error: string }> {
+async function readStoredCursor(cfg: Config, chainId: number): Promise<{ cursor: Cursor | null } | { error: string }> {
   const db = connectDatabase(cfg.databaseUrl);
   try {
     return { cursor: await readCursor(db, chainId) };
@@ -482,6 +512,26 @@ async function readStoredCursor(cfg: Config, chainId: number): Promise<{ cursor:
     return { error: `DATABASE_URL: cannot read the cursor of chain ${chainId} from ${cfg.databaseLabel}: ${failureText(err)}` };
   } finally {
     await db.destroy();
+  }
+}
+
+/** How long `start` waits for the endpoints to give the stored cursor's block, in ms; past that it says nothing of it. */
+const CANONICAL_HASH_TIMEOUT_MS = 5_000;
+
+/**
+ * The hash of block `blockNumber` on the chain `chain`'s endpoints serve (`eth_getBlockByNumber`,
+ * the JSON-RPC spec; lower-case), `null` when they do not have that block (a shorter chain), or
+ * `undefined` when none answered within CANONICAL_HASH_TIMEOUT_MS or the answer was unusable:
+ * the caller then claims nothing. Never throws.
+ */
+async function canonicalHash(chain: ChainConfig, blockNumber: number): Promise<string | null | undefined> {
+  if (chain.rpcUrls.length === 0) return undefined;
+  const pool = createRpcPool({ urls: chain.rpcUrls, labels: chain.rpcLabels, timeoutMs: CANONICAL_HASH_TIMEOUT_MS, log: createLogger({ level: 'silent' }) });
+  try {
+    const hashes = await fetchBlockHashes(pool, [blockNumber], AbortSignal.timeout(CANONICAL_HASH_TIMEOUT_MS));
+    return hashes.get(blockNumber) ?? null;
+  } catch {
+    return undefined;
   }
 }
 
@@ -551,6 +601,33 @@ function cancelCommand(cfg: Config, workflowId: string): string {
   return temporalCommand(temporalBinary(process.cwd()), { address: cfg.temporalAddress, namespace: cfg.temporalNamespace }, `workflow cancel --workflow-id ${workflowId}`);
 }
 
+/**
+ * The warning that no worker polls `taskQueue`, when Temporal says so ({@link describeWorkers});
+ * `waits` says what waits for one. Null when a worker polls it or the server cannot tell.
+ */
+async function withoutWorkerWarning(client: Client, taskQueue: string, waits: string): Promise<string | null> {
+  const workers = await describeWorkers(client, taskQueue);
+  return noWorker(workers) ? `warning: ${noWorkerText(taskQueue, workers!, waits)}` : null;
+}
+
+/** Prints {@link withoutWorkerWarning}'s warning on stderr, if there is one. */
+async function warnWithoutWorker(client: Client, taskQueue: string, waits: string): Promise<void> {
+  const warning = await withoutWorkerWarning(client, taskQueue, waits);
+  if (warning !== null) console.error(warning);
+}
+
+/** The line for a sync that did not answer its progress query within `timeoutMs` although a worker polled its task queue lately (or the server could not tell). Pure. */
+function unansweredText(taskQueue: string, workers: TaskQueueWorkers | null, timeoutMs: number): string {
+  const last = workers?.lastPollAgoMs;
+  const seen = last === undefined || last === null ? '' : ` (task queue ${taskQueue} last polled ${Math.round(last / 1000)} s ago)`;
+  return `no answer to its progress query within ${timeoutMs / 1000} s${seen}: its worker stopped, or is too busy to run a workflow task; see scripts/stack status and the worker's log`;
+}
+
+/** Whether `err` (or a cause) is gRPC's DEADLINE_EXCEEDED (status code 4): a call the client gave a deadline ran out of time. */
+function isDeadlineExceeded(err: unknown): boolean {
+  return causeChain(err).some((e) => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 4);
+}
+
 /** Whether `err` or one of its causes has `code` (a SQLSTATE or a node error code). */
 function hasCode(err: unknown, code: string): boolean {
   return causeChain(err).some((e) => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code);
@@ -597,8 +674,11 @@ async function describeRunning(client: Client, workflowId: string): Promise<stri
  */
 async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Config, invocation: string): Promise<string> {
   let state: string;
+  let taskQueue = '';
   try {
-    state = (await handle.describe()).status.name;
+    const description = await handle.describe();
+    state = description.status.name;
+    taskQueue = description.taskQueue;
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
     state = 'NOT STARTED';
@@ -609,7 +689,18 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
     const why = state === 'FAILED' ? await failureOf(handle) : null;
     return `${workflowId}: ${state.toLowerCase()}${why === null ? '' : ` (${why})`}; stored cursor ${storedCursorText(stored)}; start it with: ${invocation} start --chain-id ${chainId}`;
   }
-  const p: SyncProgress = await handle.query(syncProgressQuery);
+  const workers = await describeWorkers(handle.client, taskQueue);
+  if (noWorker(workers)) {
+    const stored = await readStoredCursor(cfg, Number(workflowId.split(':')[1]));
+    throw new CliError(`${workflowId} is running, stored cursor ${storedCursorText(stored)}; ${noWorkerText(taskQueue, workers!, 'the sync does not move or answer')}`);
+  }
+  let p: SyncProgress;
+  try {
+    p = await handle.client.connection.withDeadline(Date.now() + STATUS_QUERY_TIMEOUT_MS, () => handle.query(syncProgressQuery));
+  } catch (err) {
+    if (!isDeadlineExceeded(err)) throw err;
+    throw new CliError(`${workflowId} is running; ${unansweredText(taskQueue, workers, STATUS_QUERY_TIMEOUT_MS)}`, { cause: err });
+  }
   const targetNote = p.finality === 'depth' ? `head − ${p.confirmationDepth} confirmation depth` : `'${p.finality}' tag`;
   return [
     `${workflowId}: running (${p.paused ? 'paused' : p.status})`,

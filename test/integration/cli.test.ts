@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { generateTraffic, startAnvil, type Anvil, type TrafficSummary } from '../support/devnet.js';
+import { readCursor } from '../../src/db/index.js';
 import { diffWithChain, findIntegrityProblems, rpc } from '../support/chain-oracle.js';
 import { cliEnvironment, runClient, type CliResult } from '../support/cli.js';
 import { createTestDatabase, startIndexerWorker, startTemporal, temporalCliPath, waitFor, type TestDatabase, type TestWorker } from '../support/stack.js';
@@ -20,6 +21,8 @@ const CHAIN_ID = 31337;
 const TASK_QUEUE = 'evm-indexer';
 /** A task queue no worker polls: a workflow started there waits, as one would while the workers are down. */
 const UNSERVED_QUEUE = 'nobody-polls-this';
+/** What the client says after naming a task queue no worker polls: how to start one. */
+const START_A_WORKER = `start a worker with TASK_QUEUE=${UNSERVED_QUEUE} (npm run worker; scripts/start on a local set-up), and see scripts/stack status`;
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** `n` as the client prints block numbers and counts: `1,234`. */
@@ -248,10 +251,16 @@ describe('operator CLI on the real stack', () => {
     const out = await runClient({ ...cliEnv, TASK_QUEUE: UNSERVED_QUEUE }, ['backfill', '--from', String(head + 10), '--to', '9007199254740991', '--no-wait']);
     const workflowId = `backfill:${CHAIN_ID}:${head + 10}-9007199254740991`;
     expect([out.code, out.stdout, out.stderr]).toEqual([0, `backfill ${workflowId} running on task queue ${UNSERVED_QUEUE}\n`,
-      `warning: --to 9,007,199,254,740,991: blocks above the head ${count(head)} are waited for: the backfill ends once the chain reaches --to\n`]);
+      `warning: --to 9,007,199,254,740,991: blocks above the head ${count(head)} are waited for: the backfill ends once the chain reaches --to\n`
+      + `warning: no worker polls the task queue ${UNSERVED_QUEUE} (no recent poll): backfill ${workflowId} starts when one does; ${START_A_WORKER}\n`]);
     await env.client.workflow.getHandle(workflowId).terminate('test done');
     const below = await runClient({ ...cliEnv, TASK_QUEUE: UNSERVED_QUEUE }, ['backfill', '--from', '0', '--to', String(head), '--no-wait']);
-    expect([below.code, below.stderr]).toEqual([0, '']);
+    expect([below.code, below.stderr]).toEqual([0,
+      `warning: no worker polls the task queue ${UNSERVED_QUEUE} (no recent poll): backfill backfill:${CHAIN_ID}:0-${head} starts when one does; ${START_A_WORKER}\n`]);
+    // With a worker on the task queue: no warning.
+    const served = await runClient(cliEnv, ['backfill', '--from', '0', '--to', '1', '--no-wait']);
+    expect([served.code, served.stderr]).toEqual([0, '']);
+    await env.client.workflow.getHandle(`backfill:${CHAIN_ID}:0-1`).result();
     await env.client.workflow.getHandle(`backfill:${CHAIN_ID}:0-${head}`).terminate('test done');
   });
 
@@ -359,5 +368,44 @@ describe('operator CLI on the real stack', () => {
       "error: option '--from <block>' argument '-1' is invalid. --from must be a block number (integer ≥ 0), got -1\n(usage: npx tsx src/client.ts backfill --help)\n"]);
     const missing = await client('verify', '--from', '0');
     expect([missing.code, missing.stderr]).toEqual([1, "error: required option '--to <block>' not specified\n(usage: npx tsx src/client.ts verify --help)\n"]);
+  });
+
+  it('a sync whose task queue no worker polls: `start` warns, `status` says so at once (no 30 s query timeout) and exits 1, with and without a chain id', async () => {
+    const unserved = { ...cliEnv, CHAIN_ID: '3', TASK_QUEUE: UNSERVED_QUEUE };
+    try {
+      const start = await runClient(unserved, ['start']);
+      expect([start.code, start.stderr]).toEqual([0, `warning: no worker polls the task queue ${UNSERVED_QUEUE} (no recent poll): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
+      const one = await runClient(unserved, ['status']);
+      expect([one.code, one.stdout, one.stderr]).toEqual([1, '',
+        `error: chain-sync:3 is running, stored cursor -; no worker polls the task queue ${UNSERVED_QUEUE} (no recent poll): the sync does not move or answer; ${START_A_WORKER}\n`]);
+      const { CHAIN_ID: _omitted, ...anyChain } = unserved;
+      const all = await runClient(anyChain, ['status']);
+      const rows = all.stdout.trim().split('\n');
+      expect([all.code, rows.length, all.stderr]).toEqual([1, 6, // borders, header, two rows
+        `chain-sync:3: no worker polls the task queue ${UNSERVED_QUEUE} (no recent poll): the sync does not move or answer; ${START_A_WORKER}\n`]);
+      expect(rows.find((r) => r.includes('chain-sync:3'))).toBe('│     3 │ chain-sync:3     │ no answer │    - │      - │      - │            - │        - │      - │');
+    } finally {
+      await env.client.workflow.getHandle('chain-sync:3').terminate('test done').catch(() => undefined);
+    }
+  });
+
+  it('`start` says when the stored cursor is not on the chain the endpoint serves (a new devnet: a shorter chain, then other hashes)', async () => {
+    const other = await startAnvil({ chainId: CHAIN_ID }); // a new devnet: same chain id, its own blocks
+    try {
+      const cursor = await readCursor(database.db, CHAIN_ID);
+      expect(cursor?.blockNumber).toBeGreaterThan(0);
+      const onOther = { ...cliEnv, RPC_URL: other.rpcUrl };
+      const shorter = await runClient(onOther, ['start']);
+      expect([shorter.code, shorter.stdout.replace(/\(run [0-9a-f-]+\)/, '(run …)')]).toEqual([0,
+        `sync chain-sync:31337 is already running (run …); nothing to do; its stored cursor ${count(cursor!.blockNumber)}, which is not on the chain the endpoints serve (it has no block ${count(cursor!.blockNumber)} yet: a reset chain, such as a new devnet): the sync first rolls back the stored blocks above the common ancestor\n`]);
+      await rpc(other.rpcUrl, 'anvil_mine', [`0x${(cursor!.blockNumber + 1).toString(16)}`]);
+      const theirs = ((await rpc(other.rpcUrl, 'eth_getBlockByNumber', [`0x${cursor!.blockNumber.toString(16)}`, false])) as { hash: string }).hash;
+      const longer = await runClient(onOther, ['start']);
+      expect([longer.code, longer.stdout.replace(/\(run [0-9a-f-]+\)/, '(run …)')]).toEqual([0,
+        `sync chain-sync:31337 is already running (run …); nothing to do; its stored cursor ${count(cursor!.blockNumber)}, which is not on the chain the endpoints serve (its block ${count(cursor!.blockNumber)} is ${theirs}, stored ${cursor!.blockHash}: a reset chain, such as a new devnet, or a reorg deeper than the confirmation depth): the sync first rolls back the stored blocks above the common ancestor\n`]);
+      expect(await readCursor(database.db, CHAIN_ID)).toEqual(cursor); // the cursor did not move meanwhile: the lines above name it
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -1,0 +1,23 @@
+/**
+ * What the client says when the stored cursor is not on the chain the endpoints serve: the chain
+ * was reset (a new devnet, a testnet reset) or reorganized deeper than the confirmation depth. The
+ * sync handles it (it finds the common ancestor and rolls back); this only explains, at `start`,
+ * the deep-reorg warning the worker is about to log.
+ */
+import { formatCount, type Cursor } from '../domain/index.js';
+
+/**
+ * What `start` adds after "resuming after the stored cursor N" when block N of the chain the
+ * endpoints serve is not the stored one (`chainHash`: its hash, null when the chain has no block N,
+ * undefined when unknown: nothing is added): a chain that was reset (a new devnet, a testnet
+ * reset) or a reorg deeper than the confirmation depth, which the sync rolls back first. Pure.
+ * @example offChainNote({ blockNumber: 13, blockHash: '0xc0e8…' }, null)
+ *   // ', which is not on the chain the endpoints serve (it has no block 13 yet: a reset chain, such as a new devnet): the sync first rolls back the stored blocks above the common ancestor'
+ */
+export function offChainNote(cursor: Cursor, chainHash: string | null | undefined): string {
+  if (chainHash === undefined || cursor.blockHash === null || chainHash === cursor.blockHash.toLowerCase()) return '';
+  const why = chainHash === null
+    ? `it has no block ${formatCount(cursor.blockNumber)} yet: a reset chain, such as a new devnet`
+    : `its block ${formatCount(cursor.blockNumber)} is ${chainHash}, stored ${cursor.blockHash}: a reset chain, such as a new devnet, or a reorg deeper than the confirmation depth`;
+  return `, which is not on the chain the endpoints serve (${why}): the sync first rolls back the stored blocks above the common ancestor`;
+}
