@@ -646,6 +646,8 @@ temporal_up() {
     log "temporal: a server not started by these scripts answers at $addr; using it"
     return 0
   fi
+  local t0
+  t0=$(now_ms) # from the spawn: the time to SERVING includes the server's start
   if [[ -z ${pid:-} ]]; then
     [[ -x $TEMPORAL_CLI ]] || die "Temporal CLI missing at .tools/temporal; run scripts/setup"
     tcp_open 127.0.0.1 "$TEMPORAL_UI_PORT" && die "port $TEMPORAL_UI_PORT (Temporal Web UI) is taken; set TEMPORAL_UI_PORT"
@@ -658,8 +660,6 @@ temporal_up() {
       --dynamic-config-value frontend.enableCancelWorkerPollsOnShutdown=true \
       --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal
   fi
-  local t0
-  t0=$(now_ms)
   for ((i = 0; i < READY_TIMEOUT_S * 4; i++)); do
     if temporal_healthy; then
       log "temporal: serving at $addr (pid $(pid_alive temporal), ready in $(since "$t0"))"

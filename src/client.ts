@@ -12,14 +12,13 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, isGrpcDeadlineError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
 import { parseConfig, type Config } from './config/parse.js';
 import { archivePartitions, ArchiveRefusedError, connectDatabase, exportBlock, findGaps, highestStoredBlock, migrateToLatest, readCursor, type ArchiveMode } from './db/index.js';
 import { formatBlockOr, formatCount, formatCountOr, formatRange, rangeSize, type Cursor } from './domain/index.js';
 import { createLogger } from './log.js';
-import { createRpcPool } from './rpc/index.js';
-import { fetchBlockHashes } from './rpc/chain-head.js';
+import { createRpcPool, unwrap } from './rpc/index.js';
 import { ConfigError } from './errors.js';
 import { chooseProgressMode, createProgressReporter } from './cli/backfill-progress.js';
 import { aboveCursorProblem, aboveHeadWarning, type BlockBound } from './cli/block-bounds.js';
@@ -190,8 +189,11 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           let progress: SyncProgress | null = null;
           if (noWorker(workers)) silent.push(`${wf.workflowId}: ${noWorkerText(wf.taskQueue, workers!, 'the sync does not move or answer')}`);
           else {
-            progress = await client.connection.withDeadline(Date.now() + SYNC_QUERY_TIMEOUT_MS, () => client.workflow.getHandle(wf.workflowId).query(syncProgressQuery)).catch(() => null);
-            if (progress === null) silent.push(`${wf.workflowId}: ${unansweredText(wf.taskQueue, workers, SYNC_QUERY_TIMEOUT_MS)}`);
+            try {
+              progress = await client.connection.withDeadline(Date.now() + SYNC_QUERY_TIMEOUT_MS, () => client.workflow.getHandle(wf.workflowId).query(syncProgressQuery));
+            } catch (err) {
+              silent.push(`${wf.workflowId}: ${isGrpcDeadlineError(err) ? unansweredText(wf.taskQueue, workers, SYNC_QUERY_TIMEOUT_MS) : failureText(err)}`);
+            }
           }
           rows.push({ workflowId: wf.workflowId, progress });
         }
@@ -437,7 +439,7 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
   if (running) {
     const stored = await readStoredCursor(cfg, chainId);
     const cursor = 'cursor' in stored ? stored.cursor : null;
-    const note = cursor ? offChainNote(cursor, await canonicalHash(chain, cursor.blockNumber)) : '';
+    const note = cursor?.blockHash ? offChainNote(cursor, await canonicalHash(chain, cursor.blockNumber)) : '';
     return `sync ${workflowId} is already running (run ${running}); nothing to do${cursor && note !== '' ? `; its stored cursor ${formatCount(cursor.blockNumber)}${note}` : ''}`;
   }
   const input: ChainSyncInput = {
@@ -468,7 +470,7 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
   });
   const from = 'error' in stored
     ? `from the stored cursor if there is one, else block ${formatCount(chain.startBlock)} (${stored.error})`
-    : stored.cursor ? `resuming after the stored cursor ${formatCount(stored.cursor.blockNumber)}${offChainNote(stored.cursor, await canonicalHash(chain, stored.cursor.blockNumber))}` : `from block ${formatCount(chain.startBlock)}`;
+    : stored.cursor ? `resuming after the stored cursor ${formatCount(stored.cursor.blockNumber)}${stored.cursor.blockHash ? offChainNote(stored.cursor, await canonicalHash(chain, stored.cursor.blockNumber)) : ''}` : `from block ${formatCount(chain.startBlock)}`;
   return `sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${batchSizeText(chain.batchSize, chain.batchRows)}, ${chain.concurrency} at once`;
 }
 
@@ -520,16 +522,28 @@ const CANONICAL_HASH_TIMEOUT_MS = 5_000;
 
 /**
  * The hash of block `blockNumber` on the chain `chain`'s endpoints serve (`eth_getBlockByNumber`,
- * the JSON-RPC spec; lower-case), `null` when they do not have that block (a shorter chain), or
- * `undefined` when none answered within CANONICAL_HASH_TIMEOUT_MS or the answer was unusable:
- * the caller then claims nothing. Never throws.
+ * the JSON-RPC spec; lower-case), `null` when the endpoint has no such block (a shorter chain, or a
+ * node behind), or `undefined` when it cannot say: no endpoint URL the client can call (a
+ * CHAINS_FILE `${VAR}` the client does not resolve), no answer within CANONICAL_HASH_TIMEOUT_MS, an
+ * endpoint serving another chain id (`eth_chainId`, EIP-695, asked in the same batch), or an answer
+ * that is not a block with a 32-byte hash. The caller then claims nothing. Never throws.
  */
 async function canonicalHash(chain: ChainConfig, blockNumber: number): Promise<string | null | undefined> {
-  if (chain.rpcUrls.length === 0) return undefined;
-  const pool = createRpcPool({ urls: chain.rpcUrls, labels: chain.rpcLabels, timeoutMs: CANONICAL_HASH_TIMEOUT_MS, log: createLogger({ level: 'silent' }) });
+  const usable = chain.rpcUrls.map((url, i) => ({ url, label: chain.rpcLabels[i]! })).filter(({ url }) => !url.includes('${'));
+  if (usable.length === 0 || blockNumber < 0) return undefined;
+  const pool = createRpcPool({ urls: usable.map((e) => e.url), labels: usable.map((e) => e.label), timeoutMs: CANONICAL_HASH_TIMEOUT_MS, log: createLogger({ level: 'silent' }) });
   try {
-    const hashes = await fetchBlockHashes(pool, [blockNumber], AbortSignal.timeout(CANONICAL_HASH_TIMEOUT_MS));
-    return hashes.get(blockNumber) ?? null;
+    return await pool.batch(
+      [{ method: 'eth_chainId', params: [] }, { method: 'eth_getBlockByNumber', params: [`0x${blockNumber.toString(16)}`, false] }],
+      (outcomes, label) => {
+        const chainId = unwrap(outcomes[0]!, label, 'eth_chainId');
+        if (typeof chainId !== 'string' || !/^0x[0-9a-f]+$/i.test(chainId) || BigInt(chainId) !== BigInt(chain.chainId)) return undefined;
+        const block = unwrap(outcomes[1]!, label, `eth_getBlockByNumber(${blockNumber})`) as { hash?: unknown } | null;
+        if (block === null) return null;
+        return typeof block?.hash === 'string' && /^0x[0-9a-f]{64}$/i.test(block.hash) ? block.hash.toLowerCase() : undefined;
+      },
+      AbortSignal.timeout(CANONICAL_HASH_TIMEOUT_MS),
+    );
   } catch {
     return undefined;
   }
@@ -623,11 +637,6 @@ function unansweredText(taskQueue: string, workers: TaskQueueWorkers | null, tim
   return `no answer to its progress query within ${timeoutMs / 1000} s${seen}: its worker stopped, or is too busy to run a workflow task; see scripts/stack status and the worker's log`;
 }
 
-/** Whether `err` (or a cause) is gRPC's DEADLINE_EXCEEDED (status code 4): a call the client gave a deadline ran out of time. */
-function isDeadlineExceeded(err: unknown): boolean {
-  return causeChain(err).some((e) => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 4);
-}
-
 /** Whether `err` or one of its causes has `code` (a SQLSTATE or a node error code). */
 function hasCode(err: unknown, code: string): boolean {
   return causeChain(err).some((e) => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code);
@@ -698,7 +707,7 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
   try {
     p = await handle.client.connection.withDeadline(Date.now() + STATUS_QUERY_TIMEOUT_MS, () => handle.query(syncProgressQuery));
   } catch (err) {
-    if (!isDeadlineExceeded(err)) throw err;
+    if (!isGrpcDeadlineError(err)) throw err;
     throw new CliError(`${workflowId} is running; ${unansweredText(taskQueue, workers, STATUS_QUERY_TIMEOUT_MS)}`, { cause: err });
   }
   const targetNote = p.finality === 'depth' ? `head − ${p.confirmationDepth} confirmation depth` : `'${p.finality}' tag`;

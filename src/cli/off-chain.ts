@@ -12,12 +12,12 @@ import { formatCount, type Cursor } from '../domain/index.js';
  * undefined when unknown: nothing is added): a chain that was reset (a new devnet, a testnet
  * reset) or a reorg deeper than the confirmation depth, which the sync rolls back first. Pure.
  * @example offChainNote({ blockNumber: 13, blockHash: '0xc0e8…' }, null)
- *   // ', which is not on the chain the endpoints serve (it has no block 13 yet: a reset chain, such as a new devnet): the sync first rolls back the stored blocks above the common ancestor'
+ *   // ', which is not on the chain the endpoints serve (it has no block 13 yet: a reset chain, such as a new devnet, or an endpoint behind it): the sync first rolls back the stored blocks above the common ancestor'
  */
 export function offChainNote(cursor: Cursor, chainHash: string | null | undefined): string {
   if (chainHash === undefined || cursor.blockHash === null || chainHash === cursor.blockHash.toLowerCase()) return '';
   const why = chainHash === null
-    ? `it has no block ${formatCount(cursor.blockNumber)} yet: a reset chain, such as a new devnet`
+    ? `it has no block ${formatCount(cursor.blockNumber)} yet: a reset chain, such as a new devnet, or an endpoint behind it`
     : `its block ${formatCount(cursor.blockNumber)} is ${chainHash}, stored ${cursor.blockHash}: a reset chain, such as a new devnet, or a reorg deeper than the confirmation depth`;
   return `, which is not on the chain the endpoints serve (${why}): the sync first rolls back the stored blocks above the common ancestor`;
 }

@@ -4,17 +4,14 @@
  * them). A workflow whose task queue no worker polls does not move and does not answer queries:
  * Temporal keeps it waiting, and a query times out after about 30 s with `DEADLINE_EXCEEDED`.
  * The client asks first and says so in one line naming the task queue.
+ *
+ * Only an empty list of workflow-task pollers counts as "no worker": a worker whose activity slots
+ * are all taken stops polling activity tasks, and the server lists a poller for some minutes after
+ * its last poll (at once gone when a worker shuts down cleanly on a server that cancels its polls,
+ * as `scripts/stack` runs the dev server). The times are the server's, so a poller's age is only
+ * told, never judged (the client's clock may differ).
  */
 import type { Client } from '@temporalio/client';
-
-/**
- * A poller last seen longer ago than this, in ms, is taken as gone: twice the minute after which
- * Temporal ends an idle long poll (a live worker then polls again at once: an idle worker's last
- * poll was 0–60 s old, sampled every 15 s over 2.5 minutes on the dev server). The server keeps
- * listing a worker that stopped without telling it, with the time of its last poll; one that shut
- * down cleanly drops out of the list at once.
- */
-export const POLLER_GONE_AFTER_MS = 120_000;
 
 /** The task queue kinds a worker of this project polls (enum `TaskQueueType` of the Temporal API). */
 const TASK_QUEUE_TYPES = [
@@ -23,9 +20,9 @@ const TASK_QUEUE_TYPES = [
 ] as const;
 
 /**
- * Who polls a task queue: for each kind of task, how many pollers were seen within
- * {@link POLLER_GONE_AFTER_MS}, and how long ago (ms) any poller last polled it (null: none that the
- * server still lists; it forgets a poller some minutes after its last poll).
+ * Who polls a task queue: for each kind of task, how many pollers the server lists, and how long
+ * ago (ms, by the client's clock against the server's times, at least 0) any of them last polled
+ * it (null: none listed, or none with a time).
  */
 export type TaskQueueWorkers = { workflowPollers: number; activityPollers: number; lastPollAgoMs: number | null };
 
@@ -40,24 +37,18 @@ function timestampMs(ts: Poller['lastAccessTime']): number | null {
 }
 
 /**
- * Counts the live pollers of each kind at `nowMs` (ms since the epoch) from the two lists
- * `DescribeTaskQueue` returned. Pure.
+ * Counts the pollers of each kind from the two lists `DescribeTaskQueue` returned, and the age of
+ * the latest poll at `nowMs` (ms since the epoch). Pure.
  * @example workersFrom({ workflow: [{ lastAccessTime: { seconds: 100 } }], activity: [] }, 120_000)
  *   // { workflowPollers: 1, activityPollers: 0, lastPollAgoMs: 20_000 }
  */
 export function workersFrom(pollers: { workflow: readonly Poller[]; activity: readonly Poller[] }, nowMs: number): TaskQueueWorkers {
-  let lastMs: number | null = null;
-  const live = (list: readonly Poller[]) =>
-    list.filter((p) => {
-      const at = timestampMs(p.lastAccessTime);
-      if (at === null) return false;
-      lastMs = Math.max(lastMs ?? at, at);
-      return nowMs - at <= POLLER_GONE_AFTER_MS;
-    }).length;
-  const workflowPollers = live(pollers.workflow);
-  const activityPollers = live(pollers.activity);
-  const last: number | null = lastMs;
-  return { workflowPollers, activityPollers, lastPollAgoMs: last === null ? null : Math.max(0, nowMs - last) };
+  const times = [...pollers.workflow, ...pollers.activity].map((p) => timestampMs(p.lastAccessTime)).filter((t): t is number => t !== null);
+  return {
+    workflowPollers: pollers.workflow.length,
+    activityPollers: pollers.activity.length,
+    lastPollAgoMs: times.length === 0 ? null : Math.max(0, nowMs - Math.max(...times)),
+  };
 }
 
 /**
@@ -82,19 +73,20 @@ export async function describeWorkers(client: TemporalClient, taskQueue: string)
 /** What {@link describeWorkers} needs of a client: a `Client` or its `workflow` (WorkflowClient). */
 export type TemporalClient = { workflowService: Client['workflowService']; options: { namespace: string } };
 
-/** Whether `workers` (null: unknown) says nobody serves the task queue: no live poller of workflow or of activity tasks. Pure. */
+/** Whether `workers` (null: unknown) says nobody serves the task queue: the server lists no poller of its workflow tasks. Pure. */
 export function noWorker(workers: TaskQueueWorkers | null): boolean {
-  return workers !== null && (workers.workflowPollers === 0 || workers.activityPollers === 0);
+  return workers !== null && workers.workflowPollers === 0;
 }
 
 /**
- * The line that says no worker serves `taskQueue`, why that matters (`what` waits: "the sync cannot
- * answer", "the backfill starts when one does") and how to start one. Pure.
- * @example noWorkerText('evm-indexer', { workflowPollers: 0, activityPollers: 0, lastPollAgoMs: 125_000 }, 'the sync does not move')
- *   // 'no worker polls the task queue evm-indexer (its last poll 125 s ago): the sync does not move; start a worker with TASK_QUEUE=evm-indexer (npm run worker; scripts/start on a local set-up), and see scripts/stack status'
+ * The line that says no worker serves `taskQueue` ({@link noWorker}), why that matters (`what`
+ * waits: "the sync does not move or answer", "the backfill starts when one does") and how to start
+ * one; "the workflow tasks of" the queue when only activity tasks are polled. Pure.
+ * @example noWorkerText('evm-indexer', { workflowPollers: 0, activityPollers: 0, lastPollAgoMs: null }, 'the sync does not move')
+ *   // 'no worker polls the task queue evm-indexer (no poll listed): the sync does not move; start a worker with TASK_QUEUE=evm-indexer (npm run worker; scripts/start on a local set-up), and see scripts/stack status'
  */
 export function noWorkerText(taskQueue: string, workers: TaskQueueWorkers, what: string): string {
-  const kind = workers.workflowPollers === 0 && workers.activityPollers > 0 ? 'the workflow tasks of' : workers.activityPollers === 0 && workers.workflowPollers > 0 ? 'the activity tasks of' : 'the';
-  const when = workers.lastPollAgoMs === null ? 'no recent poll' : `its last poll ${Math.round(workers.lastPollAgoMs / 1000)} s ago`;
+  const kind = workers.activityPollers > 0 ? 'the workflow tasks of' : 'the';
+  const when = workers.lastPollAgoMs === null ? 'no poll listed' : `its last poll ${Math.round(workers.lastPollAgoMs / 1000)} s ago`;
   return `no worker polls ${kind} task queue ${taskQueue} (${when}): ${what}; start a worker with TASK_QUEUE=${taskQueue} (npm run worker; scripts/start on a local set-up), and see scripts/stack status`;
 }

@@ -252,11 +252,11 @@ describe('operator CLI on the real stack', () => {
     const workflowId = `backfill:${CHAIN_ID}:${head + 10}-9007199254740991`;
     expect([out.code, out.stdout, out.stderr]).toEqual([0, `backfill ${workflowId} running on task queue ${UNSERVED_QUEUE}\n`,
       `warning: --to 9,007,199,254,740,991: blocks above the head ${count(head)} are waited for: the backfill ends once the chain reaches --to\n`
-      + `warning: no worker polls the task queue ${UNSERVED_QUEUE} (no recent poll): backfill ${workflowId} starts when one does; ${START_A_WORKER}\n`]);
+      + `warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): backfill ${workflowId} starts when one does; ${START_A_WORKER}\n`]);
     await env.client.workflow.getHandle(workflowId).terminate('test done');
     const below = await runClient({ ...cliEnv, TASK_QUEUE: UNSERVED_QUEUE }, ['backfill', '--from', '0', '--to', String(head), '--no-wait']);
     expect([below.code, below.stderr]).toEqual([0,
-      `warning: no worker polls the task queue ${UNSERVED_QUEUE} (no recent poll): backfill backfill:${CHAIN_ID}:0-${head} starts when one does; ${START_A_WORKER}\n`]);
+      `warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): backfill backfill:${CHAIN_ID}:0-${head} starts when one does; ${START_A_WORKER}\n`]);
     // With a worker on the task queue: no warning.
     const served = await runClient(cliEnv, ['backfill', '--from', '0', '--to', '1', '--no-wait']);
     expect([served.code, served.stderr]).toEqual([0, '']);
@@ -374,15 +374,15 @@ describe('operator CLI on the real stack', () => {
     const unserved = { ...cliEnv, CHAIN_ID: '3', TASK_QUEUE: UNSERVED_QUEUE };
     try {
       const start = await runClient(unserved, ['start']);
-      expect([start.code, start.stderr]).toEqual([0, `warning: no worker polls the task queue ${UNSERVED_QUEUE} (no recent poll): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
+      expect([start.code, start.stderr]).toEqual([0, `warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
       const one = await runClient(unserved, ['status']);
       expect([one.code, one.stdout, one.stderr]).toEqual([1, '',
-        `error: chain-sync:3 is running, stored cursor -; no worker polls the task queue ${UNSERVED_QUEUE} (no recent poll): the sync does not move or answer; ${START_A_WORKER}\n`]);
+        `error: chain-sync:3 is running, stored cursor -; no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): the sync does not move or answer; ${START_A_WORKER}\n`]);
       const { CHAIN_ID: _omitted, ...anyChain } = unserved;
       const all = await runClient(anyChain, ['status']);
       const rows = all.stdout.trim().split('\n');
       expect([all.code, rows.length, all.stderr]).toEqual([1, 6, // borders, header, two rows
-        `chain-sync:3: no worker polls the task queue ${UNSERVED_QUEUE} (no recent poll): the sync does not move or answer; ${START_A_WORKER}\n`]);
+        `chain-sync:3: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): the sync does not move or answer; ${START_A_WORKER}\n`]);
       expect(rows.find((r) => r.includes('chain-sync:3'))).toBe('│     3 │ chain-sync:3     │ no answer │    - │      - │      - │            - │        - │      - │');
     } finally {
       await env.client.workflow.getHandle('chain-sync:3').terminate('test done').catch(() => undefined);
@@ -397,7 +397,7 @@ describe('operator CLI on the real stack', () => {
       const onOther = { ...cliEnv, RPC_URL: other.rpcUrl };
       const shorter = await runClient(onOther, ['start']);
       expect([shorter.code, shorter.stdout.replace(/\(run [0-9a-f-]+\)/, '(run …)')]).toEqual([0,
-        `sync chain-sync:31337 is already running (run …); nothing to do; its stored cursor ${count(cursor!.blockNumber)}, which is not on the chain the endpoints serve (it has no block ${count(cursor!.blockNumber)} yet: a reset chain, such as a new devnet): the sync first rolls back the stored blocks above the common ancestor\n`]);
+        `sync chain-sync:31337 is already running (run …); nothing to do; its stored cursor ${count(cursor!.blockNumber)}, which is not on the chain the endpoints serve (it has no block ${count(cursor!.blockNumber)} yet: a reset chain, such as a new devnet, or an endpoint behind it): the sync first rolls back the stored blocks above the common ancestor\n`]);
       await rpc(other.rpcUrl, 'anvil_mine', [`0x${(cursor!.blockNumber + 1).toString(16)}`]);
       const theirs = ((await rpc(other.rpcUrl, 'eth_getBlockByNumber', [`0x${cursor!.blockNumber.toString(16)}`, false])) as { hash: string }).hash;
       const longer = await runClient(onOther, ['start']);

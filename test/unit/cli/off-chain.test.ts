@@ -18,7 +18,7 @@ describe('offChainNote()', () => {
 
   it('a chain without the block: a reset chain', () => {
     expect(offChainNote({ blockNumber: 1_234, blockHash: STORED }, null))
-      .toBe(`, which is not on the chain the endpoints serve (it has no block 1,234 yet: a reset chain, such as a new devnet): ${ROLLS_BACK}`);
+      .toBe(`, which is not on the chain the endpoints serve (it has no block 1,234 yet: a reset chain, such as a new devnet, or an endpoint behind it): ${ROLLS_BACK}`);
   });
 
   it('another block at that number: both hashes, a reset chain or a reorg deeper than the confirmation depth', () => {

@@ -3,39 +3,39 @@
  * counted by kind, the last poll's age, and the line the client prints when none serves it.
  */
 import { describe, expect, it } from 'vitest';
-import { noWorker, noWorkerText, POLLER_GONE_AFTER_MS, workersFrom } from '../../../src/cli/worker-presence.js';
+import { noWorker, noWorkerText, workersFrom } from '../../../src/cli/worker-presence.js';
 
 /** A poller last seen at `ms` (since the epoch), its seconds as a protobuf Long would give them. */
 const seenAt = (ms: number) => ({ lastAccessTime: { seconds: { toNumber: () => Math.floor(ms / 1000) }, nanos: (ms % 1000) * 1e6 } });
 const NOW = 1_800_000_000_000;
 
 describe('workersFrom()', () => {
-  it('counts pollers seen within POLLER_GONE_AFTER_MS, by kind, and the age of the latest poll', () => {
+  it('counts the listed pollers by kind, and the age of the latest poll by any of them', () => {
     const workers = workersFrom({
-      workflow: [seenAt(NOW - 2_000), seenAt(NOW - POLLER_GONE_AFTER_MS - 1_000)],
+      workflow: [seenAt(NOW - 2_000), seenAt(NOW - 300_000)],
       activity: [seenAt(NOW - 61_000)],
     }, NOW);
-    expect(workers).toEqual({ workflowPollers: 1, activityPollers: 1, lastPollAgoMs: 2_000 });
+    expect(workers).toEqual({ workflowPollers: 2, activityPollers: 1, lastPollAgoMs: 2_000 });
     expect(noWorker(workers)).toBe(false);
   });
 
-  it('a worker that stopped is listed with its last poll: gone after POLLER_GONE_AFTER_MS, its age kept', () => {
-    const workers = workersFrom({ workflow: [seenAt(NOW - 125_000)], activity: [seenAt(NOW - 125_000)] }, NOW);
-    expect(workers).toEqual({ workflowPollers: 0, activityPollers: 0, lastPollAgoMs: 125_000 });
-    expect(noWorker(workers)).toBe(true);
+  it('a poller without a time, or with one ahead of the client\'s clock, still counts: ages are told, never judged', () => {
+    expect(workersFrom({ workflow: [{ lastAccessTime: null }], activity: [seenAt(NOW + 90_000)] }, NOW))
+      .toEqual({ workflowPollers: 1, activityPollers: 1, lastPollAgoMs: 0 });
   });
 
-  it('no poller listed (never polled, or forgotten): no age; plain-number seconds and a missing time are read too', () => {
+  it('no poller listed (never polled, or forgotten): no age; plain-number seconds are read too', () => {
     expect(workersFrom({ workflow: [], activity: [] }, NOW)).toEqual({ workflowPollers: 0, activityPollers: 0, lastPollAgoMs: null });
-    expect(workersFrom({ workflow: [{ lastAccessTime: { seconds: NOW / 1000 - 5 } }], activity: [{ lastAccessTime: null }] }, NOW))
-      .toEqual({ workflowPollers: 1, activityPollers: 0, lastPollAgoMs: 5_000 });
+    expect(workersFrom({ workflow: [], activity: [{ lastAccessTime: { seconds: NOW / 1000 - 5 } }] }, NOW))
+      .toEqual({ workflowPollers: 0, activityPollers: 1, lastPollAgoMs: 5_000 });
   });
 });
 
 describe('noWorker()', () => {
-  it('is true when either kind of task has no live poller, false when the server could not tell (null)', () => {
-    expect(noWorker({ workflowPollers: 1, activityPollers: 0, lastPollAgoMs: 1_000 })).toBe(true);
+  it('is true only when no workflow-task poller is listed (a worker with every activity slot taken polls no activity tasks); false when the server could not tell (null)', () => {
+    expect(noWorker({ workflowPollers: 0, activityPollers: 0, lastPollAgoMs: null })).toBe(true);
     expect(noWorker({ workflowPollers: 0, activityPollers: 2, lastPollAgoMs: 1_000 })).toBe(true);
+    expect(noWorker({ workflowPollers: 1, activityPollers: 0, lastPollAgoMs: 1_000 })).toBe(false);
     expect(noWorker({ workflowPollers: 1, activityPollers: 1, lastPollAgoMs: 1_000 })).toBe(false);
     expect(noWorker(null)).toBe(false);
   });
@@ -43,17 +43,13 @@ describe('noWorker()', () => {
 
 describe('noWorkerText()', () => {
   const hint = 'start a worker with TASK_QUEUE=evm-indexer (npm run worker; scripts/start on a local set-up), and see scripts/stack status';
-  it('names the task queue, the last poll, what waits, and how to start a worker', () => {
-    expect(noWorkerText('evm-indexer', { workflowPollers: 0, activityPollers: 0, lastPollAgoMs: 125_400 }, 'the sync does not move or answer'))
-      .toBe(`no worker polls the task queue evm-indexer (its last poll 125 s ago): the sync does not move or answer; ${hint}`);
+  it('names the task queue, what waits, and how to start a worker', () => {
     expect(noWorkerText('evm-indexer', { workflowPollers: 0, activityPollers: 0, lastPollAgoMs: null }, 'backfill backfill:1:0-9 starts when one does'))
-      .toBe(`no worker polls the task queue evm-indexer (no recent poll): backfill backfill:1:0-9 starts when one does; ${hint}`);
+      .toBe(`no worker polls the task queue evm-indexer (no poll listed): backfill backfill:1:0-9 starts when one does; ${hint}`);
   });
 
-  it('says which kind of task is not polled when the other one is', () => {
-    expect(noWorkerText('evm-indexer', { workflowPollers: 2, activityPollers: 0, lastPollAgoMs: 1_000 }, 'x'))
-      .toBe(`no worker polls the activity tasks of task queue evm-indexer (its last poll 1 s ago): x; ${hint}`);
-    expect(noWorkerText('evm-indexer', { workflowPollers: 0, activityPollers: 1, lastPollAgoMs: 1_000 }, 'x'))
-      .toBe(`no worker polls the workflow tasks of task queue evm-indexer (its last poll 1 s ago): x; ${hint}`);
+  it('says "the workflow tasks of" the queue when only activity tasks are polled, with the age of the latest poll', () => {
+    expect(noWorkerText('evm-indexer', { workflowPollers: 0, activityPollers: 1, lastPollAgoMs: 61_400 }, 'the sync does not move or answer'))
+      .toBe(`no worker polls the workflow tasks of task queue evm-indexer (its last poll 61 s ago): the sync does not move or answer; ${hint}`);
   });
 });
