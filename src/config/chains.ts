@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { endpointLabel } from '../rpc/redact.js';
+import { endpointLabel, endpointPhrase } from '../rpc/redact.js';
 import { isHttpUrl, type Config } from './parse.js';
 
 /** How the parsed chains file treats a `${VAR}` whose variable is unset: an error (the worker) or kept as written (the client, which never calls the endpoints). */
@@ -169,12 +169,12 @@ function resolveRpcUrls(rpcUrl: string | string[], env: Readonly<Record<string, 
     const resolved = url.replace(VARIABLE_REFERENCE, (reference, name: string) => {
       const value = env[name];
       if (value !== undefined && value !== '') return value;
-      if (unsetVariables === 'error') problems.push(`endpoint ${endpointLabel(url, i)}: environment variable ${name} is not set (referenced as ${reference})`);
+      if (unsetVariables === 'error') problems.push(`${endpointPhrase(url, i)}: environment variable ${name} is not set (referenced as ${reference})`);
       unresolved = true;
       return reference;
     });
     // An unresolved reference kept for the client may stand for any part of the URL: it is not checked.
-    if (!unresolved && !isHttpUrl(resolved)) problems.push(`endpoint ${endpointLabel(resolved, i)} is not an http(s) URL`);
+    if (!unresolved && !isHttpUrl(resolved)) problems.push(`${endpointPhrase(resolved, i)} is not an http(s) URL`);
     return resolved;
   });
   return { urls, problems };

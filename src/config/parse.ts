@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { endpointLabel } from '../rpc/redact.js';
+import { endpointLabel, endpointPhrase } from '../rpc/redact.js';
 
 /**
  * The indexer's configuration, parsed once from the environment. Frozen.
@@ -147,7 +147,7 @@ const schema = z.object({
     .superRefine((urls, ctx) => {
       urls.forEach((url, i) => {
         if (!isHttpUrl(url)) {
-          ctx.addIssue({ code: 'custom', message: `endpoint ${endpointLabel(url, i)} is not an http(s) URL (expected comma-separated http(s) URLs)` });
+          ctx.addIssue({ code: 'custom', message: `${endpointPhrase(url, i)} is not an http(s) URL (expected comma-separated http(s) URLs)` });
         }
       });
     }),

@@ -46,6 +46,17 @@ export function endpointLabel(url: string, index: number): string {
 }
 
 /**
+ * How a message names endpoint number `index`: `endpoint <label>` ({@link endpointLabel}), or
+ * `endpoint #n` for an unparsable URL (not `endpoint endpoint#n`). Pure; never throws.
+ * @example endpointPhrase('not a url', 0) // 'endpoint #1'
+ * @example endpointPhrase('https://eth.example/v2/KEY', 1) // 'endpoint eth.example#2'
+ */
+export function endpointPhrase(url: string, index: number): string {
+  const label = endpointLabel(url, index);
+  return label.startsWith('endpoint#') ? `endpoint ${label.slice('endpoint'.length)}` : `endpoint ${label}`;
+}
+
+/**
  * Removes the given secret URLs and every secret part of them from `message`. Pure; never throws.
  * - the whole URL (as written, normalized by `new URL`, without its credentials, URL-encoded)
  *   becomes its label: `labels[i]`, or `endpointLabel(urls[i], i)` when `labels` is not given;

@@ -31,7 +31,7 @@ describe('worker start-up with bad configuration', () => {
   });
 
   it.each([
-    ['a non-URL RPC_URL', { RPC_URL: `not-a-url/${SECRET}`, CHAIN_ID: '31337' }, /^config error: RPC_URL: endpoint endpoint#1 is not an http\(s\) URL/],
+    ['a non-URL RPC_URL', { RPC_URL: `not-a-url/${SECRET}`, CHAIN_ID: '31337' }, /^config error: RPC_URL: endpoint #1 is not an http\(s\) URL/],
     ['CONFIRMATION_DEPTH=-1', { RPC_URL: 'http://127.0.0.1:8545', CHAIN_ID: '31337', CONFIRMATION_DEPTH: '-1' }, /^config error: CONFIRMATION_DEPTH: expected an integer ≥ 0 \(got "-1"\)$/],
     ['a missing CHAIN_ID', { RPC_URL: 'http://127.0.0.1:8545' }, /^config error: CHAIN_ID: required/],
     ['a DATABASE_URL that is not postgres', { RPC_URL: 'http://127.0.0.1:8545', CHAIN_ID: '31337', DATABASE_URL: `mysql://u:${SECRET}@h/db` }, /^config error: DATABASE_URL: expected a postgres:\/\/user:password@host:port\/database URL$/],

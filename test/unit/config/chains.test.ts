@@ -74,7 +74,7 @@ describe('src/config/chains.ts', () => {
     ]);
     expect(problemsOf(() => parseChainsFile(text, { env: { KEY: '' }, defaults }))).toEqual([
       'CHAINS_FILE chains[0].rpcUrl: endpoint eth.example#1: environment variable KEY is not set (referenced as ${KEY})',
-      'CHAINS_FILE chains[1].rpcUrl: endpoint endpoint#1: environment variable URL_2 is not set (referenced as ${URL_2})',
+      'CHAINS_FILE chains[1].rpcUrl: endpoint #1: environment variable URL_2 is not set (referenced as ${URL_2})',
     ]);
   });
 

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { RpcTransientError } from '../../../src/errors.js';
-import { createRedactor, endpointLabel, redactError, redactUrls } from '../../../src/rpc/redact.js';
+import { createRedactor, endpointLabel, endpointPhrase, redactError, redactUrls } from '../../../src/rpc/redact.js';
 
 const ALCHEMY_KEY = 'AbCdEf0123456789xyzKLMN';
 const INFURA_KEY = '0123456789abcdef0123456789abcdef';
@@ -33,6 +33,12 @@ describe('src/rpc/redact.ts', () => {
       for (const secret of [...SECRETS, 'KEY']) expect(label).not.toContain(secret);
     });
   }
+
+  it('endpointPhrase() names an endpoint in a message: `endpoint <label>`, or `endpoint #n` when its URL does not parse (no secret either way)', () => {
+    expect(endpointPhrase(ALCHEMY, 0)).toBe('endpoint eth-mainnet.g.alchemy.com#1');
+    expect(endpointPhrase(`eth-mainnet.g.alchemy.com/v2/${ALCHEMY_KEY}`, 2)).toBe('endpoint #3');
+    expect(endpointPhrase('not a url', 0)).toBe('endpoint #1');
+  });
 
   const messages: [string, string, string][] = [
     ['an Alchemy /v2/<key> URL', `request to ${ALCHEMY} failed, reason: socket hang up`, 'request to eth-mainnet.g.alchemy.com#1 failed, reason: socket hang up'],
