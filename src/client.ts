@@ -430,7 +430,8 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
 
 /**
  * Starts `chain-sync:<chainId>` on the chain's task queue with the chain's settings, unless it runs
- * already; returns the line to print.
+ * already; returns the line to print, and a second one (`note: …`, {@link offChainNote}) when the
+ * stored cursor is not on the chain the endpoints serve.
  */
 async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promise<string> {
   const { chainId } = chain;
@@ -440,7 +441,7 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
     const stored = await readStoredCursor(cfg, chainId);
     const cursor = 'cursor' in stored ? stored.cursor : null;
     const note = cursor?.blockHash ? offChainNote(cursor, await canonicalHash(chain, cursor.blockNumber)) : '';
-    return `sync ${workflowId} is already running (run ${running}); nothing to do${cursor && note !== '' ? `; its stored cursor ${formatCount(cursor.blockNumber)}${note}` : ''}`;
+    return `sync ${workflowId} is already running (run ${running}); nothing to do${note === '' ? '' : `\n${note}`}`;
   }
   const input: ChainSyncInput = {
     chainId,
@@ -470,8 +471,9 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
   });
   const from = 'error' in stored
     ? `from the stored cursor if there is one, else block ${formatCount(chain.startBlock)} (${stored.error})`
-    : stored.cursor ? `resuming after the stored cursor ${formatCount(stored.cursor.blockNumber)}${stored.cursor.blockHash ? offChainNote(stored.cursor, await canonicalHash(chain, stored.cursor.blockNumber)) : ''}` : `from block ${formatCount(chain.startBlock)}`;
-  return `sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${batchSizeText(chain.batchSize, chain.batchRows)}, ${chain.concurrency} at once`;
+    : stored.cursor ? `resuming after the stored cursor ${formatCount(stored.cursor.blockNumber)}` : `from block ${formatCount(chain.startBlock)}`;
+  const note = 'cursor' in stored && stored.cursor?.blockHash ? offChainNote(stored.cursor, await canonicalHash(chain, stored.cursor.blockNumber)) : '';
+  return `sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${batchSizeText(chain.batchSize, chain.batchRows)}, ${chain.concurrency} at once${note === '' ? '' : `\n${note}`}`;
 }
 
 /**

@@ -7,17 +7,19 @@
 import { formatCount, type Cursor } from '../domain/index.js';
 
 /**
- * What `start` adds after "resuming after the stored cursor N" when block N of the chain the
- * endpoints serve is not the stored one (`chainHash`: its hash, null when the chain has no block N,
- * undefined when unknown: nothing is added): a chain that was reset (a new devnet, a testnet
- * reset) or a reorg deeper than the confirmation depth, which the sync rolls back first. Pure.
+ * The note `start` prints on a line of its own when block N of the chain the endpoints serve is not
+ * the stored cursor's (`chainHash`: that block's hash, null when the chain has no block N; when it
+ * is undefined, unknown, or no hash is stored, there is no note: ''): a chain that was reset (a new
+ * devnet, a testnet reset), an endpoint behind it, or a reorg deeper than the confirmation depth,
+ * which the sync rolls back first. Pure.
  * @example offChainNote({ blockNumber: 13, blockHash: '0xc0e8…' }, null)
- *   // ', which is not on the chain the endpoints serve (it has no block 13 yet: a reset chain, such as a new devnet, or an endpoint behind it): the sync first rolls back the stored blocks above the common ancestor'
+ *   // 'note: the stored cursor 13 is not on the chain the endpoints serve (it has no block 13 yet: a reset chain, such as a new devnet, or an endpoint behind it): the sync first rolls back the stored blocks above the common ancestor'
  */
 export function offChainNote(cursor: Cursor, chainHash: string | null | undefined): string {
   if (chainHash === undefined || cursor.blockHash === null || chainHash === cursor.blockHash.toLowerCase()) return '';
+  const n = formatCount(cursor.blockNumber);
   const why = chainHash === null
-    ? `it has no block ${formatCount(cursor.blockNumber)} yet: a reset chain, such as a new devnet, or an endpoint behind it`
-    : `its block ${formatCount(cursor.blockNumber)} is ${chainHash}, stored ${cursor.blockHash}: a reset chain, such as a new devnet, or a reorg deeper than the confirmation depth`;
-  return `, which is not on the chain the endpoints serve (${why}): the sync first rolls back the stored blocks above the common ancestor`;
+    ? `it has no block ${n} yet: a reset chain, such as a new devnet, or an endpoint behind it`
+    : `its block ${n} is ${chainHash}, stored ${cursor.blockHash}: a reset chain, such as a new devnet, or a reorg deeper than the confirmation depth`;
+  return `note: the stored cursor ${n} is not on the chain the endpoints serve (${why}): the sync first rolls back the stored blocks above the common ancestor`;
 }

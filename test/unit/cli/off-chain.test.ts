@@ -1,5 +1,5 @@
 /**
- * The note `start` adds when the stored cursor is not on the chain the endpoints serve (pure).
+ * The note `start` prints when the stored cursor is not on the chain the endpoints serve (pure).
  */
 import { describe, expect, it } from 'vitest';
 import { offChainNote } from '../../../src/cli/off-chain.js';
@@ -18,11 +18,11 @@ describe('offChainNote()', () => {
 
   it('a chain without the block: a reset chain', () => {
     expect(offChainNote({ blockNumber: 1_234, blockHash: STORED }, null))
-      .toBe(`, which is not on the chain the endpoints serve (it has no block 1,234 yet: a reset chain, such as a new devnet, or an endpoint behind it): ${ROLLS_BACK}`);
+      .toBe(`note: the stored cursor 1,234 is not on the chain the endpoints serve (it has no block 1,234 yet: a reset chain, such as a new devnet, or an endpoint behind it): ${ROLLS_BACK}`);
   });
 
   it('another block at that number: both hashes, a reset chain or a reorg deeper than the confirmation depth', () => {
     expect(offChainNote({ blockNumber: 1_234, blockHash: STORED }, THEIRS))
-      .toBe(`, which is not on the chain the endpoints serve (its block 1,234 is ${THEIRS}, stored ${STORED}: a reset chain, such as a new devnet, or a reorg deeper than the confirmation depth): ${ROLLS_BACK}`);
+      .toBe(`note: the stored cursor 1,234 is not on the chain the endpoints serve (its block 1,234 is ${THEIRS}, stored ${STORED}: a reset chain, such as a new devnet, or a reorg deeper than the confirmation depth): ${ROLLS_BACK}`);
   });
 });
