@@ -110,7 +110,7 @@ export type SyncProgress = {
   confirmationDepth: number;
   inFlightBatches: number;
   blocksStoredThisRun: number;
-  /** Blocks stored per second since this run (or continue-as-new) started. */
+  /** Blocks stored per second over the last minute (since this run, or continue-as-new, started when that is shorter; 0 while paused a minute); see recent-rate.ts. */
   blocksPerSecond: number;
   reorgs: number;
   /** Gaps found below the cursor and filled by this run. */

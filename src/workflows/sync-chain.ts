@@ -10,6 +10,7 @@ import { syncTarget, type Cursor } from '../domain/index.js';
 import { createActivityProxies, createLocalActivityProxies } from './activities-proxy.js';
 import { cursorSearchAttribute, pauseSignal, resumeSignal, syncProgressQuery, type ChainSyncInput, type SyncProgress } from './definitions.js';
 import { syncDetails } from './details.js';
+import { RecentRate } from './recent-rate.js';
 import { runWindow, WINDOW_GUIDED_TAIL, WINDOW_REFILL_FIRST } from './window.js';
 
 /** Patch marker of the sync that saves its cursor after each range with a local activity. */
@@ -26,6 +27,7 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
   let paused = input.carried?.paused ?? false;
   let cursor: Cursor = input.carried?.cursor ?? { blockNumber: input.startBlock - 1, blockHash: null };
   const startedAtMs = Date.now();
+  const rate = new RecentRate(startedAtMs);
   const progress: SyncProgress = {
     chainId: input.chainId,
     status: 'starting',
@@ -53,7 +55,7 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
     ...progress,
     status: progress.stalledForSeconds !== null && !paused ? 'stalled' : progress.status,
     paused,
-    blocksPerSecond: round(progress.blocksStoredThisRun / Math.max(0.001, (Date.now() - startedAtMs) / 1000)),
+    blocksPerSecond: rate.perSecond(Date.now()),
   });
   /** Refreshes the Web UI's details (no history event) and, at most once a minute, the cursor search attribute. */
   const publish = () => {
@@ -202,6 +204,7 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
           await (patched(CURSOR_SAVED_LOCALLY) ? local : acts).saveCursor({ chainId: input.chainId, cursor: next });
           setCursor(next);
           progress.blocksStoredThisRun += consumed.reduce((sum, b) => sum + b.blockCount, 0);
+          rate.record(Date.now(), progress.blocksStoredThisRun);
         },
         onInFlight: (count) => {
           progress.inFlightBatches = count;
@@ -242,7 +245,3 @@ const MIN_STALL_CHECK_MS = 1_000;
 
 /** Default time between gap checks once caught up, in ms. */
 const DEFAULT_GAP_CHECK_INTERVAL_MS = 60_000;
-
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
-}
