@@ -183,9 +183,10 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
         }
         const rows: StatusRow[] = [];
         const silent: string[] = []; // why a sync gave no answer, one line each
-        const workersOf = new Map<string, Promise<TaskQueueWorkers | null>>(); // by task queue, asked once
+        const workersOf = new Map<string, TaskQueueWorkers | null>(); // by task queue, asked once
         for await (const wf of client.workflow.list({ query: `WorkflowType = 'chainSync' AND ExecutionStatus = 'Running'` })) {
-          const workers = await (workersOf.get(wf.taskQueue) ?? workersOf.set(wf.taskQueue, describeWorkers(client, wf.taskQueue)).get(wf.taskQueue)!);
+          if (!workersOf.has(wf.taskQueue)) workersOf.set(wf.taskQueue, await describeWorkers(client, wf.taskQueue));
+          const workers = workersOf.get(wf.taskQueue) ?? null;
           let progress: SyncProgress | null = null;
           if (noWorker(workers)) silent.push(`${wf.workflowId}: ${noWorkerText(wf.taskQueue, workers!, 'the sync does not move or answer')}`);
           else {
@@ -437,12 +438,11 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
   const { chainId } = chain;
   const workflowId = chainSyncWorkflowId(chainId);
   const running = await describeRunning(client, workflowId);
-  if (running) {
-    const stored = await readStoredCursor(cfg, chainId);
-    const cursor = 'cursor' in stored ? stored.cursor : null;
-    const note = cursor?.blockHash ? offChainNote(cursor, await canonicalHash(chain, cursor.blockNumber)) : '';
-    return `sync ${workflowId} is already running (run ${running}); nothing to do${note === '' ? '' : `\n${note}`}`;
-  }
+  const stored = await readStoredCursor(cfg, chainId);
+  const cursor = 'cursor' in stored ? stored.cursor : null;
+  const note = cursor?.blockHash ? offChainNote(cursor, await canonicalHash(chain, cursor.blockNumber)) : '';
+  const withNote = (line: string) => (note === '' ? line : `${line}\n${note}`);
+  if (running) return withNote(`sync ${workflowId} is already running (run ${running}); nothing to do`);
   const input: ChainSyncInput = {
     chainId,
     startBlock: chain.startBlock,
@@ -457,7 +457,6 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
     stallTimeoutMs: chain.stallTimeoutMs,
     endpoints: [...chain.rpcLabels],
   };
-  const stored = await readStoredCursor(cfg, chainId);
   const registered = await registeredSearchAttributes(client, cfg);
   input.searchAttributes = registered.has(cursorSearchAttribute.name);
   const handle = await client.workflow.start('chainSync', {
@@ -472,8 +471,7 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
   const from = 'error' in stored
     ? `from the stored cursor if there is one, else block ${formatCount(chain.startBlock)} (${stored.error})`
     : stored.cursor ? `resuming after the stored cursor ${formatCount(stored.cursor.blockNumber)}` : `from block ${formatCount(chain.startBlock)}`;
-  const note = 'cursor' in stored && stored.cursor?.blockHash ? offChainNote(stored.cursor, await canonicalHash(chain, stored.cursor.blockNumber)) : '';
-  return `sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${batchSizeText(chain.batchSize, chain.batchRows)}, ${chain.concurrency} at once${note === '' ? '' : `\n${note}`}`;
+  return withNote(`sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${batchSizeText(chain.batchSize, chain.batchRows)}, ${chain.concurrency} at once`);
 }
 
 /**
