@@ -51,11 +51,12 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
   let searchAttributeAtMs = Number.NEGATIVE_INFINITY;
   let searchAttributeCursor: number | null = null;
   let cursorMovedAtMs = Date.now();
-  const snapshot = (): SyncProgress => ({
+  /** The progress at workflow time `nowMs` (the rate over the minute before it). */
+  const snapshot = (nowMs = Date.now()): SyncProgress => ({
     ...progress,
     status: progress.stalledForSeconds !== null && !paused ? 'stalled' : progress.status,
     paused,
-    blocksPerSecond: rate.perSecond(Date.now()),
+    blocksPerSecond: rate.perSecond(nowMs),
   });
   /** Refreshes the Web UI's details (no history event) and, at most once a minute, the cursor search attribute. */
   const publish = () => {
@@ -80,7 +81,11 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
     progress.lagBlocks = progress.head === null ? null : progress.head - next.blockNumber;
     publish();
   };
-  setHandler(syncProgressQuery, snapshot);
+  // A query runs between workflow tasks, where Date.now() is the last task's time: a paused or
+  // stalled sync has no task for minutes, and its rate stood still at the last one. The query's own
+  // time (never before the last task's; a query adds nothing to the history, so replay is unchanged)
+  // lets the rate fall to 0 a minute after the last block stored.
+  setHandler(syncProgressQuery, () => snapshot(Math.max(Date.now(), workflowInfo().unsafe.now())));
   setHandler(pauseSignal, () => {
     paused = true;
   });

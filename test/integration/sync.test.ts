@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runIndexRange } from '../../src/activities/index-range.js';
 import { readCursor } from '../../src/db/index.js';
-import { backfillWorkflowId, chainSyncWorkflowId, syncProgressQuery, type BackfillInput, type ChainSyncInput } from '../../src/workflows/definitions.js';
+import { backfillWorkflowId, chainSyncWorkflowId, pauseSignal, resumeSignal, syncProgressQuery, type BackfillInput, type ChainSyncInput } from '../../src/workflows/definitions.js';
 import { generateTraffic, startAnvil, type Anvil, type TrafficSummary } from '../support/devnet.js';
 import { diffWithChain, digestRows, findIntegrityProblems, rpc } from '../support/chain-oracle.js';
 import { createTestDatabase, startIndexerWorker, startTemporal, waitFor, type TestDatabase, type TestWorker } from '../support/stack.js';
@@ -77,6 +77,28 @@ describe('chainSync on anvil with real traffic', () => {
     expect(Number(counts.n)).toBe(traffic.txCount);
     const stored = await database.db.selectFrom('blocks').select('number').where('chain_id', '=', CHAIN_ID).orderBy('number').execute();
     expect(stored.map((b) => b.number)).toEqual(Array.from({ length: target + 1 }, (_, i) => i));
+  });
+
+  it('a paused sync reports its rate at the time of the query, not at its last workflow task', async () => {
+    const handle = env.client.workflow.getHandle(chainSyncWorkflowId(CHAIN_ID));
+    // The run's workflow time starts at its first WorkflowTaskStarted event (the rate counts from there).
+    const firstTask = (await handle.fetchHistory()).events!.find((e) => e.workflowTaskStartedEventAttributes)!;
+    const startedAtMs = Number(firstTask.eventTime!.seconds) * 1000 + Math.floor((firstTask.eventTime!.nanos ?? 0) / 1e6);
+    await handle.signal(pauseSignal);
+    await waitFor('the sync to pause', async () => (await handle.query(syncProgressQuery)).paused);
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // no workflow task while paused
+    const before = Date.now();
+    const p = await handle.query(syncProgressQuery);
+    const after = Date.now();
+    await handle.signal(resumeSignal);
+    expect(after - startedAtMs).toBeLessThan(60_000); // younger than the window: the rate is over the run's age
+    const rateAt = (atMs: number) => Math.round((p.blocksStoredThisRun / ((atMs - startedAtMs) / 1000)) * 10) / 10;
+    expect(p.blocksStoredThisRun).toBeGreaterThan(0);
+    // Between the rates at the query's send and answer (0.1 for rounding at a millisecond's edge); the
+    // rate at the last task, 2 s before, would be a fifth or more above.
+    expect(p.blocksPerSecond).toBeGreaterThanOrEqual(rateAt(after) - 0.1);
+    expect(p.blocksPerSecond).toBeLessThanOrEqual(rateAt(before) + 0.1);
+    await waitFor('the sync to resume', async () => !(await handle.query(syncProgressQuery)).paused);
   });
 
   it('stores the reverted transaction with status 0 and the token deployment with its contract address', async () => {
