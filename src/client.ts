@@ -25,7 +25,7 @@ import { aboveCursorProblem, aboveHeadWarning, type BlockBound } from './cli/blo
 import { isDatabaseFailure } from './cli/database-failure.js';
 import { clientInvocation, keepsRunningNotice, temporalBinary, temporalCommand } from './cli/hints.js';
 import { renderStatusTable, type StatusRow } from './cli/status-table.js';
-import { describeWorkers, noWorker, noWorkerText, type TaskQueueWorkers } from './cli/worker-presence.js';
+import { describeWorkers, isNoPollerError, noWorker, noWorkerText, type TaskQueueWorkers } from './cli/worker-presence.js';
 import { offChainNote } from './cli/off-chain.js';
 import { causeChain, failureText } from './cli/failure-text.js';
 import { defaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
@@ -156,9 +156,12 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
       const chains = resolveChains(cfg, env, chainIdFlag(), { all: true });
       const { client, close } = await connectClient(cfg);
       try {
-        for (const chain of chains) {
-          console.log(await startSync(client, cfg, chain));
-          await warnWithoutWorker(client, chain.taskQueue, `sync ${chainSyncWorkflowId(chain.chainId)} waits until one does`);
+        // Each chain's stored cursor and note (its endpoints asked, up to CANONICAL_HASH_TIMEOUT_MS): all chains at once.
+        const cursors = await Promise.all(chains.map((chain) => storedCursorAndNote(cfg, chain)));
+        for (const [i, chain] of chains.entries()) {
+          const started = await startSync(client, cfg, chain, cursors[i]!);
+          console.log(started.text);
+          await warnWithoutWorker(client, started.taskQueue, `sync ${chainSyncWorkflowId(chain.chainId)} waits until one does`, cfg.chainsFile !== undefined);
         }
       } finally {
         await close();
@@ -188,12 +191,12 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           if (!workersOf.has(wf.taskQueue)) workersOf.set(wf.taskQueue, await describeWorkers(client, wf.taskQueue));
           const workers = workersOf.get(wf.taskQueue) ?? null;
           let progress: SyncProgress | null = null;
-          if (noWorker(workers)) silent.push(`${wf.workflowId}: ${noWorkerText(wf.taskQueue, workers!, 'the sync does not move or answer')}`);
+          if (noWorker(workers)) silent.push(`${wf.workflowId}: ${noWorkerText(wf.taskQueue, workers!, 'the sync does not move or answer', cfg.chainsFile !== undefined)}`);
           else {
             try {
               progress = await client.connection.withDeadline(Date.now() + SYNC_QUERY_TIMEOUT_MS, () => client.workflow.getHandle(wf.workflowId).query(syncProgressQuery));
             } catch (err) {
-              silent.push(`${wf.workflowId}: ${isGrpcDeadlineError(err) ? unansweredText(wf.taskQueue, workers, SYNC_QUERY_TIMEOUT_MS) : failureText(err)}`);
+              silent.push(`${wf.workflowId}: ${unansweredText(wf.taskQueue, workers, SYNC_QUERY_TIMEOUT_MS, err) ?? failureText(err)}`);
             }
           }
           rows.push({ workflowId: wf.workflowId, progress });
@@ -239,7 +242,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
         });
         const mode = chooseProgressMode({ json: opts.json, isTTY: process.stderr.isTTY === true });
         const running = `backfill ${workflowId} running on task queue ${chain.taskQueue}`;
-        const withoutWorker = await withoutWorkerWarning(client, chain.taskQueue, `backfill ${workflowId} starts when one does`);
+        const withoutWorker = await withoutWorkerWarning(client, chain.taskQueue, `backfill ${workflowId} starts when one does`, cfg.chainsFile !== undefined);
         if (!opts.wait) {
           if (mode !== 'json') console.log(running);
           if (withoutWorker !== null) console.error(withoutWorker);
@@ -348,7 +351,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
         });
-        const withoutWorker = await withoutWorkerWarning(client, taskQueue, `verify ${workflowId} starts when one does`);
+        const withoutWorker = await withoutWorkerWarning(client, taskQueue, `verify ${workflowId} starts when one does`, cfg.chainsFile !== undefined);
         // Before the line that says it runs: from then on, Ctrl-C says it keeps running and how to cancel it.
         const release = exitOnInterrupt(() => keepsRunningNotice('verify', workflowId, cancelCommand(cfg, workflowId)));
         let report: VerifyReport;
@@ -430,19 +433,28 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
 }
 
 /**
- * Starts `chain-sync:<chainId>` on the chain's task queue with the chain's settings, unless it runs
- * already; returns the line to print, and a second one (`note: …`, {@link offChainNote}) when the
- * stored cursor is not on the chain the endpoints serve.
+ * Chain `chain`'s stored cursor ({@link readStoredCursor}) and the line that notes it is not on the
+ * chain the endpoints serve (`note: …`, {@link offChainNote}; empty otherwise: no cursor, no hash,
+ * or the endpoints cannot say within CANONICAL_HASH_TIMEOUT_MS). Never throws for the endpoints.
  */
-async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promise<string> {
+async function storedCursorAndNote(cfg: Config, chain: ChainConfig): Promise<{ stored: Awaited<ReturnType<typeof readStoredCursor>>; note: string }> {
+  const stored = await readStoredCursor(cfg, chain.chainId);
+  const cursor = 'cursor' in stored ? stored.cursor : null;
+  return { stored, note: cursor?.blockHash ? offChainNote(cursor, await canonicalHash(chain, cursor.blockNumber)) : '' };
+}
+
+/**
+ * Starts `chain-sync:<chainId>` on the chain's task queue with the chain's settings, unless it runs
+ * already. Returns the text to print (the line, and `note` on a second line when there is one: see
+ * {@link storedCursorAndNote}, which gives `stored` too) and the task queue of the sync: the running
+ * one's, which may differ from the chain's when it was started with another TASK_QUEUE.
+ */
+async function startSync(client: Client, cfg: Config, chain: ChainConfig, { stored, note }: Awaited<ReturnType<typeof storedCursorAndNote>>): Promise<{ text: string; taskQueue: string }> {
   const { chainId } = chain;
   const workflowId = chainSyncWorkflowId(chainId);
   const running = await describeRunning(client, workflowId);
-  const stored = await readStoredCursor(cfg, chainId);
-  const cursor = 'cursor' in stored ? stored.cursor : null;
-  const note = cursor?.blockHash ? offChainNote(cursor, await canonicalHash(chain, cursor.blockNumber)) : '';
   const withNote = (line: string) => (note === '' ? line : `${line}\n${note}`);
-  if (running) return withNote(`sync ${workflowId} is already running (run ${running}); nothing to do`);
+  if (running) return { text: withNote(`sync ${workflowId} is already running (run ${running.runId}); nothing to do`), taskQueue: running.taskQueue };
   const input: ChainSyncInput = {
     chainId,
     startBlock: chain.startBlock,
@@ -471,7 +483,10 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig): Promi
   const from = 'error' in stored
     ? `from the stored cursor if there is one, else block ${formatCount(chain.startBlock)} (${stored.error})`
     : stored.cursor ? `resuming after the stored cursor ${formatCount(stored.cursor.blockNumber)}` : `from block ${formatCount(chain.startBlock)}`;
-  return withNote(`sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${batchSizeText(chain.batchSize, chain.batchRows)}, ${chain.concurrency} at once`);
+  return {
+    text: withNote(`sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${batchSizeText(chain.batchSize, chain.batchRows)}, ${chain.concurrency} at once`),
+    taskQueue: chain.taskQueue,
+  };
 }
 
 /**
@@ -617,23 +632,33 @@ function cancelCommand(cfg: Config, workflowId: string): string {
 
 /**
  * The warning that no worker polls `taskQueue`, when Temporal says so ({@link describeWorkers});
- * `waits` says what waits for one. Null when a worker polls it or the server cannot tell.
+ * `waits` says what waits for one; `chainsFile`: the client reads a CHAINS_FILE (the hint names
+ * it, {@link noWorkerText}). Null when a worker polls it or the server cannot tell.
  */
-async function withoutWorkerWarning(client: Client, taskQueue: string, waits: string): Promise<string | null> {
+async function withoutWorkerWarning(client: Client, taskQueue: string, waits: string, chainsFile: boolean): Promise<string | null> {
   const workers = await describeWorkers(client, taskQueue);
-  return noWorker(workers) ? `warning: ${noWorkerText(taskQueue, workers!, waits)}` : null;
+  return noWorker(workers) ? `warning: ${noWorkerText(taskQueue, workers!, waits, chainsFile)}` : null;
 }
 
 /** Prints {@link withoutWorkerWarning}'s warning on stderr, if there is one. */
-async function warnWithoutWorker(client: Client, taskQueue: string, waits: string): Promise<void> {
-  const warning = await withoutWorkerWarning(client, taskQueue, waits);
+async function warnWithoutWorker(client: Client, taskQueue: string, waits: string, chainsFile: boolean): Promise<void> {
+  const warning = await withoutWorkerWarning(client, taskQueue, waits, chainsFile);
   if (warning !== null) console.error(warning);
 }
 
-/** The line for a sync that did not answer its progress query within `timeoutMs` although a worker polled its task queue lately (or the server could not tell). Pure. */
-function unansweredText(taskQueue: string, workers: TaskQueueWorkers | null, timeoutMs: number): string {
+/**
+ * The line for a running sync that gave no answer to its progress query (`err`) although Temporal
+ * lists a poller of its task queue (or cannot tell): no answer within `timeoutMs`, or the server's
+ * refusal because no worker polled the queue lately ({@link isNoPollerError}: a worker that died
+ * without shutting down, still listed for minutes). Null for any other error. Pure.
+ */
+function unansweredText(taskQueue: string, workers: TaskQueueWorkers | null, timeoutMs: number, err: unknown): string | null {
   const last = workers?.lastPollAgoMs;
   const seen = last === undefined || last === null ? '' : ` (task queue ${taskQueue} last polled ${Math.round(last / 1000)} s ago)`;
+  if (isNoPollerError(err)) {
+    return `no answer to its progress query: Temporal has seen no worker poll task queue ${taskQueue} lately${seen}: its worker stopped or lost Temporal; see scripts/stack status and the worker's log`;
+  }
+  if (!isGrpcDeadlineError(err)) return null;
   return `no answer to its progress query within ${timeoutMs / 1000} s${seen}: its worker stopped, or is too busy to run a workflow task; see scripts/stack status and the worker's log`;
 }
 
@@ -666,10 +691,11 @@ async function withSync(cfg: Config, chainId: number, act: (handle: WorkflowHand
   }
 }
 
-async function describeRunning(client: Client, workflowId: string): Promise<string | null> {
+/** The run id and task queue of workflow `workflowId` when it runs; null when it does not (or Temporal does not know it). */
+async function describeRunning(client: Client, workflowId: string): Promise<{ runId: string; taskQueue: string } | null> {
   try {
     const description = await client.workflow.getHandle(workflowId).describe();
-    return description.status.name === 'RUNNING' ? description.runId : null;
+    return description.status.name === 'RUNNING' ? { runId: description.runId, taskQueue: description.taskQueue } : null;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return null;
     throw err;
@@ -701,14 +727,15 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
   const workers = await describeWorkers(handle.client, taskQueue);
   if (noWorker(workers)) {
     const stored = await readStoredCursor(cfg, Number(workflowId.split(':')[1]));
-    throw new CliError(`${workflowId} is running, stored cursor ${storedCursorText(stored)}; ${noWorkerText(taskQueue, workers!, 'the sync does not move or answer')}`);
+    throw new CliError(`${workflowId} is running, stored cursor ${storedCursorText(stored)}; ${noWorkerText(taskQueue, workers!, 'the sync does not move or answer', cfg.chainsFile !== undefined)}`);
   }
   let p: SyncProgress;
   try {
     p = await handle.client.connection.withDeadline(Date.now() + STATUS_QUERY_TIMEOUT_MS, () => handle.query(syncProgressQuery));
   } catch (err) {
-    if (!isGrpcDeadlineError(err)) throw err;
-    throw new CliError(`${workflowId} is running; ${unansweredText(taskQueue, workers, STATUS_QUERY_TIMEOUT_MS)}`, { cause: err });
+    const unanswered = unansweredText(taskQueue, workers, STATUS_QUERY_TIMEOUT_MS, err);
+    if (unanswered === null) throw err;
+    throw new CliError(`${workflowId} is running; ${unanswered}`, { cause: err });
   }
   const targetNote = p.finality === 'depth' ? `head − ${p.confirmationDepth} confirmation depth` : `'${p.finality}' tag`;
   return [

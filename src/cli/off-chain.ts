@@ -13,7 +13,7 @@ import { formatCount, type Cursor } from '../domain/index.js';
  * devnet, a testnet reset), an endpoint behind it, or a reorg deeper than the confirmation depth,
  * which the sync rolls back first. Pure.
  * @example offChainNote({ blockNumber: 13, blockHash: '0xc0e8…' }, null)
- *   // 'note: the stored cursor 13 is not on the chain the endpoints serve (it has no block 13 yet: a reset chain, such as a new devnet, or an endpoint behind it): the sync first rolls back the stored blocks above the common ancestor'
+ *   // 'note: the stored cursor 13 is not on the chain the endpoints serve (it has no block 13 yet: a reset chain, such as a new devnet, or an endpoint behind it): if the workers' endpoints serve the same, the sync first rolls back the stored blocks above the common ancestor'
  */
 export function offChainNote(cursor: Cursor, chainHash: string | null | undefined): string {
   if (chainHash === undefined || cursor.blockHash === null || chainHash === cursor.blockHash.toLowerCase()) return '';
@@ -21,5 +21,5 @@ export function offChainNote(cursor: Cursor, chainHash: string | null | undefine
   const why = chainHash === null
     ? `it has no block ${n} yet: a reset chain, such as a new devnet, or an endpoint behind it`
     : `its block ${n} is ${chainHash}, stored ${cursor.blockHash}: a reset chain, such as a new devnet, or a reorg deeper than the confirmation depth`;
-  return `note: the stored cursor ${n} is not on the chain the endpoints serve (${why}): the sync first rolls back the stored blocks above the common ancestor`;
+  return `note: the stored cursor ${n} is not on the chain the endpoints serve (${why}): if the workers' endpoints serve the same, the sync first rolls back the stored blocks above the common ancestor`;
 }

@@ -51,16 +51,22 @@ export function workersFrom(pollers: { workflow: readonly Poller[]; activity: re
   };
 }
 
+/** How long {@link describeWorkers} waits for the server, in ms. */
+export const DESCRIBE_WORKERS_TIMEOUT_MS = 5_000;
+
 /**
  * Asks Temporal who polls `taskQueue` (its workflow and its activity tasks) in the client's
- * namespace. Never throws: null when the server cannot tell (an error, an older server), so a
- * command goes on as before rather than fail on the check.
+ * namespace, waiting at most DESCRIBE_WORKERS_TIMEOUT_MS. Never throws: null when the server cannot
+ * tell (an error, no answer in time, an older server), so a command goes on as before rather than
+ * fail on the check.
  */
 export async function describeWorkers(client: TemporalClient, taskQueue: string): Promise<TaskQueueWorkers | null> {
   try {
+    const deadline = Date.now() + DESCRIBE_WORKERS_TIMEOUT_MS;
     const lists = await Promise.all(
       TASK_QUEUE_TYPES.map(async ({ type }) => {
-        const { pollers } = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: taskQueue }, taskQueueType: type });
+        const { pollers } = await client.connection.withDeadline(deadline, () =>
+          client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: taskQueue }, taskQueueType: type }));
         return (pollers ?? []) as Poller[];
       }),
     );
@@ -71,7 +77,7 @@ export async function describeWorkers(client: TemporalClient, taskQueue: string)
 }
 
 /** What {@link describeWorkers} needs of a client: a `Client` or its `workflow` (WorkflowClient). */
-export type TemporalClient = { workflowService: Client['workflowService']; options: { namespace: string } };
+export type TemporalClient = { workflowService: Client['workflowService']; options: { namespace: string }; connection: Pick<Client['connection'], 'withDeadline'> };
 
 /** Whether `workers` (null: unknown) says nobody serves the task queue: the server lists no poller of its workflow tasks. Pure. */
 export function noWorker(workers: TaskQueueWorkers | null): boolean {
@@ -81,12 +87,33 @@ export function noWorker(workers: TaskQueueWorkers | null): boolean {
 /**
  * The line that says no worker serves `taskQueue` ({@link noWorker}), why that matters (`what`
  * waits: "the sync does not move or answer", "the backfill starts when one does") and how to start
- * one; "the workflow tasks of" the queue when only activity tasks are polled. Pure.
+ * one: with `TASK_QUEUE` set to the queue, or, when the client reads a CHAINS_FILE (`chainsFile`),
+ * with a CHAINS_FILE that serves the queue (a chain's `taskQueue`, else `TASK_QUEUE-<chain id>`:
+ * setting TASK_QUEUE to the queue would make such a worker poll `<queue>-<chain id>`); "the
+ * workflow tasks of" the queue when only activity tasks are polled. Pure.
  * @example noWorkerText('evm-indexer', { workflowPollers: 0, activityPollers: 0, lastPollAgoMs: null }, 'the sync does not move')
  *   // 'no worker polls the task queue evm-indexer (no poll listed): the sync does not move; start a worker with TASK_QUEUE=evm-indexer (npm run worker; scripts/start on a local set-up), and see scripts/stack status'
  */
-export function noWorkerText(taskQueue: string, workers: TaskQueueWorkers, what: string): string {
+export function noWorkerText(taskQueue: string, workers: TaskQueueWorkers, what: string, chainsFile = false): string {
   const kind = workers.activityPollers > 0 ? 'the workflow tasks of' : 'the';
   const when = workers.lastPollAgoMs === null ? 'no poll listed' : `its last poll ${Math.round(workers.lastPollAgoMs / 1000)} s ago`;
-  return `no worker polls ${kind} task queue ${taskQueue} (${when}): ${what}; start a worker with TASK_QUEUE=${taskQueue} (npm run worker; scripts/start on a local set-up), and see scripts/stack status`;
+  const how = chainsFile
+    ? `start a worker whose CHAINS_FILE serves task queue ${taskQueue} (a chain's taskQueue, else TASK_QUEUE-<chain id>; npm run worker)`
+    : `start a worker with TASK_QUEUE=${taskQueue} (npm run worker; scripts/start on a local set-up)`;
+  return `no worker polls ${kind} task queue ${taskQueue} (${when}): ${what}; ${how}, and see scripts/stack status`;
+}
+
+/**
+ * Whether `err` (or a cause of it) is the server's refusal of a query because no worker polled the
+ * workflow's task queue lately: gRPC status 9, FAILED_PRECONDITION, "no poller seen for task queue
+ * recently, worker may be down" (Temporal's matching service, once no poll came for its
+ * `matching.queryPollerUnavailableWindow`, 20 s by default; a worker that died without shutting
+ * down stays listed by DescribeTaskQueue for minutes, so {@link noWorker} is false then). Pure.
+ */
+export function isNoPollerError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, details, message } = e as { code?: unknown; details?: unknown; message?: unknown };
+    if (code === 9 && /no poller seen/i.test(`${typeof details === 'string' ? details : ''} ${typeof message === 'string' ? message : ''}`)) return true;
+  }
+  return false;
 }

@@ -15,6 +15,7 @@ import { readCursor } from '../../src/db/index.js';
 import { diffWithChain, findIntegrityProblems, rpc } from '../support/chain-oracle.js';
 import { cliEnvironment, runClient, type CliResult } from '../support/cli.js';
 import { createTestDatabase, startIndexerWorker, startTemporal, temporalCliPath, waitFor, type TestDatabase, type TestWorker } from '../support/stack.js';
+import { startWorkerProcess } from '../support/processes.js';
 
 const run = promisify(execFile);
 const CHAIN_ID = 31337;
@@ -384,10 +385,38 @@ describe('operator CLI on the real stack', () => {
       expect([all.code, rows.length, all.stderr]).toEqual([1, 6, // borders, header, two rows
         `chain-sync:3: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): the sync does not move or answer; ${START_A_WORKER}\n`]);
       expect(rows.find((r) => r.includes('chain-sync:3'))).toBe('│     3 │ chain-sync:3     │ no answer │    - │      - │      - │            - │        - │      - │');
+      // A `start` with another TASK_QUEUE (one a worker polls) checks the queue the running sync is on.
+      const again = await runClient({ ...unserved, TASK_QUEUE }, ['start']);
+      expect([again.code, again.stderr]).toEqual([0, `warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
     } finally {
       await env.client.workflow.getHandle('chain-sync:3').terminate('test done').catch(() => undefined);
     }
   });
+
+  it('`status` of a sync whose worker died without shutting down says so in one line (the client\'s deadline, or Temporal\'s FAILED_PRECONDITION "no poller seen"), never a gRPC error', async () => {
+    const chain4 = await startAnvil({ chainId: 4 });
+    const queue = 'its-worker-was-killed';
+    const own = { ...cliEnv, CHAIN_ID: '4', RPC_URL: chain4.rpcUrl, TASK_QUEUE: queue };
+    const dead = await startWorkerProcess({
+      TEMPORAL_ADDRESS: env.address, DATABASE_URL: database.url, RPC_URL: chain4.rpcUrl, CHAIN_ID: '4', TASK_QUEUE: queue, INSTANCE_ID: `killed-${process.pid}`,
+    }, env.connection);
+    try {
+      expect((await runClient(own, ['start'])).code).toBe(0);
+      await waitFor('the sync to answer', async () => (await runClient(own, ['status'])).code === 0);
+      await dead.kill('SIGKILL'); // no clean shutdown: Temporal keeps listing its pollers for minutes
+      await new Promise((resolve) => setTimeout(resolve, 21_000)); // past the server's 20 s without a poll
+      const status = await runClient(own, ['status']);
+      expect([status.code, status.stdout]).toEqual([1, '']);
+      // The server refuses the query once its fallback from the dead worker's sticky queue finds no poller (about 9–10 s
+      // here), or the client's 10 s deadline comes first: either way one line that names the queue and its last poll.
+      const seen = `\\(task queue ${queue} last polled \\d+ s ago\\)`;
+      expect(status.stderr).toMatch(new RegExp(`^error: chain-sync:4 is running; no answer to its progress query(: Temporal has seen no worker poll task queue ${queue} lately ${seen}: its worker stopped or lost Temporal| within 10 s ${seen}: its worker stopped, or is too busy to run a workflow task); see scripts/stack status and the worker's log\\n$`));
+    } finally {
+      await env.client.workflow.getHandle('chain-sync:4').terminate('test done').catch(() => undefined);
+      await dead.stop();
+      await chain4.stop();
+    }
+  }, 120_000);
 
   it('`start` says when the stored cursor is not on the chain the endpoint serves (a new devnet: a shorter chain, then other hashes)', async () => {
     const other = await startAnvil({ chainId: CHAIN_ID }); // a new devnet: same chain id, its own blocks
@@ -397,12 +426,12 @@ describe('operator CLI on the real stack', () => {
       const onOther = { ...cliEnv, RPC_URL: other.rpcUrl };
       const shorter = await runClient(onOther, ['start']);
       expect([shorter.code, shorter.stdout.replace(/\(run [0-9a-f-]+\)/, '(run …)')]).toEqual([0,
-        `sync chain-sync:31337 is already running (run …); nothing to do\nnote: the stored cursor ${count(cursor!.blockNumber)} is not on the chain the endpoints serve (it has no block ${count(cursor!.blockNumber)} yet: a reset chain, such as a new devnet, or an endpoint behind it): the sync first rolls back the stored blocks above the common ancestor\n`]);
+        `sync chain-sync:31337 is already running (run …); nothing to do\nnote: the stored cursor ${count(cursor!.blockNumber)} is not on the chain the endpoints serve (it has no block ${count(cursor!.blockNumber)} yet: a reset chain, such as a new devnet, or an endpoint behind it): if the workers' endpoints serve the same, the sync first rolls back the stored blocks above the common ancestor\n`]);
       await rpc(other.rpcUrl, 'anvil_mine', [`0x${(cursor!.blockNumber + 1).toString(16)}`]);
       const theirs = ((await rpc(other.rpcUrl, 'eth_getBlockByNumber', [`0x${cursor!.blockNumber.toString(16)}`, false])) as { hash: string }).hash;
       const longer = await runClient(onOther, ['start']);
       expect([longer.code, longer.stdout.replace(/\(run [0-9a-f-]+\)/, '(run …)')]).toEqual([0,
-        `sync chain-sync:31337 is already running (run …); nothing to do\nnote: the stored cursor ${count(cursor!.blockNumber)} is not on the chain the endpoints serve (its block ${count(cursor!.blockNumber)} is ${theirs}, stored ${cursor!.blockHash}: a reset chain, such as a new devnet, or a reorg deeper than the confirmation depth): the sync first rolls back the stored blocks above the common ancestor\n`]);
+        `sync chain-sync:31337 is already running (run …); nothing to do\nnote: the stored cursor ${count(cursor!.blockNumber)} is not on the chain the endpoints serve (its block ${count(cursor!.blockNumber)} is ${theirs}, stored ${cursor!.blockHash}: a reset chain, such as a new devnet, or a reorg deeper than the confirmation depth): if the workers' endpoints serve the same, the sync first rolls back the stored blocks above the common ancestor\n`]);
       expect(await readCursor(database.db, CHAIN_ID)).toEqual(cursor); // the cursor did not move meanwhile: the lines above name it
     } finally {
       await other.stop();

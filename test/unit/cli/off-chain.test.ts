@@ -6,7 +6,7 @@ import { offChainNote } from '../../../src/cli/off-chain.js';
 
 const STORED = '0xc0e8000000000000000000000000000000000000000000000000000000000001';
 const THEIRS = '0x9c91000000000000000000000000000000000000000000000000000000000002';
-const ROLLS_BACK = 'the sync first rolls back the stored blocks above the common ancestor';
+const ROLLS_BACK = "if the workers' endpoints serve the same, the sync first rolls back the stored blocks above the common ancestor";
 
 describe('offChainNote()', () => {
   it('says nothing when the chain has the stored block, when it is unknown, or when no hash is stored', () => {

@@ -3,7 +3,7 @@
  * counted by kind, the last poll's age, and the line the client prints when none serves it.
  */
 import { describe, expect, it } from 'vitest';
-import { noWorker, noWorkerText, workersFrom } from '../../../src/cli/worker-presence.js';
+import { isNoPollerError, noWorker, noWorkerText, workersFrom } from '../../../src/cli/worker-presence.js';
 
 /** A poller last seen at `ms` (since the epoch), its seconds as a protobuf Long would give them. */
 const seenAt = (ms: number) => ({ lastAccessTime: { seconds: { toNumber: () => Math.floor(ms / 1000) }, nanos: (ms % 1000) * 1e6 } });
@@ -51,5 +51,27 @@ describe('noWorkerText()', () => {
   it('says "the workflow tasks of" the queue when only activity tasks are polled, with the age of the latest poll', () => {
     expect(noWorkerText('evm-indexer', { workflowPollers: 0, activityPollers: 1, lastPollAgoMs: 61_400 }, 'the sync does not move or answer'))
       .toBe(`no worker polls the workflow tasks of task queue evm-indexer (its last poll 61 s ago): the sync does not move or answer; ${hint}`);
+  });
+
+  it('with a CHAINS_FILE, says the worker needs a CHAINS_FILE that serves the queue, not TASK_QUEUE set to it (which such a worker would suffix with -<chain id>)', () => {
+    expect(noWorkerText('evm-indexer-1', { workflowPollers: 0, activityPollers: 0, lastPollAgoMs: null }, 'the sync does not move or answer', true))
+      .toBe("no worker polls the task queue evm-indexer-1 (no poll listed): the sync does not move or answer; start a worker whose CHAINS_FILE serves task queue evm-indexer-1 (a chain's taskQueue, else TASK_QUEUE-<chain id>; npm run worker), and see scripts/stack status");
+  });
+});
+
+describe('isNoPollerError()', () => {
+  // As @temporalio/client throws it: a ServiceError whose cause is the gRPC error (code 9, FAILED_PRECONDITION).
+  const grpc = (code: number, details: string) => Object.assign(new Error(`${code} ${details}`), { code, details });
+  it('is true for the server\'s FAILED_PRECONDITION "no poller seen for task queue recently", directly or as a cause', () => {
+    const cause = grpc(9, 'no poller seen for task queue recently, worker may be down');
+    expect([isNoPollerError(cause), isNoPollerError(new Error('Failed to query Workflow', { cause }))]).toEqual([true, true]);
+  });
+  it('is false for a deadline, another FAILED_PRECONDITION, or anything else', () => {
+    expect([
+      isNoPollerError(new Error('Failed to query Workflow', { cause: grpc(4, 'Deadline exceeded') })),
+      isNoPollerError(grpc(9, 'namespace is not active')),
+      isNoPollerError(new Error('no poller seen')),
+      isNoPollerError(null),
+    ]).toEqual([false, false, false, false]);
   });
 });
