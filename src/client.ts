@@ -27,6 +27,7 @@ import { clientInvocation, keepsRunningNotice, temporalBinary, temporalCommand }
 import { renderStatusTable, type StatusRow } from './cli/status-table.js';
 import { describeWorkers, isNoPollerError, noWorker, noWorkerText, type TaskQueueWorkers } from './cli/worker-presence.js';
 import { offChainNote } from './cli/off-chain.js';
+import { keptSettingsNote, settingsDiff } from './cli/running-settings.js';
 import { causeChain, failureText } from './cli/failure-text.js';
 import { defaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
 import { batchSizeText, syncStartDetails, syncSummary } from './workflows/details.js';
@@ -159,8 +160,9 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
         // Each chain's stored cursor and note (its endpoints asked, up to CANONICAL_HASH_TIMEOUT_MS): all chains at once.
         const cursors = await Promise.all(chains.map((chain) => storedCursorAndNote(cfg, chain)));
         for (const [i, chain] of chains.entries()) {
-          const started = await startSync(client, cfg, chain, cursors[i]!);
+          const started = await startSync(client, cfg, chain, cursors[i]!, invocation);
           console.log(started.text);
+          if (cursors[i]!.warning !== null) console.error(cursors[i]!.warning);
           await warnWithoutWorker(client, started.taskQueue, `sync ${chainSyncWorkflowId(chain.chainId)} waits until one does`, cfg.chainsFile !== undefined);
         }
       } finally {
@@ -244,7 +246,8 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
         const running = `backfill ${workflowId} running on task queue ${chain.taskQueue}`;
         const withoutWorker = await withoutWorkerWarning(client, chain.taskQueue, `backfill ${workflowId} starts when one does`, cfg.chainsFile !== undefined);
         if (!opts.wait) {
-          if (mode !== 'json') console.log(running);
+          // With --json, stdout holds only JSON: the one object a script needs to find the backfill again.
+          console.log(mode === 'json' ? JSON.stringify({ event: 'started', chainId, from: opts.from, to: opts.to, workflowId, taskQueue: chain.taskQueue }) : running);
           if (withoutWorker !== null) console.error(withoutWorker);
           return;
         }
@@ -282,7 +285,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
       .description(name === 'pause' ? 'Pause the sync: no new batches; in-flight ones finish.' : 'Resume a paused sync.')
       .action(async () => {
         const cfg = config();
-        await withSync(cfg, requireChainId(cfg, chainIdFlag()), async (handle) => {
+        await withSync(cfg, requireChainId(cfg, chainIdFlag()), invocation, async (handle) => {
           await handle.signal(signal);
           console.log(`sync ${handle.workflowId} ${verb}`);
         });
@@ -291,11 +294,14 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
 
   program
     .command('stop')
-    .description('Stop the sync (cancels the workflow; stored data and the cursor stay; start resumes from the cursor).')
+    .description('Stop the sync (cancels the workflow; stored data and the cursor stay; start resumes from the cursor). Idempotent: if it does not run, says so and exits 0.')
     .action(async () => {
       const cfg = config();
-      await withSync(cfg, requireChainId(cfg, chainIdFlag()), async (handle, client) => {
-        if (!(await describeRunning(client, handle.workflowId))) throw new CliError(`sync ${handle.workflowId} is not running`);
+      await withSync(cfg, requireChainId(cfg, chainIdFlag()), invocation, async (handle, client) => {
+        if (!(await describeRunning(client, handle.workflowId))) {
+          console.log(`sync ${handle.workflowId} is not running; nothing to do`); // as `start` of a running sync
+          return;
+        }
         await handle.cancel();
         console.log(`sync ${handle.workflowId} stopping (cancelled; the stored rows and cursor stay)`);
       });
@@ -433,28 +439,37 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
 }
 
 /**
- * Chain `chain`'s stored cursor ({@link readStoredCursor}) and the line that notes it is not on the
- * chain the endpoints serve (`note: …`, {@link offChainNote}; empty otherwise: no cursor, no hash,
- * or the endpoints cannot say within CANONICAL_HASH_TIMEOUT_MS). Never throws for the endpoints.
+ * Chain `chain`'s stored cursor ({@link readStoredCursor}), and what the client's endpoints say of
+ * it ({@link probeEndpoints}): `warning`, for stderr, when they serve another chain (the sync
+ * would fail at its first step on a worker of theirs: a wrong CHAIN_ID or RPC_URL); otherwise
+ * `note`, the line that notes the cursor is not on the chain they serve (`note: …`,
+ * {@link offChainNote}; empty: no cursor, no hash, or they cannot say within
+ * CANONICAL_HASH_TIMEOUT_MS). Never throws for the endpoints.
  */
-async function storedCursorAndNote(cfg: Config, chain: ChainConfig): Promise<{ stored: Awaited<ReturnType<typeof readStoredCursor>>; note: string }> {
+async function storedCursorAndNote(cfg: Config, chain: ChainConfig): Promise<{ stored: Awaited<ReturnType<typeof readStoredCursor>>; note: string; warning: string | null }> {
   const stored = await readStoredCursor(cfg, chain.chainId);
   const cursor = 'cursor' in stored ? stored.cursor : null;
-  return { stored, note: cursor?.blockHash ? offChainNote(cursor, await canonicalHash(chain, cursor.blockNumber)) : '' };
+  const probe = await probeEndpoints(chain, cursor?.blockHash ? cursor.blockNumber : null);
+  if (probe.served) {
+    const where = cfg.chainsFile === undefined ? 'RPC_URL' : `CHAINS_FILE chain ${chain.chainId}`;
+    return { stored, note: '', warning: `warning: ${where}: ${probe.served.label} serves chain ${probe.served.chainId}, not chain ${chain.chainId} (eth_chainId): the sync needs a worker with CHAIN_ID=${chain.chainId} and endpoints of that chain on task queue ${chain.taskQueue}, or it fails at its first step` };
+  }
+  return { stored, note: cursor ? offChainNote(cursor, probe.hash) : '', warning: null };
 }
 
 /**
  * Starts `chain-sync:<chainId>` on the chain's task queue with the chain's settings, unless it runs
- * already. Returns the text to print (the line, and `note` on a second line when there is one: see
- * {@link storedCursorAndNote}, which gives `stored` too) and the task queue of the sync: the running
- * one's, which may differ from the chain's when it was started with another TASK_QUEUE.
+ * already. Returns the text to print (the line; when it runs already, the settings it keeps that
+ * differ from these, {@link keptSettingsNote}; and `note` when there is one: see
+ * {@link storedCursorAndNote}, which gives `stored` too; each on a line of its own) and the task
+ * queue of the sync: the running one's, which may differ from the chain's when it was started with
+ * another TASK_QUEUE. `invocation` is how the client runs, for the hints.
  */
-async function startSync(client: Client, cfg: Config, chain: ChainConfig, { stored, note }: Awaited<ReturnType<typeof storedCursorAndNote>>): Promise<{ text: string; taskQueue: string }> {
+async function startSync(client: Client, cfg: Config, chain: ChainConfig, { stored, note }: Awaited<ReturnType<typeof storedCursorAndNote>>, invocation: string): Promise<{ text: string; taskQueue: string }> {
   const { chainId } = chain;
   const workflowId = chainSyncWorkflowId(chainId);
   const running = await describeRunning(client, workflowId);
-  const withNote = (line: string) => (note === '' ? line : `${line}\n${note}`);
-  if (running) return { text: withNote(`sync ${workflowId} is already running (run ${running.runId}); nothing to do`), taskQueue: running.taskQueue };
+  const withNotes = (line: string, ...notes: string[]) => [line, ...notes.filter((n) => n !== '')].join('\n');
   const input: ChainSyncInput = {
     chainId,
     startBlock: chain.startBlock,
@@ -469,6 +484,10 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig, { stor
     stallTimeoutMs: chain.stallTimeoutMs,
     endpoints: [...chain.rpcLabels],
   };
+  if (running) {
+    const kept = keptSettingsNote(settingsDiff(await runningInput(client, cfg, workflowId, running.runId), input), invocation, chainId);
+    return { text: withNotes(`sync ${workflowId} is already running (run ${running.runId}); nothing to do`, kept, note), taskQueue: running.taskQueue };
+  }
   const registered = await registeredSearchAttributes(client, cfg);
   input.searchAttributes = registered.has(cursorSearchAttribute.name);
   const handle = await client.workflow.start('chainSync', {
@@ -484,7 +503,7 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig, { stor
     ? `from the stored cursor if there is one, else block ${formatCount(chain.startBlock)} (${stored.error})`
     : stored.cursor ? `resuming after the stored cursor ${formatCount(stored.cursor.blockNumber)}` : `from block ${formatCount(chain.startBlock)}`;
   return {
-    text: withNote(`sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${batchSizeText(chain.batchSize, chain.batchRows)}, ${chain.concurrency} at once`),
+    text: withNotes(`sync ${workflowId} started (run ${handle.firstExecutionRunId}) on task queue ${chain.taskQueue}: ${from}, ${chain.finality === 'depth' ? `${chain.confirmationDepth} confirmations deep` : `'${chain.finality}' tag`}, batches of ${batchSizeText(chain.batchSize, chain.batchRows)}, ${chain.concurrency} at once`, note),
     taskQueue: chain.taskQueue,
   };
 }
@@ -532,35 +551,42 @@ async function readStoredCursor(cfg: Config, chainId: number): Promise<{ cursor:
   }
 }
 
-/** How long `start` waits for the endpoints to give the stored cursor's block, in ms; past that it says nothing of it. */
+/** How long `start` waits for the endpoints to say their chain id and the stored cursor's block, in ms; past that it says nothing of them. */
 const CANONICAL_HASH_TIMEOUT_MS = 5_000;
 
 /**
- * The hash of block `blockNumber` on the chain `chain`'s endpoints serve (`eth_getBlockByNumber`,
- * the JSON-RPC spec; lower-case), `null` when the endpoint has no such block (a shorter chain, or a
- * node behind), or `undefined` when it cannot say: no endpoint URL the client can call (a
- * CHAINS_FILE `${VAR}` the client does not resolve), no answer within CANONICAL_HASH_TIMEOUT_MS, an
- * endpoint serving another chain id (`eth_chainId`, EIP-695, asked in the same batch), or an answer
- * that is not a block with a 32-byte hash. The caller then claims nothing. Never throws.
+ * What chain `chain`'s endpoints (as the client resolves them) serve: `served`, the endpoint that
+ * answered (its redacted label) and its `eth_chainId` (EIP-695) as a decimal string, when that is
+ * not the chain's id; `hash`, when `blockNumber` is given and the endpoint serves the chain, the
+ * hash of that block (`eth_getBlockByNumber`, the JSON-RPC spec; lower-case), `null` when it has no
+ * such block (a shorter chain, or a node behind), or `undefined` when it cannot say. Both undefined
+ * when no endpoint URL can be called (a CHAINS_FILE `${VAR}` the client does not resolve), none
+ * answers within CANONICAL_HASH_TIMEOUT_MS, or the answers are not what the spec says (the caller
+ * then claims nothing). One JSON-RPC batch. Never throws.
  */
-async function canonicalHash(chain: ChainConfig, blockNumber: number): Promise<string | null | undefined> {
-  const usable = chain.rpcUrls.map((url, i) => ({ url, label: chain.rpcLabels[i]! })).filter(({ url }) => !url.includes('${'));
-  if (usable.length === 0 || blockNumber < 0) return undefined;
+async function probeEndpoints(chain: ChainConfig, blockNumber: number | null): Promise<{ served?: { label: string; chainId: string }; hash?: string | null }> {
+  const usable = chain.rpcUrls.map((url, i) => ({ url, label: chain.rpcLabels[i]! })).filter(({ url }) => url !== '' && !url.includes('${'));
+  if (usable.length === 0) return {};
+  const asksBlock = blockNumber !== null && blockNumber >= 0;
   const pool = createRpcPool({ urls: usable.map((e) => e.url), labels: usable.map((e) => e.label), timeoutMs: CANONICAL_HASH_TIMEOUT_MS, log: createLogger({ level: 'silent' }) });
   try {
     return await pool.batch(
-      [{ method: 'eth_chainId', params: [] }, { method: 'eth_getBlockByNumber', params: [`0x${blockNumber.toString(16)}`, false] }],
+      [{ method: 'eth_chainId', params: [] }, ...(asksBlock ? [{ method: 'eth_getBlockByNumber', params: [`0x${blockNumber.toString(16)}`, false] }] : [])],
       (outcomes, label) => {
         const chainId = unwrap(outcomes[0]!, label, 'eth_chainId');
-        if (typeof chainId !== 'string' || !/^0x[0-9a-f]+$/i.test(chainId) || BigInt(chainId) !== BigInt(chain.chainId)) return undefined;
+        if (typeof chainId !== 'string' || !/^0x[0-9a-f]+$/i.test(chainId)) return {};
+        if (BigInt(chainId) !== BigInt(chain.chainId)) return { served: { label, chainId: BigInt(chainId).toString() } };
+        if (!asksBlock) return {};
         const block = unwrap(outcomes[1]!, label, `eth_getBlockByNumber(${blockNumber})`) as { hash?: unknown } | null;
-        if (block === null) return null;
-        return typeof block?.hash === 'string' && /^0x[0-9a-f]{64}$/i.test(block.hash) ? block.hash.toLowerCase() : undefined;
+        if (block === null) return { hash: null };
+        return typeof block?.hash === 'string' && /^0x[0-9a-f]{64}$/i.test(block.hash) ? { hash: block.hash.toLowerCase() } : {};
       },
       AbortSignal.timeout(CANONICAL_HASH_TIMEOUT_MS),
     );
   } catch {
-    return undefined;
+    return {};
+  } finally {
+    pool.close();
   }
 }
 
@@ -670,24 +696,39 @@ function hasCode(err: unknown, code: string): boolean {
 /** How the client shows a stored cursor it read with {@link readStoredCursor}. */
 function storedCursorText(stored: Awaited<ReturnType<typeof readStoredCursor>>): string {
   if ('error' in stored) return `unknown (${stored.error})`;
-  return formatCountOr(stored.cursor?.blockNumber, NO_NUMBER);
+  return formatCountOr(stored.cursor?.blockNumber, 'none');
 }
 
 /**
  * Runs `act` on the handle of chain `chainId`'s sync (`chain-sync:<chainId>`) over a new Temporal
- * connection, closed afterwards.
- * @throws CliError `sync <id> is not running` when Temporal does not know the workflow.
+ * connection, closed afterwards. `invocation` is how the client runs, for the hint.
+ * @throws CliError `sync <id> is not running; start it with: …` when Temporal does not know the
+ *   workflow, or it ended (a signal to it is refused).
  */
-async function withSync(cfg: Config, chainId: number, act: (handle: WorkflowHandle, client: Client) => Promise<void>): Promise<void> {
+async function withSync(cfg: Config, chainId: number, invocation: string, act: (handle: WorkflowHandle, client: Client) => Promise<void>): Promise<void> {
   const workflowId = chainSyncWorkflowId(chainId);
   const { client, close } = await connectClient(cfg);
   try {
     await act(client.workflow.getHandle(workflowId), client);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`sync ${workflowId} is not running`);
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`sync ${workflowId} is not running; start it with: ${invocation} start --chain-id ${chainId}`);
     throw err;
   } finally {
     await close();
+  }
+}
+
+/**
+ * The input run `runId` of workflow `workflowId` started with (its first history event, one page of
+ * one event; a continued run's is what it carried over); {} when the server cannot say.
+ */
+async function runningInput(client: Client, cfg: Config, workflowId: string, runId: string): Promise<Partial<ChainSyncInput>> {
+  try {
+    const { history } = await client.workflowService.getWorkflowExecutionHistory({ namespace: cfg.temporalNamespace, execution: { workflowId, runId }, maximumPageSize: 1 });
+    const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    return payload ? (defaultPayloadConverter.fromPayload<Partial<ChainSyncInput>>(payload) ?? {}) : {};
+  } catch {
+    return {};
   }
 }
 
@@ -722,7 +763,10 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
     const chainId = Number(workflowId.split(':')[1]);
     const stored = await readStoredCursor(cfg, chainId);
     const why = state === 'FAILED' ? await failureOf(handle) : null;
-    return `${workflowId}: ${state.toLowerCase()}${why === null ? '' : ` (${why})`}; stored cursor ${storedCursorText(stored)}; start it with: ${invocation} start --chain-id ${chainId}`;
+    // A sync that ended by itself (failed, timed out) is unhealthy: exit 1, as for one that cannot answer. Stopped, or never started: 0.
+    if (state === 'FAILED' || state === 'TIMED_OUT') process.exitCode = 1;
+    const start = why === null ? 'start it with' : 'start it again, once the cause is fixed, with';
+    return `${workflowId}: ${state.toLowerCase()}${why === null ? '' : ` (${why})`}; stored cursor ${storedCursorText(stored)}; ${start}: ${invocation} start --chain-id ${chainId}`;
   }
   const workers = await describeWorkers(handle.client, taskQueue);
   if (noWorker(workers)) {
@@ -743,7 +787,7 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
     `  head      ${formatBlockOr(p.head, NO_NUMBER)}${p.headReadAtMs === null ? '' : ` (read ${Math.max(0, Math.round((Date.now() - p.headReadAtMs) / 1000))} s ago)`}`,
     `  target    ${formatBlockOr(p.target, NO_NUMBER)} (${targetNote}${p.target !== null && p.target < 0 ? ': no block is confirmed yet' : ''})`,
     `  cursor    ${formatBlockOr(p.cursor, NO_NUMBER)}${p.cursorHash ? ` ${p.cursorHash}` : ''}`,
-    `  lag       ${formatCountOr(p.lagBlocks, NO_NUMBER)} blocks behind the head${p.lagBlocks !== null && p.lagBlocks < 0 ? ' (the chain is shorter than what is stored: a reset chain or a reorg, being rolled back)' : ''}`,
+    `  lag       ${formatCountOr(p.lagBlocks, NO_NUMBER)} blocks behind the head${p.lagBlocks !== null && p.lagBlocks < 0 ? ' (the chain is shorter than what is stored: a reset chain or a reorg, being rolled back)' : p.paused && p.lagBlocks !== null ? ', or more: a paused sync does not read the head' : ''}`,
     `  rate      ${p.blocksPerSecond} blocks/s, ${plural(p.inFlightBatches, 'batch', 'batches')} in flight, ${plural(p.reorgs, 'reorg', 'reorgs')} handled, ${plural(p.gapsRepaired, 'gap', 'gaps')} repaired`,
   ].join('\n');
 }

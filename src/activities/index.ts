@@ -110,7 +110,8 @@ export function createActivities(deps: ActivityDeps): Activities {
   const fetchSlots = workerFetchSlots(deps.fetchBufferBytes ?? DEFAULT_FETCH_BUFFER_BYTES, deps.rpcBatchCalls === undefined ? undefined : Math.max(1, Math.floor(deps.rpcBatchCalls / 2)));
   const decodePool = deps.decodePool === null || deps.verifyRoots ? undefined : (deps.decodePool ?? sharedDecodePool());
   const sameChain = (chainId: number) => {
-    if (chainId !== deps.chainId) throw new InvalidInputError(`this worker indexes chain ${deps.chainId}, not chain ${chainId}`);
+    // As indexRange says it (index-range.ts): the fix is a worker of that chain on this task queue.
+    if (chainId !== deps.chainId) throw new InvalidInputError(`this worker indexes chain ${deps.chainId}, not chain ${chainId}: run a worker with CHAIN_ID=${chainId} on this task queue`);
   };
   const observer = deps.observer;
   const observeCursor = async (chainId: number, cursor: Cursor | null) => {

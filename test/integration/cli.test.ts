@@ -108,6 +108,13 @@ describe('operator CLI on the real stack', () => {
     const second = await client('start');
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/^sync chain-sync:31337 is already running \(run [0-9a-f-]+\); nothing to do\n$/);
+    // Other settings: the running sync keeps its own, and says so.
+    const third = await runClient({ ...cliEnv, CONFIRMATION_DEPTH: '7', BATCH_SIZE: '9' }, ['start']);
+    expect([third.code, third.stdout.split('\n').slice(1)]).toEqual([0, [
+      'note: the running sync keeps the settings it started with: BATCH_SIZE 5 (now 9), CONFIRMATION_DEPTH 3 (now 7); to use the new ones, stop it and start it again: '
+        + `npx tsx src/client.ts stop --chain-id ${CHAIN_ID}, then npx tsx src/client.ts start --chain-id ${CHAIN_ID}`,
+      '',
+    ]]);
   });
 
   it('`status` shows head, target, cursor and lag once caught up', async () => {
@@ -149,7 +156,9 @@ describe('operator CLI on the real stack', () => {
 
   it('`pause` and `resume` signal the sync; `gaps` finds rows deleted by hand', async () => {
     expect((await client('pause')).stdout).toBe('sync chain-sync:31337 paused\n');
-    await waitFor('status to show paused', async () => (await client('status')).stdout.includes('(paused)'));
+    let paused = '';
+    await waitFor('status to show paused', async () => (paused = (await client('status')).stdout).includes('(paused)'));
+    expect(paused).toMatch(/\n {2}lag {7}\d+ blocks behind the head, or more: a paused sync does not read the head\n/);
     expect((await client('resume')).stdout).toBe('sync chain-sync:31337 resumed\n');
     const cursor = await database.db.selectFrom('cursors').select('block_number').where('chain_id', '=', CHAIN_ID).executeTakeFirstOrThrow();
     expect(await client('gaps')).toMatchObject({ code: 0, stdout: `no gap in blocks 0–${cursor.block_number}\n` });
@@ -188,6 +197,8 @@ describe('operator CLI on the real stack', () => {
     expect(events.slice(0, -1).every((e) => e.event === 'progress')).toBe(true);
     const plain = await client('backfill', '--from', '0', '--to', '3');
     expect([plain.code, plain.stdout.split('\n')[0]]).toEqual([0, 'backfill backfill:31337:0-3 running on task queue evm-indexer']);
+    const noWait = await client('backfill', '--from', '0', '--to', '3', '--no-wait', '--json');
+    expect([noWait.code, noWait.stdout]).toEqual([0, `${JSON.stringify({ event: 'started', chainId: CHAIN_ID, from: 0, to: 3, workflowId: 'backfill:31337:0-3', taskQueue: TASK_QUEUE })}\n`]);
     expect(plain.stdout).toMatch(/\nbackfill done: blocks 0–3 \(4 blocks\), [\d.]+ blocks\/s\n$/);
   });
 
@@ -299,15 +310,20 @@ describe('operator CLI on the real stack', () => {
     expect(out.stdout).not.toContain(`:${url.password}@`);
   });
 
-  it('`status` of a sync that failed says why (from the end of its history)', async () => {
-    const other = { ...cliEnv, CHAIN_ID: '2' };
-    expect((await runClient(other, ['start'])).code).toBe(0);
-    let status = '';
+  it('`start` with an RPC_URL of another chain warns, and `status` of the sync that then failed says why (from the end of its history) and exits 1', async () => {
+    const other = { ...cliEnv, CHAIN_ID: '2' }; // the devnet is chain 31337, as is the only worker on the queue
+    const start = await runClient(other, ['start']);
+    expect([start.code, start.stderr]).toEqual([0, `warning: RPC_URL: ${new URL(anvil.rpcUrl).host}#1 serves chain 31337, not chain 2 (eth_chainId): the sync needs a worker with CHAIN_ID=2 and endpoints of that chain on task queue ${TASK_QUEUE}, or it fails at its first step\n`]);
+    let status: CliResult | undefined;
     await waitFor('chain-sync:2 to fail', async () => {
-      status = (await runClient(other, ['status'])).stdout;
-      return status.includes(': failed');
+      status = await runClient(other, ['status']);
+      return status.stdout.includes(': failed');
     }, { timeoutMs: 30_000, intervalMs: 300 });
-    expect(status).toBe('chain-sync:2: failed (activity readCursor failed: this worker indexes chain 31337, not chain 2); stored cursor -; start it with: npx tsx src/client.ts start --chain-id 2\n');
+    const stop = await runClient(other, ['stop']);
+    expect([stop.code, stop.stdout]).toEqual([0, 'sync chain-sync:2 is not running; nothing to do\n']);
+    const pause = await runClient(other, ['pause']);
+    expect([pause.code, pause.stderr]).toEqual([1, 'error: sync chain-sync:2 is not running; start it with: npx tsx src/client.ts start --chain-id 2\n']);
+    expect([status!.code, status!.stdout]).toEqual([1, 'chain-sync:2: failed (activity readCursor failed: this worker indexes chain 31337, not chain 2: run a worker with CHAIN_ID=2 on this task queue); stored cursor none; start it again, once the cause is fixed, with: npx tsx src/client.ts start --chain-id 2\n']);
   });
 
   it('`backfill` with --from above --to fails with one line and exit 1', async () => {
@@ -373,12 +389,14 @@ describe('operator CLI on the real stack', () => {
 
   it('a sync whose task queue no worker polls: `start` warns, `status` says so at once (no 30 s query timeout) and exits 1, with and without a chain id', async () => {
     const unserved = { ...cliEnv, CHAIN_ID: '3', TASK_QUEUE: UNSERVED_QUEUE };
+    // The client's RPC_URL is the devnet's (chain 31337): start says so too.
+    const otherChain = (queue: string) => `warning: RPC_URL: ${new URL(anvil.rpcUrl).host}#1 serves chain 31337, not chain 3 (eth_chainId): the sync needs a worker with CHAIN_ID=3 and endpoints of that chain on task queue ${queue}, or it fails at its first step\n`;
     try {
       const start = await runClient(unserved, ['start']);
-      expect([start.code, start.stderr]).toEqual([0, `warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
+      expect([start.code, start.stderr]).toEqual([0, `${otherChain(UNSERVED_QUEUE)}warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
       const one = await runClient(unserved, ['status']);
       expect([one.code, one.stdout, one.stderr]).toEqual([1, '',
-        `error: chain-sync:3 is running, stored cursor -; no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): the sync does not move or answer; ${START_A_WORKER}\n`]);
+        `error: chain-sync:3 is running, stored cursor none; no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): the sync does not move or answer; ${START_A_WORKER}\n`]);
       const { CHAIN_ID: _omitted, ...anyChain } = unserved;
       const all = await runClient(anyChain, ['status']);
       const rows = all.stdout.trim().split('\n');
@@ -387,7 +405,7 @@ describe('operator CLI on the real stack', () => {
       expect(rows.find((r) => r.includes('chain-sync:3'))).toBe('│     3 │ chain-sync:3     │ no answer │    - │      - │      - │            - │        - │      - │');
       // A `start` with another TASK_QUEUE (one a worker polls) checks the queue the running sync is on.
       const again = await runClient({ ...unserved, TASK_QUEUE }, ['start']);
-      expect([again.code, again.stderr]).toEqual([0, `warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
+      expect([again.code, again.stderr]).toEqual([0, `${otherChain(TASK_QUEUE)}warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
     } finally {
       await env.client.workflow.getHandle('chain-sync:3').terminate('test done').catch(() => undefined);
     }

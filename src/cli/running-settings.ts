@@ -1,0 +1,50 @@
+/**
+ * A running sync keeps the settings it was started with (its workflow input, carried over
+ * continue-as-new): a `start` with other settings finds it running and changes nothing. This
+ * says which settings differ, so the operator knows to stop and start it again.
+ */
+import type { ChainSyncInput } from '../workflows/definitions.js';
+
+/** The settings of a sync's input an operator sets, with the variable that sets each (CHAINS_FILE fields have the same meaning). */
+const SETTINGS: readonly { key: keyof ChainSyncInput; variable: string }[] = [
+  { key: 'startBlock', variable: 'START_BLOCK' },
+  { key: 'batchSize', variable: 'BATCH_SIZE' },
+  { key: 'batchRows', variable: 'BATCH_ROWS' },
+  { key: 'concurrency', variable: 'CONCURRENCY' },
+  { key: 'finality', variable: 'FINALITY' },
+  { key: 'confirmationDepth', variable: 'CONFIRMATION_DEPTH' },
+  { key: 'pollIntervalMs', variable: 'POLL_INTERVAL' },
+  { key: 'maxRetries', variable: 'MAX_RETRIES' },
+  { key: 'gapCheckIntervalMs', variable: 'GAP_CHECK_INTERVAL' },
+  { key: 'stallTimeoutMs', variable: 'STALL_TIMEOUT' },
+];
+
+/**
+ * The settings whose value in `wanted` (what `start` would start with) differs from `running` (the
+ * running sync's input), as `VARIABLE running (now wanted)`, in the order of SETTINGS. A setting the
+ * running input lacks (a run started before it existed, which uses the workflow's default) or
+ * `wanted` lacks is not compared. Pure.
+ * @example settingsDiff({ confirmationDepth: 12, batchSize: 100 }, { confirmationDepth: 3, batchSize: 100 }) // ['CONFIRMATION_DEPTH 12 (now 3)']
+ */
+export function settingsDiff(running: Partial<ChainSyncInput>, wanted: Partial<ChainSyncInput>): string[] {
+  const differ: string[] = [];
+  for (const { key, variable } of SETTINGS) {
+    const was = running[key];
+    const now = wanted[key];
+    if (was === undefined || was === null || now === undefined || now === null || was === now) continue;
+    differ.push(`${variable} ${String(was)} (now ${String(now)})`);
+  }
+  return differ;
+}
+
+/**
+ * The note `start` prints under "already running" when the settings differ ({@link settingsDiff};
+ * '' when none does): the running sync keeps its own, and how to adopt the new ones (`stop`, then
+ * `start`, as `invocation` runs the client). Pure.
+ * @example keptSettingsNote(['CONFIRMATION_DEPTH 12 (now 3)'], 'npx tsx src/client.ts', 1)
+ *   // 'note: the running sync keeps the settings it started with: CONFIRMATION_DEPTH 12 (now 3); to use the new ones, stop it and start it again: npx tsx src/client.ts stop --chain-id 1, then npx tsx src/client.ts start --chain-id 1'
+ */
+export function keptSettingsNote(differ: readonly string[], invocation: string, chainId: number): string {
+  if (differ.length === 0) return '';
+  return `note: the running sync keeps the settings it started with: ${differ.join(', ')}; to use the new ones, stop it and start it again: ${invocation} stop --chain-id ${chainId}, then ${invocation} start --chain-id ${chainId}`;
+}

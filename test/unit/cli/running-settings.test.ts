@@ -1,0 +1,28 @@
+/**
+ * What `start` says when the sync runs already with other settings (src/cli/running-settings.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { keptSettingsNote, settingsDiff } from '../../../src/cli/running-settings.js';
+
+describe('settingsDiff()', () => {
+  it('names each setting that differs by its variable, the running value and the new one, in a fixed order', () => {
+    expect(settingsDiff(
+      { confirmationDepth: 12, batchSize: 100, concurrency: 8, finality: 'depth', pollIntervalMs: 2_000 },
+      { confirmationDepth: 3, batchSize: 7, concurrency: 8, finality: 'finalized', pollIntervalMs: 2_000 },
+    )).toEqual(['BATCH_SIZE 100 (now 7)', 'FINALITY depth (now finalized)', 'CONFIRMATION_DEPTH 12 (now 3)']);
+  });
+
+  it('skips a setting the running input lacks (a run started before it existed) and says nothing when all agree', () => {
+    expect(settingsDiff({ batchSize: 100 }, { batchSize: 100, stallTimeoutMs: 300_000, batchRows: 50_000 })).toEqual([]);
+  });
+});
+
+describe('keptSettingsNote()', () => {
+  it('says the running sync keeps them and how to adopt the new ones, with commands that work as printed', () => {
+    expect(keptSettingsNote(['CONFIRMATION_DEPTH 12 (now 3)', 'BATCH_SIZE 100 (now 7)'], 'npx tsx src/client.ts', 31337)).toBe(
+      'note: the running sync keeps the settings it started with: CONFIRMATION_DEPTH 12 (now 3), BATCH_SIZE 100 (now 7); to use the new ones, stop it and start it again: '
+        + 'npx tsx src/client.ts stop --chain-id 31337, then npx tsx src/client.ts start --chain-id 31337',
+    );
+    expect(keptSettingsNote([], 'npx tsx src/client.ts', 1)).toBe('');
+  });
+});
