@@ -90,7 +90,8 @@ function countArg(name: string, max: number) {
 function positiveArg(name: string, max = Number.MAX_SAFE_INTEGER, variable?: string) {
   return (value: string): number => {
     if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max === Number.MAX_SAFE_INTEGER ? '9007199254740991' : formatCount(max)}${variable ? ` (as ${variable})` : ''}, got ${value}`);
+      const bound = max === Number.MAX_SAFE_INTEGER ? 'a positive integer' : `an integer from 1 to ${formatCount(max)}`;
+      throw new InvalidArgumentError(`${name} must be ${bound}${variable ? ` (as ${variable})` : ''}, got ${value}`);
     }
     return Number(value);
   };
@@ -269,7 +270,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           const result = (await handle.result()) as BackfillProgress;
           clearInterval(timer);
           reporter.finish(result);
-          if (mode !== 'json') console.log(`backfill done: ${formatRange(result)} (${formatCount(result.blocksTotal)} blocks), ${result.blocksPerSecond} blocks/s`);
+          if (mode !== 'json') console.log(`backfill done: ${formatRange(result)} (${plural(result.blocksTotal, 'block', 'blocks')}), ${result.blocksPerSecond} blocks/s`);
         } finally {
           clearInterval(timer);
           release();

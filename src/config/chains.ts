@@ -18,7 +18,7 @@ const VARIABLE_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.custom<number>((v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max, {
-    message: `expected an integer from ${min} to ${max}`,
+    message: max === Number.MAX_SAFE_INTEGER ? `expected an integer ≥ ${min}` : `expected an integer from ${min} to ${max}`,
   });
 
 /**

@@ -126,7 +126,7 @@ const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .regex(/^\d+$/, { message: `expected an integer ≥ ${min}` })
     .transform(Number)
     .refine((n) => Number.isSafeInteger(n) && n >= min && n <= max, {
-      message: `expected an integer from ${min} to ${max}`,
+      message: max === Number.MAX_SAFE_INTEGER ? `expected an integer ≥ ${min}` : `expected an integer from ${min} to ${max}`,
     });
 
 /** True when `value` parses as a URL with protocol http: or https:. Pure; never throws. */

@@ -101,15 +101,15 @@ describe('src/config/chains.ts', () => {
     ['an unknown top-level field', '{"chains": [{"chainId": 1, "rpcUrl": "http://a"}], "version": 2}', ['CHAINS_FILE: unknown field "version" (expected "chains")']],
     ['a chain that is not an object', '["http://a"]', ['CHAINS_FILE chains[0]: Invalid input: expected object, received string']],
     ['a chain without chainId and rpcUrl', '[{}]', [
-      'CHAINS_FILE chains[0].chainId: expected an integer from 1 to 9007199254740991',
+      'CHAINS_FILE chains[0].chainId: expected an integer ≥ 1',
       'CHAINS_FILE chains[0].rpcUrl: expected a string of comma-separated http(s) URLs or an array of them',
     ]],
     ['a mistyped field name', '[{"chainId": 1, "rpcUrl": "http://a", "batchsize": 10, "depth": 2}]', [
       'CHAINS_FILE chains[0]: unknown fields "batchsize", "depth" (expected chainId, rpcUrl, taskQueue, startBlock, batchSize, batchRows, concurrency, maxRetries, confirmationDepth, finality, pollIntervalMs, gapCheckIntervalMs, stallTimeoutMs, rpcTimeoutMs, rpcBatchCalls, maxConcurrentActivities, verifyRoots, partitionSize)',
     ]],
-    ['a chain id written as a string', '[{"chainId": "1", "rpcUrl": "http://a"}]', ['CHAINS_FILE chains[0].chainId: expected an integer from 1 to 9007199254740991']],
+    ['a chain id written as a string', '[{"chainId": "1", "rpcUrl": "http://a"}]', ['CHAINS_FILE chains[0].chainId: expected an integer ≥ 1']],
     ['values out of range', '[{"chainId": 1, "rpcUrl": "http://a", "batchSize": 0, "concurrency": 501, "confirmationDepth": -1, "pollIntervalMs": 1.5, "startBlock": 1e300}]', [
-      'CHAINS_FILE chains[0].startBlock: expected an integer from 0 to 9007199254740991',
+      'CHAINS_FILE chains[0].startBlock: expected an integer ≥ 0',
       'CHAINS_FILE chains[0].batchSize: expected an integer from 1 to 10000',
       'CHAINS_FILE chains[0].concurrency: expected an integer from 1 to 500',
       'CHAINS_FILE chains[0].confirmationDepth: expected an integer from 0 to 100000',
@@ -130,7 +130,7 @@ describe('src/config/chains.ts', () => {
       'CHAINS_FILE chains[2].taskQueue: task queue idx-1 is used twice (also chains[0]); each chain needs its own',
     ]],
     ['every kind of problem at once (schema, URLs, duplicates)', '[{"chainId": 10, "rpcUrl": "http://a/${ALCHEMY_KEY}", "startBlock": -1, "finality": "final"}, {"chainId": 10, "rpcUrl": "ftp://b", "batchSize": 0}]', [
-      'CHAINS_FILE chains[0].startBlock: expected an integer from 0 to 9007199254740991',
+      'CHAINS_FILE chains[0].startBlock: expected an integer ≥ 0',
       'CHAINS_FILE chains[0].finality: expected "depth", "safe" or "finalized"',
       'CHAINS_FILE chains[1].batchSize: expected an integer from 1 to 10000',
       'CHAINS_FILE chains[0].rpcUrl: endpoint a#1: environment variable ALCHEMY_KEY is not set (referenced as ${ALCHEMY_KEY})',

@@ -135,7 +135,7 @@ describe('src/config/parse.ts', () => {
     ['TEMPORAL_ADDRESS', '::1:7233', 'TEMPORAL_ADDRESS: expected host:port (an IPv6 address in brackets: [::1]:7233) (got "::1:7233")'],
     ['TEMPORAL_NAMESPACE', '   ', 'TEMPORAL_NAMESPACE: Too small: expected string to have >=1 characters (got "   ")'],
     ['TASK_QUEUE', '  ', 'TASK_QUEUE: Too small: expected string to have >=1 characters (got "  ")'],
-    ['CHAIN_ID', '0', 'CHAIN_ID: expected an integer from 1 to 9007199254740991 (got "0")'],
+    ['CHAIN_ID', '0', 'CHAIN_ID: expected an integer ≥ 1 (got "0")'],
     ['CHAIN_ID', '0x1', 'CHAIN_ID: expected an integer ≥ 1 (got "0x1")'],
     ['START_BLOCK', '1e3', 'START_BLOCK: expected an integer ≥ 0 (got "1e3")'],
     ['BATCH_SIZE', '10001', 'BATCH_SIZE: expected an integer from 1 to 10000 (got "10001")'],
