@@ -130,7 +130,7 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
     if (found.ancestor.blockNumber < cursor.blockNumber) {
       progress.reorgs += 1;
       const to = found.ancestor.blockHash === null ? `below block ${found.ancestor.blockNumber + 1} (no stored block is on the canonical chain: a reset chain, such as a new devnet, or endpoints that serve another network with this chain id)` : `block ${found.ancestor.blockNumber}, the common ancestor`;
-      log.warn(`reorg-detected on chain ${input.chainId} at block ${atBlock} (cursor ${cursor.blockNumber}): rolling back ${found.reorgDepth} blocks to ${to}`);
+      log.warn(`reorg-detected on chain ${input.chainId} at block ${atBlock} (cursor ${cursor.blockNumber}): rolling back ${found.reorgDepth} blocks up to the cursor (and any stored above it) to ${to}`);
       await acts.rollback({ chainId: input.chainId, ancestor: found.ancestor, reorgDepth: found.reorgDepth, confirmationDepth: input.confirmationDepth });
       setCursor(found.ancestor);
     } else if (found.ancestor.blockHash !== cursor.blockHash && found.ancestor.blockHash !== null) {
