@@ -12,7 +12,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { Client, Connection, isGrpcDeadlineError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, isGrpcCancelledError, isGrpcDeadlineError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
 import { parseConfig, type Config } from './config/parse.js';
 import { archivePartitions, ArchiveRefusedError, connectDatabase, exportBlock, findGaps, highestStoredBlock, migrateToLatest, readCursor, type ArchiveMode } from './db/index.js';
@@ -90,7 +90,7 @@ function countArg(name: string, max: number) {
 function positiveArg(name: string, max = Number.MAX_SAFE_INTEGER, variable?: string) {
   return (value: string): number => {
     if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
-      const bound = max === Number.MAX_SAFE_INTEGER ? 'a positive integer' : `an integer from 1 to ${formatCount(max)}`;
+      const bound = max !== Number.MAX_SAFE_INTEGER ? `an integer from 1 to ${formatCount(max)}` : Number(value) > max ? 'at most 9,007,199,254,740,991 (2^53 − 1)' : 'a positive integer';
       throw new InvalidArgumentError(`${name} must be ${bound}${variable ? ` (as ${variable})` : ''}, got ${value}`);
     }
     return Number(value);
@@ -163,7 +163,8 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
         for (const [i, chain] of chains.entries()) {
           const started = await startSync(client, cfg, chain, cursors[i]!, invocation);
           console.log(started.text);
-          if (cursors[i]!.warning !== null) console.error(cursors[i]!.warning);
+          const otherChain = otherChainWarning(cfg, chain, cursors[i]!.wrong, started.taskQueue);
+          if (otherChain !== null) console.error(otherChain);
           await warnWithoutWorker(client, started.taskQueue, `sync ${chainSyncWorkflowId(chain.chainId)} waits until one does`, cfg.chainsFile !== undefined);
         }
       } finally {
@@ -188,7 +189,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           return;
         }
         const rows: StatusRow[] = [];
-        const silent: string[] = []; // why a sync gave no answer, one line each
+        const silent: string[] = []; // why a sync gave no answer, or failed, one line each
         const workersOf = new Map<string, TaskQueueWorkers | null>(); // by task queue, asked once
         for await (const wf of client.workflow.list({ query: `WorkflowType = 'chainSync' AND ExecutionStatus = 'Running'` })) {
           if (!workersOf.has(wf.taskQueue)) workersOf.set(wf.taskQueue, await describeWorkers(client, wf.taskQueue));
@@ -203,6 +204,16 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
             }
           }
           rows.push({ workflowId: wf.workflowId, progress });
+        }
+        // A sync that failed or timed out is in no row: one line each (its latest run, when that is
+        // still the failed one: not restarted, not stopped since), and exit 1, as `status --chain-id` does.
+        const ended = new Set<string>();
+        for await (const wf of client.workflow.list({ query: `WorkflowType = 'chainSync' AND (ExecutionStatus = 'Failed' OR ExecutionStatus = 'TimedOut')` })) {
+          if (ended.has(wf.workflowId) || rows.some((r) => r.workflowId === wf.workflowId)) continue;
+          ended.add(wf.workflowId);
+          const handle = client.workflow.getHandle(wf.workflowId);
+          const latest = (await handle.describe()).status.name;
+          if (latest === 'FAILED' || latest === 'TIMED_OUT') silent.push(await renderStatus(handle, wf.workflowId, cfg, invocation));
         }
         const startHint = cfg.chainsFile === undefined ? `start one with: ${invocation} start --chain-id <chain id>` : `start every chain of CHAINS_FILE with: ${invocation} start`;
         console.log(rows.length === 0 ? `no sync is running; ${startHint}` : renderStatusTable(rows));
@@ -295,7 +306,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
 
   program
     .command('stop')
-    .description('Stop the sync (cancels the workflow; stored data and the cursor stay; start resumes from the cursor). Idempotent: if it does not run, says so and exits 0.')
+    .description('Stop the sync (cancels the workflow and waits up to 15 s for it to end; stored data and the cursor stay; start resumes from the cursor). Idempotent: if it does not run, says so and exits 0.')
     .action(async () => {
       const cfg = config();
       await withSync(cfg, requireChainId(cfg, chainIdFlag()), invocation, async (handle, client) => {
@@ -304,7 +315,16 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           return;
         }
         await handle.cancel();
-        console.log(`sync ${handle.workflowId} stopping (cancelled; the stored rows and cursor stay)`);
+        // Waits for the run to end, so a `start` right after (to adopt new settings) starts a new one.
+        const deadline = Date.now() + STOP_WAIT_MS;
+        let ended = false;
+        while (!ended && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          ended = (await describeRunning(client, handle.workflowId)) === null;
+        }
+        console.log(ended
+          ? `sync ${handle.workflowId} stopped (cancelled; the stored rows and cursor stay)`
+          : `sync ${handle.workflowId} stopping (cancelled; the stored rows and cursor stay): still running after ${STOP_WAIT_MS / 1000} s, its in-flight batches ending; status says when it has stopped`);
       });
     });
 
@@ -441,21 +461,29 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
 
 /**
  * Chain `chain`'s stored cursor ({@link readStoredCursor}), and what the client's endpoints say of
- * it ({@link probeEndpoints}): `warning`, for stderr, when they serve another chain (the sync
- * would fail at its first step on a worker of theirs: a wrong CHAIN_ID or RPC_URL); otherwise
- * `note`, the line that notes the cursor is not on the chain they serve (`note: …`,
- * {@link offChainNote}; empty: no cursor, no hash, or they cannot say within
- * CANONICAL_HASH_TIMEOUT_MS). Never throws for the endpoints.
+ * it ({@link probeEndpoints}): `wrong`, the endpoints that serve another chain when none serves
+ * this one (for {@link otherChainWarning}); otherwise `note`, the line that notes the cursor is
+ * not on the chain they serve (`note: …`, {@link offChainNote}; empty: no cursor, no hash, or they
+ * cannot say within CANONICAL_HASH_TIMEOUT_MS). Never throws for the endpoints.
  */
-async function storedCursorAndNote(cfg: Config, chain: ChainConfig): Promise<{ stored: Awaited<ReturnType<typeof readStoredCursor>>; note: string; warning: string | null }> {
+async function storedCursorAndNote(cfg: Config, chain: ChainConfig): Promise<{ stored: Awaited<ReturnType<typeof readStoredCursor>>; note: string; wrong: { label: string; chainId: string }[] }> {
   const stored = await readStoredCursor(cfg, chain.chainId);
   const cursor = 'cursor' in stored ? stored.cursor : null;
   const probe = await probeEndpoints(chain, cursor?.blockHash ? cursor.blockNumber : null);
-  if (probe.served) {
-    const where = cfg.chainsFile === undefined ? 'RPC_URL' : `CHAINS_FILE chain ${chain.chainId}`;
-    return { stored, note: '', warning: `warning: ${where}: ${probe.served.label} serves chain ${probe.served.chainId}, not chain ${chain.chainId} (eth_chainId): the sync needs a worker with CHAIN_ID=${chain.chainId} and endpoints of that chain on task queue ${chain.taskQueue}, or it fails at its first step` };
-  }
-  return { stored, note: cursor ? offChainNote(cursor, probe.hash) : '', warning: null };
+  return { stored, note: cursor && probe.wrong.length === 0 ? offChainNote(cursor, probe.hash) : '', wrong: probe.wrong };
+}
+
+/**
+ * The warning `start` prints on stderr when none of the client's endpoints for chain `chain` serves
+ * it (`wrong`: those that serve another, {@link probeEndpoints}; null when that list is empty):
+ * CHAIN_ID or RPC_URL (or the CHAINS_FILE entry) is likely wrong, and a sync of the chain on
+ * `taskQueue` fails at its first step on a worker of another chain. Pure.
+ */
+function otherChainWarning(cfg: Config, chain: ChainConfig, wrong: readonly { label: string; chainId: string }[], taskQueue: string): string | null {
+  if (wrong.length === 0) return null;
+  const where = cfg.chainsFile === undefined ? 'RPC_URL' : `CHAINS_FILE chain ${chain.chainId}`;
+  const serves = wrong.map((w) => `${w.label} serves chain ${w.chainId}`).join(', ');
+  return `warning: ${where}: ${serves}, not chain ${chain.chainId} (eth_chainId): check CHAIN_ID and the endpoints; chain ${chain.chainId}'s sync needs workers of chain ${chain.chainId} on its task queue ${taskQueue} (one of another chain there fails it at its first step)`;
 }
 
 /**
@@ -486,7 +514,9 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig, { stor
     endpoints: [...chain.rpcLabels],
   };
   if (running) {
-    const kept = keptSettingsNote(settingsDiff(await runningInput(client, cfg, workflowId, running.runId), input), invocation, chainId);
+    const differ = settingsDiff(await runningInput(client, cfg, workflowId, running.runId), input);
+    if (running.taskQueue !== chain.taskQueue) differ.unshift(`task queue ${running.taskQueue} (now ${chain.taskQueue})`);
+    const kept = keptSettingsNote(differ, invocation, chainId);
     return { text: withNotes(`sync ${workflowId} is already running (run ${running.runId}); nothing to do`, kept, note), taskQueue: running.taskQueue };
   }
   const registered = await registeredSearchAttributes(client, cfg);
@@ -552,43 +582,51 @@ async function readStoredCursor(cfg: Config, chainId: number): Promise<{ cursor:
   }
 }
 
+/** How long `stop` waits for the cancelled sync to end before it says it is still stopping, in ms. */
+const STOP_WAIT_MS = 15_000;
+
 /** How long `start` waits for the endpoints to say their chain id and the stored cursor's block, in ms; past that it says nothing of them. */
 const CANONICAL_HASH_TIMEOUT_MS = 5_000;
 
 /**
- * What chain `chain`'s endpoints (as the client resolves them) serve: `served`, the endpoint that
- * answered (its redacted label) and its `eth_chainId` (EIP-695) as a decimal string, when that is
- * not the chain's id; `hash`, when `blockNumber` is given and the endpoint serves the chain, the
- * hash of that block (`eth_getBlockByNumber`, the JSON-RPC spec; lower-case), `null` when it has no
- * such block (a shorter chain, or a node behind), or `undefined` when it cannot say. Both undefined
- * when no endpoint URL can be called (a CHAINS_FILE `${VAR}` the client does not resolve), none
- * answers within CANONICAL_HASH_TIMEOUT_MS, or the answers are not what the spec says (the caller
- * then claims nothing). One JSON-RPC batch. Never throws.
+ * What chain `chain`'s endpoints (as the client resolves them) serve, each asked on its own in one
+ * JSON-RPC batch (`eth_chainId`, EIP-695; with `blockNumber`, `eth_getBlockByNumber`, the JSON-RPC
+ * spec), as the worker checks them: `wrong`, the endpoints that serve another chain (redacted label
+ * and chain id in decimal), listed only when none serves `chain` (the worker drops such endpoints
+ * and goes on with the others); `hash`, from the first endpoint that serves the chain, the hash of
+ * block `blockNumber` (lower-case), `null` when it has no such block (a shorter chain, or a node
+ * behind), undefined when none can say. An endpoint that cannot be called (a CHAINS_FILE `${VAR}`
+ * the client does not resolve), does not answer within CANONICAL_HASH_TIMEOUT_MS, or answers off
+ * the spec counts for nothing. Never throws.
  */
-async function probeEndpoints(chain: ChainConfig, blockNumber: number | null): Promise<{ served?: { label: string; chainId: string }; hash?: string | null }> {
+async function probeEndpoints(chain: ChainConfig, blockNumber: number | null): Promise<{ wrong: { label: string; chainId: string }[]; hash?: string | null }> {
   const usable = chain.rpcUrls.map((url, i) => ({ url, label: chain.rpcLabels[i]! })).filter(({ url }) => url !== '' && !url.includes('${'));
-  if (usable.length === 0) return {};
   const asksBlock = blockNumber !== null && blockNumber >= 0;
-  const pool = createRpcPool({ urls: usable.map((e) => e.url), labels: usable.map((e) => e.label), timeoutMs: CANONICAL_HASH_TIMEOUT_MS, log: createLogger({ level: 'silent' }) });
-  try {
-    return await pool.batch(
-      [{ method: 'eth_chainId', params: [] }, ...(asksBlock ? [{ method: 'eth_getBlockByNumber', params: [`0x${blockNumber.toString(16)}`, false] }] : [])],
-      (outcomes, label) => {
-        const chainId = unwrap(outcomes[0]!, label, 'eth_chainId');
-        if (typeof chainId !== 'string' || !/^0x[0-9a-f]+$/i.test(chainId)) return {};
-        if (BigInt(chainId) !== BigInt(chain.chainId)) return { served: { label, chainId: BigInt(chainId).toString() } };
-        if (!asksBlock) return {};
-        const block = unwrap(outcomes[1]!, label, `eth_getBlockByNumber(${blockNumber})`) as { hash?: unknown } | null;
-        if (block === null) return { hash: null };
-        return typeof block?.hash === 'string' && /^0x[0-9a-f]{64}$/i.test(block.hash) ? { hash: block.hash.toLowerCase() } : {};
-      },
-      AbortSignal.timeout(CANONICAL_HASH_TIMEOUT_MS),
-    );
-  } catch {
-    return {};
-  } finally {
-    pool.close();
-  }
+  const answers = await Promise.all(usable.map(async ({ url, label }): Promise<{ label: string; chainId?: string; hash?: string | null }> => {
+    const pool = createRpcPool({ urls: [url], labels: [label], timeoutMs: CANONICAL_HASH_TIMEOUT_MS, log: createLogger({ level: 'silent' }) });
+    try {
+      return await pool.batch(
+        [{ method: 'eth_chainId', params: [] }, ...(asksBlock ? [{ method: 'eth_getBlockByNumber', params: [`0x${blockNumber.toString(16)}`, false] }] : [])],
+        (outcomes) => {
+          const id = unwrap(outcomes[0]!, label, 'eth_chainId');
+          if (typeof id !== 'string' || !/^0x[0-9a-f]+$/i.test(id)) return { label };
+          const chainId = BigInt(id).toString();
+          if (chainId !== String(chain.chainId) || !asksBlock) return { label, chainId };
+          const block = unwrap(outcomes[1]!, label, `eth_getBlockByNumber(${blockNumber})`) as { hash?: unknown } | null;
+          if (block === null) return { label, chainId, hash: null };
+          return typeof block?.hash === 'string' && /^0x[0-9a-f]{64}$/i.test(block.hash) ? { label, chainId, hash: block.hash.toLowerCase() } : { label, chainId };
+        },
+        AbortSignal.timeout(CANONICAL_HASH_TIMEOUT_MS),
+      );
+    } catch {
+      return { label };
+    } finally {
+      pool.close();
+    }
+  }));
+  const serving = answers.filter((a) => a.chainId === String(chain.chainId));
+  const wrong = serving.length > 0 ? [] : answers.filter((a): a is { label: string; chainId: string } => a.chainId !== undefined);
+  return { wrong, hash: serving.find((a) => a.hash !== undefined)?.hash };
 }
 
 /**
@@ -675,7 +713,7 @@ async function warnWithoutWorker(client: Client, taskQueue: string, waits: strin
 
 /**
  * The line for a running sync that gave no answer to its progress query (`err`) although Temporal
- * lists a poller of its task queue (or cannot tell): no answer within `timeoutMs`, or the server's
+ * lists a poller of its task queue (or cannot tell): no answer within `timeoutMs` (a deadline, or the call cancelled by the server as it came), or the server's
  * refusal because no worker polled the queue lately ({@link isNoPollerError}: a worker that died
  * without shutting down, still listed for minutes). Null for any other error. Pure.
  */
@@ -685,7 +723,8 @@ function unansweredText(taskQueue: string, workers: TaskQueueWorkers | null, tim
   if (isNoPollerError(err)) {
     return `no answer to its progress query: Temporal has seen no worker poll task queue ${taskQueue} lately${seen}: its worker stopped or lost Temporal; see scripts/stack status and the worker's log`;
   }
-  if (!isGrpcDeadlineError(err)) return null;
+  // CANCELLED: the server gave up on the query as its deadline came (seen beside a worker killed without shutting down).
+  if (!isGrpcDeadlineError(err) && !isGrpcCancelledError(err)) return null;
   return `no answer to its progress query within ${timeoutMs / 1000} s${seen}: its worker stopped, or is too busy to run a workflow task; see scripts/stack status and the worker's log`;
 }
 

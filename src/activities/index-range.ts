@@ -23,6 +23,16 @@ export type IndexRangeInput = { chainId: number; from: number; to: number; linkB
 export type IndexRangeSummary = StoredBatch & { rootsNotVerifiable?: number };
 
 /**
+ * What a worker of chain `workerChainId` says of work for chain `chainId` on its task queue (not
+ * retried: any worker of that queue may get it). The fix is a queue of the chain's own: a worker
+ * of `chainId` added to this queue would take the other chain's work as often as its own. Pure.
+ * @example wrongChainMessage(31337, 1) // 'this worker indexes chain 31337, not chain 1: chain 1 needs a task queue of its own, polled only by workers of chain 1 (CHAIN_ID=1 and its endpoints, or a CHAINS_FILE that lists it)'
+ */
+export function wrongChainMessage(workerChainId: number, chainId: number): string {
+  return `this worker indexes chain ${workerChainId}, not chain ${chainId}: chain ${chainId} needs a task queue of its own, polled only by workers of chain ${chainId} (CHAIN_ID=${chainId} and its endpoints, or a CHAINS_FILE that lists it)`;
+}
+
+/**
  * Fetches blocks `from..to` with full transactions and receipts from the pool, validates them,
  * and replaces what is stored for the range in one Postgres transaction. Each JSON-RPC batch of
  * blocks is converted and streamed into the open transaction as soon as it arrives
@@ -51,7 +61,7 @@ export async function runIndexRange(
   const range = { from: input.from, to: input.to };
   if (!isValidRange(range)) throw new InvalidInputError(`indexRange needs integers 0 ≤ from ≤ to, got from=${input.from} to=${input.to}`);
   if (input.chainId !== deps.chainId) {
-    throw new InvalidInputError(`this worker indexes chain ${deps.chainId}, not chain ${input.chainId}: run a worker with CHAIN_ID=${input.chainId} on this task queue`);
+    throw new InvalidInputError(wrongChainMessage(deps.chainId, input.chainId));
   }
   const startedAt = Date.now();
   // Heartbeat on a timer while this process works (fetch failover and a long write included), so

@@ -12,7 +12,7 @@ import { adaptiveFetchSlots, BLOCKS_PER_RPC_BATCH, fetchChainHead, type FetchSlo
 import { DEFAULT_FETCH_BUFFER_BYTES } from '../config/parse.js';
 import { sharedDecodePool, type DecodePool } from '../decode/pool.js';
 import { asActivity } from './failure.js';
-import { activityContext, runIndexRange, type IndexRangeInput } from './index-range.js';
+import { activityContext, runIndexRange, wrongChainMessage, type IndexRangeInput } from './index-range.js';
 import { findCommonAncestor, rollback, type CommonAncestor } from './reorg.js';
 import { verifyRange, type VerifyRangeInput, type VerifyResult } from './verify.js';
 
@@ -110,8 +110,7 @@ export function createActivities(deps: ActivityDeps): Activities {
   const fetchSlots = workerFetchSlots(deps.fetchBufferBytes ?? DEFAULT_FETCH_BUFFER_BYTES, deps.rpcBatchCalls === undefined ? undefined : Math.max(1, Math.floor(deps.rpcBatchCalls / 2)));
   const decodePool = deps.decodePool === null || deps.verifyRoots ? undefined : (deps.decodePool ?? sharedDecodePool());
   const sameChain = (chainId: number) => {
-    // As indexRange says it (index-range.ts): the fix is a worker of that chain on this task queue.
-    if (chainId !== deps.chainId) throw new InvalidInputError(`this worker indexes chain ${deps.chainId}, not chain ${chainId}: run a worker with CHAIN_ID=${chainId} on this task queue`);
+    if (chainId !== deps.chainId) throw new InvalidInputError(wrongChainMessage(deps.chainId, chainId)); // as indexRange says it
   };
   const observer = deps.observer;
   const observeCursor = async (chainId: number, cursor: Cursor | null) => {

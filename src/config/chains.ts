@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { endpointLabel, endpointPhrase } from '../rpc/redact.js';
-import { isHttpUrl, type Config } from './parse.js';
+import { integerExpected, isHttpUrl, type Config } from './parse.js';
 
 /** How the parsed chains file treats a `${VAR}` whose variable is unset: an error (the worker) or kept as written (the client, which never calls the endpoints). */
 export type UnsetVariables = 'error' | 'keep';
@@ -18,7 +18,7 @@ const VARIABLE_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.custom<number>((v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max, {
-    message: max === Number.MAX_SAFE_INTEGER ? `expected an integer ≥ ${min}` : `expected an integer from ${min} to ${max}`,
+    error: (issue) => integerExpected(min, max, issue.input),
   });
 
 /**

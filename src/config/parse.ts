@@ -119,6 +119,17 @@ const DEFAULTS = {
 /** `FETCH_BUFFER_MB`'s default in bytes. */
 export const DEFAULT_FETCH_BUFFER_BYTES = Number(DEFAULTS.FETCH_BUFFER_MB) * 2 ** 20;
 
+/**
+ * What an integer setting expects, for the value `input` it got: `an integer from min to max`, or,
+ * with no upper bound but JavaScript's (Number.MAX_SAFE_INTEGER), `an integer ≥ min`, unless the
+ * value is above that bound, which is then named (9,007,199,254,740,991, 2^53 − 1). Pure.
+ * @example integerExpected(1, Number.MAX_SAFE_INTEGER, 0) // 'expected an integer ≥ 1'
+ */
+export function integerExpected(min: number, max: number, input: unknown): string {
+  if (max !== Number.MAX_SAFE_INTEGER) return `expected an integer from ${min} to ${max}`;
+  return Number(input) > max ? `expected an integer from ${min} to 9,007,199,254,740,991 (2^53 − 1)` : `expected an integer ≥ ${min}`;
+}
+
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
@@ -126,7 +137,7 @@ const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .regex(/^\d+$/, { message: `expected an integer ≥ ${min}` })
     .transform(Number)
     .refine((n) => Number.isSafeInteger(n) && n >= min && n <= max, {
-      message: max === Number.MAX_SAFE_INTEGER ? `expected an integer ≥ ${min}` : `expected an integer from ${min} to ${max}`,
+      error: (issue) => integerExpected(min, max, issue.input),
     });
 
 /** True when `value` parses as a URL with protocol http: or https:. Pure; never throws. */

@@ -115,6 +115,11 @@ describe('operator CLI on the real stack', () => {
         + `npx tsx src/client.ts stop --chain-id ${CHAIN_ID}, then npx tsx src/client.ts start --chain-id ${CHAIN_ID}`,
       '',
     ]]);
+    // As the note says: `stop` waits for the run to end, so the `start` after it starts a new run.
+    const stop = await client('stop');
+    expect([stop.code, stop.stdout]).toEqual([0, `sync chain-sync:${CHAIN_ID} stopped (cancelled; the stored rows and cursor stay)\n`]);
+    const restart = await client('start');
+    expect([restart.code, restart.stdout]).toEqual([0, expect.stringMatching(/^sync chain-sync:31337 started \(run [0-9a-f-]+\) on task queue evm-indexer: (from block 0|resuming after the stored cursor \d+), 3 confirmations deep/)]);
   });
 
   it('`status` shows head, target, cursor and lag once caught up', async () => {
@@ -136,7 +141,7 @@ describe('operator CLI on the real stack', () => {
   it('the sync is found by its ChainId search attribute and shows summary and current details (what the Web UI reads)', async () => {
     const temporal = (...args: string[]) => run(temporalCliPath(), [...args, '--address', env.address, '-o', 'json']);
     const listed = await waitFor('the ChainId search attribute to be indexed', async () => {
-      const { stdout } = await temporal('workflow', 'list', '--query', `ChainId = ${CHAIN_ID} AND WorkflowType = 'chainSync'`);
+      const { stdout } = await temporal('workflow', 'list', '--query', `ChainId = ${CHAIN_ID} AND WorkflowType = 'chainSync' AND ExecutionStatus = 'Running'`); // the run stopped by a test above is listed too
       const rows = stdout.trim() === '' ? [] : (JSON.parse(stdout) as Array<{ execution: { workflowId: string } }>);
       return rows.length > 0 ? rows : undefined;
     });
@@ -298,7 +303,7 @@ describe('operator CLI on the real stack', () => {
   it('a backfill of a chain no worker serves fails with one line that says why (the activity\'s message under the SDK\'s)', async () => {
     const out = await runClient({ ...cliEnv, CHAIN_ID: '1' }, ['backfill', '--from', '0', '--to', '3']);
     expect([out.code, out.stderr.trim().split('\n').at(-1)]).toEqual([1,
-      'error: Workflow execution failed: activity indexRange failed: this worker indexes chain 31337, not chain 1: run a worker with CHAIN_ID=1 on this task queue']);
+      'error: Workflow execution failed: activity indexRange failed: this worker indexes chain 31337, not chain 1: chain 1 needs a task queue of its own, polled only by workers of chain 1 (CHAIN_ID=1 and its endpoints, or a CHAINS_FILE that lists it)']);
   });
 
   it('`status` of a sync that does not run says when the stored cursor cannot be read, naming DATABASE_URL without its password', async () => {
@@ -313,7 +318,7 @@ describe('operator CLI on the real stack', () => {
   it('`start` with an RPC_URL of another chain warns, and `status` of the sync that then failed says why (from the end of its history) and exits 1', async () => {
     const other = { ...cliEnv, CHAIN_ID: '2' }; // the devnet is chain 31337, as is the only worker on the queue
     const start = await runClient(other, ['start']);
-    expect([start.code, start.stderr]).toEqual([0, `warning: RPC_URL: ${new URL(anvil.rpcUrl).host}#1 serves chain 31337, not chain 2 (eth_chainId): the sync needs a worker with CHAIN_ID=2 and endpoints of that chain on task queue ${TASK_QUEUE}, or it fails at its first step\n`]);
+    expect([start.code, start.stderr]).toEqual([0, `warning: RPC_URL: ${new URL(anvil.rpcUrl).host}#1 serves chain 31337, not chain 2 (eth_chainId): check CHAIN_ID and the endpoints; chain 2's sync needs workers of chain 2 on its task queue ${TASK_QUEUE} (one of another chain there fails it at its first step)\n`]);
     let status: CliResult | undefined;
     await waitFor('chain-sync:2 to fail', async () => {
       status = await runClient(other, ['status']);
@@ -323,7 +328,7 @@ describe('operator CLI on the real stack', () => {
     expect([stop.code, stop.stdout]).toEqual([0, 'sync chain-sync:2 is not running; nothing to do\n']);
     const pause = await runClient(other, ['pause']);
     expect([pause.code, pause.stderr]).toEqual([1, 'error: sync chain-sync:2 is not running; start it with: npx tsx src/client.ts start --chain-id 2\n']);
-    expect([status!.code, status!.stdout]).toEqual([1, 'chain-sync:2: failed (activity readCursor failed: this worker indexes chain 31337, not chain 2: run a worker with CHAIN_ID=2 on this task queue); stored cursor none; start it again, once the cause is fixed, with: npx tsx src/client.ts start --chain-id 2\n']);
+    expect([status!.code, status!.stdout]).toEqual([1, 'chain-sync:2: failed (activity readCursor failed: this worker indexes chain 31337, not chain 2: chain 2 needs a task queue of its own, polled only by workers of chain 2 (CHAIN_ID=2 and its endpoints, or a CHAINS_FILE that lists it)); stored cursor none; start it again, once the cause is fixed, with: npx tsx src/client.ts start --chain-id 2\n']);
   });
 
   it('`backfill` with --from above --to fails with one line and exit 1', async () => {
@@ -390,7 +395,7 @@ describe('operator CLI on the real stack', () => {
   it('a sync whose task queue no worker polls: `start` warns, `status` says so at once (no 30 s query timeout) and exits 1, with and without a chain id', async () => {
     const unserved = { ...cliEnv, CHAIN_ID: '3', TASK_QUEUE: UNSERVED_QUEUE };
     // The client's RPC_URL is the devnet's (chain 31337): start says so too.
-    const otherChain = (queue: string) => `warning: RPC_URL: ${new URL(anvil.rpcUrl).host}#1 serves chain 31337, not chain 3 (eth_chainId): the sync needs a worker with CHAIN_ID=3 and endpoints of that chain on task queue ${queue}, or it fails at its first step\n`;
+    const otherChain = (queue: string) => `warning: RPC_URL: ${new URL(anvil.rpcUrl).host}#1 serves chain 31337, not chain 3 (eth_chainId): check CHAIN_ID and the endpoints; chain 3's sync needs workers of chain 3 on its task queue ${queue} (one of another chain there fails it at its first step)\n`;
     try {
       const start = await runClient(unserved, ['start']);
       expect([start.code, start.stderr]).toEqual([0, `${otherChain(UNSERVED_QUEUE)}warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
@@ -400,12 +405,14 @@ describe('operator CLI on the real stack', () => {
       const { CHAIN_ID: _omitted, ...anyChain } = unserved;
       const all = await runClient(anyChain, ['status']);
       const rows = all.stdout.trim().split('\n');
-      expect([all.code, rows.length, all.stderr]).toEqual([1, 6, // borders, header, two rows
-        `chain-sync:3: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): the sync does not move or answer; ${START_A_WORKER}\n`]);
+      expect([all.code, rows.length, all.stderr]).toEqual([1, 6, // borders, header, two rows; then chain 2's sync, failed in a test above
+        `chain-sync:3: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): the sync does not move or answer; ${START_A_WORKER}\n`
+        + 'chain-sync:2: failed (activity readCursor failed: this worker indexes chain 31337, not chain 2: chain 2 needs a task queue of its own, polled only by workers of chain 2 (CHAIN_ID=2 and its endpoints, or a CHAINS_FILE that lists it)); '
+        + 'stored cursor none; start it again, once the cause is fixed, with: npx tsx src/client.ts start --chain-id 2\n']);
       expect(rows.find((r) => r.includes('chain-sync:3'))).toBe('│     3 │ chain-sync:3     │ no answer │    - │      - │      - │            - │        - │      - │');
       // A `start` with another TASK_QUEUE (one a worker polls) checks the queue the running sync is on.
       const again = await runClient({ ...unserved, TASK_QUEUE }, ['start']);
-      expect([again.code, again.stderr]).toEqual([0, `${otherChain(TASK_QUEUE)}warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
+      expect([again.code, again.stderr]).toEqual([0, `${otherChain(UNSERVED_QUEUE)}warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
     } finally {
       await env.client.workflow.getHandle('chain-sync:3').terminate('test done').catch(() => undefined);
     }

@@ -4,10 +4,10 @@ import { failureText } from '../../../src/cli/failure-text.js';
 
 describe('failureText (the one line the client prints for a failure)', () => {
   it('names the activity and its own message under the SDK\'s "Workflow execution failed"', () => {
-    const app = ApplicationFailure.nonRetryable('this worker indexes chain 31337, not chain 1: run a worker with CHAIN_ID=1 on this task queue', 'InvalidInputError');
+    const app = ApplicationFailure.nonRetryable('this worker indexes chain 31337, not chain 1: chain 1 needs a task queue of its own, polled only by workers of chain 1 (CHAIN_ID=1 and its endpoints, or a CHAINS_FILE that lists it)', 'InvalidInputError');
     const activity = new ActivityFailure('Activity task failed', 'indexRange', '1', 'NON_RETRYABLE_FAILURE', 'w1', app);
     const err = new WorkflowFailedError('Workflow execution failed', activity, 'NON_RETRYABLE_FAILURE');
-    expect(failureText(err)).toBe('Workflow execution failed: activity indexRange failed: this worker indexes chain 31337, not chain 1: run a worker with CHAIN_ID=1 on this task queue');
+    expect(failureText(err)).toBe('Workflow execution failed: activity indexRange failed: this worker indexes chain 31337, not chain 1: chain 1 needs a task queue of its own, polled only by workers of chain 1 (CHAIN_ID=1 and its endpoints, or a CHAINS_FILE that lists it)');
   });
 
   it('adds the gRPC cause of a ServiceError and leaves out a cause already said', () => {

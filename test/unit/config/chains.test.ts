@@ -109,7 +109,7 @@ describe('src/config/chains.ts', () => {
     ]],
     ['a chain id written as a string', '[{"chainId": "1", "rpcUrl": "http://a"}]', ['CHAINS_FILE chains[0].chainId: expected an integer ≥ 1']],
     ['values out of range', '[{"chainId": 1, "rpcUrl": "http://a", "batchSize": 0, "concurrency": 501, "confirmationDepth": -1, "pollIntervalMs": 1.5, "startBlock": 1e300}]', [
-      'CHAINS_FILE chains[0].startBlock: expected an integer ≥ 0',
+      'CHAINS_FILE chains[0].startBlock: expected an integer from 0 to 9,007,199,254,740,991 (2^53 − 1)',
       'CHAINS_FILE chains[0].batchSize: expected an integer from 1 to 10000',
       'CHAINS_FILE chains[0].concurrency: expected an integer from 1 to 500',
       'CHAINS_FILE chains[0].confirmationDepth: expected an integer from 0 to 100000',

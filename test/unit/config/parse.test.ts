@@ -138,6 +138,7 @@ describe('src/config/parse.ts', () => {
     ['CHAIN_ID', '0', 'CHAIN_ID: expected an integer ≥ 1 (got "0")'],
     ['CHAIN_ID', '0x1', 'CHAIN_ID: expected an integer ≥ 1 (got "0x1")'],
     ['START_BLOCK', '1e3', 'START_BLOCK: expected an integer ≥ 0 (got "1e3")'],
+    ['START_BLOCK', '99999999999999999999', 'START_BLOCK: expected an integer from 0 to 9,007,199,254,740,991 (2^53 − 1) (got "99999999999999999999")'],
     ['BATCH_SIZE', '10001', 'BATCH_SIZE: expected an integer from 1 to 10000 (got "10001")'],
     ['BATCH_ROWS', '-5', 'BATCH_ROWS: expected an integer ≥ 0 (got "-5")'],
     ['CONCURRENCY', '0', 'CONCURRENCY: expected an integer from 1 to 500 (got "0")'],
