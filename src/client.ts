@@ -17,8 +17,7 @@ import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './
 import { parseConfig, type Config } from './config/parse.js';
 import { archivePartitions, ArchiveRefusedError, connectDatabase, exportBlock, findGaps, highestStoredBlock, migrateToLatest, readCursor, type ArchiveMode } from './db/index.js';
 import { formatBlockOr, formatCount, formatCountOr, formatRange, rangeSize, type Cursor } from './domain/index.js';
-import { createLogger } from './log.js';
-import { createRpcPool, unwrap } from './rpc/index.js';
+import { postBatch, servedChainId, unwrap } from './rpc/index.js';
 import { ConfigError } from './errors.js';
 import { chooseProgressMode, createProgressReporter } from './cli/backfill-progress.js';
 import { aboveCursorProblem, aboveHeadWarning, type BlockBound } from './cli/block-bounds.js';
@@ -603,25 +602,19 @@ async function probeEndpoints(chain: ChainConfig, blockNumber: number | null): P
   const usable = chain.rpcUrls.map((url, i) => ({ url, label: chain.rpcLabels[i]! })).filter(({ url }) => url !== '' && !url.includes('${'));
   const asksBlock = blockNumber !== null && blockNumber >= 0;
   const answers = await Promise.all(usable.map(async ({ url, label }): Promise<{ label: string; chainId?: string; hash?: string | null }> => {
-    const pool = createRpcPool({ urls: [url], labels: [label], timeoutMs: CANONICAL_HASH_TIMEOUT_MS, log: createLogger({ level: 'silent' }) });
     try {
-      return await pool.batch(
+      const outcomes = await postBatch(
+        { url, label },
         [{ method: 'eth_chainId', params: [] }, ...(asksBlock ? [{ method: 'eth_getBlockByNumber', params: [`0x${blockNumber.toString(16)}`, false] }] : [])],
-        (outcomes) => {
-          const id = unwrap(outcomes[0]!, label, 'eth_chainId');
-          if (typeof id !== 'string' || !/^0x[0-9a-f]+$/i.test(id)) return { label };
-          const chainId = BigInt(id).toString();
-          if (chainId !== String(chain.chainId) || !asksBlock) return { label, chainId };
-          const block = unwrap(outcomes[1]!, label, `eth_getBlockByNumber(${blockNumber})`) as { hash?: unknown } | null;
-          if (block === null) return { label, chainId, hash: null };
-          return typeof block?.hash === 'string' && /^0x[0-9a-f]{64}$/i.test(block.hash) ? { label, chainId, hash: block.hash.toLowerCase() } : { label, chainId };
-        },
-        AbortSignal.timeout(CANONICAL_HASH_TIMEOUT_MS),
+        { timeoutMs: CANONICAL_HASH_TIMEOUT_MS },
       );
+      const chainId = String(servedChainId(unwrap(outcomes[0]!, label, 'eth_chainId'), label));
+      if (chainId !== String(chain.chainId) || !asksBlock) return { label, chainId };
+      const block = unwrap(outcomes[1]!, label, `eth_getBlockByNumber(${blockNumber})`) as { hash?: unknown } | null;
+      if (block === null) return { label, chainId, hash: null };
+      return typeof block?.hash === 'string' && /^0x[0-9a-f]{64}$/i.test(block.hash) ? { label, chainId, hash: block.hash.toLowerCase() } : { label, chainId };
     } catch {
       return { label };
-    } finally {
-      pool.close();
     }
   }));
   const serving = answers.filter((a) => a.chainId === String(chain.chainId));

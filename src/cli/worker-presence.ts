@@ -12,6 +12,7 @@
  * told, never judged (the client's clock may differ).
  */
 import type { Client } from '@temporalio/client';
+import { causeChain } from './failure-text.js';
 
 /** The task queue kinds a worker of this project polls (enum `TaskQueueType` of the Temporal API). */
 const TASK_QUEUE_TYPES = [
@@ -111,9 +112,9 @@ export function noWorkerText(taskQueue: string, workers: TaskQueueWorkers, what:
  * down stays listed by DescribeTaskQueue for minutes, so {@link noWorker} is false then). Pure.
  */
 export function isNoPollerError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+  return causeChain(err).some((e) => {
+    if (typeof e !== 'object' || e === null) return false;
     const { code, details, message } = e as { code?: unknown; details?: unknown; message?: unknown };
-    if (code === 9 && /no poller seen/i.test(`${typeof details === 'string' ? details : ''} ${typeof message === 'string' ? message : ''}`)) return true;
-  }
-  return false;
+    return code === 9 && /no poller seen/i.test(`${typeof details === 'string' ? details : ''} ${typeof message === 'string' ? message : ''}`);
+  });
 }

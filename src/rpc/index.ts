@@ -5,7 +5,7 @@
  * BodyDecoder handles (src/decode/, the worker's decode thread), by the decoder with the same
  * checks (validate.ts) before its DecodedBlocks come back.
  */
-export { type RpcPool, type RpcObserver, type RpcRequestEvent, type EndpointHealth, createRpcPool, checkChainIds, unwrap, errorText, failureKind } from './pool.js';
+export { type RpcPool, type RpcObserver, type RpcRequestEvent, type EndpointHealth, createRpcPool, checkChainIds, servedChainId, unwrap, errorText, failureKind } from './pool.js';
 export { fetchBlocks, streamBlocks, BLOCKS_PER_RPC_BATCH, type BlockLink, type BundleCheck, type FetchedBlock } from './fetch-blocks.js';
 export { DecodedBlock, DecodeThreadError, type BodyDecoder, type DecodedBody } from './decoded.js';
 export { adaptiveFetchSlots, fixedFetchSlots, type FetchSlots } from './fetch-slots.js';

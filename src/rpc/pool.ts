@@ -509,7 +509,7 @@ export function unwrap(outcome: RpcOutcome, label: string, method: string): unkn
  * decimal text when above 2^53 − 1 (printed whole, never equal to a configured `CHAIN_ID`).
  * @throws RpcBadResponseError naming the endpoint when the answer is not a hex quantity.
  */
-function servedChainId(result: unknown, label: string): number | string {
+export function servedChainId(result: unknown, label: string): number | string {
   if (typeof result !== 'string' || !/^0x[0-9a-f]+$/i.test(result)) {
     throw new RpcBadResponseError(`${label}: eth_chainId answered ${JSON.stringify(result)?.slice(0, 40) ?? String(result)}, not a hex quantity (EIP-695)`);
   }
