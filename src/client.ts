@@ -820,7 +820,7 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
     `  head      ${formatBlockOr(p.head, NO_NUMBER)}${p.headReadAtMs === null ? '' : ` (read ${Math.max(0, Math.round((Date.now() - p.headReadAtMs) / 1000))} s ago)`}`,
     `  target    ${formatBlockOr(p.target, NO_NUMBER)} (${targetNote}${p.target !== null && p.target < 0 ? ': no block is confirmed yet' : ''})`,
     `  cursor    ${formatBlockOr(p.cursor, NO_NUMBER)}${p.cursorHash ? ` ${p.cursorHash}` : ''}`,
-    `  lag       ${formatCountOr(p.lagBlocks, NO_NUMBER)} blocks behind the head${p.lagBlocks !== null && p.lagBlocks < 0 ? ' (the chain is shorter than what is stored: a reset chain or a reorg, being rolled back)' : p.paused && p.lagBlocks !== null ? ', or more: a paused sync does not read the head' : ''}`,
+    `  lag       ${formatCountOr(p.lagBlocks, NO_NUMBER)} blocks behind the head${p.lagBlocks !== null && p.lagBlocks < 0 ? ' (the endpoints\' head is below the stored cursor: an endpoint behind, or a chain that got shorter; the sync waits, and rolls back only stored blocks they serve with another hash)' : p.paused && p.lagBlocks !== null ? ', or more: a paused sync does not read the head' : ''}`,
     `  rate      ${p.blocksPerSecond} blocks/s, ${plural(p.inFlightBatches, 'batch', 'batches')} in flight, ${plural(p.reorgs, 'reorg', 'reorgs')} handled, ${plural(p.gapsRepaired, 'gap', 'gaps')} repaired`,
   ].join('\n');
 }

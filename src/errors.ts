@@ -13,7 +13,6 @@
  * | DbTransientError | SQLSTATE class 08, 40001, 40P01, 57P01, 53300, a concurrent write of the same range | yes |
  * | StoredChainLinkError | a backfill's edge block does not link to the stored block next to its range | yes |
  * | DbIntegrityError | SQLSTATE class 23 outside the batch writer: a bug | no |
- * | ReorgBeyondFinalityError | the common ancestor is below the finalized block | no |
  */
 
 /** Options shared by every indexer error: the wrapped cause, as in `Error`. */
@@ -108,12 +107,6 @@ export class DbIntegrityError extends IndexerError {
   readonly retryable = false;
 }
 
-/** A reorg whose common ancestor lies below the finalized block. Not retried: the sync stops and says so. */
-export class ReorgBeyondFinalityError extends IndexerError {
-  override readonly name = 'ReorgBeyondFinalityError';
-  readonly retryable = false;
-}
-
 /** Type names of the errors Temporal must not retry; used in every activity proxy's retry policy. */
 export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'ConfigError',
@@ -121,5 +114,8 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   'RpcUnsupportedError',
   'ChainMismatchError',
   'DbIntegrityError',
+  // No error of this name is thrown any more (a reorg below the finalized block is rolled back like
+  // any other, and logged as deeper than the confirmation depth); kept so the retry policies of
+  // running workflows stay as they were recorded.
   'ReorgBeyondFinalityError',
 ];

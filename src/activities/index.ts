@@ -92,8 +92,13 @@ export type Activities = {
   readCursor(input: { chainId: number }): Promise<Cursor | null>;
   /** Persists the cursor; the block it names must be stored with that hash. */
   saveCursor(input: { chainId: number; cursor: Cursor }): Promise<void>;
-  /** Highest block at or below `fromBlock` whose stored hash equals the canonical one. */
-  findCommonAncestor(input: { chainId: number; fromBlock: number; lowestBlock: number }): Promise<CommonAncestor>;
+  /**
+   * The common ancestor at or below `fromBlock` (the cursor): the highest block below every stored
+   * block the endpoint serves with another hash, or `fromBlock` itself when there is none (blocks it
+   * does not serve are no evidence). `walkFrom`/`checkDownTo`: start lower, and compare down to that
+   * block before agreeing blocks may end the walk (a gap's seams). See `findCommonAncestor` in reorg.ts.
+   */
+  findCommonAncestor(input: { chainId: number; fromBlock: number; lowestBlock: number; walkFrom?: number; checkDownTo?: number }): Promise<CommonAncestor>;
   /** Deletes everything above the ancestor and moves the cursor there, in one transaction. */
   rollback(input: { chainId: number; ancestor: Cursor; reorgDepth: number; confirmationDepth: number }): Promise<{ deletedBlocks: number }>;
   /** Missing block ranges between `from` and `to` inclusive, with the hashes they must link to. */

@@ -9,26 +9,41 @@ const ANCESTOR_STEP_BLOCKS = 32;
 /** Agreeing blocks in a row, below the last disagreement, that end the walk. */
 const AGREEING_RUN_BLOCKS = 32;
 
-/** Result of {@link findCommonAncestor}. `reorgDepth` counts stored blocks above the ancestor, up to `fromBlock`. */
-export type CommonAncestor = { ancestor: Cursor; reorgDepth: number };
+/**
+ * Result of {@link findCommonAncestor}. `reorgDepth` counts stored blocks above the ancestor, up to
+ * `fromBlock`. `unserved`: stored blocks the walk found that the endpoint did not serve (it has no
+ * such block: behind, or a shorter chain), none of them evidence of a reorg.
+ */
+export type CommonAncestor = { ancestor: Cursor; reorgDepth: number; unserved?: number };
 
 /**
- * Walks back from `fromBlock` comparing stored block hashes with the canonical chain (the pool),
- * `ANCESTOR_STEP_BLOCKS` at a time, and returns the common ancestor: the highest block below every
- * disagreement, once `AGREEING_RUN_BLOCKS` blocks in a row agree. Looking past the first agreement
- * matters when part of a reorganised range was rewritten (by a backfill) and stale blocks remain
- * below it. Blocks not stored are skipped; a block missing on the pool's side (node behind)
- * disagrees. When the walk reaches `lowestBlock` inside a disagreement, the ancestor is
+ * Walks back from `walkFrom` (default `fromBlock`, the cursor) comparing stored block hashes with
+ * the canonical chain (the pool), `ANCESTOR_STEP_BLOCKS` at a time, and returns the common
+ * ancestor: the highest block below every disagreement, once `AGREEING_RUN_BLOCKS` blocks in a row
+ * agree below `checkDownTo` (default: anywhere). Looking past the first agreement matters when part
+ * of a reorganised range was rewritten (by a backfill or a gap's refill) and stale blocks remain
+ * below it. Blocks not stored are skipped, and so are blocks the endpoint does not serve (null:
+ * a node behind, or a chain that got shorter): only a block served with another hash is evidence
+ * of a reorg. Without any, the ancestor is the stored block `fromBlock` (`reorgDepth` 0: nothing to
+ * roll back), however many stored blocks the endpoint lacks; so a lagging endpoint never rolls
+ * back confirmed blocks. When the walk reaches `lowestBlock` inside a disagreement, the ancestor is
  * `{ lowestBlock − 1, null }`.
  * @throws RpcTransientError, DbTransientError (retried).
  */
 export async function findCommonAncestor(
   deps: { db: Kysely<Database>; pool: RpcPool },
-  input: { chainId: number; fromBlock: number; lowestBlock: number },
+  input: { chainId: number; fromBlock: number; lowestBlock: number; walkFrom?: number; checkDownTo?: number },
 ): Promise<CommonAncestor> {
   let ancestor: Cursor | null = null;
   let agreeing = 0;
-  for (let top = input.fromBlock; top >= input.lowestBlock; top -= ANCESTOR_STEP_BLOCKS) {
+  let disagreed = false;
+  let unserved = 0;
+  const checkDownTo = input.checkDownTo ?? Number.POSITIVE_INFINITY;
+  const noReorg = async (): Promise<CommonAncestor> => {
+    const atCursor = (await readStoredHashes(deps.db, input.chainId, [input.fromBlock])).get(input.fromBlock) ?? null;
+    return { ancestor: { blockNumber: input.fromBlock, blockHash: atCursor }, reorgDepth: 0, ...(unserved > 0 ? { unserved } : {}) };
+  };
+  walk: for (let top = Math.min(input.walkFrom ?? input.fromBlock, input.fromBlock); top >= input.lowestBlock; top -= ANCESTOR_STEP_BLOCKS) {
     const numbers: number[] = [];
     for (let n = top; n > top - ANCESTOR_STEP_BLOCKS && n >= input.lowestBlock; n--) numbers.push(n);
     const [stored, canonical] = await Promise.all([
@@ -38,18 +53,25 @@ export async function findCommonAncestor(
     for (const n of numbers) {
       const hash = stored.get(n);
       if (hash === undefined) continue;
-      if (hash === canonical.get(n)) {
+      const theirs = canonical.get(n);
+      if (theirs === undefined) {
+        unserved += 1;
+        continue;
+      }
+      if (hash === theirs) {
         ancestor ??= { blockNumber: n, blockHash: hash };
         agreeing += 1;
       } else {
+        disagreed = true;
         ancestor = null;
         agreeing = 0;
       }
-      if (agreeing >= AGREEING_RUN_BLOCKS) return { ancestor: ancestor!, reorgDepth: input.fromBlock - ancestor!.blockNumber };
+      if (agreeing >= AGREEING_RUN_BLOCKS && n <= checkDownTo) break walk;
     }
   }
+  if (!disagreed) return noReorg();
   const found = ancestor ?? { blockNumber: input.lowestBlock - 1, blockHash: null };
-  return { ancestor: found, reorgDepth: input.fromBlock - found.blockNumber };
+  return { ancestor: found, reorgDepth: input.fromBlock - found.blockNumber, ...(unserved > 0 ? { unserved } : {}) };
 }
 
 /**

@@ -15,6 +15,13 @@ import { runWindow, WINDOW_GUIDED_TAIL, WINDOW_REFILL_FIRST } from './window.js'
 
 /** Patch marker of the sync that saves its cursor after each range with a local activity. */
 export const CURSOR_SAVED_LOCALLY = 'cursor-saved-locally';
+/**
+ * Patch marker of the sync that, when a refilled gap does not link to its neighbours, looks for the
+ * common ancestor at the gap's seams (not from the cursor, whose blocks agree), waits a poll
+ * interval when a reorg it was told of rolls nothing back (instead of re-indexing at once), and
+ * starts no gap repair while paused.
+ */
+export const GAP_SEAMS_CHECKED = 'gap-seams-checked';
 
 /**
  * Follows chain `input.chainId` forever, storing every confirmed block once. Never returns; ends
@@ -51,6 +58,8 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
   let searchAttributeAtMs = Number.NEGATIVE_INFINITY;
   let searchAttributeCursor: number | null = null;
   let cursorMovedAtMs = Date.now();
+  /** The last head read was below the cursor and nothing was rolled back (logged once per episode). */
+  let headBehindCursor = false;
   /** The progress at workflow time `nowMs` (the rate over the minute before it). */
   const snapshot = (nowMs = Date.now()): SyncProgress => ({
     ...progress,
@@ -123,10 +132,13 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
     if (stored) setCursor(stored);
   }
 
-  /** Rolls back to the common ancestor of the stored chain and the canonical one, if below the cursor. */
-  const rollBackIfReorged = async (atBlock: number) => {
+  /**
+   * Rolls back to the common ancestor of the stored chain and the canonical one, if below the
+   * cursor. `seam`: where to look (a gap's refill), when not from the cursor down.
+   */
+  const rollBackIfReorged = async (atBlock: number, seam?: { walkFrom: number; checkDownTo: number }) => {
     progress.status = 'rolling-back';
-    const found = await acts.findCommonAncestor({ chainId: input.chainId, fromBlock: cursor.blockNumber, lowestBlock: input.startBlock });
+    const found = await acts.findCommonAncestor({ chainId: input.chainId, fromBlock: cursor.blockNumber, lowestBlock: input.startBlock, ...seam });
     if (found.ancestor.blockNumber < cursor.blockNumber) {
       progress.reorgs += 1;
       const to = found.ancestor.blockHash === null ? `below block ${found.ancestor.blockNumber + 1} (no stored block is on the canonical chain: a reset chain, such as a new devnet, or endpoints that serve another network with this chain id)` : `block ${found.ancestor.blockNumber}, the common ancestor`;
@@ -161,7 +173,14 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
         onAdvance: async () => undefined,
       });
       if (outcome.kind === 'reorg' || (gap.aboveParentHash !== null && outcome.cursor.blockHash !== gap.aboveParentHash)) {
-        await rollBackIfReorged(outcome.kind === 'reorg' ? outcome.atBlock : gap.to + 1);
+        const atBlock = outcome.kind === 'reorg' ? outcome.atBlock : gap.to + 1;
+        // The blocks above the cursor's agree with the chain, so a walk from the cursor would stop
+        // long before the gap: compare both sides of the seam that did not link, and the refill's
+        // batches committed above it (at most `concurrency` batches of `batchSize` blocks).
+        const seam = patched(GAP_SEAMS_CHECKED)
+          ? { walkFrom: Math.min(gap.to + 1, cursor.blockNumber, atBlock + input.concurrency * input.batchSize), checkDownTo: atBlock - 1 }
+          : undefined;
+        await rollBackIfReorged(atBlock, seam);
         return false;
       }
       progress.gapsRepaired += 1;
@@ -185,15 +204,26 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
     progress.head = chainHead.head;
     progress.headReadAtMs = Date.now();
     progress.target = target;
+    progress.lagBlocks = chainHead.head - cursor.blockNumber;
     publish();
     if (chainHead.head < cursor.blockNumber || (chainHead.head === cursor.blockNumber && cursor.blockHash !== null && chainHead.headHash !== cursor.blockHash)) {
-      // The chain is shorter than what we stored, or its head differs at our cursor: a reorg or a reset chain.
+      // The chain is shorter than what we stored, or its head differs at our cursor: a reorg, a
+      // reset chain, or an endpoint behind. Only a stored block served with another hash is rolled
+      // back; blocks the endpoints do not serve yet are kept, and the sync waits.
       const before = cursor.blockNumber;
       await rollBackIfReorged(Math.min(chainHead.head + 1, cursor.blockNumber));
-      if (cursor.blockNumber === before) await condition(() => paused, input.pollIntervalMs); // nothing to undo: wait, don't spin
+      if (cursor.blockNumber === before) {
+        if (chainHead.head < cursor.blockNumber && !headBehindCursor) {
+          log.warn(`head-below-cursor on chain ${input.chainId}: the endpoints' head ${chainHead.head} is below the stored cursor ${cursor.blockNumber}, and every stored block they serve is the same: waiting for them to reach it (an endpoint behind, or a chain that got shorter); a stored block they serve with another hash is rolled back`);
+        }
+        headBehindCursor = chainHead.head < cursor.blockNumber;
+        progress.status = 'caught-up'; // nothing to index, nothing to roll back
+        publish();
+        await condition(() => paused, input.pollIntervalMs); // nothing to undo: wait, don't spin
+      }
       continue;
     }
-    progress.lagBlocks = chainHead.head - cursor.blockNumber;
+    headBehindCursor = false;
 
     if (target > cursor.blockNumber && !paused) {
       const outcome = await runWindow({
@@ -218,13 +248,17 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
         guidedTail: () => patched(WINDOW_GUIDED_TAIL), // the last batches shrink, so every worker has work to the end
       });
       if (outcome.kind === 'reorg') {
+        const before = cursor;
         await rollBackIfReorged(outcome.atBlock);
+        // Nothing rolled back (the endpoints answered the seam and the walk differently, or no
+        // longer serve the blocks): wait a poll interval rather than re-index the range at once.
+        if (cursor === before && patched(GAP_SEAMS_CHECKED)) await condition(() => paused, input.pollIntervalMs);
         continue; // re-read the head and re-index above the (possibly new) cursor
       }
       if (outcome.kind === 'done') continue; // the head may have moved while we worked
     }
     if (workflowInfo().continueAsNewSuggested) break;
-    if (Date.now() - lastGapCheckMs >= (input.gapCheckIntervalMs ?? DEFAULT_GAP_CHECK_INTERVAL_MS)) {
+    if (Date.now() - lastGapCheckMs >= (input.gapCheckIntervalMs ?? DEFAULT_GAP_CHECK_INTERVAL_MS) && !(paused && patched(GAP_SEAMS_CHECKED))) {
       lastGapCheckMs = Date.now();
       if (!(await repairGaps())) continue; // a gap that did not link means a reorg: re-read the head
     }

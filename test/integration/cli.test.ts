@@ -451,7 +451,7 @@ describe('operator CLI on the real stack', () => {
       const onOther = { ...cliEnv, RPC_URL: other.rpcUrl };
       const shorter = await runClient(onOther, ['start']);
       expect([shorter.code, shorter.stdout.replace(/\(run [0-9a-f-]+\)/, '(run …)')]).toEqual([0,
-        `sync chain-sync:31337 is already running (run …); nothing to do\nnote: the stored cursor ${count(cursor!.blockNumber)} is not on the chain the endpoints serve (it has no block ${count(cursor!.blockNumber)} yet: a reset chain, such as a new devnet, or an endpoint behind it): if the workers' endpoints serve the same, the sync first rolls back the stored blocks above the common ancestor\n`]);
+        `sync chain-sync:31337 is already running (run …); nothing to do\nnote: the stored cursor ${count(cursor!.blockNumber)} is not on the chain the endpoints serve (it has no block ${count(cursor!.blockNumber)} yet: a reset chain, such as a new devnet, or an endpoint behind it): if the workers' endpoints serve the same, the sync waits for them to reach block ${count(cursor!.blockNumber)}, and rolls back the stored blocks above the common ancestor as soon as one they serve has another hash\n`]);
       await rpc(other.rpcUrl, 'anvil_mine', [`0x${(cursor!.blockNumber + 1).toString(16)}`]);
       const theirs = ((await rpc(other.rpcUrl, 'eth_getBlockByNumber', [`0x${cursor!.blockNumber.toString(16)}`, false])) as { hash: string }).hash;
       const longer = await runClient(onOther, ['start']);

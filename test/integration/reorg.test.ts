@@ -33,7 +33,7 @@ const POLL_INTERVAL_MS = 200;
 
 /** The chain id of each describe's rig, with its worker options. */
 const RIG_OPTIONS: Record<number, { maxConcurrentActivities?: number }> = {
-  31401: {}, 31402: {}, 31403: {}, 31404: {}, 31405: {}, 31406: { maxConcurrentActivities: 1 }, 31407: {},
+  31401: {}, 31402: {}, 31403: {}, 31404: {}, 31405: {}, 31406: { maxConcurrentActivities: 1 }, 31407: {}, 31408: {},
 };
 
 let env: TestWorkflowEnvironment;
@@ -373,19 +373,50 @@ describe('reorgs while nothing runs', () => {
     await expectStoredEqualsChain(rig, 0, head);
   });
 
-  it('a chain that became shorter while the worker was stopped is rolled back when a new worker starts', async () => {
+  // Before the fix, a block the endpoint did not serve counted as a disagreement: an endpoint behind
+  // the cursor (a fresh worker, its primary down) made the sync roll back confirmed blocks, and one
+  // serving none of them deleted the whole chain. A chain made shorter by evm_revert looks exactly
+  // like an endpoint 4 blocks behind.
+  it('a chain that became shorter while the worker was stopped (as an endpoint behind looks) is kept until a stored block is served with another hash, then rolled back', async () => {
     const sync = env.client.workflow.getHandle(chainSyncWorkflowId(CHAIN_ID));
     const base = await headNumber(rig.url);
     const id = await snapshot(rig.url);
     await mine(rig.url, 4);
     expect((await waitSynced(rig, sync, { reorgs: 1 })).cursor).toBe(base + 4);
+    const storedTop = await blockHash(rig.url, base + 4);
+    const rollbacks = (await activityCalls(sync, 'rollback')).length;
     await rig.stopWorker();
     await revertTo(rig.url, id); // blocks base + 1 .. base + 4 are gone from the chain
     await rig.startWorker();
+
+    const noEvidence = { input: { chainId: CHAIN_ID, fromBlock: base + 4, lowestBlock: 0 }, result: { ancestor: { blockNumber: base + 4, blockHash: storedTop }, reorgDepth: 0, unserved: 4 } };
+    const walks = await waitFor('two walks back from the cursor', async () => {
+      const calls = (await activityCalls(sync, 'findCommonAncestor')).filter((c) => c.input.fromBlock === base + 4 && c.result !== undefined);
+      return calls.length >= 2 ? calls : undefined;
+    }, { timeoutMs: SETTLE_TIMEOUT_MS });
+    expect(walks.slice(-2)).toEqual([noEvidence, noEvidence]);
+    const waiting = await waitFor('the sync to wait', async () => {
+      const p = await sync.query(syncProgressQuery);
+      return p.status === 'caught-up' ? p : undefined;
+    }, { timeoutMs: SETTLE_TIMEOUT_MS });
+    expect({ head: waiting.head, target: waiting.target, cursor: waiting.cursor, lagBlocks: waiting.lagBlocks, reorgs: waiting.reorgs }).toEqual({ head: base, target: base, cursor: base + 4, lagBlocks: -4, reorgs: 1 });
+    expect((await activityCalls(sync, 'rollback')).length).toBe(rollbacks);
+    const kept = await database.db.selectFrom('blocks').select('number').where('chain_id', '=', CHAIN_ID).where('number', '>', base).orderBy('number').execute();
+    expect(kept.map((b) => b.number)).toEqual([base + 1, base + 2, base + 3, base + 4]);
+
+    // The chain grows again with other blocks: the stored base + 1 .. base + 4 are now served with
+    // other hashes, and are rolled back.
+    await whileWorkerWaits(rig, async () => {
+      const tx = await signedTransfer(rig, 5, 6);
+      await rpc(rig.url, 'eth_sendRawTransaction', [tx.raw]); // automine: a new base + 1 with a transaction
+      await waitFor('the transaction to be mined', async () => (await rpc(rig.url, 'eth_getTransactionReceipt', [tx.hash])) ?? undefined);
+      await mine(rig.url, 4); // head base + 5
+    });
+    expect(await blockHash(rig.url, base + 4)).not.toBe(storedTop);
     const after = await waitSynced(rig, sync, { reorgs: 2 });
-    expect(after.cursor).toBe(base);
-    expect((await activityCalls(sync, 'rollback')).at(-1)).toEqual(await expectedRollback(rig, base, 4, 0, 4));
-    await expectStoredEqualsChain(rig, 0, base);
+    expect(after.cursor).toBe(base + 5);
+    expect((await activityCalls(sync, 'rollback')).at(-1)).toEqual(await expectedRollback(rig, base, 4, 0, 5)); // and base + 5, stored before its parent was found to differ
+    await expectStoredEqualsChain(rig, 0, base + 5);
   });
 });
 
@@ -571,6 +602,44 @@ describe('a reorg during a backfill', () => {
     const after = await waitSynced(rig, sync, { reorgs: 'any', timeoutMs: 10_000 });
     expect(after.cursor).toBe(head);
     await expectStoredEqualsChain(rig, 0, head);
+  });
+});
+
+// Before the fix, the sync looked for the common ancestor from its cursor: the blocks there agree,
+// so the walk stopped 32 blocks down, nothing was rolled back, and the stale block stayed below the
+// refilled gap for good.
+describe('a gap whose refill does not link to the stored block below it', () => {
+  const CHAIN_ID = 31408;
+  let rig: Rig;
+
+  beforeAll(async () => {
+    rig = rigOf(CHAIN_ID);
+    await generateTraffic(rig.url);
+    await mine(rig.url, 45);
+  });
+  afterAll(async () => rig?.teardown());
+
+  it('rolls back from that block (from an old fork) and re-indexes, so it does not stay between canonical ones', async () => {
+    const handle = await startSync(rig, syncInput(CHAIN_ID, { gapCheckIntervalMs: 0 }));
+    const { cursor } = await waitSynced(rig, handle, { reorgs: 0 });
+    const stale = cursor - 40; // more than a walk's 32 agreeing blocks below the cursor
+    await whileWorkerWaits(rig, async () => {
+      await database.db.transaction().execute(async (trx) => {
+        for (const table of ['logs', 'transactions', 'withdrawals'] as const) {
+          await trx.deleteFrom(table).where('chain_id', '=', CHAIN_ID).where('block_number', '>=', stale + 1).where('block_number', '<=', stale + 3).execute();
+        }
+        await trx.deleteFrom('blocks').where('chain_id', '=', CHAIN_ID).where('number', '>=', stale + 1).where('number', '<=', stale + 3).execute();
+        await trx.updateTable('blocks').set({ hash: Buffer.alloc(32, 0xee) }).where('chain_id', '=', CHAIN_ID).where('number', '=', stale).execute();
+      });
+    });
+    const after = await waitSynced(rig, handle, { reorgs: 1 });
+    expect(after.cursor).toBe(cursor);
+    expect((await activityCalls(handle, 'findCommonAncestor')).at(-1)).toEqual({
+      input: { chainId: CHAIN_ID, fromBlock: cursor, lowestBlock: 0, walkFrom: stale + 4, checkDownTo: stale },
+      result: { ancestor: { blockNumber: stale - 1, blockHash: await blockHash(rig.url, stale - 1) }, reorgDepth: cursor - stale + 1 },
+    });
+    expect((await activityCalls(handle, 'rollback')).at(-1)).toEqual(await expectedRollback(rig, stale - 1, cursor - stale + 1, 0, cursor - stale + 1));
+    await expectStoredEqualsChain(rig, 0, cursor);
   });
 });
 

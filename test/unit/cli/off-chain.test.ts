@@ -16,9 +16,9 @@ describe('offChainNote()', () => {
     expect(offChainNote({ blockNumber: 1_234, blockHash: null }, THEIRS)).toBe('');
   });
 
-  it('a chain without the block: a reset chain', () => {
+  it('a chain without the block: a reset chain or an endpoint behind, which the sync waits for', () => {
     expect(offChainNote({ blockNumber: 1_234, blockHash: STORED }, null))
-      .toBe(`note: the stored cursor 1,234 is not on the chain the endpoints serve (it has no block 1,234 yet: a reset chain, such as a new devnet, or an endpoint behind it): ${ROLLS_BACK}`);
+      .toBe("note: the stored cursor 1,234 is not on the chain the endpoints serve (it has no block 1,234 yet: a reset chain, such as a new devnet, or an endpoint behind it): if the workers' endpoints serve the same, the sync waits for them to reach block 1,234, and rolls back the stored blocks above the common ancestor as soon as one they serve has another hash");
   });
 
   it('another block at that number: both hashes, a reset chain or a reorg deeper than the confirmation depth', () => {
