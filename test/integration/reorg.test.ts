@@ -641,6 +641,35 @@ describe('a gap whose refill does not link to the stored block below it', () => 
     expect((await activityCalls(handle, 'rollback')).at(-1)).toEqual(await expectedRollback(rig, stale - 1, cursor - stale + 1, 0, cursor - stale + 1));
     await expectStoredEqualsChain(rig, 0, cursor);
   });
+
+  // Before the fix, a window stopped by the pause fell through to the gap check, which re-indexed
+  // the gap while the sync was paused.
+  it('a pause that stops a window starts no gap repair; resume repairs the gap', async () => {
+    const handle = env.client.workflow.getHandle(chainSyncWorkflowId(CHAIN_ID));
+    const { cursor } = await waitSynced(rig, handle, { reorgs: 1 });
+    const batch = rig.gate.hold(fetchesBlocks(cursor + 1));
+    const head = await mine(rig.url, 9); // three batches of 3, two in flight: the pause stops the window before the third
+    await waitFor('a batch above the cursor in flight', () => rig.gate.held().some((r) => r.blocks.includes(cursor + 1)), { timeoutMs: SETTLE_TIMEOUT_MS });
+    const gap = [cursor - 10, cursor - 9, cursor - 8];
+    await database.db.transaction().execute(async (trx) => {
+      for (const table of ['logs', 'transactions', 'withdrawals'] as const) {
+        await trx.deleteFrom(table).where('chain_id', '=', CHAIN_ID).where('block_number', '>=', gap[0]!).where('block_number', '<=', gap[2]!).execute();
+      }
+      await trx.deleteFrom('blocks').where('chain_id', '=', CHAIN_ID).where('number', '>=', gap[0]!).where('number', '<=', gap[2]!).execute();
+    });
+    await handle.signal(pauseSignal);
+    await waitFor('the pause to reach the sync', async () => (await handle.query(syncProgressQuery)).paused);
+    batch.release();
+    await waitFor('the sync to pause', async () => (await handle.query(syncProgressQuery)).status === 'paused', { timeoutMs: SETTLE_TIMEOUT_MS });
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // ten polls of a gap check every time
+    const storedGap = async () => (await database.db.selectFrom('blocks').select('number').where('chain_id', '=', CHAIN_ID)
+      .where('number', '>=', gap[0]!).where('number', '<=', gap[2]!).orderBy('number').execute()).map((b) => b.number);
+    expect(await storedGap()).toEqual([]);
+    await handle.signal(resumeSignal);
+    expect((await waitSynced(rig, handle, { reorgs: 1 })).cursor).toBe(head);
+    expect(await storedGap()).toEqual(gap);
+    await expectStoredEqualsChain(rig, 0, head);
+  });
 });
 
 describe('reorgs while the chain grows and ranges are in flight', () => {
