@@ -152,7 +152,7 @@ export function createActivities(deps: ActivityDeps): Activities {
     }),
     findCommonAncestor: asActivity(async (input) => {
       sameChain(input.chainId);
-      return findCommonAncestor(deps, input);
+      return findCommonAncestor({ ...deps, heartbeat: activityContext().heartbeat }, input);
     }),
     rollback: asActivity(async (input) => {
       sameChain(input.chainId);

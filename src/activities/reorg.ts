@@ -27,11 +27,11 @@ export type CommonAncestor = { ancestor: Cursor; reorgDepth: number; unserved?: 
  * of a reorg. Without any, the ancestor is the stored block `fromBlock` (`reorgDepth` 0: nothing to
  * roll back), however many stored blocks the endpoint lacks; so a lagging endpoint never rolls
  * back confirmed blocks. When the walk reaches `lowestBlock` inside a disagreement, the ancestor is
- * `{ lowestBlock − 1, null }`.
+ * `{ lowestBlock − 1, null }`. `heartbeat` is called before each step (the activity's heartbeat).
  * @throws RpcTransientError, DbTransientError (retried).
  */
 export async function findCommonAncestor(
-  deps: { db: Kysely<Database>; pool: RpcPool },
+  deps: { db: Kysely<Database>; pool: RpcPool; heartbeat?: (details: unknown) => void },
   input: { chainId: number; fromBlock: number; lowestBlock: number; walkFrom?: number; checkDownTo?: number },
 ): Promise<CommonAncestor> {
   let ancestor: Cursor | null = null;
@@ -44,6 +44,7 @@ export async function findCommonAncestor(
     return { ancestor: { blockNumber: input.fromBlock, blockHash: atCursor }, reorgDepth: 0, ...(unserved > 0 ? { unserved } : {}) };
   };
   walk: for (let top = Math.min(input.walkFrom ?? input.fromBlock, input.fromBlock); top >= input.lowestBlock; top -= ANCESTOR_STEP_BLOCKS) {
+    deps.heartbeat?.({ walkedDownTo: top }); // a walk over a reset chain's many blocks outlasts any fixed timeout
     const numbers: number[] = [];
     for (let n = top; n > top - ANCESTOR_STEP_BLOCKS && n >= input.lowestBlock; n--) numbers.push(n);
     const [stored, canonical] = await Promise.all([

@@ -33,7 +33,14 @@ export function createActivityProxies(maxRetries: number) {
     startToCloseTimeout: '10 minutes',
     retry,
   });
-  const quick = proxyActivities<Omit<Activities, 'indexRange' | 'verifyRange'>>({
+  // A walk back over a reset chain compares 32 blocks a step, as many steps as it takes: it
+  // heartbeats each step instead of ending within a quick activity's 2 minutes.
+  const walks = proxyActivities<Pick<Activities, 'findCommonAncestor'>>({
+    startToCloseTimeout: '6 hours',
+    heartbeatTimeout: '1 minute',
+    retry,
+  });
+  const quick = proxyActivities<Omit<Activities, 'indexRange' | 'verifyRange' | 'findCommonAncestor'>>({
     startToCloseTimeout: '2 minutes',
     retry,
   });
@@ -43,7 +50,7 @@ export function createActivityProxies(maxRetries: number) {
     getChainHead: quick.getChainHead,
     readCursor: quick.readCursor,
     saveCursor: quick.saveCursor,
-    findCommonAncestor: quick.findCommonAncestor,
+    findCommonAncestor: walks.findCommonAncestor,
     rollback: quick.rollback,
     findGaps: quick.findGaps,
     verifyRange: reads.verifyRange,

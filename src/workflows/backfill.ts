@@ -3,7 +3,7 @@
  * `indexRange` activity and sliding window as the sync (workflow ID `backfill:<chainId>:<from>-<to>`,
  * so asking twice for the same range is one backfill). It does not move the sync's cursor.
  */
-import { allHandlersFinished, condition, continueAsNew, patched, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched, setCurrentDetails, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { Cursor } from '../domain/index.js';
 import { createActivityProxies } from './activities-proxy.js';
@@ -13,6 +13,11 @@ import { runWindow, WINDOW_GUIDED_TAIL } from './window.js';
 
 /** Patch marker: a backfill's first and last batch link to the stored blocks next to the range (runs started before replay unchanged). */
 export const BACKFILL_LINKS_STORED = 'backfill-links-stored';
+
+/** Patch marker: a seam that did not link, where no stored block differs from the chain, waits {@link NO_EVIDENCE_WAIT_MS} before the batches are fetched again. */
+export const BACKFILL_WAITS_WITHOUT_EVIDENCE = 'backfill-waits-without-evidence';
+/** How long a backfill waits after a seam that did not link when no stored block differs, in ms. */
+const NO_EVIDENCE_WAIT_MS = 1_000;
 
 /** Default blocks per batch when the input does not say (the `temporal` CLI case). */
 const DEFAULT_BATCH_SIZE_BLOCKS = 100;
@@ -86,6 +91,9 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
     cursor = outcome.cursor;
     if (outcome.kind === 'reorg') {
       const found = await acts.findCommonAncestor({ chainId, fromBlock: cursor.blockNumber, lowestBlock: from });
+      // No stored block differs (the endpoints answered the seam and the walk differently, or lack
+      // the blocks): wait a second rather than re-index the same batches at once.
+      if (found.ancestor.blockNumber === cursor.blockNumber && patched(BACKFILL_WAITS_WITHOUT_EVIDENCE)) await sleep(NO_EVIDENCE_WAIT_MS);
       cursor = found.ancestor;
       continue;
     }
