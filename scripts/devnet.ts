@@ -43,6 +43,9 @@ function parseDevnetEnv(env: NodeJS.ProcessEnv): DevnetConfig | { problems: stri
   return problems.length > 0 ? { problems } : { port, chainId, blockTimeMs };
 }
 
+/** How long the mining waits after a failed request before it starts again, in ms. */
+const MINING_RETRY_MS = 5_000;
+
 async function main(): Promise<number> {
   const config = parseDevnetEnv(process.env);
   if ('problems' in config) {
@@ -67,14 +70,22 @@ async function main(): Promise<number> {
     const summary = exitCode === undefined ? await generateTraffic(anvil.rpcUrl) : undefined;
     if (summary !== undefined && exitCode === undefined) {
       console.log(`devnet ready at ${anvil.rpcUrl} (chain ${config.chainId}, blocks 0..${summary.toBlock})`);
-      mining = keepMining(anvil.rpcUrl, {
-        blockTimeMs: config.blockTimeMs,
-        tokenAddress: summary.tokenAddress,
-        onError: (err) => {
-          process.stderr.write(`devnet: mining stopped: ${errorMessage(err)}\n`);
-          requestStop(1);
-        },
-      });
+      const url = anvil.rpcUrl;
+      // A mining request that fails (anvil stopped with SIGSTOP, or too busy to answer in time) pauses
+      // the mining, which starts again MINING_RETRY_MS later: the devnet outlives an endpoint outage
+      // a test of the indexer makes on purpose.
+      const mine = (): void => {
+        mining = keepMining(url, {
+          blockTimeMs: config.blockTimeMs,
+          tokenAddress: summary.tokenAddress,
+          onError: (err) => {
+            if (exitCode !== undefined) return;
+            process.stderr.write(`devnet: mining paused: ${errorMessage(err).split("\n")[0]}; trying again in ${MINING_RETRY_MS / 1000} s\n`);
+            setTimeout(() => { if (exitCode === undefined) mine(); }, MINING_RETRY_MS);
+          },
+        });
+      };
+      mine();
     }
   } catch (err) {
     process.stderr.write(`devnet: ${errorMessage(err)}\n`);

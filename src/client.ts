@@ -68,7 +68,10 @@ const VERIFY_BELOW_CURSOR = 'verify looks at or below the cursor, where every bl
 
 function blockNumberArg(name: string) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError(`${name} must be a block number (integer ≥ 0), got ${value}`);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+      const why = /^0x[0-9a-f]+$/i.test(value) ? ' (decimal, not hex)' : /^\d+$/.test(value) ? ' (at most 9,007,199,254,740,991, 2^53 − 1)' : '';
+      throw new InvalidArgumentError(`${name} must be a block number (a decimal integer ≥ 0), got ${value}${why}`);
+    }
     return Number(value);
   };
 }
@@ -305,12 +308,20 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
 
   program
     .command('stop')
-    .description('Stop the sync (cancels the workflow and waits up to 15 s for it to end; stored data and the cursor stay; start resumes from the cursor). Idempotent: if it does not run, says so and exits 0.')
-    .action(async () => {
+    .description('Stop the sync (cancels the workflow and waits up to 15 s for it to end; stored data and the cursor stay; start resumes from the cursor). With --force, terminates it at once instead (for a sync no worker runs: a cancel waits for one). Idempotent: if it does not run, says so and exits 0.')
+    .option('--force', 'terminate the workflow at once instead of cancelling it (stored rows and the cursor stay: every batch is one transaction)')
+    .action(async (opts: { force?: boolean }) => {
       const cfg = config();
-      await withSync(cfg, requireChainId(cfg, chainIdFlag()), invocation, async (handle, client) => {
-        if (!(await describeRunning(client, handle.workflowId))) {
+      const chainId = requireChainId(cfg, chainIdFlag());
+      await withSync(cfg, chainId, invocation, async (handle, client) => {
+        const running = await describeRunning(client, handle.workflowId);
+        if (!running) {
           console.log(`sync ${handle.workflowId} is not running; nothing to do`); // as `start` of a running sync
+          return;
+        }
+        if (opts.force) {
+          await handle.terminate(`client stop --force (${invocation})`);
+          console.log(`sync ${handle.workflowId} stopped (terminated; the stored rows and cursor stay)`);
           return;
         }
         await handle.cancel();
@@ -321,9 +332,15 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           await new Promise((resolve) => setTimeout(resolve, 200));
           ended = (await describeRunning(client, handle.workflowId)) === null;
         }
-        console.log(ended
-          ? `sync ${handle.workflowId} stopped (cancelled; the stored rows and cursor stay)`
-          : `sync ${handle.workflowId} stopping (cancelled; the stored rows and cursor stay): still running after ${STOP_WAIT_MS / 1000} s, its in-flight batches ending; status says when it has stopped`);
+        if (ended) {
+          console.log(`sync ${handle.workflowId} stopped (cancelled; the stored rows and cursor stay)`);
+          return;
+        }
+        const force = `${invocation} stop --chain-id ${chainId} --force`;
+        const workers = await describeWorkers(client, running.taskQueue);
+        console.log(noWorker(workers)
+          ? `sync ${handle.workflowId} stopping (cancel requested; the stored rows and cursor stay): no worker polls its task queue ${running.taskQueue}, so the cancel takes effect only when one does; to end it now: ${force}`
+          : `sync ${handle.workflowId} stopping (cancelled; the stored rows and cursor stay): still running after ${STOP_WAIT_MS / 1000} s, its in-flight batches ending; status says when it has stopped (${force} ends it at once)`);
       });
     });
 
@@ -392,6 +409,8 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
         console.log(`verify chain ${chainId} ${formatRange(report)}: ${formatCount(report.checkedBlocks)} blocks checked, ${formatCount(report.differenceCount)} difference${report.differenceCount === 1 ? '' : 's'}`);
         for (const line of report.differences) console.log(`  ${line}`);
         if (report.differenceCount > report.differences.length) console.log(`  … and ${formatCount(report.differenceCount - report.differences.length)} more`);
+        const fix = restoreHint(report, invocation);
+        if (fix !== null) console.error(fix);
         process.exitCode = report.differenceCount === 0 ? 0 : 1;
       } finally {
         await close();
@@ -579,6 +598,22 @@ async function readStoredCursor(cfg: Config, chainId: number): Promise<{ cursor:
   } finally {
     await db.destroy();
   }
+}
+
+/**
+ * The command that re-stores what a verify found different (null when nothing): a backfill of the
+ * blocks its listed differences name (`block N: …`), or of the whole verified range when some were
+ * not listed. The sync's gap check re-indexes missing blocks by itself, not rows missing from a
+ * stored block, nor a stored block that differs. Pure.
+ * @example restoreHint({ chainId: 1, from: 0, to: 9, differenceCount: 2, differences: ['block 4: missing in the database', 'block 9: 0 logs in the database, 1 on the chain'] }, 'npx tsx src/client.ts')
+ *   // 'to re-store them: npx tsx src/client.ts backfill --chain-id 1 --from 4 --to 9'
+ */
+export function restoreHint(report: Pick<VerifyReport, 'chainId' | 'from' | 'to' | 'differenceCount' | 'differences'>, invocation: string): string | null {
+  if (report.differenceCount === 0) return null;
+  const blocks = report.differences.map((line) => /^block ([\d,]+):/.exec(line)?.[1]).map((n) => (n === undefined ? NaN : Number(n.replaceAll(',', ''))));
+  const listed = report.differenceCount === report.differences.length && blocks.every((n) => Number.isSafeInteger(n));
+  const [from, to] = listed ? [Math.min(...blocks), Math.max(...blocks)] : [report.from, report.to];
+  return `to re-store them: ${invocation} backfill --chain-id ${report.chainId} --from ${from} --to ${to}`;
 }
 
 /** How long `stop` waits for the cancelled sync to end before it says it is still stopping, in ms. */

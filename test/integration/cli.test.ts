@@ -186,6 +186,7 @@ describe('operator CLI on the real stack', () => {
       '  block 9: missing in the database',
       '',
     ].join('\n')]);
+    expect(broken.stderr.split('\n').at(-2)).toBe('to re-store them: npx tsx src/client.ts backfill --chain-id 31337 --from 4 --to 9');
     await client('resume');
     await waitFor('the sync to repair the gaps', async () => (await client('gaps')).code === 0);
     const after = await client('verify', '--from', '0', '--to', String(cursor.block_number));
@@ -387,7 +388,13 @@ describe('operator CLI on the real stack', () => {
       "error: option '--chain-id <id>' argument 'abc' is invalid. --chain-id must be a positive integer, got abc\n(usage: npx tsx src/client.ts --help)\n"]);
     const from = await client('backfill', '--from', '-1', '--to', '3');
     expect([from.code, from.stdout, from.stderr]).toEqual([1, '',
-      "error: option '--from <block>' argument '-1' is invalid. --from must be a block number (integer ≥ 0), got -1\n(usage: npx tsx src/client.ts backfill --help)\n"]);
+      "error: option '--from <block>' argument '-1' is invalid. --from must be a block number (a decimal integer ≥ 0), got -1\n(usage: npx tsx src/client.ts backfill --help)\n"]);
+    const hex = await client('backfill', '--from', '0x10', '--to', '9007199254740992');
+    expect([hex.code, hex.stderr]).toEqual([1,
+      "error: option '--from <block>' argument '0x10' is invalid. --from must be a block number (a decimal integer ≥ 0), got 0x10 (decimal, not hex)\n(usage: npx tsx src/client.ts backfill --help)\n"]);
+    const huge = await client('backfill', '--from', '0', '--to', '9007199254740992');
+    expect([huge.code, huge.stderr]).toEqual([1,
+      "error: option '--to <block>' argument '9007199254740992' is invalid. --to must be a block number (a decimal integer ≥ 0), got 9007199254740992 (at most 9,007,199,254,740,991, 2^53 − 1)\n(usage: npx tsx src/client.ts backfill --help)\n"]);
     const missing = await client('verify', '--from', '0');
     expect([missing.code, missing.stderr]).toEqual([1, "error: required option '--to <block>' not specified\n(usage: npx tsx src/client.ts verify --help)\n"]);
   });
@@ -413,6 +420,12 @@ describe('operator CLI on the real stack', () => {
       // A `start` with another TASK_QUEUE (one a worker polls) checks the queue the running sync is on.
       const again = await runClient({ ...unserved, TASK_QUEUE }, ['start']);
       expect([again.code, again.stderr]).toEqual([0, `${otherChain(UNSERVED_QUEUE)}warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
+      // `stop` cannot end it (no worker runs the cancel): it says so and how to end it now.
+      const stop = await runClient(unserved, ['stop']);
+      expect([stop.code, stop.stdout]).toEqual([0, `sync chain-sync:3 stopping (cancel requested; the stored rows and cursor stay): no worker polls its task queue ${UNSERVED_QUEUE}, so the cancel takes effect only when one does; to end it now: npx tsx src/client.ts stop --chain-id 3 --force\n`]);
+      const forced = await runClient(unserved, ['stop', '--force']);
+      expect([forced.code, forced.stdout]).toEqual([0, 'sync chain-sync:3 stopped (terminated; the stored rows and cursor stay)\n']);
+      expect((await env.client.workflow.getHandle('chain-sync:3').describe()).status.name).toBe('TERMINATED');
     } finally {
       await env.client.workflow.getHandle('chain-sync:3').terminate('test done').catch(() => undefined);
     }
