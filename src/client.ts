@@ -25,6 +25,7 @@ import { isDatabaseFailure } from './cli/database-failure.js';
 import { clientInvocation, keepsRunningNotice, temporalBinary, temporalCommand } from './cli/hints.js';
 import { renderStatusTable, type StatusRow } from './cli/status-table.js';
 import { describeWorkers, isNoPollerError, noWorker, noWorkerText, type TaskQueueWorkers } from './cli/worker-presence.js';
+import { retryingLines, type PendingActivity } from './cli/retrying.js';
 import { offChainNote } from './cli/off-chain.js';
 import { keptSettingsNote, settingsDiff } from './cli/running-settings.js';
 import { causeChain, failureText } from './cli/failure-text.js';
@@ -819,10 +820,12 @@ async function describeRunning(client: Client, workflowId: string): Promise<{ ru
 async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Config, invocation: string): Promise<string> {
   let state: string;
   let taskQueue = '';
+  let pending: PendingActivity[] = [];
   try {
     const description = await handle.describe();
     state = description.status.name;
     taskQueue = description.taskQueue;
+    pending = description.raw.pendingActivities ?? [];
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
     state = 'NOT STARTED';
@@ -857,6 +860,8 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
     `  cursor    ${formatBlockOr(p.cursor, NO_NUMBER)}${p.cursorHash ? ` ${p.cursorHash}` : ''}`,
     `  lag       ${formatCountOr(p.lagBlocks, NO_NUMBER)} blocks behind the head${p.lagBlocks !== null && p.lagBlocks < 0 ? ' (the endpoints\' head is below the stored cursor: an endpoint behind, or a chain that got shorter; the sync waits, and rolls back only stored blocks they serve with another hash)' : p.paused && p.lagBlocks !== null ? ', or more: a paused sync does not read the head' : ''}`,
     `  rate      ${p.blocksPerSecond} blocks/s, ${plural(p.inFlightBatches, 'batch', 'batches')} in flight, ${plural(p.reorgs, 'reorg', 'reorgs')} handled, ${plural(p.gapsRepaired, 'gap', 'gaps')} repaired`,
+    // Activities failing and retried (endpoints down, Postgres down): the progress above only shows that nothing moves.
+    ...retryingLines(pending, Date.now()),
   ].join('\n');
 }
 

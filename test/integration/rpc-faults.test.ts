@@ -18,6 +18,7 @@ import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourc
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { retryingLines } from '../../src/cli/retrying.js';
 import { createActivities } from '../../src/activities/index.js';
 import { checkChainIds, createRpcPool, type RpcPool } from '../../src/rpc/index.js';
 import { WORKFLOWS_PATH } from '../../src/worker.js';
@@ -516,6 +517,9 @@ describe('RPC faults between the indexer and its endpoints', () => {
       return pending.find((a) => (a.attempt ?? 0) >= 2 && /connection failed|no RPC endpoint is usable/.test(a.lastFailure?.message ?? ''));
     }, { timeoutMs: OUTAGE_MS });
     expect(['indexRange', 'getChainHead']).toContain(retried.activityType?.name);
+    // What `status` adds under the sync's progress: the failing activity, its attempt and why.
+    expect(retryingLines((await handle.describe()).raw.pendingActivities ?? [], Date.now()).join('\n'))
+      .toMatch(/^ {2}retrying {2}(indexRange|getChainHead), attempt \d+( \(next in \d+ s\)| \(running again\))?: .*(connection failed|no RPC endpoint is usable)/m);
     await waitFor('the outage to last its 30 s', () => Date.now() - downAtMs >= OUTAGE_MS, { timeoutMs: OUTAGE_MS + 1_000, intervalMs: 100 });
     expect((await handle.describe()).status.name).toBe('RUNNING');
     await Promise.all([proxy.setDown(false), proxy2.setDown(false)]);
