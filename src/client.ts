@@ -24,7 +24,7 @@ import { aboveCursorProblem, aboveHeadWarning, type BlockBound } from './cli/blo
 import { isDatabaseFailure } from './cli/database-failure.js';
 import { clientInvocation, keepsRunningNotice, temporalBinary, temporalCommand } from './cli/hints.js';
 import { renderStatusTable, type StatusRow } from './cli/status-table.js';
-import { describeWorkers, isNoPollerError, noWorker, noWorkerText, type TaskQueueWorkers } from './cli/worker-presence.js';
+import { describeWorkers, isNoPollerError, noWorker, noWorkerText, type MovedQueue, type TaskQueueWorkers } from './cli/worker-presence.js';
 import { retryingLines, type PendingActivity } from './cli/retrying.js';
 import { offChainNote } from './cli/off-chain.js';
 import { keptSettingsNote, settingsDiff } from './cli/running-settings.js';
@@ -144,7 +144,9 @@ function resolveChains(cfg: Config, env: NodeJS.ProcessEnv, flag: number | undef
  * {@link clientInvocation}). A bad option or argument prints commander's one line naming it and
  * `(usage: <invocation> [command] --help)`, not the whole help. Exported for tests.
  */
-export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: string = clientInvocation(process.argv[1])): Command {
+export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocation: string = clientInvocation(process.argv[1])): Command {
+  // With a CHAINS_FILE the commands a hint prints need it too (without it they would use TASK_QUEUE's queue).
+  const invocation = env.CHAINS_FILE ? `CHAINS_FILE=${shellWord(env.CHAINS_FILE)} ${bareInvocation}` : bareInvocation;
   const config = (): Config => parseConfig(env);
   const program = new Command('evm-indexer')
     .description('Operate the EVM chain indexer: sync, backfill and inspect chains indexed through Temporal into PostgreSQL.')
@@ -152,6 +154,17 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
     .showHelpAfterError(`(usage: ${invocation} --help)`);
   const chainIdFlag = (): number | undefined => program.opts<{ chainId?: number }>().chainId;
   const chainOf = (cfg: Config): ChainConfig => resolveChains(cfg, env, chainIdFlag(), { all: false })[0]!;
+  /** For a sync of `chainId` running on `runningQueue`: the queue its settings name now, when another (see MovedQueue). */
+  const movedQueue = (cfg: Config, chainId: number, runningQueue: string): MovedQueue | undefined => {
+    let queue: string;
+    try {
+      queue = resolveChains(cfg, env, chainId, { all: false })[0]!.taskQueue;
+    } catch {
+      return undefined; // a chain the settings do not list
+    }
+    if (queue === runningQueue) return undefined;
+    return { queue, stop: `${invocation} stop --chain-id ${chainId} --force`, start: `${invocation} start --chain-id ${chainId}` };
+  };
 
   program
     .command('start')
@@ -168,7 +181,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           console.log(started.text);
           const otherChain = otherChainWarning(cfg, chain, cursors[i]!.wrong, started.taskQueue);
           if (otherChain !== null) console.error(otherChain);
-          await warnWithoutWorker(client, started.taskQueue, `sync ${chainSyncWorkflowId(chain.chainId)} waits until one does`, cfg.chainsFile !== undefined);
+          await warnWithoutWorker(client, started.taskQueue, `sync ${chainSyncWorkflowId(chain.chainId)} waits until one does`, cfg.chainsFile !== undefined, movedQueue(cfg, chain.chainId, started.taskQueue));
         }
       } finally {
         await close();
@@ -188,7 +201,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
       try {
         if (oneChain) {
           const id = chainSyncWorkflowId(chainId);
-          console.log(await renderStatus(client.workflow.getHandle(id), id, cfg, invocation));
+          console.log(await renderStatus(client.workflow.getHandle(id), id, cfg, invocation, (queue) => movedQueue(cfg, chainId, queue)));
           return;
         }
         const rows: StatusRow[] = [];
@@ -198,7 +211,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           if (!workersOf.has(wf.taskQueue)) workersOf.set(wf.taskQueue, await describeWorkers(client, wf.taskQueue));
           const workers = workersOf.get(wf.taskQueue) ?? null;
           let progress: SyncProgress | null = null;
-          if (noWorker(workers)) silent.push(`${wf.workflowId}: ${noWorkerText(wf.taskQueue, workers!, 'the sync does not move or answer', cfg.chainsFile !== undefined)}`);
+          if (noWorker(workers)) silent.push(`${wf.workflowId}: ${noWorkerText(wf.taskQueue, workers!, 'the sync does not move or answer', cfg.chainsFile !== undefined, movedQueue(cfg, Number(wf.workflowId.split(':')[1]), wf.taskQueue))}`);
           else {
             try {
               progress = await client.connection.withDeadline(Date.now() + SYNC_QUERY_TIMEOUT_MS, () => client.workflow.getHandle(wf.workflowId).query(syncProgressQuery));
@@ -216,7 +229,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           ended.add(wf.workflowId);
           const handle = client.workflow.getHandle(wf.workflowId);
           const latest = (await handle.describe()).status.name;
-          if (latest === 'FAILED' || latest === 'TIMED_OUT') silent.push(await renderStatus(handle, wf.workflowId, cfg, invocation));
+          if (latest === 'FAILED' || latest === 'TIMED_OUT') silent.push(await renderStatus(handle, wf.workflowId, cfg, invocation, () => undefined));
         }
         const startHint = cfg.chainsFile === undefined ? `start one with: ${invocation} start --chain-id <chain id>` : `start every chain of CHAINS_FILE with: ${invocation} start`;
         console.log(rows.length === 0 ? `no sync is running; ${startHint}` : renderStatusTable(rows));
@@ -325,6 +338,11 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           console.log(`sync ${handle.workflowId} stopped (terminated; the stored rows and cursor stay)`);
           return;
         }
+        const force = `${invocation} stop --chain-id ${chainId} --force`;
+        // A cancel is run by a worker of the sync's queue: with none, it would wait (and take effect whenever one comes).
+        if (noWorker(await describeWorkers(client, running.taskQueue))) {
+          throw new CliError(`sync ${handle.workflowId} not stopped: no worker polls its task queue ${running.taskQueue}, so a cancel would wait for one; to end it now: ${force} (the stored rows and cursor stay)`);
+        }
         await handle.cancel();
         // Waits for the run to end, so a `start` right after (to adopt new settings) starts a new one.
         const deadline = Date.now() + STOP_WAIT_MS;
@@ -337,11 +355,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, invocation: 
           console.log(`sync ${handle.workflowId} stopped (cancelled; the stored rows and cursor stay)`);
           return;
         }
-        const force = `${invocation} stop --chain-id ${chainId} --force`;
-        const workers = await describeWorkers(client, running.taskQueue);
-        console.log(noWorker(workers)
-          ? `sync ${handle.workflowId} stopping (cancel requested; the stored rows and cursor stay): no worker polls its task queue ${running.taskQueue}, so the cancel takes effect only when one does; to end it now: ${force}`
-          : `sync ${handle.workflowId} stopping (cancelled; the stored rows and cursor stay): still running after ${STOP_WAIT_MS / 1000} s, its in-flight batches ending; status says when it has stopped (${force} ends it at once)`);
+        console.log(`sync ${handle.workflowId} stopping (cancelled; the stored rows and cursor stay): still running after ${STOP_WAIT_MS / 1000} s, its in-flight batches ending; status says when it has stopped (${force} ends it at once)`);
       });
     });
 
@@ -601,6 +615,11 @@ async function readStoredCursor(cfg: Config, chainId: number): Promise<{ cursor:
   }
 }
 
+/** `word` as one shell word: as it is when it needs no quoting, else in single quotes. Pure. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
 /**
  * The command that re-stores what a verify found different (null when nothing): a backfill of the
  * blocks its listed differences name (`block N: …`), or of the whole verified range when some were
@@ -729,14 +748,14 @@ function cancelCommand(cfg: Config, workflowId: string): string {
  * `waits` says what waits for one; `chainsFile`: the client reads a CHAINS_FILE (the hint names
  * it, {@link noWorkerText}). Null when a worker polls it or the server cannot tell.
  */
-async function withoutWorkerWarning(client: Client, taskQueue: string, waits: string, chainsFile: boolean): Promise<string | null> {
+async function withoutWorkerWarning(client: Client, taskQueue: string, waits: string, chainsFile: boolean, moved?: MovedQueue): Promise<string | null> {
   const workers = await describeWorkers(client, taskQueue);
-  return noWorker(workers) ? `warning: ${noWorkerText(taskQueue, workers!, waits, chainsFile)}` : null;
+  return noWorker(workers) ? `warning: ${noWorkerText(taskQueue, workers!, waits, chainsFile, moved)}` : null;
 }
 
 /** Prints {@link withoutWorkerWarning}'s warning on stderr, if there is one. */
-async function warnWithoutWorker(client: Client, taskQueue: string, waits: string, chainsFile: boolean): Promise<void> {
-  const warning = await withoutWorkerWarning(client, taskQueue, waits, chainsFile);
+async function warnWithoutWorker(client: Client, taskQueue: string, waits: string, chainsFile: boolean, moved?: MovedQueue): Promise<void> {
+  const warning = await withoutWorkerWarning(client, taskQueue, waits, chainsFile, moved);
   if (warning !== null) console.error(warning);
 }
 
@@ -817,7 +836,7 @@ async function describeRunning(client: Client, workflowId: string): Promise<{ ru
  * lag (blocks) and rate from its progress query; otherwise its state, why it failed, the stored
  * cursor, and the command that starts it (`invocation` is how the client runs, see {@link clientInvocation}).
  */
-async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Config, invocation: string): Promise<string> {
+async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Config, invocation: string, movedOf: (runningQueue: string) => MovedQueue | undefined): Promise<string> {
   let state: string;
   let taskQueue = '';
   let pending: PendingActivity[] = [];
@@ -842,7 +861,7 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
   const workers = await describeWorkers(handle.client, taskQueue);
   if (noWorker(workers)) {
     const stored = await readStoredCursor(cfg, Number(workflowId.split(':')[1]));
-    throw new CliError(`${workflowId} is running, stored cursor ${storedCursorText(stored)}; ${noWorkerText(taskQueue, workers!, 'the sync does not move or answer', cfg.chainsFile !== undefined)}`);
+    throw new CliError(`${workflowId} is running, stored cursor ${storedCursorText(stored)}; ${noWorkerText(taskQueue, workers!, 'the sync does not move or answer', cfg.chainsFile !== undefined, movedOf(taskQueue))}`);
   }
   let p: SyncProgress;
   try {

@@ -95,14 +95,24 @@ export function noWorker(workers: TaskQueueWorkers | null): boolean {
  * @example noWorkerText('evm-indexer', { workflowPollers: 0, activityPollers: 0, lastPollAgoMs: null }, 'the sync does not move')
  *   // 'no worker polls the task queue evm-indexer (no poll listed): the sync does not move; start a worker with TASK_QUEUE=evm-indexer (npm run worker; scripts/start on a local set-up), and see scripts/stack status'
  */
-export function noWorkerText(taskQueue: string, workers: TaskQueueWorkers, what: string, chainsFile = false): string {
+export function noWorkerText(taskQueue: string, workers: TaskQueueWorkers, what: string, chainsFile = false, moved?: MovedQueue): string {
   const kind = workers.activityPollers > 0 ? 'the workflow tasks of' : 'the';
   const when = workers.lastPollAgoMs === null ? 'no poll listed' : `its last poll ${Math.round(workers.lastPollAgoMs / 1000)} s ago`;
+  if (moved !== undefined && moved.queue !== taskQueue) {
+    return `no worker polls ${kind} task queue ${taskQueue} (${when}): ${what}; the chain's settings now name task queue ${moved.queue} (${chainsFile ? 'CHAINS_FILE' : 'TASK_QUEUE'}): to move the sync there, run ${moved.stop}, then ${moved.start} (it goes on from its stored cursor)`;
+  }
   const how = chainsFile
     ? `start a worker whose CHAINS_FILE serves task queue ${taskQueue} (a chain's taskQueue, else TASK_QUEUE-<chain id>; npm run worker)`
     : `start a worker with TASK_QUEUE=${taskQueue} (npm run worker; scripts/start on a local set-up)`;
   return `no worker polls ${kind} task queue ${taskQueue} (${when}): ${what}; ${how}, and see scripts/stack status`;
 }
+
+/**
+ * A sync that runs on another task queue than the one its chain's settings name now (TASK_QUEUE
+ * or CHAINS_FILE changed since it started): that queue, and the commands that end the run
+ * (`stop --force`: no worker runs a cancel there) and start it on the new one.
+ */
+export type MovedQueue = { queue: string; stop: string; start: string };
 
 /**
  * Whether `err` (or a cause of it) is the server's refusal of a query because no worker polled the

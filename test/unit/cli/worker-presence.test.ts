@@ -75,3 +75,17 @@ describe('isNoPollerError()', () => {
     ]).toEqual([false, false, false, false]);
   });
 });
+
+describe('noWorkerText() for a sync whose settings name another task queue now', () => {
+  const moved = { queue: 'evm-indexer-31337', stop: 'npx tsx src/client.ts stop --chain-id 31337 --force', start: 'npx tsx src/client.ts start --chain-id 31337' };
+  it('says how to move the sync to the queue its settings name (CHAINS_FILE or TASK_QUEUE)', () => {
+    expect(noWorkerText('evm-indexer', { workflowPollers: 0, activityPollers: 0, lastPollAgoMs: 42_000 }, 'the sync does not move or answer', true, moved))
+      .toBe("no worker polls the task queue evm-indexer (its last poll 42 s ago): the sync does not move or answer; the chain's settings now name task queue evm-indexer-31337 (CHAINS_FILE): to move the sync there, run npx tsx src/client.ts stop --chain-id 31337 --force, then npx tsx src/client.ts start --chain-id 31337 (it goes on from its stored cursor)");
+    expect(noWorkerText('old', { workflowPollers: 0, activityPollers: 0, lastPollAgoMs: null }, 'the sync does not move or answer', false, { ...moved, queue: 'new' }))
+      .toBe("no worker polls the task queue old (no poll listed): the sync does not move or answer; the chain's settings now name task queue new (TASK_QUEUE): to move the sync there, run npx tsx src/client.ts stop --chain-id 31337 --force, then npx tsx src/client.ts start --chain-id 31337 (it goes on from its stored cursor)");
+  });
+  it('as before when the queue is the one the settings name', () => {
+    expect(noWorkerText('evm-indexer', { workflowPollers: 0, activityPollers: 0, lastPollAgoMs: null }, 'the sync does not move', false, { ...moved, queue: 'evm-indexer' }))
+      .toBe('no worker polls the task queue evm-indexer (no poll listed): the sync does not move; start a worker with TASK_QUEUE=evm-indexer (npm run worker; scripts/start on a local set-up), and see scripts/stack status');
+  });
+});
