@@ -13,6 +13,7 @@ type HeaderLike = { number?: string; hash?: string } | null;
  * @throws RpcTransientError when no endpoint answered.
  */
 export async function fetchChainHead(pool: RpcPool, signal?: AbortSignal): Promise<ChainHead> {
+  const whyNot: string[] = [];
   const answers = await pool.broadcast(
     ['latest', 'safe', 'finalized'].map((tag) => ({ method: 'eth_getBlockByNumber', params: [tag, false] })),
     (outcomes, label): ChainHead => {
@@ -31,8 +32,9 @@ export async function fetchChainHead(pool: RpcPool, signal?: AbortSignal): Promi
       };
     },
     signal,
+    whyNot,
   );
-  if (answers.length === 0) throw new RpcTransientError(`no RPC endpoint answered the head (${pool.labels.join(', ')})`);
+  if (answers.length === 0) throw new RpcTransientError(`no RPC endpoint answered the head (${whyNot.length > 0 ? whyNot.join('; ') : pool.labels.join(', ')})`);
   const best = answers.reduce((a, b) => (b.head > a.head ? b : a));
   const highest = highestHeads.get(pool);
   if (highest && highest.head > best.head) {

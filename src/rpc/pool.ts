@@ -107,8 +107,12 @@ export type RpcPool = {
   batch<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal, decode?: BodyDecoder): Promise<T>;
   /** Sends one call; returns its `result`. @throws as `batch`, plus the classified JSON-RPC error. */
   call<T = unknown>(method: string, params: readonly unknown[], signal?: AbortSignal): Promise<T>;
-  /** Sends the same batch to every usable endpoint at once; returns the answers that `accept` took. */
-  broadcast<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal): Promise<T[]>;
+  /**
+   * Sends the same batch to every usable endpoint at once; returns the answers that `accept` took.
+   * `whyNot`, when given, gets one line per endpoint that gave none: `label: why` (its error's
+   * message, or why it was not asked: its circuit breaker open, or benched after a rate limit).
+   */
+  broadcast<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal, whyNot?: string[]): Promise<T[]>;
   /** Per-endpoint counters, latency, breaker state and budget. */
   health(): EndpointHealth[];
   /** Stops the health log timer. */
@@ -287,15 +291,29 @@ export function createRpcPool(deps: {
     throw lastError;
   }
 
-  async function broadcast<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal): Promise<T[]> {
+  async function broadcast<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal, whyNot?: string[]): Promise<T[]> {
     const now = Date.now();
     const usable = endpoints.filter((e) => isUsable(e, now));
+    for (const e of endpoints) {
+      if (usable.includes(e)) continue;
+      const why = e.excluded ? 'excluded (serves another chain)'
+        : e.benchedUntilMs > now ? `benched for ${Math.ceil((e.benchedUntilMs - now) / 1000)} s after a rate limit`
+          : now - e.openedAtMs >= BREAKER_HALF_OPEN_AFTER_MS ? 'not asked: its chain id is being checked again after a long outage'
+            : `not asked: its circuit breaker is open after ${BREAKER_FAILURES} failures in a row (probed again within ${BREAKER_HALF_OPEN_AFTER_MS / 1000} s)`;
+      whyNot?.push(`${e.label}: ${why}`);
+    }
     const settled = await Promise.allSettled(
       usable.map(async (e) => {
         e.inFlight += 1;
         return attempt(e, requests, accept, signal);
       }),
     );
+    settled.forEach((s, i) => {
+      if (s.status !== 'rejected') return;
+      const message = s.reason instanceof Error ? s.reason.message : String(s.reason);
+      const label = usable[i]!.label;
+      whyNot?.push(message.startsWith(label) ? message : `${label}: ${message}`); // the pool's errors name their endpoint first
+    });
     return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   }
 
