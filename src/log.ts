@@ -20,3 +20,15 @@ export function createLogger(options: { level: string; base?: Record<string, unk
     ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname', singleLine: true } } } : {}),
   });
 }
+
+/**
+ * The chain a line of Temporal's (a workflow's log, a worker's state) is about, for a worker of
+ * several chains: from its workflow id (`chain-sync:<id>`, `backfill:<id>:…`, `verify:<id>:…`),
+ * else from its task queue (`chainOfQueue`); null when neither says. Pure.
+ * @example temporalLogChainId({ workflowId: 'chain-sync:10', taskQueue: 'evm-indexer-10' }, new Map()) // 10
+ */
+export function temporalLogChainId(meta: Record<string, unknown>, chainOfQueue: ReadonlyMap<string, number>): number | null {
+  const fromId = typeof meta.workflowId === 'string' ? /^(?:chain-sync|backfill|verify):(\d+)(?::|$)/.exec(meta.workflowId)?.[1] : undefined;
+  if (fromId !== undefined) return Number(fromId);
+  return typeof meta.taskQueue === 'string' ? chainOfQueue.get(meta.taskQueue) ?? null : null;
+}

@@ -25,7 +25,7 @@ import { createDecodePool } from './decode/pool.js';
 import { loadNativeTranscoder, setNativeTranscoder } from './decode/native.js';
 import { createActivities, type Activities } from './activities/index.js';
 import { ConfigError, ChainMismatchError } from './errors.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, temporalLogChainId, type Logger } from './log.js';
 import { createMetrics, createReadiness, startMetricsServer, type Metrics, type MetricsServer } from './metrics/index.js';
 import { checkChainIds, createRpcPool, redactUrls, setHttpClient, type RpcPool } from './rpc/index.js';
 
@@ -53,7 +53,8 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   setNativeTranscoder(transcoder);
   setHttpClient(config.rpcHttpClient);
   const coreMetricsPort = config.metricsPort === null ? null : await freeLocalPort();
-  installTemporalRuntime(log, coreMetricsPort);
+  // A worker of several chains has no chainId in its logger's base: Temporal's lines get theirs from their workflow or task queue.
+  installTemporalRuntime(log, coreMetricsPort, multiChain ? new Map(chains.map((c) => [c.taskQueue, c.chainId])) : null);
   const startup = stopOnSignalDuringStartup(log);
   const metrics = config.metricsPort === null ? null : createMetrics({ chainIds: chains.map((c) => c.chainId), finality: config.finality, confirmationDepth: config.confirmationDepth });
 
@@ -311,12 +312,13 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL(`./workflows/index.${import.
  * and, when `coreMetricsPort` is set, its Prometheus exporter on 127.0.0.1 with Prometheus
  * naming (`_total` counters, units in names, seconds), merged into our `/metrics`.
  */
-function installTemporalRuntime(log: Logger, coreMetricsPort: number | null): void {
+function installTemporalRuntime(log: Logger, coreMetricsPort: number | null, chainOfQueue: ReadonlyMap<string, number> | null): void {
   const forward = (level: LogLevel, message: string, meta?: LogMetadata) => {
     if (message.startsWith('asset workflow-bundle')) level = 'DEBUG'; // webpack's statistics: noise at info
     const method = level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'INFO' ? 'info' : level === 'WARN' ? 'warn' : 'error';
     const { error, ...rest } = (meta ?? {}) as LogMetadata & { error?: unknown };
-    log[method]({ temporal: rest, ...(error === undefined ? {} : { err: error }) }, message);
+    const chainId = chainOfQueue === null ? null : temporalLogChainId(rest, chainOfQueue);
+    log[method]({ ...(chainId === null ? {} : { chainId }), temporal: rest, ...(error === undefined ? {} : { err: error }) }, message);
   };
   Runtime.install({
     telemetryOptions: {
