@@ -80,6 +80,12 @@ async function main(): Promise<number> {
           tokenAddress: summary.tokenAddress,
           onError: (err) => {
             if (exitCode !== undefined) return;
+            const gone = anvil?.exitReason();
+            if (gone !== undefined) {
+              process.stderr.write(`devnet: anvil ${gone}; stopping\n`);
+              requestStop(1);
+              return;
+            }
             process.stderr.write(`devnet: mining paused: ${errorMessage(err).split("\n")[0]}; trying again in ${MINING_RETRY_MS / 1000} s\n`);
             setTimeout(() => { if (exitCode === undefined) mine(); }, MINING_RETRY_MS);
           },

@@ -154,8 +154,12 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
     .showHelpAfterError(`(usage: ${invocation} --help)`);
   const chainIdFlag = (): number | undefined => program.opts<{ chainId?: number }>().chainId;
   const chainOf = (cfg: Config): ChainConfig => resolveChains(cfg, env, chainIdFlag(), { all: false })[0]!;
-  /** For a sync of `chainId` running on `runningQueue`: the queue its settings name now, when another (see MovedQueue). */
+  /** For a sync of `chainId` running on `runningQueue`: the queue its CHAINS_FILE entry names now, when another (see MovedQueue). */
   const movedQueue = (cfg: Config, chainId: number, runningQueue: string): MovedQueue | undefined => {
+    // Only from a CHAINS_FILE, which names the chain's queue for its workers: without one the
+    // client's TASK_QUEUE may just not be the workers' (a sync started from a file, a plain
+    // `status` run without it), and moving the sync there would hand it to no worker of its chain.
+    if (cfg.chainsFile === undefined) return undefined;
     let queue: string;
     try {
       queue = resolveChains(cfg, env, chainId, { all: false })[0]!.taskQueue;

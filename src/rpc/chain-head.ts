@@ -67,21 +67,30 @@ function maxOrNull(values: (number | null)[]): number | null {
 }
 
 /**
- * Reads the hashes of blocks `numbers` in one JSON-RPC batch of `eth_getBlockByNumber(n, false)`.
- * Returns a map block number → lower-case hash; a block the node does not have is absent.
- * @throws RpcTransientError when no endpoint answered.
+ * Reads the hashes of blocks `numbers` with one JSON-RPC batch of `eth_blockNumber` and
+ * `eth_getBlockByNumber(n, false)` sent to every usable endpoint, and returns those of the
+ * endpoint with the highest head: a map block number → lower-case hash; a block it does not have
+ * is absent. So an endpoint far behind (fast to say it has none of them, and so often the pool's
+ * first choice) never hides blocks another one serves.
+ * @throws RpcTransientError when no endpoint answered (naming each and why).
  */
 export async function fetchBlockHashes(pool: RpcPool, numbers: readonly number[], signal?: AbortSignal): Promise<Map<number, string>> {
-  return pool.batch(
-    numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, false] })),
+  const whyNot: string[] = [];
+  const answers = await pool.broadcast(
+    [{ method: 'eth_blockNumber', params: [] }, ...numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, false] }))],
     (outcomes, label) => {
+      const head = unwrap(outcomes[0]!, label, 'eth_blockNumber');
+      if (typeof head !== 'string' || !/^0x[0-9a-f]+$/i.test(head)) throw new RpcBadResponseError(`${label}: eth_blockNumber answered ${JSON.stringify(head)}, not a quantity`);
       const hashes = new Map<number, string>();
       numbers.forEach((n, i) => {
-        const header = unwrap(outcomes[i]!, label, `eth_getBlockByNumber(${n})`) as HeaderLike;
+        const header = unwrap(outcomes[i + 1]!, label, `eth_getBlockByNumber(${n})`) as HeaderLike;
         if (header?.hash) hashes.set(n, header.hash.toLowerCase());
       });
-      return hashes;
+      return { head: Number(BigInt(head)), hashes };
     },
     signal,
+    whyNot,
   );
+  if (answers.length === 0) throw new RpcTransientError(`no RPC endpoint answered blocks ${Math.min(...numbers)}–${Math.max(...numbers)} (${whyNot.length > 0 ? whyNot.join('; ') : pool.labels.join(', ')})`);
+  return answers.reduce((a, b) => (b.head > a.head ? b : a)).hashes;
 }

@@ -134,9 +134,10 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
 
   /**
    * Rolls back to the common ancestor of the stored chain and the canonical one, if below the
-   * cursor. `seam`: where to look (a gap's refill), when not from the cursor down.
+   * cursor. `seam`: where to start the walk (the endpoints' head, a gap's refill) and what it must
+   * compare before agreeing blocks may end it, when not from the cursor down.
    */
-  const rollBackIfReorged = async (atBlock: number, seam?: { walkFrom: number; checkDownTo: number }) => {
+  const rollBackIfReorged = async (atBlock: number, seam?: { walkFrom: number; checkDownTo?: number }) => {
     progress.status = 'rolling-back';
     const found = await acts.findCommonAncestor({ chainId: input.chainId, fromBlock: cursor.blockNumber, lowestBlock: input.startBlock, ...seam });
     if (found.ancestor.blockNumber < cursor.blockNumber) {
@@ -180,7 +181,13 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
         const seam = patched(GAP_SEAMS_CHECKED)
           ? { walkFrom: Math.min(gap.to + 1, cursor.blockNumber, atBlock + input.concurrency * input.batchSize), checkDownTo: atBlock - 1 }
           : undefined;
+        const before = cursor;
         await rollBackIfReorged(atBlock, seam);
+        if (cursor === before) {
+          // Nothing differs where the endpoints serve the blocks (they may lack them): say so, as
+          // the refill's rows stay stored and the next gap check will not see them again.
+          log.warn(`gap-seam-unresolved on chain ${input.chainId}: blocks ${gap.from}–${gap.to} were re-indexed but do not link at block ${atBlock}, and no endpoint serves a stored block there with another hash: run verify --from ${Math.max(input.startBlock, gap.from - 1)} --to ${gap.to + 1 > cursor.blockNumber ? gap.to : gap.to + 1}`);
+        }
         return false;
       }
       progress.gapsRepaired += 1;
@@ -211,14 +218,17 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
       // reset chain, or an endpoint behind. Only a stored block served with another hash is rolled
       // back; blocks the endpoints do not serve yet are kept, and the sync waits.
       const before = cursor.blockNumber;
-      await rollBackIfReorged(Math.min(chainHead.head + 1, cursor.blockNumber));
+      // Blocks above the endpoints' head cannot differ from theirs: the walk starts at the head.
+      await rollBackIfReorged(Math.min(chainHead.head + 1, cursor.blockNumber), { walkFrom: Math.max(chainHead.head, input.startBlock) });
       if (cursor.blockNumber === before) {
         if (chainHead.head < cursor.blockNumber && !headBehindCursor) {
           log.warn(`head-below-cursor on chain ${input.chainId}: the endpoints' head ${chainHead.head} is below the stored cursor ${cursor.blockNumber}, and every stored block they serve is the same: waiting for them to reach it (an endpoint behind, or a chain that got shorter); a stored block they serve with another hash is rolled back`);
         }
         headBehindCursor = chainHead.head < cursor.blockNumber;
         progress.status = 'caught-up'; // nothing to index, nothing to roll back
-        publish();
+        // The details only: publish() may upsert the cursor search attribute, a command the runs
+        // recorded before this branch existed did not make here (their replay would fail).
+        setCurrentDetails(syncDetails(snapshot(), input.endpoints ?? [], Date.now()));
         await condition(() => paused, input.pollIntervalMs); // nothing to undo: wait, don't spin
       }
       continue;

@@ -418,9 +418,9 @@ describe('operator CLI on the real stack', () => {
         + 'stored cursor none; start it again, once the cause is fixed, with: npx tsx src/client.ts start --chain-id 2\n']);
       expect(rows.find((r) => r.includes('chain-sync:3'))).toBe('│     3 │ chain-sync:3     │ no answer │    - │      - │      - │            - │        - │      - │');
       // A `start` with another TASK_QUEUE (one a worker polls) checks the queue the running sync is on.
-      // Its settings name that other queue now: the warning says how to move the sync there.
+      // A `start` with another TASK_QUEUE (one a worker polls) checks the queue the running sync is on.
       const again = await runClient({ ...unserved, TASK_QUEUE }, ['start']);
-      expect([again.code, again.stderr]).toEqual([0, `${otherChain(UNSERVED_QUEUE)}warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): sync chain-sync:3 waits until one does; the chain's settings now name task queue ${TASK_QUEUE} (TASK_QUEUE): to move the sync there, run npx tsx src/client.ts stop --chain-id 3 --force, then npx tsx src/client.ts start --chain-id 3 (it goes on from its stored cursor)\n`]);
+      expect([again.code, again.stderr]).toEqual([0, `${otherChain(UNSERVED_QUEUE)}warning: no worker polls the task queue ${UNSERVED_QUEUE} (no poll listed): sync chain-sync:3 waits until one does; ${START_A_WORKER}\n`]);
       // `stop` cannot end it (no worker would run the cancel): it says so at once, and how to end it now.
       const stop = await runClient(unserved, ['stop']);
       expect([stop.code, stop.stdout, stop.stderr]).toEqual([1, '', `error: sync chain-sync:3 not stopped: no worker polls its task queue ${UNSERVED_QUEUE}, so a cancel would wait for one; to end it now: npx tsx src/client.ts stop --chain-id 3 --force (the stored rows and cursor stay)\n`]);

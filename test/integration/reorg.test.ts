@@ -389,7 +389,8 @@ describe('reorgs while nothing runs', () => {
     await revertTo(rig.url, id); // blocks base + 1 .. base + 4 are gone from the chain
     await rig.startWorker();
 
-    const noEvidence = { input: { chainId: CHAIN_ID, fromBlock: base + 4, lowestBlock: 0 }, result: { ancestor: { blockNumber: base + 4, blockHash: storedTop }, reorgDepth: 0, unserved: 4 } };
+    // The walk starts at the endpoints' head (blocks above it cannot differ from theirs) and finds every block there the same.
+    const noEvidence = { input: { chainId: CHAIN_ID, fromBlock: base + 4, lowestBlock: 0, walkFrom: base }, result: { ancestor: { blockNumber: base + 4, blockHash: storedTop }, reorgDepth: 0 } };
     const walks = await waitFor('two walks back from the cursor', async () => {
       const calls = (await activityCalls(sync, 'findCommonAncestor')).filter((c) => c.input.fromBlock === base + 4 && c.result !== undefined);
       return calls.length >= 2 ? calls : undefined;

@@ -97,7 +97,11 @@ function loadTokenBytecode(): Hex {
 // ---------------------------------------------------------------------------------------------- anvil
 
 /** A running anvil. `rpcUrl` is `http://127.0.0.1:<port>`; stop() is idempotent. */
-export type Anvil = { rpcUrl: string; port: number; stop(): Promise<void> };
+export type Anvil = {
+  rpcUrl: string; port: number; stop(): Promise<void>;
+  /** Why anvil's process ended (`exited with SIGKILL`, `exited with code 1`), or undefined while it runs. */
+  exitReason(): string | undefined;
+};
 
 /** Options of {@link startAnvil}. `quiet` (default true) drops anvil's output instead of copying it to stderr. */
 export type StartAnvilOptions = { port?: number; chainId?: number; blockTimeSeconds?: number; quiet?: boolean };
@@ -177,7 +181,7 @@ async function startAnvilOn(port: number, opts: StartAnvilOptions): Promise<Anvi
     await stop();
     throw err;
   }
-  return { rpcUrl, port, stop };
+  return { rpcUrl, port, stop, exitReason: () => exitReason };
 }
 
 /**
