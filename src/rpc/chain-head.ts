@@ -34,7 +34,7 @@ export async function fetchChainHead(pool: RpcPool, signal?: AbortSignal): Promi
     signal,
     whyNot,
   );
-  if (answers.length === 0) throw new RpcTransientError(`no RPC endpoint answered the head (${whyNot.length > 0 ? whyNot.join('; ') : pool.labels.join(', ')})`);
+  if (answers.length === 0) throw noAnswer(pool, 'the head', whyNot);
   const best = answers.reduce((a, b) => (b.head > a.head ? b : a));
   const highest = highestHeads.get(pool);
   if (highest && highest.head > best.head) {
@@ -91,6 +91,11 @@ export async function fetchBlockHashes(pool: RpcPool, numbers: readonly number[]
     signal,
     whyNot,
   );
-  if (answers.length === 0) throw new RpcTransientError(`no RPC endpoint answered blocks ${Math.min(...numbers)}–${Math.max(...numbers)} (${whyNot.length > 0 ? whyNot.join('; ') : pool.labels.join(', ')})`);
+  if (answers.length === 0) throw noAnswer(pool, `blocks ${Math.min(...numbers)}–${Math.max(...numbers)}`, whyNot);
   return answers.reduce((a, b) => (b.head > a.head ? b : a)).hashes;
+}
+
+/** The error of a broadcast no endpoint answered: each endpoint and why (`whyNot`), else their labels. */
+function noAnswer(pool: RpcPool, what: string, whyNot: readonly string[]): RpcTransientError {
+  return new RpcTransientError(`no RPC endpoint answered ${what} (${whyNot.length > 0 ? whyNot.join('; ') : pool.labels.join(', ')})`);
 }

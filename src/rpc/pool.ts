@@ -294,13 +294,13 @@ export function createRpcPool(deps: {
   async function broadcast<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal, whyNot?: string[]): Promise<T[]> {
     const now = Date.now();
     const usable = endpoints.filter((e) => isUsable(e, now));
-    for (const e of endpoints) {
+    for (const e of whyNot === undefined ? [] : endpoints) {
       if (usable.includes(e)) continue;
       const why = e.excluded ? 'excluded (serves another chain)'
         : e.benchedUntilMs > now ? `benched for ${Math.ceil((e.benchedUntilMs - now) / 1000)} s after a rate limit`
           : now - e.openedAtMs >= BREAKER_HALF_OPEN_AFTER_MS ? 'not asked: its chain id is being checked again after a long outage'
             : `not asked: its circuit breaker is open after ${BREAKER_FAILURES} failures in a row (probed again within ${BREAKER_HALF_OPEN_AFTER_MS / 1000} s)`;
-      whyNot?.push(`${e.label}: ${why}`);
+      whyNot!.push(`${e.label}: ${why}`);
     }
     const settled = await Promise.allSettled(
       usable.map(async (e) => {
