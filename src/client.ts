@@ -31,6 +31,7 @@ import { keptSettingsNote, settingsDiff } from './cli/running-settings.js';
 import { causeChain, failureText } from './cli/failure-text.js';
 import { defaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
 import { batchSizeText, syncStartDetails, syncSummary } from './workflows/details.js';
+import { environmentHelp } from './cli/environment-help.js';
 import {
   backfillProgressQuery,
   chainIdSearchAttribute,
@@ -151,7 +152,8 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
   const program = new Command('evm-indexer')
     .description('Operate the EVM chain indexer: sync, backfill and inspect chains indexed through Temporal into PostgreSQL.')
     .option('--chain-id <id>', 'EIP-155 chain id (default: CHAIN_ID)', positiveArg('--chain-id'))
-    .showHelpAfterError(`(usage: ${invocation} --help)`);
+    .showHelpAfterError(`(usage: ${invocation} --help)`)
+    .addHelpText('after', environmentHelp());
   const chainIdFlag = (): number | undefined => program.opts<{ chainId?: number }>().chainId;
   const chainOf = (cfg: Config): ChainConfig => resolveChains(cfg, env, chainIdFlag(), { all: false })[0]!;
   /** For a sync of `chainId` running on `runningQueue`: the queue its CHAINS_FILE entry names now, when another (see MovedQueue). */

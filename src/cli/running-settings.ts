@@ -19,6 +19,9 @@ const SETTINGS: readonly { key: keyof ChainSyncInput; variable: string }[] = [
   { key: 'stallTimeoutMs', variable: 'STALL_TIMEOUT' },
 ];
 
+/** The variables of the sync's settings, in the order `start` names them: START_BLOCK, BATCH_SIZE, … */
+export const SYNC_SETTING_VARIABLES: readonly string[] = SETTINGS.map((s) => s.variable);
+
 /**
  * The settings whose value in `wanted` (what `start` would start with) differs from `running` (the
  * running sync's input), as `VARIABLE running (now wanted)`, in the order of SETTINGS. A setting the

@@ -90,7 +90,7 @@ export type Config = Readonly<{
   workflowBundlePath?: string;
 }>;
 
-const DEFAULTS = {
+export const DEFAULTS = {
   DATABASE_URL: 'postgres://indexer:indexer@127.0.0.1:5432/indexer',
   TEMPORAL_ADDRESS: '127.0.0.1:7233',
   TEMPORAL_NAMESPACE: 'default',
