@@ -424,7 +424,32 @@ function secretUrls(env: NodeJS.ProcessEnv): string[] {
   }
 }
 
+/**
+ * What `worker.js --help` prints: the worker takes no arguments, only environment variables.
+ * @example WORKER_USAGE.startsWith('Usage: ') // true
+ */
+export const WORKER_USAGE = [
+  'Usage: npx tsx src/worker.ts   (compiled: node dist/src/worker.js; npm run worker)',
+  '',
+  'Runs an EVM indexer worker: migrates the database, checks every endpoint\'s chain id, then',
+  'serves the task queue (the chain syncs, backfills and verifies the client starts) until',
+  'SIGINT or SIGTERM. It takes no arguments: every setting is an environment variable',
+  '(README, Configuration), the required ones being RPC_URL and CHAIN_ID (comma-separated',
+  'JSON-RPC endpoints and their EIP-155 chain id), or CHAINS_FILE for several chains; the',
+  'others have defaults (DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, CONCURRENCY, ...).',
+  'Operate it with the client: npx tsx src/client.ts --help',
+].join('\n');
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(WORKER_USAGE);
+    process.exit(0);
+  }
+  if (args.length > 0) {
+    console.error(`error: the worker takes no arguments (got ${args.join(' ')}); it reads environment variables (README, Configuration): npx tsx src/worker.ts --help`);
+    process.exit(2);
+  }
   const secrets = secretUrls(process.env);
   // Exit explicitly: the Temporal runtime's native threads would otherwise keep the process alive.
   runWorker().then(

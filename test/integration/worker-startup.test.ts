@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runWorkerOnce } from '../support/processes.js';
+import { WORKER_USAGE } from '../../src/worker.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnvil, type Anvil } from '../support/devnet.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -42,6 +43,15 @@ describe('worker start-up with bad configuration', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(expected);
     expect(stderr + stdout).not.toContain(SECRET);
+  });
+
+  it('--help prints the usage (no setting needed) and exits 0; any other argument exits 2 with one line', async () => {
+    const help = await runWorkerOnce({}, ['--help']);
+    expect([help.code, help.stdout, help.stderr]).toEqual([0, `${WORKER_USAGE}\n`, '']);
+    expect(WORKER_USAGE.split('\n')[0]).toBe('Usage: npx tsx src/worker.ts   (compiled: node dist/src/worker.js; npm run worker)');
+    const extra = await runWorkerOnce({ RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337' }, ['start', '--chain-id', '1']);
+    expect([extra.code, extra.stdout, extra.stderr]).toEqual([2, '',
+      'error: the worker takes no arguments (got start --chain-id 1); it reads environment variables (README, Configuration): npx tsx src/worker.ts --help\n']);
   });
 
   it('exits 1 naming the endpoint by host when RPC_URL is unreachable, without its API key', async () => {

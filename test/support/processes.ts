@@ -247,12 +247,12 @@ function keepTail(stream: Readable | null, tail: string[]): void {
 
 /**
  * Runs the worker (`src/worker.ts` under tsx) once with `env` added to a clean environment (PATH, HOME,
- * and an unreachable TEMPORAL_ADDRESS unless `env` sets one); resolves with its exit code and output
- * when it exits. For start-up checks: it never stops the worker itself.
+ * and an unreachable TEMPORAL_ADDRESS unless `env` sets one) and `args` after its entry; resolves
+ * with its exit code and output when it exits. For start-up checks: it never stops the worker itself.
  */
-export function runWorkerOnce(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
+export function runWorkerOnce(env: Record<string, string>, args: readonly string[] = []): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts', ...args], {
       cwd: REPO,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: '127.0.0.1:1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
