@@ -1140,6 +1140,8 @@ impl<'a> Writer<'a> {
         }
         // Checks first: the general path refuses or keeps aside what these give up on.
         let mut log_count = 0i32;
+        let (mut previous_tx_index, mut previous_log_index) = (-1i64, -1i64);
+        let mut bloom_without_logs = false; // a receipt without logs whose own logsBloom is not zero
         let (mut tx, mut receipt) = (first_tx, first_receipt);
         while tx >= 0 {
             let (x, y) = (tx as usize, receipt as usize);
@@ -1155,6 +1157,11 @@ impl<'a> Writer<'a> {
             {
                 give!("a receipt whose transactionIndex differs");
             }
+            let tx_index = self.required(x, t::transactionIndex)?;
+            if tx_index <= previous_tx_index {
+                give!("transactions not in transactionIndex order");
+            }
+            previous_tx_index = tx_index;
             let tx_block_hash = self.kind_of(x, t::blockHash);
             if tx_block_hash != ABSENT
                 && tx_block_hash != NULL
@@ -1180,7 +1187,22 @@ impl<'a> Writer<'a> {
                 if self.kind_of(z, l::blockHash) != STRING || !self.same(self.start_of(z, l::blockHash), self.end_of(z, l::blockHash), hash_start, hash_end) {
                     give!("a log of another block");
                 }
+                if (self.kind_of(z, l::transactionHash) == STRING
+                    && !self.same(self.start_of(z, l::transactionHash), self.end_of(z, l::transactionHash), self.start_of(y, r::transactionHash), self.end_of(y, r::transactionHash)))
+                    || (self.kind_of(z, l::transactionIndex) == STRING
+                        && !self.same(self.start_of(z, l::transactionIndex), self.end_of(z, l::transactionIndex), self.start_of(y, r::transactionIndex), self.end_of(y, r::transactionIndex)))
+                {
+                    give!("a log of another transaction");
+                }
+                let log_index = self.required(z, l::logIndex)?;
+                if log_index <= previous_log_index {
+                    give!("log indexes that do not rise");
+                }
+                previous_log_index = log_index;
                 log = self.next(log);
+            }
+            if self.raw(y, r::logs, 2) == 0 && self.kind_of(y, r::logsBloom) == STRING && !self.is_zero_bloom(self.start_of(y, r::logsBloom), self.end_of(y, r::logsBloom)) {
+                bloom_without_logs = true;
             }
             log_count += self.raw(y, r::logs, 2);
             tx = self.next(tx);
@@ -1188,6 +1210,12 @@ impl<'a> Writer<'a> {
         }
         if log_count == 0 && tx_count > 0 && !self.is_zero_bloom(self.start_of(block, b::logsBloom), self.end_of(block, b::logsBloom)) {
             give!("a logs bloom without logs");
+        }
+        if bloom_without_logs {
+            give!("a receipt's logs bloom without logs");
+        }
+        if tx_count == 0 && self.kind_of(block, b::gasUsed) == STRING && !self.is_zero_bloom(self.start_of(block, b::gasUsed), self.end_of(block, b::gasUsed)) {
+            give!("no transactions under a header that used gas");
         }
 
         // blocks

@@ -974,6 +974,8 @@ function writeBlock(
   if (!isEvenHex(b, hashStart, hashEnd)) give('a block hash that is not even hex');
   // Checks first: the general path refuses or keeps aside what these give up on.
   let logCount = 0;
+  let previousTxIndex = -1, previousLogIndex = -1;
+  let bloomWithoutLogs = false; // a receipt without logs whose own logsBloom is not zero
   for (let tx = firstTx, receipt = firstReceipt; tx >= 0; tx = slots[tx + NEXT]!, receipt = slots[receipt + NEXT]!) {
     if (kindOf(tx, T.hash!) !== STRING || kindOf(receipt, R.transactionHash!) !== STRING) give('a transaction or receipt without a hash');
     if (!same(b, startOf(tx, T.hash!), endOf(tx, T.hash!), startOf(receipt, R.transactionHash!), endOf(receipt, R.transactionHash!))) give('receipts not in transaction order');
@@ -981,6 +983,9 @@ function writeBlock(
       || !same(b, startOf(tx, T.transactionIndex!), endOf(tx, T.transactionIndex!), startOf(receipt, R.transactionIndex!), endOf(receipt, R.transactionIndex!))) {
       give('a receipt whose transactionIndex differs');
     }
+    const txIndex = required(tx, T.transactionIndex!, b);
+    if (txIndex <= previousTxIndex) give('transactions not in transactionIndex order');
+    previousTxIndex = txIndex;
     const txBlockHash = kindOf(tx, T.blockHash!);
     if (txBlockHash !== ABSENT && txBlockHash !== NULL && !(txBlockHash === STRING && same(b, startOf(tx, T.blockHash!), endOf(tx, T.blockHash!), hashStart, hashEnd))) give('a transaction of another block');
     if (kindOf(receipt, R.blockHash!) !== STRING || !same(b, startOf(receipt, R.blockHash!), endOf(receipt, R.blockHash!), hashStart, hashEnd)) give('a receipt of another block');
@@ -989,10 +994,20 @@ function writeBlock(
     if (!isList(receipt, R.logs!)) give('a receipt without a logs array of objects');
     for (let log = startOf(receipt, R.logs!); log >= 0; log = slots[log + NEXT]!) {
       if (kindOf(log, L.blockHash!) !== STRING || !same(b, startOf(log, L.blockHash!), endOf(log, L.blockHash!), hashStart, hashEnd)) give('a log of another block');
+      if ((kindOf(log, L.transactionHash!) === STRING && !same(b, startOf(log, L.transactionHash!), endOf(log, L.transactionHash!), startOf(receipt, R.transactionHash!), endOf(receipt, R.transactionHash!)))
+        || (kindOf(log, L.transactionIndex!) === STRING && !same(b, startOf(log, L.transactionIndex!), endOf(log, L.transactionIndex!), startOf(receipt, R.transactionIndex!), endOf(receipt, R.transactionIndex!)))) {
+        give('a log of another transaction');
+      }
+      const logIndex = required(log, L.logIndex!, b);
+      if (logIndex <= previousLogIndex) give('log indexes that do not rise');
+      previousLogIndex = logIndex;
     }
+    if (endOf(receipt, R.logs!) === 0 && kindOf(receipt, R.logsBloom!) === STRING && !isZeroBloom(b, startOf(receipt, R.logsBloom!), endOf(receipt, R.logsBloom!))) bloomWithoutLogs = true;
     logCount += endOf(receipt, R.logs!);
   }
   if (logCount === 0 && txCount > 0 && !isZeroBloom(b, startOf(block, B.logsBloom!), endOf(block, B.logsBloom!))) give('a logs bloom without logs');
+  if (bloomWithoutLogs) give('a receipt\'s logs bloom without logs');
+  if (txCount === 0 && kindOf(block, B.gasUsed!) === STRING && !isZeroBloom(b, startOf(block, B.gasUsed!), endOf(block, B.gasUsed!))) give('no transactions under a header that used gas');
 
   // blocks
   const w = writers.blocks;

@@ -1,5 +1,6 @@
 import { RpcBadResponseError } from '../errors.js';
 import type { BlockBundle, RpcBlock, RpcReceipt } from './types.js';
+import { matchReceipts } from '../db/rows.js';
 
 const ZERO_BLOOM = /^0x0*$/;
 
@@ -8,7 +9,8 @@ const lc = (value: unknown): string => String(value).toLowerCase();
 
 /**
  * Checks that `block` is block `blockNumber` with full transaction objects, as asked of
- * `eth_getBlockByNumber(n, true)`. Pure.
+ * `eth_getBlockByNumber(n, true)`, listed by rising `transactionIndex` (where given), and not an
+ * empty list under a header whose `gasUsed` is above 0 (a body left out). Pure.
  * @throws RpcBadResponseError naming the endpoint label, the block number, expected and actual.
  */
 export function validateBlock(block: unknown, blockNumber: number, label: string): asserts block is RpcBlock {
@@ -22,6 +24,7 @@ export function validateBlock(block: unknown, blockNumber: number, label: string
     throw new RpcBadResponseError(`${where}: answered block ${Number(BigInt(b.number!))} instead`);
   }
   if (!Array.isArray(b.transactions)) throw new RpcBadResponseError(`${where}: transactions missing`);
+  let previousIndex = -1n;
   b.transactions.forEach((tx, i) => {
     if (typeof tx !== 'object' || tx === null || typeof tx.hash !== 'string') {
       throw new RpcBadResponseError(`${where}: transaction ${i} is not a full transaction object`);
@@ -29,7 +32,25 @@ export function validateBlock(block: unknown, blockNumber: number, label: string
     if (tx.blockHash !== undefined && tx.blockHash !== null && lc(tx.blockHash) !== lc(b.hash)) {
       throw new RpcBadResponseError(`${where}: transaction ${tx.hash} has blockHash ${tx.blockHash}, expected ${b.hash}`);
     }
+    // Positions in the block rise with the list (Hedera's skip numbers: 0–3, then 7); a list in
+    // another order is an endpoint that mixed transactions up.
+    const index = quantity(tx.transactionIndex);
+    if (index !== null) {
+      if (index <= previousIndex) throw new RpcBadResponseError(`${where}: transaction ${tx.hash} has transactionIndex ${index}, not above the previous transaction's ${previousIndex}`);
+      previousIndex = index;
+    }
   });
+  // An empty list under a header whose transactions used gas: the endpoint left the body out.
+  const gasUsed = quantity(b.gasUsed);
+  if (b.transactions.length === 0 && gasUsed !== null && gasUsed > 0n) {
+    throw new RpcBadResponseError(`${where}: no transactions, but the header's gasUsed is ${gasUsed}`);
+  }
+}
+
+/** A hex quantity as a bigint; null when absent, null, or not a hex string (checked where the value is used). Pure. */
+function quantity(value: unknown): bigint | null {
+  if (typeof value !== 'string' || !/^0x[0-9a-fA-F]+$/.test(value)) return null;
+  return BigInt(value);
 }
 
 /**
@@ -39,7 +60,11 @@ export function validateBlock(block: unknown, blockNumber: number, label: string
  * lists (an Ethermint "phantom" transaction, Cronos 6541: listed in blocks 6541 and 6542, executed
  * and receipted in 6542 only; see {@link isLaterBlockReceipt}); its logs must carry its own block's
  * hash. A non-zero `logsBloom` with no log of the block's own receipts is refused as an
- * inconsistent node. Pure.
+ * inconsistent node, and so are logs that are not their receipt's (another `transactionHash` or
+ * `transactionIndex`), a receipt without logs whose own `logsBloom` is not zero (its logs left
+ * out), a log index used twice, and log indexes that do not rise through the block's transactions
+ * (each receipt's logs numbered from 0: Besu and polygon-edge have done it). Gaps are allowed
+ * (Cronos has them). Pure.
  * @throws RpcBadResponseError naming the endpoint label, the block, expected and actual.
  */
 export function validateReceipts(block: RpcBlock, receipts: unknown, label: string): asserts receipts is RpcReceipt[] {
@@ -47,6 +72,8 @@ export function validateReceipts(block: RpcBlock, receipts: unknown, label: stri
   const where = `${label}: block ${blockNumber}`;
   if (!Array.isArray(receipts)) throw new RpcBadResponseError(`${where}: receipts missing (got ${receipts === null ? 'null' : typeof receipts})`);
   const byHash = new Map<string, RpcReceipt>();
+  /** Each log index of the block's own receipts, with its receipt: the stored logs' key is (block, log index). */
+  const logIndexes = new Map<bigint, string>();
   let logCount = 0;
   for (const receipt of receipts as RpcReceipt[]) {
     if (typeof receipt !== 'object' || receipt === null || typeof receipt.transactionHash !== 'string') {
@@ -65,7 +92,17 @@ export function validateReceipts(block: RpcBlock, receipts: unknown, label: stri
         throw new RpcBadResponseError(`${where}: log ${log.logIndex} of ${receipt.transactionHash} has blockHash ${log.blockHash}, expected ${receipt.blockHash}`);
       }
     }
-    if (!later) logCount += receipt.logs.length;
+    if (!later) {
+      logCount += receipt.logs.length;
+      checkLogsOfReceipt(receipt, where);
+      for (const log of receipt.logs) {
+        const index = quantity(log.logIndex);
+        if (index === null) continue;
+        const other = logIndexes.get(index);
+        if (other !== undefined) throw new RpcBadResponseError(`${where}: log index ${index} is used twice (receipts ${other} and ${receipt.transactionHash})`);
+        logIndexes.set(index, receipt.transactionHash);
+      }
+    }
     byHash.set(lc(receipt.transactionHash), receipt);
   }
   for (const tx of block.transactions) {
@@ -73,8 +110,48 @@ export function validateReceipts(block: RpcBlock, receipts: unknown, label: stri
       throw new RpcBadResponseError(`${where}: no receipt for transaction ${tx.hash} (${receipts.length} receipts for ${block.transactions.length} transactions)`);
     }
   }
+  let previousLogIndex = -1n;
+  let previousReceipt = '';
+  for (const receipt of matchReceipts(block.transactions, receipts as RpcReceipt[]).byTransaction) {
+    if (receipt === null || isLaterBlockReceipt(block, receipt)) continue;
+    // Log indexes rise through the block in transaction order (Cronos skips some): one that does
+    // not is an endpoint numbering each receipt's logs from 0, or logs moved between receipts.
+    for (const log of receipt.logs) {
+      const index = quantity(log.logIndex);
+      if (index === null) continue;
+      if (index <= previousLogIndex) {
+        throw new RpcBadResponseError(`${where}: log index ${index} of ${receipt.transactionHash} is not above the previous log's ${previousLogIndex}${previousReceipt === receipt.transactionHash ? '' : ` (of ${previousReceipt})`}`);
+      }
+      previousLogIndex = index;
+      previousReceipt = receipt.transactionHash;
+    }
+  }
   if (logCount === 0 && !ZERO_BLOOM.test(block.logsBloom) && block.transactions.length > 0) {
     throw new RpcBadResponseError(`${where}: logsBloom is not zero but the receipts carry no log`);
+  }
+  // The same for each receipt: a receipt's bloom is made of its own logs' addresses and topics.
+  for (const receipt of receipts as RpcReceipt[]) {
+    if (receipt.logs.length === 0 && typeof receipt.logsBloom === 'string' && !ZERO_BLOOM.test(receipt.logsBloom) && !isLaterBlockReceipt(block, receipt)) {
+      throw new RpcBadResponseError(`${where}: receipt ${receipt.transactionHash} has a non-zero logsBloom but no logs`);
+    }
+  }
+}
+
+/**
+ * Checks that the logs of `receipt` are its own: each log's `transactionHash` and
+ * `transactionIndex` (where given) are the receipt's. Pure.
+ * @throws RpcBadResponseError naming the block (`where`), the receipt and the log.
+ */
+function checkLogsOfReceipt(receipt: RpcReceipt, where: string): void {
+  const receiptIndex = quantity(receipt.transactionIndex);
+  for (const log of receipt.logs) {
+    if (typeof log.transactionHash === 'string' && lc(log.transactionHash) !== lc(receipt.transactionHash)) {
+      throw new RpcBadResponseError(`${where}: log ${log.logIndex} in the receipt of ${receipt.transactionHash} has transactionHash ${log.transactionHash}`);
+    }
+    const logTxIndex = quantity(log.transactionIndex);
+    if (logTxIndex !== null && receiptIndex !== null && logTxIndex !== receiptIndex) {
+      throw new RpcBadResponseError(`${where}: log ${log.logIndex} in the receipt of ${receipt.transactionHash} (transactionIndex ${receiptIndex}) has transactionIndex ${logTxIndex}`);
+    }
   }
 }
 

@@ -134,10 +134,11 @@ describe.each(['javascript', 'native'] as const)('the %s transcoder', (engine) =
     const chain = createSyntheticChain(PROFILES.mainnet!, 1);
     // A block with one transaction of each type (0, 2, 3, 4), their receipts with logs, and withdrawals; and a block without transactions.
     const full = chain.bundle(3) as Bundle;
-    const picked = [0, 2, 3, 4].map((type) => full.block.transactions.findIndex((tx, i) => tx.type === `0x${type}` && full.receipts[i]!.logs.length > 0));
+    // In block order: transaction and log indexes rise through a block.
+    const picked = [0, 2, 3, 4].map((type) => full.block.transactions.findIndex((tx, i) => tx.type === `0x${type}` && full.receipts[i]!.logs.length > 0)).sort((x, y) => x - y);
     expect(picked.every((i) => i >= 0)).toBe(true);
     const sample: Bundle = { block: { ...full.block, transactions: picked.map((i) => full.block.transactions[i]!) }, receipts: picked.map((i) => full.receipts[i]!) };
-    const empty: Bundle = { block: { ...chain.bundle(4).block, transactions: [], logsBloom: `0x${'0'.repeat(512)}` }, receipts: [] };
+    const empty: Bundle = { block: { ...chain.bundle(4).block, transactions: [], logsBloom: `0x${'0'.repeat(512)}`, gasUsed: '0x0' }, receipts: [] };
     /** Paths to the objects changed: the block, each transaction, each receipt, the first log of each receipt, the first withdrawal. */
     const targets = (bundle: Bundle): Json[] => [
       bundle.block, ...bundle.block.transactions, ...bundle.receipts, ...bundle.receipts.filter((r) => r.logs.length > 0).map((r) => r.logs[0]!),
@@ -174,6 +175,20 @@ describe.each(['javascript', 'native'] as const)('the %s transcoder', (engine) =
       ['a receipt of another block', 'invalid', (copy) => { copy.receipts[1]!.blockHash = `0x${'cd'.repeat(32)}`; }],
       ['a log of another block', 'invalid', (copy) => { copy.receipts.find((r) => r.logs.length > 0)!.logs[0]!.blockHash = `0x${'cd'.repeat(32)}`; }],
       ['a block other than the one asked', 'invalid', (copy) => { copy.block.number = '0xa'; }],
+      // What a review's endpoint got stored (session 34): the general path refuses each now.
+      ['a log of another transaction', 'invalid', (copy) => { copy.receipts[1]!.logs[0]!.transactionHash = copy.receipts[0]!.transactionHash; }],
+      ['a log of another transaction', 'invalid', (copy) => { copy.receipts[1]!.logs[2]!.transactionIndex = '0x0'; }],
+      ['log indexes that do not rise', 'invalid', (copy) => copy.receipts.forEach((r) => r.logs.forEach((log, i) => { log.logIndex = `0x${i.toString(16)}`; }))],
+      ['log indexes that do not rise', 'invalid', (copy) => { copy.receipts[2]!.logs[0]!.logIndex = '0x3'; }],
+      ["a receipt's logs bloom without logs", 'invalid', (copy) => { copy.receipts[1]!.logs = []; }],
+      ['transactions not in transactionIndex order', 'invalid', (copy) => {
+        for (const o of [copy.block.transactions[1]!, copy.receipts[1]!, ...copy.receipts[1]!.logs]) o.transactionIndex = '0x0';
+      }],
+      ['no transactions under a header that used gas', 'invalid', (copy) => {
+        copy.block.transactions = [];
+        copy.receipts = [];
+        copy.block.logsBloom = `0x${'0'.repeat(512)}`;
+      }],
     ];
     for (const [why, general, change] of cases) {
       const copy = structuredClone(base);

@@ -121,6 +121,55 @@ describe('src/rpc/validate.ts', () => {
     );
   });
 
+  describe('answers a review got stored (session 34), each refused now', () => {
+    const TX0 = '0x16e199673891df518e25db2ef5320155da82a3dd71a677e7d84363251885d133';
+    const TX1 = '0x6742cd57e6aefce4b96887bb3090371ac49414c6b45a21e43d9e41e0ea9ed5ab';
+
+    it('each receipt\'s logs numbered from 0 (Besu, polygon-edge): a log index used twice', () => {
+      const receipts = ethReceipts();
+      receipts.forEach((r) => r.logs.forEach((log, i) => { log.logIndex = `0x${i.toString(16)}`; }));
+      expect(() => validateReceipts(ethBlock(), receipts, LABEL)).toThrow(new RpcBadResponseError(`${LABEL}: block 18000000: log index 0 is used twice (receipts ${TX0} and ${TX1})`));
+    });
+
+    it('log indexes that fall back in transaction order, without a duplicate', () => {
+      const receipts = ethReceipts();
+      receipts[1]!.logs[0]!.logIndex = '0x1000';
+      expect(() => validateReceipts(ethBlock(), receipts, LABEL)).toThrow(new RpcBadResponseError(`${LABEL}: block 18000000: log index 2 of ${TX1} is not above the previous log's 4096`));
+    });
+
+    it('one receipt\'s 51 logs left out while the others keep theirs: its own logsBloom is not zero', () => {
+      const receipts = ethReceipts();
+      expect(receipts[1]!.logs).toHaveLength(51);
+      receipts[1]!.logs = [];
+      expect(() => validateReceipts(ethBlock(), receipts, LABEL)).toThrow(new RpcBadResponseError(`${LABEL}: block 18000000: receipt ${TX1} has a non-zero logsBloom but no logs`));
+    });
+
+    it('a log moved to another transaction\'s receipt', () => {
+      const receipts = ethReceipts();
+      receipts[1]!.logs[0]!.transactionHash = TX0;
+      expect(() => validateReceipts(ethBlock(), receipts, LABEL)).toThrow(new RpcBadResponseError(`${LABEL}: block 18000000: log 0x1 in the receipt of ${TX1} has transactionHash ${TX0}`));
+      const other = ethReceipts();
+      other[1]!.logs[0]!.transactionIndex = '0x0';
+      expect(() => validateReceipts(ethBlock(), other, LABEL)).toThrow(new RpcBadResponseError(`${LABEL}: block 18000000: log 0x1 in the receipt of ${TX1} (transactionIndex 1) has transactionIndex 0`));
+    });
+
+    it('a header whose transactions used gas, with an empty list: the body left out', () => {
+      const block = ethBlock();
+      block.transactions = [];
+      expect(() => validateBlock(block, 18_000_000, LABEL)).toThrow(new RpcBadResponseError(`${LABEL}: block 18000000: no transactions, but the header's gasUsed is 16247211`));
+      expect(() => validateBlock({ ...block, gasUsed: '0x0' }, 18_000_000, LABEL)).not.toThrow();
+    });
+
+    it('two transactions with their transactionIndex swapped; gaps stay allowed (Hedera)', () => {
+      const block = ethBlock();
+      [block.transactions[0]!.transactionIndex, block.transactions[1]!.transactionIndex] = [block.transactions[1]!.transactionIndex, block.transactions[0]!.transactionIndex];
+      expect(() => validateBlock(block, 18_000_000, LABEL)).toThrow(new RpcBadResponseError(`${LABEL}: block 18000000: transaction ${TX1} has transactionIndex 0, not above the previous transaction's 1`));
+      const gaps = ethBlock();
+      gaps.transactions.forEach((tx, i) => { tx.transactionIndex = `0x${(3 * i + 7).toString(16)}`; });
+      expect(() => validateBlock(gaps, 18_000_000, LABEL)).not.toThrow();
+    });
+  });
+
   it('validateReceipts() rejects ethereum 18000000 receipts where one log carries another blockHash', () => {
     const receipts = ethReceipts();
     receipts[0]!.logs[0]!.blockHash = `0x${'22'.repeat(32)}`;
