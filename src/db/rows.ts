@@ -308,7 +308,12 @@ function withdrawalRow(chainId: number, blockNumber: number, blockHash: Hex, w: 
  */
 function extrasOf(object: Record<string, unknown>, known: ReadonlySet<string>, defaulted: readonly string[] = []): Record<string, unknown> {
   const extra: Record<string, unknown> = {};
-  for (const key in object) if (!known.has(key)) extra[key] = object[key]; // a parsed JSON object: own keys only, in order
+  for (const key in object) {
+    if (known.has(key)) continue; // a parsed JSON object: own keys only, in order
+    // A "__proto__" key (JSON.parse makes it an own field) would set the prototype instead.
+    if (key === '__proto__') Object.defineProperty(extra, key, { value: object[key], enumerable: true, writable: true, configurable: true });
+    else extra[key] = object[key];
+  }
   let absent: string[] | undefined;
   for (const key of defaulted) if (!(key in object)) (absent ??= []).push(key);
   if (absent) extra[ABSENT_FIELDS] = absent;

@@ -3,6 +3,8 @@ import type { BlockBundle, RpcBlock, RpcReceipt } from './types.js';
 import { matchReceipts } from '../db/rows.js';
 
 const ZERO_BLOOM = /^0x0*$/;
+/** The largest integer the rows keep exactly (a JS number; the columns are bigint). */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Lower-cased hex, for comparing hashes that some nodes print in mixed case. Pure. */
 const lc = (value: unknown): string => String(value).toLowerCase();
@@ -20,6 +22,8 @@ export function validateBlock(block: unknown, blockNumber: number, label: string
   for (const field of ['number', 'hash', 'parentHash', 'timestamp', 'logsBloom'] as const) {
     if (typeof b[field] !== 'string') throw new RpcBadResponseError(`${where}: field ${field} missing`);
   }
+  const timestamp = quantity(b.timestamp);
+  if (timestamp !== null && timestamp > MAX_SAFE) throw new RpcBadResponseError(`${where}: timestamp ${timestamp} is above 2^53 − 1`);
   if (Number(BigInt(b.number!)) !== blockNumber) {
     throw new RpcBadResponseError(`${where}: answered block ${Number(BigInt(b.number!))} instead`);
   }
@@ -145,6 +149,10 @@ export function validateReceipts(block: RpcBlock, receipts: unknown, label: stri
 function checkLogsOfReceipt(receipt: RpcReceipt, where: string): void {
   const receiptIndex = quantity(receipt.transactionIndex);
   for (const log of receipt.logs) {
+    for (const field of ['logIndex', 'transactionIndex'] as const) {
+      const value = quantity(log[field]);
+      if (value !== null && value > MAX_SAFE) throw new RpcBadResponseError(`${where}: a log of ${receipt.transactionHash} has ${field} ${value}, above 2^53 − 1`);
+    }
     if (typeof log.transactionHash === 'string' && lc(log.transactionHash) !== lc(receipt.transactionHash)) {
       throw new RpcBadResponseError(`${where}: log ${log.logIndex} in the receipt of ${receipt.transactionHash} has transactionHash ${log.transactionHash}`);
     }

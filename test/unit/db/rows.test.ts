@@ -162,6 +162,13 @@ describe('src/db/rows.ts', () => {
     expect(rows.transactions[4]!.extra).toBe(null);
   });
 
+  it('toBatchRows() keeps a "__proto__" field as any unknown field (it set the prototype of extra, and was lost)', () => {
+    const bundle: BlockBundle = JSON.parse(JSON.stringify(ethBundle()).replace('"logIndex":"0x0",', '"logIndex":"0x0","__proto__":{"x":1},'));
+    const rows = toBatchRows(1, [bundle]);
+    expect(rows.logs[0]!.extra).toBe('{"__proto__":{"x":1},"blockTimestamp":"0x64ea268f"}');
+    expect(rows.logs[1]!.extra).toBe('{"blockTimestamp":"0x64ea268f"}');
+  });
+
   it('toBatchRows() keeps a standard quantity that is not hex (value "1000") in extra and leaves the column null', () => {
     const bundle = ethBundle();
     bundle.block.transactions[5]!.value = '1000' as `0x${string}`;

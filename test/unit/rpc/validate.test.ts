@@ -160,6 +160,17 @@ describe('src/rpc/validate.ts', () => {
       expect(() => validateBlock({ ...block, gasUsed: '0x0' }, 18_000_000, LABEL)).not.toThrow();
     });
 
+    it('a timestamp, log index or log transactionIndex above 2^53 − 1 (it was stored rounded)', () => {
+      const block = ethBlock();
+      block.timestamp = '0x20000000000001';
+      expect(() => validateBlock(block, 18_000_000, LABEL)).toThrow(new RpcBadResponseError(`${LABEL}: block 18000000: timestamp 9007199254740993 is above 2^53 − 1`));
+      expect(() => validateBlock({ ...block, timestamp: '0x1fffffffffffff' }, 18_000_000, LABEL)).not.toThrow();
+      const receipts = ethReceipts();
+      const last = receipts.findLast((r) => r.logs.length > 0)!;
+      last.logs.at(-1)!.logIndex = '0x20000000000001';
+      expect(() => validateReceipts(ethBlock(), receipts, LABEL)).toThrow(new RpcBadResponseError(`${LABEL}: block 18000000: a log of ${last.transactionHash} has logIndex 9007199254740993, above 2^53 − 1`));
+    });
+
     it('two transactions with their transactionIndex swapped; gaps stay allowed (Hedera)', () => {
       const block = ethBlock();
       [block.transactions[0]!.transactionIndex, block.transactions[1]!.transactionIndex] = [block.transactions[1]!.transactionIndex, block.transactions[0]!.transactionIndex];
