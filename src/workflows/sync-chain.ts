@@ -22,6 +22,8 @@ export const CURSOR_SAVED_LOCALLY = 'cursor-saved-locally';
  * starts no gap repair while paused.
  */
 export const GAP_SEAMS_CHECKED = 'gap-seams-checked';
+/** Patch marker of the sync whose gap repair stops for a pause or continue-as-new (runs recorded before refilled each gap whole). */
+export const GAP_REPAIR_STOPPABLE = 'gap-repair-stoppable';
 
 /**
  * Follows chain `input.chainId` forever, storing every confirmed block once. Never returns; ends
@@ -162,6 +164,8 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
   const repairGaps = async (): Promise<boolean> => {
     if (cursor.blockNumber < input.startBlock) return true;
     const gaps = await acts.findGaps({ chainId: input.chainId, from: input.startBlock, to: cursor.blockNumber });
+    // Runs recorded before this patch refilled each gap whole, whatever a pause or the history said.
+    const stoppable = gaps.length > 0 && patched(GAP_REPAIR_STOPPABLE);
     for (const gap of gaps) {
       log.warn(`gap-found on chain ${input.chainId}: blocks ${gap.from}–${gap.to}; re-indexing`);
       const outcome = await runWindow({
@@ -170,9 +174,15 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
         batchSize: input.batchSize,
         concurrency: input.concurrency,
         index: (range) => acts.indexRange({ chainId: input.chainId, from: range.from, to: range.to, gapRepair: true }),
-        shouldStop: () => false,
+        // A pause, or a history long enough to continue as new (a gap of millions of blocks),
+        // stops the refill after its batches in flight: the next gap check finds what is left.
+        shouldStop: () => stoppable && (paused || workflowInfo().continueAsNewSuggested),
         onAdvance: async () => undefined,
+        onInFlight: (count) => {
+          progress.inFlightBatches = count;
+        },
       });
+      if (outcome.kind === 'stopped') return true;
       if (outcome.kind === 'reorg' || (gap.aboveParentHash !== null && outcome.cursor.blockHash !== gap.aboveParentHash)) {
         const atBlock = outcome.kind === 'reorg' ? outcome.atBlock : gap.to + 1;
         // The blocks above the cursor's agree with the chain, so a walk from the cursor would stop

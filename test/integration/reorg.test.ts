@@ -671,6 +671,35 @@ describe('a gap whose refill does not link to the stored block below it', () => 
     expect(await storedGap()).toEqual(gap);
     await expectStoredEqualsChain(rig, 0, head);
   });
+
+  // Before the fix, the gap's window never stopped: a pause (or continue-as-new, which a gap of
+  // millions of blocks needs before the history's limit) waited for the whole gap to be refilled.
+  it('a pause stops a gap repair after its batches in flight; resume refills the rest', async () => {
+    const handle = env.client.workflow.getHandle(chainSyncWorkflowId(CHAIN_ID));
+    const { cursor } = await waitSynced(rig, handle, { reorgs: 1 });
+    const from = cursor - 20;
+    const gap = Array.from({ length: 12 }, (_, i) => from + i); // four batches of 3, two in flight
+    const hold = rig.gate.hold(fetchesBlocks(gap[0]!, gap.at(-1)!));
+    await database.db.transaction().execute(async (trx) => {
+      for (const table of ['logs', 'transactions', 'withdrawals'] as const) {
+        await trx.deleteFrom(table).where('chain_id', '=', CHAIN_ID).where('block_number', '>=', gap[0]!).where('block_number', '<=', gap.at(-1)!).execute();
+      }
+      await trx.deleteFrom('blocks').where('chain_id', '=', CHAIN_ID).where('number', '>=', gap[0]!).where('number', '<=', gap.at(-1)!).execute();
+    });
+    await waitFor('the first two batches of the gap in flight', () => rig.gate.held().flatMap((r) => r.blocks).filter((n) => gap.includes(n)).length === 6, { timeoutMs: SETTLE_TIMEOUT_MS });
+    await handle.signal(pauseSignal);
+    await waitFor('the pause to reach the sync', async () => (await handle.query(syncProgressQuery)).paused);
+    hold.release();
+    await waitFor('the sync to pause', async () => (await handle.query(syncProgressQuery)).status === 'paused', { timeoutMs: SETTLE_TIMEOUT_MS });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const storedGap = async () => (await database.db.selectFrom('blocks').select('number').where('chain_id', '=', CHAIN_ID)
+      .where('number', '>=', gap[0]!).where('number', '<=', gap.at(-1)!).orderBy('number').execute()).map((b) => b.number);
+    expect(await storedGap()).toEqual(gap.slice(0, 6));
+    await handle.signal(resumeSignal);
+    await waitFor('the gap refilled', async () => (await storedGap()).length === gap.length, { timeoutMs: SETTLE_TIMEOUT_MS });
+    expect((await waitSynced(rig, handle, { reorgs: 1 })).cursor).toBe(cursor);
+    await expectStoredEqualsChain(rig, 0, cursor);
+  });
 });
 
 describe('reorgs while the chain grows and ranges are in flight', () => {
