@@ -146,6 +146,8 @@ export type VerifyInput = {
   chainId: number; from: number; to: number; sample?: number;
   /** Attempts per `verifyRange` before the verify fails (`MAX_RETRIES`); 0 or absent = retry forever with backoff. */
   maxRetries?: number;
+  /** Set by the verify itself when it continues as new: the index of its next chunk, and the report so far. */
+  carried?: { nextChunk: number; report: VerifyReport };
 };
 
 /** Result of `verify`: blocks compared, the exact number of differences, and the first ones (one line each). */

@@ -3,7 +3,7 @@
  * chunks of `VERIFY_CHUNK_BLOCKS`, a few at once. Read-only; schedule it as often as you like.
  * Workflow ID `verify:<chainId>:<from>-<to>`.
  */
-import { ApplicationFailure, patched } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import type { VerifyRangeInput } from '../activities/verify.js';
 import { cutRanges, pickBlocks } from '../domain/index.js';
 import { createActivityProxies } from './activities-proxy.js';
@@ -15,6 +15,13 @@ import type { VerifyInput, VerifyReport } from './definitions.js';
  * least one sampled block, so `--sample 1` over 0–180 checked 2).
  */
 export const VERIFY_EXACT_SAMPLE = 'verify-exact-sample';
+
+/**
+ * Patch marker: the verify continues as new when Temporal suggests it (about 5 history events per
+ * 100-block chunk: a range of about a million blocks reached the history's limit, and the server
+ * ended the run); runs started before it replay unchanged.
+ */
+export const VERIFY_CONTINUES_AS_NEW = 'verify-continues-as-new';
 
 /** Blocks per `verifyRange` activity. */
 const VERIFY_CHUNK_BLOCKS = 100;
@@ -51,8 +58,14 @@ export async function verify(input: VerifyInput): Promise<VerifyReport> {
         const share = sample ? Math.max(1, Math.round((sample * (chunk.to - chunk.from + 1)) / total)) : undefined;
         return { chainId, from: chunk.from, to: chunk.to, ...(share ? { sample: share } : {}) };
       });
-  const report: VerifyReport = { chainId, from, to, checkedBlocks: 0, differenceCount: 0, differences: [] };
-  for (let i = 0; i < requests.length; i += VERIFY_CONCURRENCY) {
+  const report: VerifyReport = input.carried?.report ?? { chainId, from, to, checkedBlocks: 0, differenceCount: 0, differences: [] };
+  const first = input.carried?.nextChunk ?? 0;
+  const continues = patched(VERIFY_CONTINUES_AS_NEW);
+  for (let i = first; i < requests.length; i += VERIFY_CONCURRENCY) {
+    if (continues && i > first && workflowInfo().continueAsNewSuggested) {
+      // The same input cuts the same chunks: the next run starts at chunk i with the report so far.
+      await continueAsNew<typeof verify>({ ...input, carried: { nextChunk: i, report } });
+    }
     const results = await Promise.all(requests.slice(i, i + VERIFY_CONCURRENCY).map((request) => acts.verifyRange(request)));
     for (const r of results) {
       report.checkedBlocks += r.checkedBlocks;

@@ -121,15 +121,16 @@ export async function dropDatabase(name: string): Promise<void> {
 
 /**
  * Starts a Temporal dev server (pinned CLI, in-memory) for one test file, with the project's search
- * attributes registered as `scripts/stack up` does.
+ * attributes registered as `scripts/stack up` does; `extraArgs` go to `temporal server start-dev`
+ * after the usual ones (e.g. `--dynamic-config-value limit.historyCount.error=200`).
  */
-export async function startTemporal(): Promise<TestWorkflowEnvironment> {
+export async function startTemporal(extraArgs: readonly string[] = []): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: temporalCliPath() },
       ip: '127.0.0.1',
       searchAttributes: [chainIdSearchAttribute, cursorSearchAttribute],
-      extraArgs: TEMPORAL_DEV_SERVER_ARGS,
+      extraArgs: [...TEMPORAL_DEV_SERVER_ARGS, ...extraArgs],
     },
   });
 }
