@@ -22,6 +22,14 @@ export const CURSOR_SAVED_LOCALLY = 'cursor-saved-locally';
  * starts no gap repair while paused.
  */
 export const GAP_SEAMS_CHECKED = 'gap-seams-checked';
+/**
+ * Patch marker of the sync whose gap checks read only the blocks stored since the last check, and
+ * the whole chain at a run's first check and once per {@link FULL_GAP_CHECK_EVERY} gap check
+ * intervals (runs recorded before read the whole chain every time).
+ */
+export const GAP_CHECK_INCREMENTAL = 'gap-check-incremental';
+/** Gap check intervals between two gap checks over the whole chain: hourly at the default GAP_CHECK_INTERVAL (60 s). */
+export const FULL_GAP_CHECK_EVERY = 60;
 /** Patch marker of the sync whose gap repair stops for a pause or continue-as-new (runs recorded before refilled each gap whole). */
 export const GAP_REPAIR_STOPPABLE = 'gap-repair-stoppable';
 
@@ -57,6 +65,10 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
     stalledForSeconds: null,
   };
   let lastGapCheckMs = Number.NEGATIVE_INFINITY;
+  /** Below this block the last gap check found nothing missing (null: no check yet in this run). */
+  let gapFreeBelow: number | null = null;
+  /** When the last gap check over the whole chain was (workflow time, ms). */
+  let lastFullGapCheckMs = Number.NEGATIVE_INFINITY;
   let searchAttributeAtMs = Number.NEGATIVE_INFINITY;
   let searchAttributeCursor: number | null = null;
   let cursorMovedAtMs = Date.now();
@@ -163,7 +175,17 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
    */
   const repairGaps = async (): Promise<boolean> => {
     if (cursor.blockNumber < input.startBlock) return true;
-    const gaps = await acts.findGaps({ chainId: input.chainId, from: input.startBlock, to: cursor.blockNumber });
+    // The whole chain is read at a run's first check and once per FULL_GAP_CHECK_EVERY gap check
+    // intervals (a full check reads every stored block: about a second per million blocks); the
+    // others read from where the last check ended. Runs recorded before read it all each time.
+    const interval = input.gapCheckIntervalMs ?? DEFAULT_GAP_CHECK_INTERVAL_MS;
+    const incremental = gapFreeBelow !== null && Date.now() - lastFullGapCheckMs < FULL_GAP_CHECK_EVERY * interval && patched(GAP_CHECK_INCREMENTAL);
+    const from = incremental ? Math.max(input.startBlock, Math.min(gapFreeBelow!, cursor.blockNumber)) : input.startBlock;
+    if (!incremental) lastFullGapCheckMs = Date.now();
+    const checkedTo = cursor.blockNumber;
+    const gaps = await acts.findGaps({ chainId: input.chainId, from, to: checkedTo });
+    if (gaps.length === 0) gapFreeBelow = checkedTo;
+    else gapFreeBelow = Math.min(gapFreeBelow ?? gaps[0]!.from, gaps[0]!.from); // refilled below: read again from the first gap
     // Runs recorded before this patch refilled each gap whole, whatever a pause or the history said.
     const stoppable = gaps.length > 0 && patched(GAP_REPAIR_STOPPABLE);
     for (const gap of gaps) {
