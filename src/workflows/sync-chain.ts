@@ -22,6 +22,8 @@ export const CURSOR_SAVED_LOCALLY = 'cursor-saved-locally';
  * starts no gap repair while paused.
  */
 export const GAP_SEAMS_CHECKED = 'gap-seams-checked';
+/** Patch marker of the sync whose stall watchdog stops once continue-as-new is suggested (its timers grew the history while a batch hung). */
+export const STALL_WATCH_STOPS = 'stall-watch-stops';
 /**
  * Patch marker of the sync whose gap checks read only the blocks stored since the last check, and
  * the whole chain at a run's first check and once per {@link FULL_GAP_CHECK_EVERY} gap check
@@ -124,6 +126,13 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
   const watchStalls = async () => {
     for (;;) {
       stalledGauge.set(progress.stalledForSeconds ?? 0, stallTags);
+      // Once the history is long enough to continue as new, the run waits for its batches in flight
+      // to end: one that never does (endpoints down for days, retried forever) must not let this
+      // loop's timers grow the history to the server's limit, which would end the run. The status
+      // stays as last set. Runs recorded before this patch kept checking.
+      if (workflowInfo().continueAsNewSuggested && patched(STALL_WATCH_STOPS)) {
+        await condition(() => false);
+      }
       await sleep(Math.max(MIN_STALL_CHECK_MS, Math.floor(stallTimeoutMs / 2)));
       const stalledMs = Date.now() - cursorMovedAtMs;
       const behind = progress.target !== null && progress.target > cursor.blockNumber;

@@ -82,3 +82,60 @@ describe('stall watchdog of chainSync', () => {
     await handle.terminate('test done');
   });
 });
+
+// Before the fix, a batch that never ended (endpoints down for days, retried forever) kept the run
+// from continuing as new, and the watchdog's timers grew its history (5 events a check) until the
+// server ended the run at its limit (51,200 events: 18 days at the default STALL_TIMEOUT).
+describe('stall watchdog once continue-as-new is suggested', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  let release: () => void = () => undefined;
+  const hung = new Promise<void>((resolve) => (release = resolve));
+
+  const activities: Activities = {
+    getChainHead: async () => ({ head: 40, headHash: hashOf(40), safeBlockNumber: null, finalizedBlockNumber: null }),
+    indexRange: async ({ from, to }) => {
+      if (from === 11) await hung; // never ends in this test
+      return { from, to, firstParentHash: hashOf(from - 1), lastHash: hashOf(to), blockCount: to - from + 1, transactionCount: 0, logCount: 0 };
+    },
+    readCursor: async () => null,
+    saveCursor: async () => undefined,
+    findCommonAncestor: async () => { throw new Error('no reorg in this test'); },
+    rollback: async () => { throw new Error('no reorg in this test'); },
+    findGaps: async () => [],
+    verifyRange: async () => { throw new Error('not used'); },
+  };
+
+  beforeAll(async () => {
+    env = await startTemporal(['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=60']);
+    worker = await Worker.create({ connection: env.nativeConnection, taskQueue: `${TASK_QUEUE}-can`, workflowsPath: WORKFLOWS_PATH, activities });
+    running = worker.run();
+  });
+
+  afterAll(async () => {
+    release();
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  it('stops its timers, so a hanging batch no longer grows the history', async () => {
+    const input: ChainSyncInput = {
+      chainId: CHAIN_ID + 1, startBlock: 1, batchSize: 5, concurrency: 1, confirmationDepth: 0, finality: 'depth',
+      pollIntervalMs: 200, maxRetries: 0, gapCheckIntervalMs: 3_600_000, stallTimeoutMs: 2_000,
+    };
+    const handle = await env.client.workflow.start('chainSync', { workflowId: `chain-sync:${CHAIN_ID + 1}`, taskQueue: `${TASK_QUEUE}-can`, args: [input] });
+    const history = async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      return { length: events.length, suggested: events.some((e) => e.workflowTaskStartedEventAttributes?.suggestContinueAsNew) };
+    };
+    await waitFor('continue-as-new suggested while batch 11–15 hangs', async () => (await history()).suggested, { timeoutMs: 30_000 });
+    await new Promise((resolve) => setTimeout(resolve, 2_500)); // the watchdog's next wake-up sees the suggestion
+    const before = (await history()).length;
+    await new Promise((resolve) => setTimeout(resolve, 6_000)); // six checks' worth at 1 s each
+    const after = await history();
+    expect([after.length - before, (await handle.describe()).status.name, (await handle.query<SyncProgress>('progress')).cursor]).toEqual([0, 'RUNNING', 10]);
+    await handle.terminate('test done');
+  });
+});
