@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { Client, Connection, isGrpcCancelledError, isGrpcDeadlineError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
-import { parseConfig, type Config } from './config/parse.js';
+import { DEFAULTS, parseConfig, type Config } from './config/parse.js';
 import { archivePartitions, ArchiveRefusedError, connectDatabase, exportBlock, findGaps, highestStoredBlock, migrateToLatest, readCursor, type ArchiveMode } from './db/index.js';
 import { formatBlockOr, formatCount, formatCountOr, formatRange, rangeSize, type Cursor } from './domain/index.js';
 import { postBatch, servedChainId, unwrap } from './rpc/index.js';
@@ -147,7 +147,10 @@ function resolveChains(cfg: Config, env: NodeJS.ProcessEnv, flag: number | undef
  */
 export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocation: string = clientInvocation(process.argv[1])): Command {
   // With a CHAINS_FILE the commands a hint prints need it too (without it they would use TASK_QUEUE's queue).
-  const invocation = env.CHAINS_FILE ? `CHAINS_FILE=${shellWord(env.CHAINS_FILE)} ${bareInvocation}` : bareInvocation;
+  // So does a TASK_QUEUE other than the default (given on one command line, not exported, it would be lost).
+  const queue = env.TASK_QUEUE?.trim();
+  const invocation = env.CHAINS_FILE ? `CHAINS_FILE=${shellWord(env.CHAINS_FILE)} ${bareInvocation}`
+    : queue && queue !== DEFAULTS.TASK_QUEUE ? `TASK_QUEUE=${shellWord(queue)} ${bareInvocation}` : bareInvocation;
   const config = (): Config => parseConfig(env);
   const program = new Command('evm-indexer')
     .description('Operate the EVM chain indexer: sync, backfill and inspect chains indexed through Temporal into PostgreSQL.')
@@ -555,7 +558,9 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig, { stor
   if (running) {
     const differ = settingsDiff(await runningInput(client, cfg, workflowId, running.runId), input);
     if (running.taskQueue !== chain.taskQueue) differ.unshift(`task queue ${running.taskQueue} (now ${chain.taskQueue})`);
-    const kept = keptSettingsNote(differ, invocation, chainId);
+    // A sync no worker runs cannot be cancelled (stop refuses it): the note says stop --force then.
+    const unserved = running.taskQueue !== chain.taskQueue && noWorker(await describeWorkers(client, running.taskQueue));
+    const kept = keptSettingsNote(differ, invocation, chainId, unserved);
     return { text: withNotes(`sync ${workflowId} is already running (run ${running.runId}); nothing to do`, kept, note), taskQueue: running.taskQueue };
   }
   const registered = await registeredSearchAttributes(client, cfg);

@@ -43,11 +43,12 @@ export function settingsDiff(running: Partial<ChainSyncInput>, wanted: Partial<C
 /**
  * The note `start` prints under "already running" when the settings differ ({@link settingsDiff};
  * '' when none does): the running sync keeps its own, and how to adopt the new ones (`stop`, then
- * `start`, as `invocation` runs the client). Pure.
+ * `start`, as `invocation` runs the client; `stop --force` when `force`: no worker runs the sync, so a
+ * cancel would wait for one). Pure.
  * @example keptSettingsNote(['CONFIRMATION_DEPTH 12 (now 3)'], 'npx tsx src/client.ts', 1)
  *   // 'note: the running sync keeps the settings it started with: CONFIRMATION_DEPTH 12 (now 3); to use the new ones, stop it and start it again: npx tsx src/client.ts stop --chain-id 1, then npx tsx src/client.ts start --chain-id 1'
  */
-export function keptSettingsNote(differ: readonly string[], invocation: string, chainId: number): string {
+export function keptSettingsNote(differ: readonly string[], invocation: string, chainId: number, force = false): string {
   if (differ.length === 0) return '';
-  return `note: the running sync keeps the settings it started with: ${differ.join(', ')}; to use the new ones, stop it and start it again: ${invocation} stop --chain-id ${chainId}, then ${invocation} start --chain-id ${chainId}`;
+  return `note: the running sync keeps the settings it started with: ${differ.join(', ')}; to use the new ones, stop it and start it again: ${invocation} stop --chain-id ${chainId}${force ? ' --force' : ''}, then ${invocation} start --chain-id ${chainId}`;
 }

@@ -24,5 +24,10 @@ describe('keptSettingsNote()', () => {
         + 'npx tsx src/client.ts stop --chain-id 31337, then npx tsx src/client.ts start --chain-id 31337',
     );
     expect(keptSettingsNote([], 'npx tsx src/client.ts', 1)).toBe('');
+    // No worker runs it: a cancel would wait for one, so the note gives stop --force.
+    expect(keptSettingsNote(['task queue a (now b)'], 'TASK_QUEUE=b npx tsx src/client.ts', 5, true)).toBe(
+      'note: the running sync keeps the settings it started with: task queue a (now b); to use the new ones, stop it and start it again: '
+        + 'TASK_QUEUE=b npx tsx src/client.ts stop --chain-id 5 --force, then TASK_QUEUE=b npx tsx src/client.ts start --chain-id 5',
+    );
   });
 });
