@@ -156,14 +156,14 @@ export function createActivities(deps: ActivityDeps): Activities {
     }),
     rollback: asActivity(async (input) => {
       sameChain(input.chainId);
-      const result = await rollback(deps, input);
+      const result = await heartbeating(() => rollback(deps, input));
       observer?.onReorg(input.chainId, input.reorgDepth);
       await observeCursor(input.chainId, input.ancestor);
       return result;
     }),
     findGaps: asActivity(async ({ chainId, from, to }) => {
       sameChain(chainId);
-      const gaps = await findGaps(deps.db, chainId, from, to);
+      const gaps = await heartbeating(() => findGaps(deps.db, chainId, from, to));
       observer?.onGapsFound(chainId, gaps);
       return gaps;
     }),
@@ -183,5 +183,28 @@ async function readBlockTimestamp(db: Kysely<Database>, chainId: number, blockNu
     return row ? Number(row.timestamp) : null;
   } catch {
     return null;
+  }
+}
+
+/** Heartbeat interval of the one-statement activities (a rollback, a gap check) while they run, in ms; well under their 1-minute heartbeat timeout. */
+const STATEMENT_HEARTBEAT_MS = 10_000;
+
+/**
+ * Runs `work` (one long statement: a rollback of a whole reset chain, a gap check over a long one)
+ * heartbeating every {@link STATEMENT_HEARTBEAT_MS} so that Temporal can give it hours yet notice a
+ * dead worker within a minute (activities-proxy.ts). Called outside an activity (a test), it just runs `work`.
+ */
+async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
+  let context: ReturnType<typeof activityContext> | undefined;
+  try {
+    context = activityContext();
+  } catch {
+    return work();
+  }
+  const timer = setInterval(() => context.heartbeat('running'), STATEMENT_HEARTBEAT_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
   }
 }

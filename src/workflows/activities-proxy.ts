@@ -40,7 +40,15 @@ export function createActivityProxies(maxRetries: number) {
     heartbeatTimeout: '1 minute',
     retry,
   });
-  const quick = proxyActivities<Omit<Activities, 'indexRange' | 'verifyRange' | 'findCommonAncestor'>>({
+  // A rollback deletes everything above the ancestor (a whole reset chain) and a gap check reads
+  // every stored block (about a second per million): one statement each, which may outlast
+  // 2 minutes on a long chain; they heartbeat while it runs, so a dead worker is seen within a minute.
+  const statements = proxyActivities<Pick<Activities, 'rollback' | 'findGaps'>>({
+    startToCloseTimeout: '6 hours',
+    heartbeatTimeout: '1 minute',
+    retry,
+  });
+  const quick = proxyActivities<Omit<Activities, 'indexRange' | 'verifyRange' | 'findCommonAncestor' | 'rollback' | 'findGaps'>>({
     startToCloseTimeout: '2 minutes',
     retry,
   });
@@ -51,8 +59,8 @@ export function createActivityProxies(maxRetries: number) {
     readCursor: quick.readCursor,
     saveCursor: quick.saveCursor,
     findCommonAncestor: walks.findCommonAncestor,
-    rollback: quick.rollback,
-    findGaps: quick.findGaps,
+    rollback: statements.rollback,
+    findGaps: statements.findGaps,
     verifyRange: reads.verifyRange,
   } satisfies Activities;
 }
