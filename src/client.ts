@@ -147,10 +147,14 @@ function resolveChains(cfg: Config, env: NodeJS.ProcessEnv, flag: number | undef
  */
 export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocation: string = clientInvocation(process.argv[1])): Command {
   // With a CHAINS_FILE the commands a hint prints need it too (without it they would use TASK_QUEUE's queue).
-  // So does a TASK_QUEUE other than the default (given on one command line, not exported, it would be lost).
+  // So does a TASK_QUEUE other than the default (given on one command line, not exported, it would
+  // be lost), also with a CHAINS_FILE, whose chains without a taskQueue of their own use TASK_QUEUE-<chain id>.
   const queue = env.TASK_QUEUE?.trim();
-  const invocation = env.CHAINS_FILE ? `CHAINS_FILE=${shellWord(env.CHAINS_FILE)} ${bareInvocation}`
-    : queue && queue !== DEFAULTS.TASK_QUEUE ? `TASK_QUEUE=${shellWord(queue)} ${bareInvocation}` : bareInvocation;
+  const prefix = [
+    ...(env.CHAINS_FILE ? [`CHAINS_FILE=${shellWord(env.CHAINS_FILE)}`] : []),
+    ...(queue && queue !== DEFAULTS.TASK_QUEUE ? [`TASK_QUEUE=${shellWord(queue)}`] : []),
+  ];
+  const invocation = [...prefix, bareInvocation].join(' ');
   const config = (): Config => parseConfig(env);
   const program = new Command('evm-indexer')
     .description('Operate the EVM chain indexer: sync, backfill and inspect chains indexed through Temporal into PostgreSQL.')

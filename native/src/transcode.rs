@@ -1214,9 +1214,6 @@ impl<'a> Writer<'a> {
         if bloom_without_logs {
             give!("a receipt's logs bloom without logs");
         }
-        if tx_count == 0 && self.kind_of(block, b::gasUsed) == STRING && !self.is_zero_bloom(self.start_of(block, b::gasUsed), self.end_of(block, b::gasUsed)) {
-            give!("no transactions under a header that used gas");
-        }
 
         // blocks
         let withdrawals_root = self.kind_of(block, b::withdrawalsRoot) == STRING;

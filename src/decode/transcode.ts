@@ -1007,7 +1007,6 @@ function writeBlock(
   }
   if (logCount === 0 && txCount > 0 && !isZeroBloom(b, startOf(block, B.logsBloom!), endOf(block, B.logsBloom!))) give('a logs bloom without logs');
   if (bloomWithoutLogs) give('a receipt\'s logs bloom without logs');
-  if (txCount === 0 && kindOf(block, B.gasUsed!) === STRING && !isZeroBloom(b, startOf(block, B.gasUsed!), endOf(block, B.gasUsed!))) give('no transactions under a header that used gas');
 
   // blocks
   const w = writers.blocks;

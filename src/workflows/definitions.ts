@@ -74,7 +74,11 @@ export type ChainSyncInput = {
   /** The endpoints, redacted (no keys), as shown in the Web UI's details. Display only. */
   endpoints?: string[];
   /** Carried across continue-as-new: the cursor and the pause state. Omit when starting. */
-  carried?: { cursor: Cursor; paused: boolean; blocksStored: number; reorgs: number };
+  carried?: {
+    cursor: Cursor; paused: boolean; blocksStored: number; reorgs: number;
+    /** Below this block the last gap check found nothing missing, and when the last full one was (workflow ms): the next run's checks go on from there. Absent: a full check first. */
+    gapFreeBelow?: number; lastFullGapCheckMs?: number;
+  };
 };
 
 /** Input of `backfill`. Only `chainId`, `from` and `to` are required, so the `temporal` CLI can send it. */

@@ -26,8 +26,8 @@ export const GAP_SEAMS_CHECKED = 'gap-seams-checked';
 export const STALL_WATCH_STOPS = 'stall-watch-stops';
 /**
  * Patch marker of the sync whose gap checks read only the blocks stored since the last check, and
- * the whole chain at a run's first check and once per {@link FULL_GAP_CHECK_EVERY} gap check
- * intervals (runs recorded before read the whole chain every time).
+ * the whole chain at the first check after a start and once per {@link FULL_GAP_CHECK_EVERY} gap
+ * check intervals (runs recorded before read the whole chain every time).
  */
 export const GAP_CHECK_INCREMENTAL = 'gap-check-incremental';
 /** Gap check intervals between two gap checks over the whole chain: hourly at the default GAP_CHECK_INTERVAL (60 s). */
@@ -67,22 +67,35 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
     stalledForSeconds: null,
   };
   let lastGapCheckMs = Number.NEGATIVE_INFINITY;
-  /** Below this block the last gap check found nothing missing (null: no check yet in this run). */
-  let gapFreeBelow: number | null = null;
-  /** When the last gap check over the whole chain was (workflow time, ms). */
-  let lastFullGapCheckMs = Number.NEGATIVE_INFINITY;
+  /** Below this block the last gap check found nothing missing (null: no check yet; carried over continue-as-new). */
+  let gapFreeBelow: number | null = input.carried?.gapFreeBelow ?? null;
+  /** When the last gap check over the whole chain was (workflow time, ms; carried over continue-as-new). */
+  let lastFullGapCheckMs = input.carried?.lastFullGapCheckMs ?? Number.NEGATIVE_INFINITY;
   let searchAttributeAtMs = Number.NEGATIVE_INFINITY;
   let searchAttributeCursor: number | null = null;
   let cursorMovedAtMs = Date.now();
   /** The last head read was below the cursor and nothing was rolled back (logged once per episode). */
   let headBehindCursor = false;
+  /** Set once the stall watchdog stopped (continue-as-new suggested): stalls are then worked out when asked. */
+  let stallWatchStopped = false;
+  /** The stall at workflow time `nowMs`: the watchdog's last finding, or, once it stopped, from when the cursor last moved. */
+  const stalledSeconds = (nowMs: number): number | null => {
+    if (!stallWatchStopped) return progress.stalledForSeconds;
+    const stalledMs = nowMs - cursorMovedAtMs;
+    const behind = progress.target !== null && progress.target > cursor.blockNumber;
+    return !paused && behind && stalledMs >= (input.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS) ? Math.round(stalledMs / 1000) : null;
+  };
   /** The progress at workflow time `nowMs` (the rate over the minute before it). */
-  const snapshot = (nowMs = Date.now()): SyncProgress => ({
-    ...progress,
-    status: progress.stalledForSeconds !== null && !paused ? 'stalled' : progress.status,
-    paused,
-    blocksPerSecond: rate.perSecond(nowMs),
-  });
+  const snapshot = (nowMs = Date.now()): SyncProgress => {
+    const stalledForSeconds = stalledSeconds(nowMs);
+    return {
+      ...progress,
+      stalledForSeconds,
+      status: stalledForSeconds !== null && !paused ? 'stalled' : progress.status,
+      paused,
+      blocksPerSecond: rate.perSecond(nowMs),
+    };
+  };
   /** Refreshes the Web UI's details (no history event) and, at most once a minute, the cursor search attribute. */
   const publish = () => {
     setCurrentDetails(syncDetails(snapshot(), input.endpoints ?? [], Date.now()));
@@ -128,9 +141,11 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
       stalledGauge.set(progress.stalledForSeconds ?? 0, stallTags);
       // Once the history is long enough to continue as new, the run waits for its batches in flight
       // to end: one that never does (endpoints down for days, retried forever) must not let this
-      // loop's timers grow the history to the server's limit, which would end the run. The status
-      // stays as last set. Runs recorded before this patch kept checking.
+      // loop's timers grow the history to the server's limit, which would end the run. The progress
+      // query then works the stall out when asked (the gauge keeps its last value: no workflow task
+      // runs to set it). Runs recorded before this patch kept checking.
       if (workflowInfo().continueAsNewSuggested && patched(STALL_WATCH_STOPS)) {
+        stallWatchStopped = true;
         await condition(() => false);
       }
       await sleep(Math.max(MIN_STALL_CHECK_MS, Math.floor(stallTimeoutMs / 2)));
@@ -184,19 +199,19 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
    */
   const repairGaps = async (): Promise<boolean> => {
     if (cursor.blockNumber < input.startBlock) return true;
-    // The whole chain is read at a run's first check and once per FULL_GAP_CHECK_EVERY gap check
-    // intervals (a full check reads every stored block: about a second per million blocks); the
-    // others read from where the last check ended. Runs recorded before read it all each time.
+    // The whole chain is read at the first check after a start and once per FULL_GAP_CHECK_EVERY
+    // gap check intervals, across continue-as-new (a full check reads every stored block: about a
+    // second per million blocks); the others read from where the last check ended. Runs recorded
+    // before read it all each time.
     const interval = input.gapCheckIntervalMs ?? DEFAULT_GAP_CHECK_INTERVAL_MS;
     const incremental = gapFreeBelow !== null && Date.now() - lastFullGapCheckMs < FULL_GAP_CHECK_EVERY * interval && patched(GAP_CHECK_INCREMENTAL);
-    const from = incremental ? Math.max(input.startBlock, Math.min(gapFreeBelow!, cursor.blockNumber)) : input.startBlock;
+    // From the block below: findGaps reads its hash, which a refill of a gap starting there links to.
+    const from = incremental ? Math.max(input.startBlock, Math.min(gapFreeBelow!, cursor.blockNumber) - 1) : input.startBlock;
     if (!incremental) lastFullGapCheckMs = Date.now();
     const checkedTo = cursor.blockNumber;
     const gaps = await acts.findGaps({ chainId: input.chainId, from, to: checkedTo });
     if (gaps.length === 0) gapFreeBelow = checkedTo;
     else gapFreeBelow = Math.min(gapFreeBelow ?? gaps[0]!.from, gaps[0]!.from); // refilled below: read again from the first gap
-    // Runs recorded before this patch refilled each gap whole, whatever a pause or the history said.
-    const stoppable = gaps.length > 0 && patched(GAP_REPAIR_STOPPABLE);
     for (const gap of gaps) {
       log.warn(`gap-found on chain ${input.chainId}: blocks ${gap.from}–${gap.to}; re-indexing`);
       const outcome = await runWindow({
@@ -207,7 +222,9 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
         index: (range) => acts.indexRange({ chainId: input.chainId, from: range.from, to: range.to, gapRepair: true }),
         // A pause, or a history long enough to continue as new (a gap of millions of blocks),
         // stops the refill after its batches in flight: the next gap check finds what is left.
-        shouldStop: () => stoppable && (paused || workflowInfo().continueAsNewSuggested),
+        // Asked only when it would stop: runs recorded before this patch refilled each gap whole,
+        // and replay so; one still refilling when a new worker takes it over stops from then on.
+        shouldStop: () => (paused || workflowInfo().continueAsNewSuggested) && patched(GAP_REPAIR_STOPPABLE),
         onAdvance: async () => undefined,
         onInFlight: (count) => {
           progress.inFlightBatches = count;
@@ -321,7 +338,7 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
   await condition(allHandlersFinished);
   await continueAsNew<typeof chainSync>({
     ...input,
-    carried: { cursor, paused, blocksStored: 0, reorgs: progress.reorgs },
+    carried: { cursor, paused, blocksStored: 0, reorgs: progress.reorgs, ...(gapFreeBelow === null ? {} : { gapFreeBelow, lastFullGapCheckMs }) },
   });
 }
 

@@ -60,9 +60,9 @@ export async function verify(input: VerifyInput): Promise<VerifyReport> {
       });
   const report: VerifyReport = input.carried?.report ?? { chainId, from, to, checkedBlocks: 0, differenceCount: 0, differences: [] };
   const first = input.carried?.nextChunk ?? 0;
-  const continues = patched(VERIFY_CONTINUES_AS_NEW);
   for (let i = first; i < requests.length; i += VERIFY_CONCURRENCY) {
-    if (continues && i > first && workflowInfo().continueAsNewSuggested) {
+    // patched() asked only when it would continue: a run recorded before replays, and continues from then on.
+    if (i > first && workflowInfo().continueAsNewSuggested && patched(VERIFY_CONTINUES_AS_NEW)) {
       // The same input cuts the same chunks: the next run starts at chunk i with the report so far.
       await continueAsNew<typeof verify>({ ...input, carried: { nextChunk: i, report } });
     }

@@ -710,10 +710,10 @@ describe('a gap whose refill does not link to the stored block below it', () => 
     const head = await mine(rig.url, 6);
     await waitSynced(rig, handle, { reorgs: 0 });
     const ranges = async () => (await activityCalls<{ from: number; to: number }>(handle, 'findGaps')).map((c) => `${c.input.from}-${c.input.to}`);
-    await waitFor('a gap check after the new blocks', async () => (await ranges()).at(-1) === `${head}-${head}`, { timeoutMs: SETTLE_TIMEOUT_MS });
+    await waitFor('a gap check after the new blocks', async () => (await ranges()).at(-1) === `${head - 1}-${head}`, { timeoutMs: SETTLE_TIMEOUT_MS });
     const seen = await ranges();
-    expect(seen[0]).toBe(`0-${cursor}`); // the run's first check: the whole chain
-    expect(seen).toContain(`${cursor}-${head}`); // the next after the new blocks: from the last check's end
+    expect(seen[0]).toBe(`0-${cursor}`); // the first check after a start: the whole chain
+    expect(seen).toContain(`${cursor - 1}-${head}`); // the next after the new blocks: from the block below the last check's end
     // A block deleted by hand below the last check's end is found by the next full check (6 s).
     const deleted = cursor - 5;
     await database.db.transaction().execute(async (trx) => {

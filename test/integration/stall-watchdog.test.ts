@@ -136,6 +136,12 @@ describe('stall watchdog once continue-as-new is suggested', () => {
     await new Promise((resolve) => setTimeout(resolve, 6_000)); // six checks' worth at 1 s each
     const after = await history();
     expect([after.length - before, (await handle.describe()).status.name, (await handle.query<SyncProgress>('progress')).cursor]).toEqual([0, 'RUNNING', 10]);
+    // The stall is still reported, worked out when asked: it grows with the time the cursor stands still.
+    const first = await handle.query<SyncProgress>('progress');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const second = await handle.query<SyncProgress>('progress');
+    expect([first.status, second.status]).toEqual(['stalled', 'stalled']);
+    expect(second.stalledForSeconds! - first.stalledForSeconds!).toBeGreaterThanOrEqual(1);
     await handle.terminate('test done');
   });
 });

@@ -138,7 +138,8 @@ describe.each(['javascript', 'native'] as const)('the %s transcoder', (engine) =
     const picked = [0, 2, 3, 4].map((type) => full.block.transactions.findIndex((tx, i) => tx.type === `0x${type}` && full.receipts[i]!.logs.length > 0)).sort((x, y) => x - y);
     expect(picked.every((i) => i >= 0)).toBe(true);
     const sample: Bundle = { block: { ...full.block, transactions: picked.map((i) => full.block.transactions[i]!) }, receipts: picked.map((i) => full.receipts[i]!) };
-    const empty: Bundle = { block: { ...chain.bundle(4).block, transactions: [], logsBloom: `0x${'0'.repeat(512)}`, gasUsed: '0x0' }, receipts: [] };
+    // Its header's gasUsed stays above 0, as Ethermint's and Hedera's empty blocks have it.
+    const empty: Bundle = { block: { ...chain.bundle(4).block, transactions: [], logsBloom: `0x${'0'.repeat(512)}` }, receipts: [] };
     /** Paths to the objects changed: the block, each transaction, each receipt, the first log of each receipt, the first withdrawal. */
     const targets = (bundle: Bundle): Json[] => [
       bundle.block, ...bundle.block.transactions, ...bundle.receipts, ...bundle.receipts.filter((r) => r.logs.length > 0).map((r) => r.logs[0]!),
@@ -183,11 +184,6 @@ describe.each(['javascript', 'native'] as const)('the %s transcoder', (engine) =
       ["a receipt's logs bloom without logs", 'invalid', (copy) => { copy.receipts[1]!.logs = []; }],
       ['transactions not in transactionIndex order', 'invalid', (copy) => {
         for (const o of [copy.block.transactions[1]!, copy.receipts[1]!, ...copy.receipts[1]!.logs]) o.transactionIndex = '0x0';
-      }],
-      ['no transactions under a header that used gas', 'invalid', (copy) => {
-        copy.block.transactions = [];
-        copy.receipts = [];
-        copy.block.logsBloom = `0x${'0'.repeat(512)}`;
       }],
     ];
     for (const [why, general, change] of cases) {
