@@ -298,7 +298,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
         const release = exitOnInterrupt(() => {
           clearInterval(timer);
           reporter.stop();
-          return keepsRunningNotice('backfill', workflowId, cancelCommand(cfg, workflowId));
+          return keepsRunningNotice('backfill', workflowId, endCommand(cfg, workflowId, withoutWorker !== null), withoutWorker !== null);
         });
         try {
           if (mode !== 'json') console.log(running);
@@ -424,7 +424,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
         });
         const withoutWorker = await withoutWorkerWarning(client, taskQueue, `verify ${workflowId} starts when one does`, cfg.chainsFile !== undefined);
         // Before the line that says it runs: from then on, Ctrl-C says it keeps running and how to cancel it.
-        const release = exitOnInterrupt(() => keepsRunningNotice('verify', workflowId, cancelCommand(cfg, workflowId)));
+        const release = exitOnInterrupt(() => keepsRunningNotice('verify', workflowId, endCommand(cfg, workflowId, withoutWorker !== null), withoutWorker !== null));
         let report: VerifyReport;
         try {
           // On stderr, so the report on stdout stays the only thing there: a verify waits for a worker and can take long.
@@ -742,7 +742,7 @@ async function runningSyncHead(client: Client, chainId: number): Promise<number 
  * While the client waits for a workflow that goes on without it: until the returned function is
  * called, Ctrl-C (SIGINT) prints the line `notice()` returns on stderr (the workflow keeps running;
  * how to cancel it) and exits with code 130 (EXIT_INTERRUPTED) instead of dying silently.
- * @example const release = exitOnInterrupt(() => keepsRunningNotice('verify', id, cancelCommand(cfg, id))); try { await handle.result(); } finally { release(); }
+ * @example const release = exitOnInterrupt(() => keepsRunningNotice('verify', id, endCommand(cfg, id))); try { await handle.result(); } finally { release(); }
  */
 function exitOnInterrupt(notice: () => string): () => void {
   const onInterrupt = () => {
@@ -753,9 +753,14 @@ function exitOnInterrupt(notice: () => string): () => void {
   return () => process.off('SIGINT', onInterrupt);
 }
 
-/** The `temporal` command that cancels workflow `workflowId` on the client's server (see {@link temporalCommand}). */
-function cancelCommand(cfg: Config, workflowId: string): string {
-  return temporalCommand(temporalBinary(process.cwd()), { address: cfg.temporalAddress, namespace: cfg.temporalNamespace }, `workflow cancel --workflow-id ${workflowId}`);
+/**
+ * The `temporal` command that cancels workflow `workflowId` on the client's server (see
+ * {@link temporalCommand}), or terminates it when `terminate` (no worker polls its task queue, so
+ * a cancel would wait for one).
+ */
+function endCommand(cfg: Config, workflowId: string, terminate = false): string {
+  const args = terminate ? `workflow terminate --workflow-id ${workflowId} --reason interrupted` : `workflow cancel --workflow-id ${workflowId}`;
+  return temporalCommand(temporalBinary(process.cwd()), { address: cfg.temporalAddress, namespace: cfg.temporalNamespace }, args);
 }
 
 /**

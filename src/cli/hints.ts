@@ -42,8 +42,9 @@ export function temporalCommand(binary: string, server: { address: string; names
 
 /**
  * The line printed when Ctrl-C (SIGINT) ends the client while it waits for workflow `workflowId`
- * (a `verify` or `backfill`), which goes on without it; `cancel` is the command that cancels it. Pure.
+ * (a `verify` or `backfill`), which goes on without it; `end` is the command that ends it: a cancel,
+ * or, when no worker polled its task queue (`unserved`: a cancel would wait for one), a terminate. Pure.
  */
-export function keepsRunningNotice(command: string, workflowId: string, cancel: string): string {
-  return `interrupted: ${command} ${workflowId} keeps running in Temporal; cancel it with: ${cancel}`;
+export function keepsRunningNotice(command: string, workflowId: string, end: string, unserved = false): string {
+  return `interrupted: ${command} ${workflowId} keeps running in Temporal; ${unserved ? 'no worker polls its task queue, so a cancel would wait for one; end it now with' : 'cancel it with'}: ${end}`;
 }

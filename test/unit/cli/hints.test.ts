@@ -39,5 +39,9 @@ describe('temporalCommand() and temporalBinary()', () => {
   it('says which workflow keeps running after Ctrl-C and how to cancel it', () => {
     expect(keepsRunningNotice('verify', 'verify:1:0-9', 'temporal workflow cancel --workflow-id verify:1:0-9 --address 127.0.0.1:7233')).toBe(
       'interrupted: verify verify:1:0-9 keeps running in Temporal; cancel it with: temporal workflow cancel --workflow-id verify:1:0-9 --address 127.0.0.1:7233');
+    // No worker polled its queue: a cancel would wait for one, so the line gives a terminate.
+    expect(keepsRunningNotice('backfill', 'backfill:1:0-9', 'temporal workflow terminate --workflow-id backfill:1:0-9 --reason interrupted --address 127.0.0.1:7233', true)).toBe(
+      'interrupted: backfill backfill:1:0-9 keeps running in Temporal; no worker polls its task queue, so a cancel would wait for one; end it now with: '
+        + 'temporal workflow terminate --workflow-id backfill:1:0-9 --reason interrupted --address 127.0.0.1:7233');
   });
 });
