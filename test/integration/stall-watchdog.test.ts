@@ -16,19 +16,16 @@ const CHAIN_ID = 5;
 const TASK_QUEUE = 'stall-watchdog';
 const hashOf = (n: number) => `0x${n.toString(16).padStart(64, '0')}`;
 
-describe('stall watchdog of chainSync', () => {
-  let env: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
-  let head = 20;
-  let release: () => void = () => undefined;
-  const hung = new Promise<void>((resolve) => (release = resolve));
+/**
+ * In-process stand-ins for the sync's activities: the head is `head()`, batch 11–15 hangs until
+ * `hung` resolves, every other batch links, the cursor is kept in memory, no gap, no reorg.
+ */
+function standIns(head: () => number, hung: Promise<void>): Activities {
   let cursor: { blockNumber: number; blockHash: string | null } | null = null;
-
-  const activities: Activities = {
-    getChainHead: async () => ({ head, headHash: hashOf(head), safeBlockNumber: null, finalizedBlockNumber: null }),
+  return {
+    getChainHead: async () => ({ head: head(), headHash: hashOf(head()), safeBlockNumber: null, finalizedBlockNumber: null }),
     indexRange: async ({ from, to }) => {
-      if (from === 11) await hung; // the batch 11–15 hangs until released
+      if (from === 11) await hung;
       return { from, to, firstParentHash: hashOf(from - 1), lastHash: hashOf(to), blockCount: to - from + 1, transactionCount: 0, logCount: 0 };
     },
     readCursor: async () => cursor,
@@ -40,6 +37,16 @@ describe('stall watchdog of chainSync', () => {
     findGaps: async () => [],
     verifyRange: async () => { throw new Error('not used'); },
   };
+}
+
+describe('stall watchdog of chainSync', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  let head = 20;
+  let release: () => void = () => undefined;
+  const hung = new Promise<void>((resolve) => (release = resolve));
+  const activities = standIns(() => head, hung);
 
   beforeAll(async () => {
     env = await startTemporal();
@@ -93,19 +100,7 @@ describe('stall watchdog once continue-as-new is suggested', () => {
   let release: () => void = () => undefined;
   const hung = new Promise<void>((resolve) => (release = resolve));
 
-  const activities: Activities = {
-    getChainHead: async () => ({ head: 40, headHash: hashOf(40), safeBlockNumber: null, finalizedBlockNumber: null }),
-    indexRange: async ({ from, to }) => {
-      if (from === 11) await hung; // never ends in this test
-      return { from, to, firstParentHash: hashOf(from - 1), lastHash: hashOf(to), blockCount: to - from + 1, transactionCount: 0, logCount: 0 };
-    },
-    readCursor: async () => null,
-    saveCursor: async () => undefined,
-    findCommonAncestor: async () => { throw new Error('no reorg in this test'); },
-    rollback: async () => { throw new Error('no reorg in this test'); },
-    findGaps: async () => [],
-    verifyRange: async () => { throw new Error('not used'); },
-  };
+  const activities = standIns(() => 40, hung); // batch 11–15 never ends in this test
 
   beforeAll(async () => {
     env = await startTemporal(['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=60']);
