@@ -135,6 +135,30 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
 }
 
 /**
+ * `worker --check`: the checks the worker makes before it serves, and nothing else: the settings
+ * (environment variables and the chains file), the native transcoder when `NATIVE_TRANSCODER=on`,
+ * and each chain's endpoints, asked `eth_chainId` (JSON-RPC, EIP-695). It touches neither Postgres
+ * nor Temporal. `scripts/start` runs it before it stops a running worker to apply new settings, so
+ * a typo or an endpoint that does not serve the chain leaves the running worker indexing.
+ * @returns one line per chain: its id, the endpoints that serve it and its task queue.
+ * @throws ConfigError (each bad setting named), ChainMismatchError (no endpoint serves a chain,
+ *   each endpoint's label and what it did), or the native transcoder's Error.
+ */
+export async function checkWorkerSettings(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  const config = parseConfig(env);
+  const chains = workerChains(config, env);
+  const multiChain = config.chainsFile !== undefined;
+  loadNativeTranscoder(config.nativeTranscoder);
+  setHttpClient(config.rpcHttpClient);
+  const log = createLogger({ level: config.logLevel, base: { instanceId: config.instanceId, check: true } });
+  const checked = await Promise.all(chains.map((chain) => checkEndpoints(chain, { multiChain, log })));
+  return chains.map((chain, i) => {
+    const served = checked[i]!.labels;
+    return `chain ${chain.chainId}: ${served.length} of ${chain.rpcUrls.length} endpoint${chain.rpcUrls.length === 1 ? '' : 's'} kept (${served.join(', ')}), task queue ${chain.taskQueue}`;
+  });
+}
+
+/**
  * The endpoints of `chain` that `checkChainIds` keeps (those serving its chain id by JSON-RPC
  * `eth_chainId`, and those that did not answer); with a chains file the error names the chain.
  * @throws ChainMismatchError when no endpoint serves the chain (not retried: the process exits 1).
@@ -433,10 +457,17 @@ export const WORKER_USAGE = [
   '',
   'Runs an EVM indexer worker: migrates the database, checks every endpoint\'s chain id, then',
   'serves the task queue (the chain syncs, backfills and verifies the client starts) until',
-  'SIGINT or SIGTERM. It takes no arguments: every setting is an environment variable',
-  '(README, Configuration), the required ones being RPC_URL and CHAIN_ID (comma-separated',
-  'JSON-RPC endpoints and their EIP-155 chain id), or CHAINS_FILE for several chains; the',
-  'others have defaults (DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, CONCURRENCY, ...).',
+  'SIGINT or SIGTERM. Every setting is an environment variable (README, Configuration), the',
+  'required ones being RPC_URL and CHAIN_ID (comma-separated JSON-RPC endpoints and their',
+  'EIP-155 chain id), or CHAINS_FILE for several chains; the others have defaults',
+  '(DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, CONCURRENCY, ...).',
+  '',
+  'Options:',
+  '  --check     check the settings and each endpoint\'s chain id (eth_chainId), print one',
+  '              line per chain and exit (0 when the worker would start, 1 when not, saying',
+  '              why); touches neither Postgres nor Temporal',
+  '  -h, --help  print this and exit',
+  '',
   'Operate it with the client: npx tsx src/client.ts --help',
 ].join('\n');
 
@@ -446,19 +477,32 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.log(WORKER_USAGE);
     process.exit(0);
   }
-  if (args.length > 0) {
-    console.error(`error: the worker takes no arguments (got ${args.join(' ')}); it reads environment variables (README, Configuration): npx tsx src/worker.ts --help`);
+  if (args.length > 0 && !(args.length === 1 && args[0] === '--check')) {
+    console.error(`error: the worker takes no arguments but --check (got ${args.join(' ')}); it reads environment variables (README, Configuration): npx tsx src/worker.ts --help`);
     process.exit(2);
   }
   const secrets = secretUrls(process.env);
-  // Exit explicitly: the Temporal runtime's native threads would otherwise keep the process alive.
-  runWorker().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      reportFatal(err, secrets);
-      process.exit(1);
-    },
-  );
+  if (args[0] === '--check') {
+    checkWorkerSettings().then(
+      (lines) => {
+        for (const line of lines) console.log(redactUrls(line, secrets));
+        process.exit(0);
+      },
+      (err: unknown) => {
+        reportFatal(err, secrets);
+        process.exit(1);
+      },
+    );
+  } else {
+    // Exit explicitly: the Temporal runtime's native threads would otherwise keep the process alive.
+    runWorker().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        reportFatal(err, secrets);
+        process.exit(1);
+      },
+    );
+  }
 }
 
 export type { Config };

@@ -45,13 +45,32 @@ describe('worker start-up with bad configuration', () => {
     expect(stderr + stdout).not.toContain(SECRET);
   });
 
+  it('--check passes settings whose endpoint serves the chain (one line per chain, exit 0) and touches neither Postgres nor Temporal', async () => {
+    // DATABASE_URL and TEMPORAL_ADDRESS point at closed ports: --check does not use them.
+    const env = { RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: `postgres://u:p@127.0.0.1:${deadPort}/db`, TEMPORAL_ADDRESS: `127.0.0.1:${deadPort}` };
+    const ok = await runWorkerOnce(env, ['--check']);
+    expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, `chain 31337: 1 of 1 endpoint kept (127.0.0.1:${new URL(anvil.rpcUrl).port}#1), task queue evm-indexer\n`, '']);
+  });
+
+  it.each([
+    ['a misspelled FINALITY', { RPC_URL: 'http://127.0.0.1:8545', CHAIN_ID: '31337', FINALITY: 'finalised' }, /^config error: FINALITY: Invalid option: expected one of "depth"\|"safe"\|"finalized" \(got "finalised"\)$/],
+    ['an endpoint of another chain', { CHAIN_ID: '1' }, /^startup error: no RPC endpoint serves CHAIN_ID 1: 127\.0\.0\.1:\d+#1 serves chain 31337$/],
+    ['an unreachable endpoint with a key in its URL', { CHAIN_ID: '31337' }, /^startup error: no RPC endpoint serves CHAIN_ID 31337: 127\.0\.0\.1:\d+#1 unreachable: .*ECONNREFUSED/],
+  ])('--check refuses %s with the line the worker would exit with (exit 1), no secret in it', async (name, env, expected) => {
+    const rpcUrl = name.includes('unreachable') ? `http://user:${SECRET}@127.0.0.1:${deadPort}/v2/${SECRET}` : name.includes('another') ? anvil.rpcUrl : undefined;
+    const { code, stdout, stderr } = await runWorkerOnce({ ...env, ...(rpcUrl ? { RPC_URL: rpcUrl } : {}) }, ['--check']);
+    expect([code, stdout]).toEqual([1, '']);
+    expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(expected)]);
+    expect(stderr).not.toContain(SECRET);
+  });
+
   it('--help prints the usage (no setting needed) and exits 0; any other argument exits 2 with one line', async () => {
     const help = await runWorkerOnce({}, ['--help']);
     expect([help.code, help.stdout, help.stderr]).toEqual([0, `${WORKER_USAGE}\n`, '']);
     expect(WORKER_USAGE.split('\n')[0]).toBe('Usage: npx tsx src/worker.ts   (compiled: node dist/src/worker.js; npm run worker)');
     const extra = await runWorkerOnce({ RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337' }, ['start', '--chain-id', '1']);
     expect([extra.code, extra.stdout, extra.stderr]).toEqual([2, '',
-      'error: the worker takes no arguments (got start --chain-id 1); it reads environment variables (README, Configuration): npx tsx src/worker.ts --help\n']);
+      'error: the worker takes no arguments but --check (got start --chain-id 1); it reads environment variables (README, Configuration): npx tsx src/worker.ts --help\n']);
   });
 
   it('exits 1 naming the endpoint by host when RPC_URL is unreachable, without its API key', async () => {
