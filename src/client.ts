@@ -27,7 +27,7 @@ import { renderStatusTable, type StatusRow } from './cli/status-table.js';
 import { describeWorkers, isNoPollerError, noWorker, noWorkerText, type MovedQueue, type TaskQueueWorkers } from './cli/worker-presence.js';
 import { retryingLines, type PendingActivity } from './cli/retrying.js';
 import { offChainNote } from './cli/off-chain.js';
-import { keptSettingsNote, settingsDiff } from './cli/running-settings.js';
+import { keptSettingsNote, newSettingsAssignments, settingsDiff } from './cli/running-settings.js';
 import { causeChain, failureText } from './cli/failure-text.js';
 import { defaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
 import { batchSizeText, syncStartDetails, syncSummary } from './workflows/details.js';
@@ -48,6 +48,7 @@ import {
   type VerifyInput,
   type VerifyReport,
   verifyWorkflowId,
+  FULL_GAP_CHECK_EVERY,
 } from './workflows/definitions.js';
 
 /** How often `backfill` prints a progress line (or JSON object) while it waits, in ms. */
@@ -190,7 +191,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
         // Each chain's stored cursor and note (its endpoints asked, up to CANONICAL_HASH_TIMEOUT_MS): all chains at once.
         const cursors = await Promise.all(chains.map((chain) => storedCursorAndNote(cfg, chain)));
         for (const [i, chain] of chains.entries()) {
-          const started = await startSync(client, cfg, chain, cursors[i]!, invocation);
+          const started = await startSync(client, cfg, chain, cursors[i]!, invocation, env);
           console.log(started.text);
           const otherChain = otherChainWarning(cfg, chain, cursors[i]!.wrong, started.taskQueue);
           if (otherChain !== null) console.error(otherChain);
@@ -476,6 +477,10 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
         const gaps = await findGaps(db, chainId, from, cursor.blockNumber);
         if (gaps.length === 0) console.log(`no gap in ${formatRange({ from, to: cursor.blockNumber })}`);
         for (const g of gaps) console.log(`gap: ${formatRange(g)} (${formatCount(rangeSize(g))} block${g.to === g.from ? "" : "s"})`);
+        if (gaps.length > 0) {
+          // On stderr: stdout stays the list. The sync's incremental checks start near the cursor (src/workflows/sync-chain.ts).
+          console.error(`note: the sync fills gaps near its cursor at its next gap check (every GAP_CHECK_INTERVAL) and older ones at its full check (every ${FULL_GAP_CHECK_EVERY} intervals: an hour by default); to fill one now: ${invocation} backfill --chain-id ${chainId} --from ${gaps[0]!.from} --to ${gaps[0]!.to}`);
+        }
         process.exitCode = gaps.length === 0 ? 0 : 1;
       });
     });
@@ -538,9 +543,10 @@ function otherChainWarning(cfg: Config, chain: ChainConfig, wrong: readonly { la
  * differ from these, {@link keptSettingsNote}; and `note` when there is one: see
  * {@link storedCursorAndNote}, which gives `stored` too; each on a line of its own) and the task
  * queue of the sync: the running one's, which may differ from the chain's when it was started with
- * another TASK_QUEUE. `invocation` is how the client runs, for the hints.
+ * another TASK_QUEUE. `invocation` is how the client runs, for the hints; `env` the variables the
+ * settings came from (the note's `start` repeats those that differ).
  */
-async function startSync(client: Client, cfg: Config, chain: ChainConfig, { stored, note }: Awaited<ReturnType<typeof storedCursorAndNote>>, invocation: string): Promise<{ text: string; taskQueue: string }> {
+async function startSync(client: Client, cfg: Config, chain: ChainConfig, { stored, note }: Awaited<ReturnType<typeof storedCursorAndNote>>, invocation: string, env: NodeJS.ProcessEnv): Promise<{ text: string; taskQueue: string }> {
   const { chainId } = chain;
   const workflowId = chainSyncWorkflowId(chainId);
   const running = await describeRunning(client, workflowId);
@@ -564,7 +570,7 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig, { stor
     if (running.taskQueue !== chain.taskQueue) differ.unshift(`task queue ${running.taskQueue} (now ${chain.taskQueue})`);
     // A sync no worker runs cannot be cancelled (stop refuses it): the note says stop --force then.
     const unserved = running.taskQueue !== chain.taskQueue && noWorker(await describeWorkers(client, running.taskQueue));
-    const kept = keptSettingsNote(differ, invocation, chainId, unserved);
+    const kept = keptSettingsNote(differ, invocation, chainId, unserved, newSettingsAssignments(differ, env, shellWord));
     return { text: withNotes(`sync ${workflowId} is already running (run ${running.runId}); nothing to do`, kept, note), taskQueue: running.taskQueue };
   }
   const registered = await registeredSearchAttributes(client, cfg);

@@ -41,14 +41,35 @@ export function settingsDiff(running: Partial<ChainSyncInput>, wanted: Partial<C
 }
 
 /**
+ * The `VARIABLE=value` words the `start` of the kept-settings note needs so that it starts the sync
+ * with the new settings: one per setting of `differ` ({@link settingsDiff}'s lines) whose variable
+ * `env` sets, its value as `quote` writes it for a shell, in `differ`'s order. Given on one command
+ * line (`CONFIRMATION_DEPTH=3 scripts/start`) and not exported, a variable would be lost from a
+ * `start` typed afterwards, and the sync started again with the old value. A setting `env` does not
+ * set (a CHAINS_FILE field, a default) needs none. Pure.
+ * @example newSettingsAssignments(['CONFIRMATION_DEPTH 12 (now 3)'], { CONFIRMATION_DEPTH: '3' }, (w) => w) // ['CONFIRMATION_DEPTH=3']
+ */
+export function newSettingsAssignments(differ: readonly string[], env: NodeJS.ProcessEnv, quote: (word: string) => string): string[] {
+  const words: string[] = [];
+  for (const line of differ) {
+    const variable = line.split(' ', 1)[0]!;
+    const value = env[variable];
+    if (SYNC_SETTING_VARIABLES.includes(variable) && value !== undefined) words.push(`${variable}=${quote(value)}`);
+  }
+  return words;
+}
+
+/**
  * The note `start` prints under "already running" when the settings differ ({@link settingsDiff};
  * '' when none does): the running sync keeps its own, and how to adopt the new ones (`stop`, then
- * `start`, as `invocation` runs the client; `stop --force` when `force`: no worker runs the sync, so a
- * cancel would wait for one). Pure.
- * @example keptSettingsNote(['CONFIRMATION_DEPTH 12 (now 3)'], 'npx tsx src/client.ts', 1)
- *   // 'note: the running sync keeps the settings it started with: CONFIRMATION_DEPTH 12 (now 3); to use the new ones, stop it and start it again: npx tsx src/client.ts stop --chain-id 1, then npx tsx src/client.ts start --chain-id 1'
+ * `start`, as `invocation` runs the client, the `start` after `assignments`, the new settings'
+ * variables ({@link newSettingsAssignments}); `stop --force` when `force`: no worker runs the sync,
+ * so a cancel would wait for one). Pure.
+ * @example keptSettingsNote(['CONFIRMATION_DEPTH 12 (now 3)'], 'npx tsx src/client.ts', 1, false, ['CONFIRMATION_DEPTH=3'])
+ *   // 'note: the running sync keeps the settings it started with: CONFIRMATION_DEPTH 12 (now 3); to use the new ones, stop it and start it again: npx tsx src/client.ts stop --chain-id 1, then CONFIRMATION_DEPTH=3 npx tsx src/client.ts start --chain-id 1'
  */
-export function keptSettingsNote(differ: readonly string[], invocation: string, chainId: number, force = false): string {
+export function keptSettingsNote(differ: readonly string[], invocation: string, chainId: number, force = false, assignments: readonly string[] = []): string {
   if (differ.length === 0) return '';
-  return `note: the running sync keeps the settings it started with: ${differ.join(', ')}; to use the new ones, stop it and start it again: ${invocation} stop --chain-id ${chainId}${force ? ' --force' : ''}, then ${invocation} start --chain-id ${chainId}`;
+  const start = [...assignments, invocation].join(' ');
+  return `note: the running sync keeps the settings it started with: ${differ.join(', ')}; to use the new ones, stop it and start it again: ${invocation} stop --chain-id ${chainId}${force ? ' --force' : ''}, then ${start} start --chain-id ${chainId}`;
 }

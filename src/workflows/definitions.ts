@@ -165,3 +165,6 @@ export const resumeSignal = defineSignal('resume');
 export const syncProgressQuery = defineQuery<SyncProgress>('progress');
 /** Query: the backfill's {@link BackfillProgress}. */
 export const backfillProgressQuery = defineQuery<BackfillProgress>('progress');
+
+/** Gap check intervals between two gap checks over the whole chain: hourly at the default GAP_CHECK_INTERVAL (60 s). */
+export const FULL_GAP_CHECK_EVERY = 60;

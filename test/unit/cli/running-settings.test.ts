@@ -2,7 +2,7 @@
  * What `start` says when the sync runs already with other settings (src/cli/running-settings.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { keptSettingsNote, settingsDiff } from '../../../src/cli/running-settings.js';
+import { keptSettingsNote, newSettingsAssignments, settingsDiff } from '../../../src/cli/running-settings.js';
 
 describe('settingsDiff()', () => {
   it('names each setting that differs by its variable, the running value and the new one, in a fixed order', () => {
@@ -28,6 +28,31 @@ describe('keptSettingsNote()', () => {
     expect(keptSettingsNote(['task queue a (now b)'], 'TASK_QUEUE=b npx tsx src/client.ts', 5, true)).toBe(
       'note: the running sync keeps the settings it started with: task queue a (now b); to use the new ones, stop it and start it again: '
         + 'TASK_QUEUE=b npx tsx src/client.ts stop --chain-id 5 --force, then TASK_QUEUE=b npx tsx src/client.ts start --chain-id 5',
+    );
+  });
+});
+
+describe('newSettingsAssignments()', () => {
+  const quote = (word: string) => (/^[\w.-]+$/.test(word) ? word : `'${word}'`);
+
+  it('repeats the variable of each differing setting the environment sets, so a start typed later gets the new value', () => {
+    const differ = ['BATCH_SIZE 100 (now 7)', 'FINALITY depth (now finalized)', 'CONFIRMATION_DEPTH 12 (now 3)'];
+    expect(newSettingsAssignments(differ, { CONFIRMATION_DEPTH: '3', FINALITY: 'finalized', BATCH_SIZE: '7', RPC_URL: 'http://x' }, quote))
+      .toEqual(['BATCH_SIZE=7', 'FINALITY=finalized', 'CONFIRMATION_DEPTH=3']);
+  });
+
+  it('leaves out a setting the environment does not set (a CHAINS_FILE field, a default) and the task queue line', () => {
+    expect(newSettingsAssignments(['CONFIRMATION_DEPTH 12 (now 3)', 'task queue a (now b)'], { TASK_QUEUE: 'b' }, quote)).toEqual([]);
+  });
+
+  it('quotes a value for the shell', () => {
+    expect(newSettingsAssignments(['POLL_INTERVAL 2000 (now 5000)'], { POLL_INTERVAL: '5 s' }, quote)).toEqual(["POLL_INTERVAL='5 s'"]);
+  });
+
+  it('puts them before the start of the note, not before its stop', () => {
+    expect(keptSettingsNote(['CONFIRMATION_DEPTH 12 (now 3)'], 'npx tsx src/client.ts', 31337, false, ['CONFIRMATION_DEPTH=3'])).toBe(
+      'note: the running sync keeps the settings it started with: CONFIRMATION_DEPTH 12 (now 3); to use the new ones, stop it and start it again: '
+        + 'npx tsx src/client.ts stop --chain-id 31337, then CONFIRMATION_DEPTH=3 npx tsx src/client.ts start --chain-id 31337',
     );
   });
 });
