@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import { isValidRange, rangeSize, type StoredBatch } from '../domain/index.js';
-import { toBatchRows, writeBatch, type Database, type EncodedRows } from '../db/index.js';
+import { batchAttemptKey, toBatchRows, writeBatch, type BatchAttempt, type Database, type EncodedRows } from '../db/index.js';
 import { heldBudget, type HeldBudget } from '../db/held-rows.js';
 import type { DecodePool } from '../decode/pool.js';
 import { InvalidInputError, StoredChainLinkError } from '../errors.js';
@@ -56,7 +56,7 @@ export function wrongChainMessage(workerChainId: number, chainId: number): strin
 export async function runIndexRange(
   deps: { db: Kysely<Database>; pool: RpcPool; chainId: number; log: Logger; verifyRoots?: boolean; fetchSlots?: FetchSlots; decodePool?: DecodePool; heldBudget?: HeldBudget },
   input: IndexRangeInput,
-  context?: { heartbeat(details: unknown): void; cancellationSignal?: AbortSignal },
+  context?: { heartbeat(details: unknown): void; cancellationSignal?: AbortSignal; attempt?: BatchAttempt },
 ): Promise<IndexRangeSummary> {
   const range = { from: input.from, to: input.to };
   if (!isValidRange(range)) throw new InvalidInputError(`indexRange needs integers 0 ≤ from ≤ to, got from=${input.from} to=${input.to}`);
@@ -118,6 +118,10 @@ export async function runIndexRange(
       // Before the commit: a refused range leaves nothing (writeBatch rolls back what it wrote).
       if (input.linkBelow || input.linkAbove) await checkStoredNeighbours(storedLinks, input, fetched);
       return fetched;
+    }, {
+      attempt: context?.attempt,
+      // An earlier attempt Temporal gave up on still held its transaction (and the rows' locks this one would wait for).
+      onStopped: (stopped) => deps.log.warn({ from: input.from, to: input.to, attempt: context?.attempt?.number, stopped }, `stale-attempt-stopped: chain ${input.chainId} blocks ${input.from}–${input.to}: ended ${stopped.length} Postgres session${stopped.length === 1 ? '' : 's'} of an earlier attempt of this batch, whose transaction was still open (a worker frozen or cut off from Temporal)`),
     });
   } finally {
     clearInterval(timer);
@@ -173,8 +177,18 @@ async function checkStoredNeighbours(
   }
 }
 
-/** Temporal's activity context, adapted to what {@link runIndexRange} needs. */
-export function activityContext(): { heartbeat(details: unknown): void; cancellationSignal: AbortSignal } {
+/**
+ * Temporal's activity context, adapted to what {@link runIndexRange} needs: heartbeats, the
+ * cancellation, and which attempt of which activity this is (`batchAttemptKey` of its workflow,
+ * run and activity ids; Temporal's attempt number).
+ */
+export function activityContext(): { heartbeat(details: unknown): void; cancellationSignal: AbortSignal; attempt?: BatchAttempt } {
   const ctx = Context.current();
-  return { heartbeat: (details) => ctx.heartbeat(details), cancellationSignal: ctx.cancellationSignal };
+  const { workflowExecution, activityId, attempt } = ctx.info;
+  return {
+    heartbeat: (details) => ctx.heartbeat(details),
+    cancellationSignal: ctx.cancellationSignal,
+    // An activity outside a workflow has no ids to name its batch by: no attempt then.
+    ...(workflowExecution ? { attempt: { key: batchAttemptKey(workflowExecution.workflowId, workflowExecution.runId, activityId), number: attempt } } : {}),
+  };
 }

@@ -7,7 +7,7 @@ export { connectDatabase } from './connect.js';
 export { migrateToLatest } from './migrate.js';
 export { toBatchRows, bytes, rowsWithBuffers, type BatchRows, type CopyRow, type Hex } from './rows.js';
 export { encodeRows, type ColumnTypes, type EncodedRows, type EncodedTable } from './encoded-rows.js';
-export { storeBatch, writeBatch, rangeDeleteStatements } from './store-batch.js';
+export { storeBatch, writeBatch, rangeDeleteStatements, batchAttemptKey, batchApplicationName, stopEarlierAttempts, type BatchAttempt, type StoppedAttempt } from './store-batch.js';
 export { readCursor, saveCursor, readStoredHashes, highestStoredBlock, rollbackTo, findGaps, type Gap } from './cursor-store.js';
 export { classifyDbError } from './sqlstate.js';
 export { exportBlock, toRpcBundle, type StoredBlockRows } from './export-block.js';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
@@ -54,6 +55,12 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * at once), or when the transaction ended.
  * Invariant: after commit, every block in `range` that was written is stored with exactly its
  * transactions, logs and withdrawals.
+ * With `options.attempt` the transaction carries the attempt's application_name
+ * ({@link batchApplicationName}), and a later attempt first ends the sessions of the earlier ones
+ * ({@link stopEarlierAttempts}): an attempt Temporal gave up on (its worker frozen, or cut off from
+ * Temporal) may still hold its transaction open, and with it the locks of the rows it wrote, on
+ * which every later attempt's COPY would wait for as long as that session lives (hours for a
+ * silent network partition, forever for a stopped process).
  * @returns what `produce` returned.
  * @throws DbTransientError when the connection is lost or another writer committed the same
  *   blocks first (unique violation: the retry replaces them); whatever `produce` throws, unchanged
@@ -64,6 +71,7 @@ export async function writeBatch<T>(
   chainId: number,
   range: BlockRange,
   produce: (write: (rows: BatchRows) => Promise<void>, more: BatchWriter) => Promise<T>,
+  options: { attempt?: BatchAttempt; onStopped?: (stopped: StoppedAttempt[]) => void } = {},
 ): Promise<T> {
   await ensurePartitions(db, chainId, range);
   const pool = pgPoolOf(db);
@@ -77,7 +85,12 @@ export async function writeBatch<T>(
     client = await pool.connect();
     const open = client;
     // No statement timeout in the batch: its transaction rows' COPY stays open while the range's blocks arrive.
-    await open.query(batchQuery('begin; set local statement_timeout = 0'));
+    const { attempt } = options;
+    if (attempt && attempt.number > 1) {
+      const stopped = await stopEarlierAttempts(open, attempt);
+      if (stopped.length > 0) options.onStopped?.(stopped);
+    }
+    await open.query(batchQuery(`begin; set local statement_timeout = 0${attempt ? `; set local application_name = '${batchApplicationName(attempt)}'` : ''}`));
     await open.query(batchQuery(rangeDeleteStatements(chainId, range).join('; '))); // one round trip
     const types = await catalogTypes(open, pool);
     /** Runs `add` after the writes before it (one at a time, in call order). */
@@ -188,6 +201,62 @@ export async function writeBatch<T>(
  * Postgres its set-up, and a PostgreSQL 15 COPY creates its tuple slots anew).
  */
 const STREAMED_TABLE = 'transactions';
+/**
+ * One attempt of one batch: `key` names the batch, the same for every attempt of one activity (16
+ * lower-case hex digits, {@link batchAttemptKey}), `number` is Temporal's attempt (1, 2, …).
+ */
+export type BatchAttempt = { key: string; number: number };
+
+/** A session {@link stopEarlierAttempts} ended: its backend pid and its application_name. */
+export type StoppedAttempt = { pid: number; applicationName: string };
+
+/** What every batch transaction's application_name starts with (then the key, `:` and the attempt). */
+const BATCH_APPLICATION_PREFIX = 'evm-indexer:batch:';
+
+/**
+ * The key of a batch's attempts: the first 16 hex digits of the SHA-256 of `<workflow id>/<run
+ * id>/<activity id>` (Temporal's ids of the activity, the same for all its attempts), so its
+ * application_name stays within Postgres's 63 bytes. Pure.
+ * @example batchAttemptKey('chain-sync:1', 'run', '5').length // 16
+ */
+export function batchAttemptKey(workflowId: string, runId: string, activityId: string): string {
+  return createHash('sha256').update(`${workflowId}/${runId}/${activityId}`).digest('hex').slice(0, 16);
+}
+
+/**
+ * The application_name of a batch transaction of `attempt`: `evm-indexer:batch:<key>:<number>`
+ * (what `pg_stat_activity` shows while it runs). Pure.
+ * @throws RangeError when the key is not 16 hex digits or the number not a positive integer (it goes into a SET).
+ */
+export function batchApplicationName(attempt: BatchAttempt): string {
+  if (!/^[0-9a-f]{16}$/.test(attempt.key) || !Number.isSafeInteger(attempt.number) || attempt.number < 1) {
+    throw new RangeError(`a batch attempt needs a key of 16 hex digits and a number ≥ 1, got ${JSON.stringify(attempt)}`);
+  }
+  return `${BATCH_APPLICATION_PREFIX}${attempt.key}:${attempt.number}`;
+}
+
+/**
+ * Ends (`pg_terminate_backend`) the sessions of this database whose transaction belongs to an
+ * earlier attempt (a lower number) of `attempt`'s batch: their transactions roll back and their locks go. Temporal
+ * runs a new attempt only once it gave up on the one before, so such a session is one nobody
+ * waits for. Needs the privileges of the sessions' role (the same role: any Postgres user may
+ * signal its own sessions); without them it ends none and the attempt goes on (it then waits for
+ * their locks, as before).
+ * @returns the sessions ended.
+ */
+export async function stopEarlierAttempts(client: pg.ClientBase, attempt: BatchAttempt): Promise<StoppedAttempt[]> {
+  batchApplicationName(attempt); // checks the key and number
+  // Only lower attempt numbers: an earlier attempt that starts late (its worker froze between
+  // taking the task and running it) must not end the later one that does the work.
+  const { rows } = await client.query<{ pid: number; application_name: string; stopped: boolean }>(batchQuery(
+    `select pid, application_name, pg_terminate_backend(pid) as stopped from pg_stat_activity
+      where datname = current_database() and pid <> pg_backend_pid()
+        and case when application_name ~ $1 then split_part(application_name, ':', 4)::int < $2 else false end`,
+    [`^${BATCH_APPLICATION_PREFIX}${attempt.key}:[0-9]{1,9}$`, attempt.number],
+  )).catch(() => ({ rows: [] as { pid: number; application_name: string; stopped: boolean }[] }));
+  return rows.filter((r) => r.stopped).map((r) => ({ pid: r.pid, applicationName: r.application_name }));
+}
+
 /**
  * Bytes of encoded rows of the other tables (blocks, logs, withdrawals) a range holds, copied,
  * before it writes them (ending its streamed COPY for as long): one COPY each per range of up to

@@ -9,7 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { connectDatabase, encodeRows, rollbackTo, rowsWithBuffers, storeBatch, toBatchRows, writeBatch, type BatchRows, type ColumnTypes, type EncodedRows } from '../../src/db/index.js';
+import pg from 'pg';
+import { batchApplicationName, batchAttemptKey, connectDatabase, encodeRows, rollbackTo, rowsWithBuffers, storeBatch, toBatchRows, writeBatch, type BatchRows, type ColumnTypes, type EncodedRows } from '../../src/db/index.js';
 import { copyBinaryTuples } from '../../src/db/copy-format.js';
 import { HELD_LIMIT_BYTES, PENDING_LIMIT_BYTES } from '../../src/db/store-batch.js';
 import { ensurePartitions } from '../../src/db/partitions.js';
@@ -456,6 +457,46 @@ describe('storeBatch() with hex bytea values', () => {
     }
     const stored = await sql<{ n: number }>`select count(*)::int as n from transactions where chain_id = 1 and block_number = ${range.from}`.execute(database.db);
     expect(stored.rows).toEqual([{ n: 94 }]);
+  });
+
+  it('writeBatch: a later attempt of a batch ends the sessions of its earlier attempts whose transactions still hold its keys (a frozen worker), and lands; other batches\' sessions and a later attempt\'s are left alone', async () => {
+    const range = { from: 24_000, to: 24_003 };
+    await ensurePartitions(database.db, 1, range);
+    const key = batchAttemptKey('chain-sync:1', 'run-a', '7');
+    const session = async (applicationName: string, hold?: BatchRows) => {
+      const client = new pg.Client({ connectionString: database.url });
+      client.on('error', () => undefined); // its end is what is tested
+      await client.connect();
+      await client.query(`begin; set local application_name = '${applicationName}'`);
+      if (hold) {
+        const row = rowsWithBuffers(hold.transactions.slice(0, 1))[0] as Record<string, unknown>;
+        const columns = Object.keys(row);
+        await client.query(`insert into transactions (${columns.map((c) => `"${c}"`).join(', ')}) values (${columns.map((_, n) => `$${n + 1}`).join(', ')})`, columns.map((c) => row[c]));
+      }
+      return client;
+    };
+    // Attempt 1 of this batch froze with the first transaction of block 24,000 inserted, uncommitted.
+    const frozen = await session(batchApplicationName({ key, number: 1 }), atBlock(range.from));
+    const otherBatch = await session(batchApplicationName({ key: batchAttemptKey('chain-sync:1', 'run-a', '8'), number: 1 }));
+    const laterAttempt = await session(batchApplicationName({ key, number: 3 }));
+    const stopped: { pid: number; applicationName: string }[][] = [];
+    try {
+      const frozenPid = (await frozen.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      const landed = writeBatch(database.db, 1, range, async (write) => {
+        for (let n = range.from; n <= range.to; n++) await write(atBlock(n));
+      }, { attempt: { key, number: 2 }, onStopped: (s) => stopped.push(s) });
+      // Without ending attempt 1's session, the COPY waits on its uncommitted row for as long as it lives.
+      const outcome = await Promise.race([landed.then(() => 'landed'), new Promise((resolve) => setTimeout(() => resolve('still waiting after 15 s'), 15_000))]);
+      expect(outcome).toBe('landed');
+      expect(stopped).toEqual([[{ pid: frozenPid, applicationName: `evm-indexer:batch:${key}:1` }]]);
+      await expect(frozen.query('select 1')).rejects.toThrow(/terminat|connection error/); // its session was ended
+      expect((await otherBatch.query<{ n: number }>('select 1 as n')).rows).toEqual([{ n: 1 }]);
+      expect((await laterAttempt.query<{ n: number }>('select 1 as n')).rows).toEqual([{ n: 1 }]);
+      const stored = await sql<{ n: number }>`select count(*)::int as n from transactions where chain_id = 1 and block_number between ${range.from} and ${range.to}`.execute(database.db);
+      expect(stored.rows).toEqual([{ n: 4 * 94 }]);
+    } finally {
+      for (const client of [frozen, otherBatch, laterAttempt]) await client.end().catch(() => undefined);
+    }
   });
 
   it('writeBatch: pg\'s query_timeout does not cut a batch\'s statements (its held rows\' COPY waits 3 s on a lock under a 1.5 s query_timeout and lands)', async () => {
