@@ -100,7 +100,7 @@ export type Activities = {
    */
   findCommonAncestor(input: { chainId: number; fromBlock: number; lowestBlock: number; walkFrom?: number; checkDownTo?: number }): Promise<CommonAncestor>;
   /** Deletes everything above the ancestor and moves the cursor there, in one transaction. */
-  rollback(input: { chainId: number; ancestor: Cursor; reorgDepth: number; confirmationDepth: number }): Promise<{ deletedBlocks: number }>;
+  rollback(input: { chainId: number; ancestor: Cursor; reorgDepth: number; confirmationDepth: number; head?: number | null }): Promise<{ deletedBlocks: number }>;
   /** Missing block ranges between `from` and `to` inclusive, with the hashes they must link to. */
   findGaps(input: { chainId: number; from: number; to: number }): Promise<Gap[]>;
   /** Re-reads `from..to` from the pool and lists differences with the database (read-only). */

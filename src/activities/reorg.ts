@@ -77,18 +77,24 @@ export async function findCommonAncestor(
 
 /**
  * Deletes everything of chain `chainId` above `ancestor` and moves the cursor to it, in one
- * transaction. Logs `reorg-rolled-back` as a warning, louder when the reorg was deeper than the
- * confirmation depth. Returns the number of blocks deleted.
+ * transaction. Logs `reorg-rolled-back` as a warning, `reorg-deeper-than-confirmation-depth` when
+ * the reorg replaced blocks more than `confirmationDepth` below the chain's head: `head` (the head
+ * the sync read last, in blocks) minus the ancestor, the number of blocks the reorg replaced on the
+ * chain. A sync stores a block only once it is that deep, so with depth finality any stored block
+ * rolled back means such a reorg, however few of them the sync had stored (`reorgDepth`, the
+ * stored blocks above the ancestor, is what runs recorded without `head` compare). Returns the
+ * number of blocks deleted.
  * @throws DbTransientError (retried).
  */
 export async function rollback(
   deps: { db: Kysely<Database>; log: Logger },
-  input: { chainId: number; ancestor: Cursor; reorgDepth: number; confirmationDepth: number },
+  input: { chainId: number; ancestor: Cursor; reorgDepth: number; confirmationDepth: number; head?: number | null },
 ): Promise<{ deletedBlocks: number }> {
   const deletedBlocks = await rollbackTo(deps.db, input.chainId, input.ancestor);
-  const deep = input.reorgDepth > input.confirmationDepth;
+  const belowHead = input.head === undefined || input.head === null ? null : input.head - input.ancestor.blockNumber;
+  const deep = (belowHead ?? input.reorgDepth) > input.confirmationDepth;
   deps.log.warn(
-    { chainId: input.chainId, commonAncestor: input.ancestor.blockNumber, reorgDepth: input.reorgDepth, deletedBlocks, deeperThanConfirmationDepth: deep },
+    { chainId: input.chainId, commonAncestor: input.ancestor.blockNumber, reorgDepth: input.reorgDepth, ...(belowHead === null ? {} : { head: input.head, depthBelowHead: belowHead }), deletedBlocks, deeperThanConfirmationDepth: deep },
     deep ? 'reorg-deeper-than-confirmation-depth' : 'reorg-rolled-back',
   );
   return { deletedBlocks };

@@ -8,7 +8,7 @@
 import { condition, continueAsNew, log, metricMeter, patched, setCurrentDetails, setHandler, sleep, upsertSearchAttributes, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import { syncTarget, type Cursor } from '../domain/index.js';
 import { createActivityProxies, createLocalActivityProxies } from './activities-proxy.js';
-import { cursorSearchAttribute, pauseSignal, resumeSignal, syncProgressQuery, type ChainSyncInput, type SyncProgress } from './definitions.js';
+import { cursorSearchAttribute, FULL_GAP_CHECK_EVERY, pauseSignal, resumeSignal, syncProgressQuery, type ChainSyncInput, type SyncProgress } from './definitions.js';
 import { syncDetails } from './details.js';
 import { RecentRate } from './recent-rate.js';
 import { runWindow, WINDOW_GUIDED_TAIL, WINDOW_REFILL_FIRST } from './window.js';
@@ -30,8 +30,7 @@ export const STALL_WATCH_STOPS = 'stall-watch-stops';
  * check intervals (runs recorded before read the whole chain every time).
  */
 export const GAP_CHECK_INCREMENTAL = 'gap-check-incremental';
-/** Gap check intervals between two gap checks over the whole chain: hourly at the default GAP_CHECK_INTERVAL (60 s). */
-export const FULL_GAP_CHECK_EVERY = 60;
+export { FULL_GAP_CHECK_EVERY };
 /** Patch marker of the sync whose gap repair stops for a pause or continue-as-new (runs recorded before refilled each gap whole). */
 export const GAP_REPAIR_STOPPABLE = 'gap-repair-stoppable';
 
@@ -182,7 +181,8 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
       progress.reorgs += 1;
       const to = found.ancestor.blockHash === null ? `below block ${found.ancestor.blockNumber + 1} (no stored block is on the canonical chain: a reset chain, such as a new devnet, or endpoints that serve another network with this chain id)` : `block ${found.ancestor.blockNumber}, the common ancestor`;
       log.warn(`reorg-detected on chain ${input.chainId} at block ${atBlock} (cursor ${cursor.blockNumber}): rolling back ${found.reorgDepth} blocks up to the cursor (and any stored above it) to ${to}`);
-      await acts.rollback({ chainId: input.chainId, ancestor: found.ancestor, reorgDepth: found.reorgDepth, confirmationDepth: input.confirmationDepth });
+      // The head read last: how deep below it the reorg replaced blocks says whether it went past the confirmation depth.
+      await acts.rollback({ chainId: input.chainId, ancestor: found.ancestor, reorgDepth: found.reorgDepth, confirmationDepth: input.confirmationDepth, head: progress.head });
       setCursor(found.ancestor);
     } else if (found.ancestor.blockHash !== cursor.blockHash && found.ancestor.blockHash !== null) {
       // The cursor's block was rewritten with the canonical one (a backfill after a reorg): adopt its hash.

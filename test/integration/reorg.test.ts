@@ -220,9 +220,9 @@ async function storedTransaction(rig: Rig, hash: Hex) {
 }
 
 /** The rollback the sync asked for after a reorg down to `ancestor`. */
-async function expectedRollback(rig: Rig, ancestor: number, reorgDepth: number, confirmationDepth: number, deletedBlocks: number) {
+async function expectedRollback(rig: Rig, ancestor: number, reorgDepth: number, confirmationDepth: number, deletedBlocks: number, head: unknown = expect.any(Number)) {
   return {
-    input: { chainId: rig.chainId, ancestor: { blockNumber: ancestor, blockHash: await blockHash(rig.url, ancestor) }, reorgDepth, confirmationDepth },
+    input: { chainId: rig.chainId, ancestor: { blockNumber: ancestor, blockHash: await blockHash(rig.url, ancestor) }, reorgDepth, confirmationDepth, head },
     result: { deletedBlocks },
   };
 }
@@ -262,9 +262,10 @@ describe('chainSync in head mode (confirmation depth 0, concurrency 2, batch siz
     const rollbacks = await activityCalls(handle, 'rollback');
     expect(rollbacks).toHaveLength(reorgsBefore + 1);
     // Rolled back from the old cursor to the block below the replaced ones; deleted the replaced blocks and the seam batch.
-    expect(rollbacks.at(-1)).toEqual(await expectedRollback(rig, replacedFrom - 1, depth, 0, depth + 3));
+    // The head the sync read last: the seam's 3 blocks above the reorged head.
+    expect(rollbacks.at(-1)).toEqual(await expectedRollback(rig, replacedFrom - 1, depth, 0, depth + 3, head + 3));
     expect(rig.warnings.at(-1)).toEqual([
-      { chainId: CHAIN_ID, commonAncestor: replacedFrom - 1, reorgDepth: depth, deletedBlocks: depth + 3, deeperThanConfirmationDepth: true },
+      { chainId: CHAIN_ID, commonAncestor: replacedFrom - 1, reorgDepth: depth, head: head + 3, depthBelowHead: depth + 3, deletedBlocks: depth + 3, deeperThanConfirmationDepth: true },
       'reorg-deeper-than-confirmation-depth',
     ]);
     await expectStoredEqualsChain(rig, 0, head + 3);
@@ -313,7 +314,7 @@ describe('chainSync with confirmation depth 3', () => {
 
   it('a reorg of 8 blocks (5 stored blocks deep) is rolled back and logged as deeper than the confirmation depth', async () => {
     const before = await waitSynced(rig, handle, { confirmationDepth: DEPTH, reorgs: 0 });
-    const { replacedFrom } = await whileWorkerWaits(rig, async () => {
+    const { replacedFrom, head } = await whileWorkerWaits(rig, async () => {
       const r = await reorg(rig.url, 8, [transferRequest(5, 6, 0), transferRequest(4, 6, 7)]);
       await mine(rig.url, 3);
       return r;
@@ -322,11 +323,30 @@ describe('chainSync with confirmation depth 3', () => {
     const after = await waitSynced(rig, handle, { confirmationDepth: DEPTH, reorgs: 1 });
     expect(after.cursor).toBe(before.cursor + 3);
     // 5 stored blocks replaced (cursor − 4 .. cursor) plus the 3-block seam batch deleted.
-    expect(await activityCalls(handle, 'rollback')).toEqual([await expectedRollback(rig, replacedFrom - 1, 5, DEPTH, 8)]);
+    expect(await activityCalls(handle, 'rollback')).toEqual([await expectedRollback(rig, replacedFrom - 1, 5, DEPTH, 8, head + 3)]);
     expect(rig.warnings).toEqual([[
-      { chainId: CHAIN_ID, commonAncestor: replacedFrom - 1, reorgDepth: 5, deletedBlocks: 8, deeperThanConfirmationDepth: true },
+      { chainId: CHAIN_ID, commonAncestor: replacedFrom - 1, reorgDepth: 5, head: head + 3, depthBelowHead: 11, deletedBlocks: 8, deeperThanConfirmationDepth: true },
       'reorg-deeper-than-confirmation-depth',
     ]]);
+    await expectStoredEqualsChain(rig, 0, after.cursor);
+  });
+
+  it('a reorg of 5 blocks that replaces only 2 stored blocks (fewer than the depth of 3) is still logged as deeper than the confirmation depth', async () => {
+    const before = await waitSynced(rig, handle, { confirmationDepth: DEPTH, reorgs: 1 });
+    const { replacedFrom, head } = await whileWorkerWaits(rig, async () => {
+      const r = await reorg(rig.url, 5, [transferRequest(5, 6, 0)]);
+      await mine(rig.url, 3);
+      return r;
+    });
+    expect(replacedFrom).toBe(before.cursor - 1);
+    const after = await waitSynced(rig, handle, { confirmationDepth: DEPTH, reorgs: 2 });
+    expect(after.cursor).toBe(before.cursor + 3);
+    // 2 stored blocks replaced (cursor − 1, cursor) plus the 3-block seam batch; the ancestor is 8 below the head read last.
+    expect((await activityCalls(handle, 'rollback')).at(-1)).toEqual(await expectedRollback(rig, replacedFrom - 1, 2, DEPTH, 5, head + 3));
+    expect(rig.warnings.at(-1)).toEqual([
+      { chainId: CHAIN_ID, commonAncestor: replacedFrom - 1, reorgDepth: 2, head: head + 3, depthBelowHead: 8, deletedBlocks: 5, deeperThanConfirmationDepth: true },
+      'reorg-deeper-than-confirmation-depth',
+    ]);
     await expectStoredEqualsChain(rig, 0, after.cursor);
   });
 });
@@ -520,7 +540,7 @@ describe('two reorgs in a row', () => {
     expect(after.cursor).toBe(cursor + 2);
     expect(second.replacedFrom).toBe(a1 + 2);
     expect(await activityCalls(handle, 'rollback')).toEqual([
-      { input: { chainId: CHAIN_ID, ancestor: { blockNumber: a1, blockHash: await blockHash(rig.url, a1) }, reorgDepth: 6, confirmationDepth: 0 }, result: { deletedBlocks: 8 } },
+      { input: { chainId: CHAIN_ID, ancestor: { blockNumber: a1, blockHash: await blockHash(rig.url, a1) }, reorgDepth: 6, confirmationDepth: 0, head: expect.any(Number) }, result: { deletedBlocks: 8 } },
       await expectedRollback(rig, a1 + 1, 2, 0, head - (a1 + 1)),
     ]);
     await expectStoredEqualsChain(rig, 0, after.cursor);
