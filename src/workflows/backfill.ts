@@ -19,6 +19,15 @@ export const BACKFILL_WAITS_WITHOUT_EVIDENCE = 'backfill-waits-without-evidence'
 /** How long a backfill waits after a seam that did not link when no stored block differs, in ms. */
 const NO_EVIDENCE_WAIT_MS = 1_000;
 
+/**
+ * Patch marker: a backfill indexes up to the endpoints' head and waits for the blocks above it,
+ * reading the head every {@link HEAD_WAIT_MS}, where before it fetched blocks that do not exist
+ * yet, each batch failing and retried (a flood of requests and of "bad response" errors).
+ */
+export const BACKFILL_WAITS_FOR_HEAD = 'backfill-waits-for-head';
+/** How long a backfill waits between head reads while the rest of its range is above the head, in ms. */
+const HEAD_WAIT_MS = 5_000;
+
 /** Default blocks per batch when the input does not say (the `temporal` CLI case). */
 const DEFAULT_BATCH_SIZE_BLOCKS = 100;
 /** Default batches in flight when the input does not say. */
@@ -30,7 +39,8 @@ const DEFAULT_CONCURRENCY = 8;
  * backfill) re-indexes from the common ancestor. The first batch must link to the stored block
  * `from − 1` and the last to the stored block `to + 1` (when stored): otherwise it is refused and
  * retried (StoredChainLinkError), so an endpoint that lags behind a reorg never leaves blocks of
- * the old chain between canonical ones.
+ * the old chain between canonical ones. Blocks above the endpoints' head are waited for: it
+ * indexes up to the head, then reads the head every 5 s (since {@link BACKFILL_WAITS_FOR_HEAD}).
  * @throws ApplicationFailure `InvalidInputError` when the range is not `0 ≤ from ≤ to`, or `batchSize`
  *   is not an integer ≥ 1 or `batchRows` an integer ≥ 0.
  * @example temporal workflow start --type backfill --task-queue evm-indexer --workflow-id backfill:31337:0-99 --input '{"chainId":31337,"from":0,"to":99}'
@@ -65,9 +75,23 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
   setCurrentDetails(backfillDetails(progress()));
 
   while (cursor.blockNumber < to) {
+    // Blocks above the endpoints' head do not exist yet: index up to it, then wait for the rest.
+    let end = to;
+    if (patched(BACKFILL_WAITS_FOR_HEAD)) {
+      const { head } = await acts.getChainHead({ chainId });
+      end = Math.min(to, head);
+      if (end <= cursor.blockNumber) {
+        if (workflowInfo().continueAsNewSuggested) {
+          await condition(allHandlersFinished);
+          await continueAsNew<typeof backfill>({ ...input, carried: { cursor, startedAtMs } });
+        }
+        await sleep(HEAD_WAIT_MS);
+        continue;
+      }
+    }
     const outcome = await runWindow({
       cursor,
-      to,
+      to: end,
       batchSize,
       batchRows: input.batchRows ?? 0,
       concurrency,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runIndexRange } from '../../src/activities/index-range.js';
 import { readCursor } from '../../src/db/index.js';
-import { backfillWorkflowId, chainSyncWorkflowId, pauseSignal, resumeSignal, syncProgressQuery, type BackfillInput, type ChainSyncInput } from '../../src/workflows/definitions.js';
+import { backfillProgressQuery, backfillWorkflowId, chainSyncWorkflowId, pauseSignal, resumeSignal, syncProgressQuery, type BackfillInput, type ChainSyncInput } from '../../src/workflows/definitions.js';
 import { generateTraffic, startAnvil, type Anvil, type TrafficSummary } from '../support/devnet.js';
 import { diffWithChain, digestRows, findIntegrityProblems, rpc } from '../support/chain-oracle.js';
 import { createTestDatabase, startIndexerWorker, startTemporal, waitFor, type TestDatabase, type TestWorker } from '../support/stack.js';
@@ -177,6 +177,22 @@ describe('chainSync on anvil with real traffic', () => {
     expect((failure as { cause?: { type?: string; message?: string } }).cause).toMatchObject({
       type: 'InvalidInputError', message: 'backfill needs an integer batchSize ≥ 1 and batchRows ≥ 0, got batchSize=undefined batchRows=-1',
     });
+  });
+
+  it('a backfill reaching above the head indexes up to the head, asks for no block above it while it waits, and ends once the chain reaches its end', async () => {
+    const head = Number(BigInt(await rpc(anvil.rpcUrl, 'eth_blockNumber')));
+    const input: BackfillInput = { chainId: CHAIN_ID, from: head - 2, to: head + 3, batchSize: 2, concurrency: 2 };
+    const handle = await env.client.workflow.start('backfill', { workflowId: backfillWorkflowId(CHAIN_ID, head - 2, head + 3), taskQueue: TASK_QUEUE, args: [input] });
+    await waitFor('the backfill to store up to the head', async () => (await handle.query(backfillProgressQuery)).doneThrough === head);
+    await new Promise((resolve) => setTimeout(resolve, 6_000)); // more than one wait for the head (5 s)
+    // Nothing above the head was scheduled (before, batches of blocks that did not exist failed and were retried, over and over).
+    expect(await scheduledRanges(handle, 'indexRange')).toEqual([{ from: head - 2, to: head - 1 }, { from: head, to: head }]);
+    expect((await handle.describe()).raw.pendingActivities ?? []).toEqual([]);
+    expect((await handle.query(backfillProgressQuery)).status).toBe('running');
+    await rpc(anvil.rpcUrl, 'anvil_mine', ['0x3']);
+    expect(await handle.result()).toMatchObject({ status: 'done', doneThrough: head + 3, blocksDone: 6 });
+    expect(await scheduledRanges(handle, 'indexRange')).toEqual([{ from: head - 2, to: head - 1 }, { from: head, to: head }, { from: head + 1, to: head + 2 }, { from: head + 3, to: head + 3 }]);
+    expect(await diffWithChain(database.db, anvil.rpcUrl, CHAIN_ID, head - 2, head + 3)).toEqual([]);
   });
 
   it('the sync follows new blocks and keeps equal to the chain', async () => {
