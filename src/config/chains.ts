@@ -35,7 +35,8 @@ const TUNABLE_SCHEMAS = {
   concurrency: integer(1, 500),
   maxRetries: integer(0, 1_000_000),
   confirmationDepth: integer(0, 100_000),
-  finality: z.enum(['depth', 'safe', 'finalized'], { message: 'expected "depth", "safe" or "finalized"' }),
+  // The value given, as the environment variable's error shows it (a typo is easier to see).
+  finality: z.enum(['depth', 'safe', 'finalized'], { error: (issue) => `expected "depth", "safe" or "finalized" (got ${JSON.stringify(issue.input)})` }),
   pollIntervalMs: integer(10, 3_600_000),
   gapCheckIntervalMs: integer(100, 86_400_000),
   stallTimeoutMs: integer(1_000, 86_400_000),

@@ -222,7 +222,7 @@ describe('worker start-up with bad configuration', () => {
       expect(code).toBe(1);
       // Every problem at once: the schema's, then the URLs' and the duplicates'.
       expect(stderr.trim().split('\n')).toEqual([
-        'config error: CHAINS_FILE chains[1].finality: expected "depth", "safe" or "finalized"',
+        'config error: CHAINS_FILE chains[1].finality: expected "depth", "safe" or "finalized" (got "final")',
         'config error: CHAINS_FILE chains[0].rpcUrl: endpoint eth.example#1 is not an http(s) URL',
         'config error: CHAINS_FILE chains[1].chainId: chain 1 is listed twice (also chains[0])',
         'config error: CHAINS_FILE chains[1].taskQueue: task queue evm-indexer-1 is used twice (also chains[0]); each chain needs its own',

@@ -117,7 +117,7 @@ describe('src/config/chains.ts', () => {
     ]],
     ['a bad finality, task queue and verifyRoots', '[{"chainId": 1, "rpcUrl": "http://a", "finality": "final", "taskQueue": " ", "verifyRoots": "yes"}]', [
       'CHAINS_FILE chains[0].taskQueue: expected a non-empty string',
-      'CHAINS_FILE chains[0].finality: expected "depth", "safe" or "finalized"',
+      'CHAINS_FILE chains[0].finality: expected "depth", "safe" or "finalized" (got "final")',
       'CHAINS_FILE chains[0].verifyRoots: expected true or false',
     ]],
     ['an rpcUrl of only commas', '[{"chainId": 1, "rpcUrl": " , "}]', ['CHAINS_FILE chains[0].rpcUrl: expected at least one http(s) URL']],
@@ -131,7 +131,7 @@ describe('src/config/chains.ts', () => {
     ]],
     ['every kind of problem at once (schema, URLs, duplicates)', '[{"chainId": 10, "rpcUrl": "http://a/${ALCHEMY_KEY}", "startBlock": -1, "finality": "final"}, {"chainId": 10, "rpcUrl": "ftp://b", "batchSize": 0}]', [
       'CHAINS_FILE chains[0].startBlock: expected an integer ≥ 0',
-      'CHAINS_FILE chains[0].finality: expected "depth", "safe" or "finalized"',
+      'CHAINS_FILE chains[0].finality: expected "depth", "safe" or "finalized" (got "final")',
       'CHAINS_FILE chains[1].batchSize: expected an integer from 1 to 10000',
       'CHAINS_FILE chains[0].rpcUrl: endpoint a#1: environment variable ALCHEMY_KEY is not set (referenced as ${ALCHEMY_KEY})',
       'CHAINS_FILE chains[1].rpcUrl: endpoint b#1 is not an http(s) URL',
