@@ -479,7 +479,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
         for (const g of gaps) console.log(`gap: ${formatRange(g)} (${formatCount(rangeSize(g))} block${g.to === g.from ? "" : "s"})`);
         if (gaps.length > 0) {
           // On stderr: stdout stays the list. The sync's incremental checks start near the cursor (src/workflows/sync-chain.ts).
-          console.error(`note: the sync fills gaps near its cursor at its next gap check (every GAP_CHECK_INTERVAL) and older ones at its full check (every ${FULL_GAP_CHECK_EVERY} intervals: an hour by default); to fill one now: ${invocation} backfill --chain-id ${chainId} --from ${gaps[0]!.from} --to ${gaps[0]!.to}`);
+          console.error(`note: a caught-up sync fills gaps near its cursor at its next gap check (every GAP_CHECK_INTERVAL) and older ones at its full check (every ${FULL_GAP_CHECK_EVERY} intervals: an hour by default), none while it catches up or is paused; to fill one now: ${invocation} backfill --chain-id ${chainId} --from ${gaps[0]!.from} --to ${gaps[0]!.to}`);
         }
         process.exitCode = gaps.length === 0 ? 0 : 1;
       });
@@ -570,7 +570,8 @@ async function startSync(client: Client, cfg: Config, chain: ChainConfig, { stor
     if (running.taskQueue !== chain.taskQueue) differ.unshift(`task queue ${running.taskQueue} (now ${chain.taskQueue})`);
     // A sync no worker runs cannot be cancelled (stop refuses it): the note says stop --force then.
     const unserved = running.taskQueue !== chain.taskQueue && noWorker(await describeWorkers(client, running.taskQueue));
-    const kept = keptSettingsNote(differ, invocation, chainId, unserved, newSettingsAssignments(differ, env, shellWord));
+    // With a CHAINS_FILE its fields win over the variables: the file (in `invocation`) gives the new values.
+    const kept = keptSettingsNote(differ, invocation, chainId, unserved, cfg.chainsFile === undefined ? newSettingsAssignments(differ, env, shellWord) : []);
     return { text: withNotes(`sync ${workflowId} is already running (run ${running.runId}); nothing to do`, kept, note), taskQueue: running.taskQueue };
   }
   const registered = await registeredSearchAttributes(client, cfg);

@@ -121,6 +121,7 @@ export async function runIndexRange(
     }, {
       attempt: context?.attempt,
       // An earlier attempt Temporal gave up on still held its transaction (and the rows' locks this one would wait for).
+      onStopFailed: (err) => deps.log.warn({ from: input.from, to: input.to, attempt: context?.attempt?.number, err: err instanceof Error ? err.message : String(err) }, `stale-attempt-not-stopped: chain ${input.chainId} blocks ${input.from}–${input.to}: Postgres refused to end the sessions of earlier attempts of this batch (the worker's role needs to be theirs, or pg_signal_backend); a frozen one holds this attempt until it ends`),
       onStopped: (stopped) => deps.log.warn({ from: input.from, to: input.to, attempt: context?.attempt?.number, stopped }, `stale-attempt-stopped: chain ${input.chainId} blocks ${input.from}–${input.to}: ended ${stopped.length} Postgres session${stopped.length === 1 ? '' : 's'} of an earlier attempt of this batch, whose transaction was still open (a worker frozen or cut off from Temporal)`),
     });
   } finally {

@@ -92,7 +92,9 @@ export async function rollback(
 ): Promise<{ deletedBlocks: number }> {
   const deletedBlocks = await rollbackTo(deps.db, input.chainId, input.ancestor);
   const belowHead = input.head === undefined || input.head === null ? null : input.head - input.ancestor.blockNumber;
-  const deep = (belowHead ?? input.reorgDepth) > input.confirmationDepth;
+  // The larger of the two: after the chain got shorter (a reset devnet) the head is low, and the
+  // stored blocks replaced say how deep it went.
+  const deep = Math.max(belowHead ?? 0, input.reorgDepth) > input.confirmationDepth;
   deps.log.warn(
     { chainId: input.chainId, commonAncestor: input.ancestor.blockNumber, reorgDepth: input.reorgDepth, ...(belowHead === null ? {} : { head: input.head, depthBelowHead: belowHead }), deletedBlocks, deeperThanConfirmationDepth: deep },
     deep ? 'reorg-deeper-than-confirmation-depth' : 'reorg-rolled-back',

@@ -46,7 +46,7 @@ export function settingsDiff(running: Partial<ChainSyncInput>, wanted: Partial<C
  * `env` sets, its value as `quote` writes it for a shell, in `differ`'s order. Given on one command
  * line (`CONFIRMATION_DEPTH=3 scripts/start`) and not exported, a variable would be lost from a
  * `start` typed afterwards, and the sync started again with the old value. A setting `env` does not
- * set (a CHAINS_FILE field, a default) needs none. Pure.
+ * set (a default) needs none; with a CHAINS_FILE the caller passes none (the file's fields win). Pure.
  * @example newSettingsAssignments(['CONFIRMATION_DEPTH 12 (now 3)'], { CONFIRMATION_DEPTH: '3' }, (w) => w) // ['CONFIRMATION_DEPTH=3']
  */
 export function newSettingsAssignments(differ: readonly string[], env: NodeJS.ProcessEnv, quote: (word: string) => string): string[] {

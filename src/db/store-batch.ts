@@ -57,8 +57,8 @@ export async function storeBatch(db: Kysely<Database>, chainId: number, range: B
  * transactions, logs and withdrawals.
  * With `options.attempt` the transaction carries the attempt's application_name
  * ({@link batchApplicationName}), and a later attempt first ends the sessions of the earlier ones
- * ({@link stopEarlierAttempts}): an attempt Temporal gave up on (its worker frozen, or cut off from
- * Temporal) may still hold its transaction open, and with it the locks of the rows it wrote, on
+ * ({@link stopEarlierAttempts}; `onStopped` hears of those it ended, `onStopFailed` of a refusal):
+ * an attempt Temporal gave up on (its worker frozen, or cut off from Temporal) may still hold its transaction open, and with it the locks of the rows it wrote, on
  * which every later attempt's COPY would wait for as long as that session lives (hours for a
  * silent network partition, forever for a stopped process).
  * @returns what `produce` returned.
@@ -71,7 +71,7 @@ export async function writeBatch<T>(
   chainId: number,
   range: BlockRange,
   produce: (write: (rows: BatchRows) => Promise<void>, more: BatchWriter) => Promise<T>,
-  options: { attempt?: BatchAttempt; onStopped?: (stopped: StoppedAttempt[]) => void } = {},
+  options: { attempt?: BatchAttempt; onStopped?: (stopped: StoppedAttempt[]) => void; onStopFailed?: (err: unknown) => void } = {},
 ): Promise<T> {
   await ensurePartitions(db, chainId, range);
   const pool = pgPoolOf(db);
@@ -87,7 +87,11 @@ export async function writeBatch<T>(
     // No statement timeout in the batch: its transaction rows' COPY stays open while the range's blocks arrive.
     const { attempt } = options;
     if (attempt && attempt.number > 1) {
-      const stopped = await stopEarlierAttempts(open, attempt);
+      // Refused (privileges), the attempt goes on, and waits for their locks as before: said, not thrown.
+      const stopped = await stopEarlierAttempts(open, attempt).catch((err: unknown) => {
+        options.onStopFailed?.(err);
+        return [];
+      });
       if (stopped.length > 0) options.onStopped?.(stopped);
     }
     await open.query(batchQuery(`begin; set local statement_timeout = 0${attempt ? `; set local application_name = '${batchApplicationName(attempt)}'` : ''}`));
@@ -240,9 +244,9 @@ export function batchApplicationName(attempt: BatchAttempt): string {
  * earlier attempt (a lower number) of `attempt`'s batch: their transactions roll back and their locks go. Temporal
  * runs a new attempt only once it gave up on the one before, so such a session is one nobody
  * waits for. Needs the privileges of the sessions' role (the same role: any Postgres user may
- * signal its own sessions); without them it ends none and the attempt goes on (it then waits for
- * their locks, as before).
+ * signal its own sessions).
  * @returns the sessions ended.
+ * @throws pg's error when Postgres refuses (without those privileges: `permission denied to terminate process`).
  */
 export async function stopEarlierAttempts(client: pg.ClientBase, attempt: BatchAttempt): Promise<StoppedAttempt[]> {
   batchApplicationName(attempt); // checks the key and number
@@ -253,7 +257,7 @@ export async function stopEarlierAttempts(client: pg.ClientBase, attempt: BatchA
       where datname = current_database() and pid <> pg_backend_pid()
         and case when application_name ~ $1 then split_part(application_name, ':', 4)::int < $2 else false end`,
     [`^${BATCH_APPLICATION_PREFIX}${attempt.key}:[0-9]{1,9}$`, attempt.number],
-  )).catch(() => ({ rows: [] as { pid: number; application_name: string; stopped: boolean }[] }));
+  ));
   return rows.filter((r) => r.stopped).map((r) => ({ pid: r.pid, applicationName: r.application_name }));
 }
 
