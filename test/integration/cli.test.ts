@@ -311,7 +311,8 @@ describe('operator CLI on the real stack', () => {
   it('a backfill of a chain no worker serves fails with one line that says why (the activity\'s message under the SDK\'s)', async () => {
     const out = await runClient({ ...cliEnv, CHAIN_ID: '1' }, ['backfill', '--from', '0', '--to', '3']);
     expect([out.code, out.stderr.trim().split('\n').at(-1)]).toEqual([1,
-      'error: Workflow execution failed: activity indexRange failed: this worker indexes chain 31337, not chain 1: chain 1 needs a task queue of its own, polled only by workers of chain 1 (CHAIN_ID=1 and its endpoints, or a CHAINS_FILE that lists it)']);
+      // Its first activity reads the head (since the backfill waits for blocks above it): that one says it.
+      'error: Workflow execution failed: activity getChainHead failed: this worker indexes chain 31337, not chain 1: chain 1 needs a task queue of its own, polled only by workers of chain 1 (CHAIN_ID=1 and its endpoints, or a CHAINS_FILE that lists it)']);
   });
 
   it('`status` of a sync that does not run says when the stored cursor cannot be read, naming DATABASE_URL without its password', async () => {

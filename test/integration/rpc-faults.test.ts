@@ -330,9 +330,10 @@ describe('RPC faults between the indexer and its endpoints', () => {
     await expectIndexed(worker.logs());
   });
 
-  it('one JSON-RPC error object instead of the batch array on the first 3 requests (proxy only) → retried, completes', async () => {
+  it('one JSON-RPC error object instead of the batch array on the first 3 requests for blocks (proxy only) → retried, completes', async () => {
     const worker = await startWorker([secretUrl(proxy, 'a')]);
-    proxy.set({ singleError: { when: { first: 3 }, code: -32603, message: 'Internal error' } });
+    // The blocks' batches: the backfill's head read goes first and is not hit.
+    proxy.set({ singleError: { when: { first: 3 }, code: -32603, message: 'Internal error', onlyWith: 'eth_getBlockReceipts' } });
     expect(await backfill(worker)).toMatchObject(done());
     expect(proxy.stats().faults.singleError).toBe(3);
     await expectIndexed(worker.logs());

@@ -37,7 +37,8 @@ export type Faults = {
   /** HTTP 200 with an HTML page instead of JSON. */
   garbage?: When;
   /** One JSON-RPC error object (`id: null`) instead of the batch array. */
-  singleError?: { when: When; code: number; message: string };
+  /** `onlyWith`: only requests that call this method count for `when` and are hit (e.g. `eth_getBlockReceipts`: the blocks' batches, not the head's reads). */
+  singleError?: { when: When; code: number; message: string; onlyWith?: string };
   /** Items at position ≥ `fromItem` (0-based) of a selected batch answer -32005 "request rate exceeded". */
   rateLimitItems?: { when?: When; fromItem: number };
   /** Drop the n-th, 2n-th, … item (1-based) of every batch answer. */
@@ -143,6 +144,8 @@ export function isSelected(when: When | undefined, n: number): boolean {
 export async function startFaultProxy(options: { upstream: string; port?: number }): Promise<FaultProxy> {
   let faults: Faults = {};
   let requestCount = 0;
+  /** Requests counted for `singleError.onlyWith` since the faults were set. */
+  let singleErrorRequests = 0;
   let latestReads = 0;
   let records: ProxyRecord[] = [];
   let stats: ProxyStats = emptyStats();
@@ -306,7 +309,8 @@ export async function startFaultProxy(options: { upstream: string; port?: number
       hit(record, 'garbage');
       return send(res, record, 200, 'text/html; charset=UTF-8', HTML_GARBAGE);
     }
-    if (f.singleError && isSelected(f.singleError.when, n)) {
+    const singleErrorCounts = f.singleError !== undefined && (f.singleError.onlyWith === undefined || record.methods.includes(f.singleError.onlyWith));
+    if (f.singleError && singleErrorCounts && isSelected(f.singleError.when, f.singleError.onlyWith === undefined ? n : ++singleErrorRequests)) {
       hit(record, 'singleError');
       return send(res, record, 200, 'application/json', JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: f.singleError.code, message: f.singleError.message } }));
     }
@@ -347,6 +351,7 @@ export async function startFaultProxy(options: { upstream: string; port?: number
   function setFaults(next: Faults): void {
     faults = next;
     requestCount = 0;
+    singleErrorRequests = 0;
     latestReads = 0;
     records = [];
     stats = emptyStats();
