@@ -482,27 +482,17 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.exit(2);
   }
   const secrets = secretUrls(process.env);
-  if (args[0] === '--check') {
-    checkWorkerSettings().then(
-      (lines) => {
-        for (const line of lines) console.log(redactUrls(line, secrets));
-        process.exit(0);
-      },
-      (err: unknown) => {
-        reportFatal(err, secrets);
-        process.exit(1);
-      },
-    );
-  } else {
-    // Exit explicitly: the Temporal runtime's native threads would otherwise keep the process alive.
-    runWorker().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        reportFatal(err, secrets);
-        process.exit(1);
-      },
-    );
-  }
+  const run = args[0] === '--check'
+    ? checkWorkerSettings().then((lines) => { for (const line of lines) console.log(redactUrls(line, secrets)); })
+    : runWorker();
+  // Exit explicitly: the Temporal runtime's native threads would otherwise keep the process alive.
+  run.then(
+    () => process.exit(0),
+    (err: unknown) => {
+      reportFatal(err, secrets);
+      process.exit(1);
+    },
+  );
 }
 
 export type { Config };

@@ -80,10 +80,10 @@ export async function findCommonAncestor(
  * transaction. Logs `reorg-rolled-back` as a warning, `reorg-deeper-than-confirmation-depth` when
  * the reorg replaced blocks more than `confirmationDepth` below the chain's head: `head` (the head
  * the sync read last, in blocks) minus the ancestor, the number of blocks the reorg replaced on the
- * chain. A sync stores a block only once it is that deep, so with depth finality any stored block
- * rolled back means such a reorg, however few of them the sync had stored (`reorgDepth`, the
- * stored blocks above the ancestor, is what runs recorded without `head` compare). Returns the
- * number of blocks deleted.
+ * chain, or the stored blocks above the ancestor (`reorgDepth`) when more (a chain that got
+ * shorter has a low head; runs recorded without `head` compare only these). A sync stores a block
+ * only once it is that deep, so with depth finality any stored block rolled back means such a
+ * reorg, however few of them it had stored. Returns the number of blocks deleted.
  * @throws DbTransientError (retried).
  */
 export async function rollback(
@@ -92,8 +92,6 @@ export async function rollback(
 ): Promise<{ deletedBlocks: number }> {
   const deletedBlocks = await rollbackTo(deps.db, input.chainId, input.ancestor);
   const belowHead = input.head === undefined || input.head === null ? null : input.head - input.ancestor.blockNumber;
-  // The larger of the two: after the chain got shorter (a reset devnet) the head is low, and the
-  // stored blocks replaced say how deep it went.
   const deep = Math.max(belowHead ?? 0, input.reorgDepth) > input.confirmationDepth;
   deps.log.warn(
     { chainId: input.chainId, commonAncestor: input.ancestor.blockNumber, reorgDepth: input.reorgDepth, ...(belowHead === null ? {} : { head: input.head, depthBelowHead: belowHead }), deletedBlocks, deeperThanConfirmationDepth: deep },

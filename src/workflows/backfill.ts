@@ -71,6 +71,11 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
       inFlightBatches: inFlight,
     };
   };
+  /** Continues as new from the blocks stored so far (the history grew long), once the handlers finished. */
+  const continueWithCursor = async (): Promise<never> => {
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof backfill>({ ...input, carried: { cursor, startedAtMs } });
+  };
   setHandler(backfillProgressQuery, progress);
   setCurrentDetails(backfillDetails(progress()));
 
@@ -81,10 +86,7 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
       const { head } = await acts.getChainHead({ chainId });
       end = Math.min(to, head);
       if (end <= cursor.blockNumber) {
-        if (workflowInfo().continueAsNewSuggested) {
-          await condition(allHandlersFinished);
-          await continueAsNew<typeof backfill>({ ...input, carried: { cursor, startedAtMs } });
-        }
+        if (workflowInfo().continueAsNewSuggested) await continueWithCursor();
         await sleep(HEAD_WAIT_MS);
         continue;
       }
@@ -121,10 +123,7 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
       cursor = found.ancestor;
       continue;
     }
-    if (outcome.kind === 'stopped') {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof backfill>({ ...input, carried: { cursor, startedAtMs } });
-    }
+    if (outcome.kind === 'stopped') await continueWithCursor();
   }
   setCurrentDetails(backfillDetails(progress()));
   return progress();

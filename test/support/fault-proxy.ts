@@ -309,8 +309,8 @@ export async function startFaultProxy(options: { upstream: string; port?: number
       hit(record, 'garbage');
       return send(res, record, 200, 'text/html; charset=UTF-8', HTML_GARBAGE);
     }
-    const singleErrorCounts = f.singleError !== undefined && (f.singleError.onlyWith === undefined || record.methods.includes(f.singleError.onlyWith));
-    if (f.singleError && singleErrorCounts && isSelected(f.singleError.when, f.singleError.onlyWith === undefined ? n : ++singleErrorRequests)) {
+    const onlyWith = f.singleError?.onlyWith;
+    if (f.singleError && (onlyWith === undefined || record.methods.includes(onlyWith)) && isSelected(f.singleError.when, onlyWith === undefined ? n : ++singleErrorRequests)) {
       hit(record, 'singleError');
       return send(res, record, 200, 'application/json', JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: f.singleError.code, message: f.singleError.message } }));
     }
