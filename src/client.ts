@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { Client, Connection, isGrpcCancelledError, isGrpcDeadlineError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
+import { misspelledSettings } from './config/misspelled.js';
 import { DEFAULTS, parseConfig, type Config } from './config/parse.js';
 import { archivePartitions, ArchiveRefusedError, connectDatabase, exportBlock, findGaps, highestStoredBlock, migrateToLatest, readCursor, type ArchiveMode } from './db/index.js';
 import { formatBlockOr, formatCount, formatCountOr, formatRange, rangeSize, type Cursor } from './domain/index.js';
@@ -161,7 +162,11 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
     .description('Operate the EVM chain indexer: sync, backfill and inspect chains indexed through Temporal into PostgreSQL.')
     .option('--chain-id <id>', 'EIP-155 chain id (default: CHAIN_ID)', positiveArg('--chain-id'))
     .showHelpAfterError(`(usage: ${invocation} --help)`)
-    .addHelpText('after', environmentHelp());
+    .addHelpText('after', environmentHelp())
+    // Before any command (not --help): a variable that looks like a misspelled setting would be ignored silently.
+    .hook('preAction', () => {
+      for (const { warning } of misspelledSettings(env)) console.error(`warning: ${warning}`);
+    });
   const chainIdFlag = (): number | undefined => program.opts<{ chainId?: number }>().chainId;
   const chainOf = (cfg: Config): ChainConfig => resolveChains(cfg, env, chainIdFlag(), { all: false })[0]!;
   /** For a sync of `chainId` running on `runningQueue`: the queue its CHAINS_FILE entry names now, when another (see MovedQueue). */

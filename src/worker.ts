@@ -19,6 +19,7 @@ import { Context } from '@temporalio/activity';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata, type WorkflowBundle } from '@temporalio/worker';
 import { sql, type Kysely } from 'kysely';
 import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
+import { misspelledSettings } from './config/misspelled.js';
 import { assertWorkerConfig, parseConfig, type Config } from './config/parse.js';
 import { connectDatabase, migrateToLatest, recordPartitionSize, type Database } from './db/index.js';
 import { createDecodePool } from './decode/pool.js';
@@ -48,6 +49,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   const multiChain = config.chainsFile !== undefined;
   const prebuiltBundle = config.workflowBundlePath === undefined ? undefined : readWorkflowBundle(config.workflowBundlePath);
   const log = createLogger({ level: config.logLevel, base: { instanceId: config.instanceId, ...(multiChain ? {} : { chainId: chains[0]!.chainId }) }, mixin: activityLogFields });
+  for (const { name, near, warning } of misspelledSettings(env)) log.warn({ variable: name, didYouMean: near, warning }, 'misspelled-setting');
   // Refused here when `on` and not built (said once the checks passed); the decode threads load it as the pool tells them.
   const transcoder = loadNativeTranscoder(config.nativeTranscoder);
   setNativeTranscoder(transcoder);
@@ -140,7 +142,8 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
  * and each chain's endpoints, asked `eth_chainId` (JSON-RPC, EIP-695). It touches neither Postgres
  * nor Temporal. `scripts/start` runs it before it stops a running worker to apply new settings, so
  * a typo or an endpoint that does not serve the chain leaves the running worker indexing.
- * @returns one line per chain: its id, the endpoints that serve it and its task queue.
+ * @returns one line per chain: its id, the endpoints that serve it and its task queue; then a
+ *   `warning: …` line per variable that looks like a misspelled setting (`misspelledSettings`).
  * @throws ConfigError (each bad setting named), ChainMismatchError (no endpoint serves a chain,
  *   each endpoint's label and what it did), or the native transcoder's Error.
  */
@@ -152,10 +155,13 @@ export async function checkWorkerSettings(env: NodeJS.ProcessEnv = process.env):
   setHttpClient(config.rpcHttpClient);
   const log = createLogger({ level: config.logLevel, base: { instanceId: config.instanceId, check: true } });
   const checked = await Promise.all(chains.map((chain) => checkEndpoints(chain, { multiChain, log })));
-  return chains.map((chain, i) => {
-    const served = checked[i]!.labels;
-    return `chain ${chain.chainId}: ${served.length} of ${chain.rpcUrls.length} endpoint${chain.rpcUrls.length === 1 ? '' : 's'} kept (${served.join(', ')}), task queue ${chain.taskQueue}`;
-  });
+  return [
+    ...chains.map((chain, i) => {
+      const served = checked[i]!.labels;
+      return `chain ${chain.chainId}: ${served.length} of ${chain.rpcUrls.length} endpoint${chain.rpcUrls.length === 1 ? '' : 's'} kept (${served.join(', ')}), task queue ${chain.taskQueue}`;
+    }),
+    ...misspelledSettings(env).map(({ warning }) => `warning: ${warning}`),
+  ];
 }
 
 /**

@@ -207,6 +207,9 @@ const schema = z.object({
   WORKFLOW_BUNDLE: z.string().trim().min(1).optional(),
 });
 
+/** The names of the environment variables {@link parseConfig} reads, in its order. */
+export const SETTING_NAMES: readonly string[] = Object.freeze(Object.keys(schema.shape));
+
 /** Removes credentials from a Postgres URL for printing: `postgres://user@host:port/db`. Pure. */
 export function redactDatabaseUrl(value: string): string {
   try {

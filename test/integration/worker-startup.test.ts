@@ -52,6 +52,16 @@ describe('worker start-up with bad configuration', () => {
     expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, `chain 31337: 1 of 1 endpoint kept (127.0.0.1:${new URL(anvil.rpcUrl).port}#1), task queue evm-indexer\n`, '']);
   });
 
+  it('--check warns of a variable that looks like a misspelled setting, after the chains, and still passes', async () => {
+    const env = { RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', CONFIRMATIONS: '3', DATABASE_URL: `postgres://u:p@127.0.0.1:${deadPort}/db`, TEMPORAL_ADDRESS: `127.0.0.1:${deadPort}` };
+    const ok = await runWorkerOnce(env, ['--check']);
+    expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, [
+      `chain 31337: 1 of 1 endpoint kept (127.0.0.1:${new URL(anvil.rpcUrl).port}#1), task queue evm-indexer`,
+      'warning: CONFIRMATIONS is not a variable the indexer reads, so it is ignored: did you mean CONFIRMATION_DEPTH? (README, Configuration)',
+      '',
+    ].join('\n'), '']);
+  });
+
   it.each([
     ['a misspelled FINALITY', { RPC_URL: 'http://127.0.0.1:8545', CHAIN_ID: '31337', FINALITY: 'finalised' }, /^config error: FINALITY: Invalid option: expected one of "depth"\|"safe"\|"finalized" \(got "finalised"\)$/],
     ['an endpoint of another chain', { CHAIN_ID: '1' }, /^startup error: no RPC endpoint serves CHAIN_ID 1: 127\.0\.0\.1:\d+#1 serves chain 31337$/],
