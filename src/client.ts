@@ -26,7 +26,7 @@ import { isDatabaseFailure } from './cli/database-failure.js';
 import { clientInvocation, keepsRunningNotice, temporalBinary, temporalCommand } from './cli/hints.js';
 import { renderStatusTable, type StatusRow } from './cli/status-table.js';
 import { describeWorkers, isNoPollerError, noWorker, noWorkerText, type MovedQueue, type TaskQueueWorkers } from './cli/worker-presence.js';
-import { retryingLines, type PendingActivity } from './cli/retrying.js';
+import { retryingLines, retryingNote, type PendingActivity } from './cli/retrying.js';
 import { offChainNote } from './cli/off-chain.js';
 import { keptSettingsNote, newSettingsAssignments, settingsDiff } from './cli/running-settings.js';
 import { causeChain, failureText } from './cli/failure-text.js';
@@ -230,15 +230,18 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
           if (!workersOf.has(wf.taskQueue)) workersOf.set(wf.taskQueue, await describeWorkers(client, wf.taskQueue));
           const workers = workersOf.get(wf.taskQueue) ?? null;
           let progress: SyncProgress | null = null;
+          let retrying = '';
           if (noWorker(workers)) silent.push(`${wf.workflowId}: ${noWorkerText(wf.taskQueue, workers!, 'the sync does not move or answer', cfg.chainsFile !== undefined, movedQueue(cfg, Number(wf.workflowId.split(':')[1]), wf.taskQueue))}`);
           else {
             try {
-              progress = await client.connection.withDeadline(Date.now() + SYNC_QUERY_TIMEOUT_MS, () => client.workflow.getHandle(wf.workflowId).query(syncProgressQuery));
+              const handle = client.workflow.getHandle(wf.workflowId);
+              progress = await client.connection.withDeadline(Date.now() + SYNC_QUERY_TIMEOUT_MS, () => handle.query(syncProgressQuery));
+              retrying = retryingNote((await handle.describe()).raw.pendingActivities ?? []);
             } catch (err) {
               silent.push(`${wf.workflowId}: ${unansweredText(wf.taskQueue, workers, SYNC_QUERY_TIMEOUT_MS, err) ?? failureText(err)}`);
             }
           }
-          rows.push({ workflowId: wf.workflowId, progress });
+          rows.push({ workflowId: wf.workflowId, progress, retrying });
         }
         // A sync that failed or timed out is in no row: one line each (its latest run, when that is
         // still the failed one: not restarted, not stopped since), and exit 1, as `status --chain-id` does.
@@ -904,8 +907,10 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
     throw new CliError(`${workflowId} is running; ${unanswered}`, { cause: err });
   }
   const targetNote = p.finality === 'depth' ? `head − ${p.confirmationDepth} confirmation depth` : `'${p.finality}' tag`;
+  // An endpoint outage or Postgres down: the sync's own state does not show that nothing moves.
+  const retrying = retryingNote(pending);
   return [
-    `${workflowId}: running (${p.paused ? 'paused' : p.status})`,
+    `${workflowId}: running (${p.paused ? 'paused' : p.status}${retrying === '' ? '' : `; ${retrying}, below`})`,
     `  head      ${formatBlockOr(p.head, NO_NUMBER)}${p.headReadAtMs === null ? '' : ` (read ${Math.max(0, Math.round((Date.now() - p.headReadAtMs) / 1000))} s ago)`}`,
     `  target    ${formatBlockOr(p.target, NO_NUMBER)} (${targetNote}${p.target !== null && p.target < 0 ? ': no block is confirmed yet' : ''})`,
     `  cursor    ${formatBlockOr(p.cursor, NO_NUMBER)}${p.cursorHash ? ` ${p.cursorHash}` : ''}`,

@@ -24,8 +24,7 @@ const MAX_LISTED = 3;
  * the next attempt from (ms since the epoch). Pure.
  */
 export function retryingLines(pending: readonly PendingActivity[], nowMs: number): string[] {
-  return pending
-    .filter((a) => (a.attempt ?? 0) >= 2 && (a.lastFailure?.message ?? '') !== '')
+  return failing(pending)
     .sort((a, b) => (b.attempt ?? 0) - (a.attempt ?? 0))
     .slice(0, MAX_LISTED)
     .map((a) => {
@@ -39,4 +38,19 @@ function timestampMs(t: Timestamp): number | null {
   if (!t || t.seconds === null || t.seconds === undefined) return null;
   const seconds = Number(t.seconds.toString());
   return Number.isFinite(seconds) ? seconds * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : null;
+}
+
+/** The activities of `pending` on their second attempt or later with a last failure. Pure. */
+function failing(pending: readonly PendingActivity[]): PendingActivity[] {
+  return pending.filter((a) => (a.attempt ?? 0) >= 2 && (a.lastFailure?.message ?? '') !== '');
+}
+
+/**
+ * What `status` adds to a running sync's state when activities of `pending` are failing and being
+ * retried: `1 activity retrying` or `3 activities retrying`; empty when none is. Pure.
+ * @example retryingNote([{ attempt: 4, lastFailure: { message: 'no RPC endpoint answered' } }]) // '1 activity retrying'
+ */
+export function retryingNote(pending: readonly PendingActivity[]): string {
+  const n = failing(pending).length;
+  return n === 0 ? '' : `${n} ${n === 1 ? 'activity' : 'activities'} retrying`;
 }

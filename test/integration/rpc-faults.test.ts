@@ -29,6 +29,7 @@ import {
 import { diffWithChain, findIntegrityProblems, rpc } from '../support/chain-oracle.js';
 import { DEV_ACCOUNTS, generateTraffic, startAnvil, type Anvil } from '../support/devnet.js';
 import { reorg } from '../support/reorg.js';
+import { cliEnvironment, runClient } from '../support/cli.js';
 import { startFaultProxy, type FaultProxy, type ProxyRecord } from '../support/fault-proxy.js';
 import { closedPort, createTestDatabase, startTemporal, waitFor, type TestDatabase } from '../support/stack.js';
 
@@ -521,6 +522,12 @@ describe('RPC faults between the indexer and its endpoints', () => {
     // What `status` adds under the sync's progress: the failing activity, its attempt and why.
     expect(retryingLines((await handle.describe()).raw.pendingActivities ?? [], Date.now()).join('\n'))
       .toMatch(/^ {2}retrying {2}(indexRange|getChainHead), attempt \d+( \(next in \d+ s\)| \(running again\))?: .*(connection failed|no RPC endpoint is usable)/m);
+    // The client's status says so in its first line, the table in its status column.
+    const settings = cliEnvironment({ DATABASE_URL: database.url, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: env.namespace ?? 'default', TASK_QUEUE: worker.taskQueue });
+    const one = await runClient(settings, ['status', '--chain-id', String(CHAIN_ID)]);
+    expect([one.code, one.stdout.split('\n')[0]]).toEqual([0, expect.stringMatching(new RegExp(`^chain-sync:${CHAIN_ID}: running \\((syncing|caught-up); [1-9]\\d* activit(y|ies) retrying, below\\)$`))]);
+    const table = await runClient(settings, ['status']);
+    expect([table.code, table.stdout.split('\n')[3]]).toEqual([0, expect.stringMatching(new RegExp(`^│ +${CHAIN_ID} │ chain-sync:${CHAIN_ID} │ (syncing|caught-up), [1-9]\\d* activit(y|ies) retrying │`))]);
     await waitFor('the outage to last its 30 s', () => Date.now() - downAtMs >= OUTAGE_MS, { timeoutMs: OUTAGE_MS + 1_000, intervalMs: 100 });
     expect((await handle.describe()).status.name).toBe('RUNNING');
     await Promise.all([proxy.setDown(false), proxy2.setDown(false)]);

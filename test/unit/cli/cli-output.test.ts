@@ -82,6 +82,9 @@ describe('status table', () => {
     const young: SyncProgress = { ...p, chainId: 5, cursor: -1, target: -1, head: 7, lagBlocks: 8, finality: 'depth', confirmationDepth: 100_000 };
     expect(renderStatusTable([{ workflowId: 'chain-sync:5', progress: young }]).split('\n')[3]).toBe(
       '│     5 │ chain-sync:5 │ syncing │    7 │      - │      - │            8 │     41.5 │      2 │');
+    // An endpoint outage: the sync's state, and what is failing and retried.
+    expect(renderStatusTable([{ workflowId: 'chain-sync:1', progress: p, retrying: '2 activities retrying' }]).split('\n')[3]).toBe(
+      '│     1 │ chain-sync:1 │ syncing, 2 activities retrying │ 18,000,164 │ 18,000,100 │ 18,000,000 │          164 │     41.5 │      2 │');
     expect(renderStatusTable([{ workflowId: 'chain-sync:1', progress: p }, { workflowId: 'chain-sync:10', progress: null }]).split('\n')).toEqual([
       '┌───────┬───────────────┬───────────┬────────────┬────────────┬────────────┬──────────────┬──────────┬────────┐',
       '│ chain │ workflow      │ status    │       head │     target │     cursor │ lag (blocks) │ blocks/s │ reorgs │',

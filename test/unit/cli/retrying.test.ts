@@ -2,7 +2,7 @@
  * The lines `status` prints for a running sync's failing activities (pure).
  */
 import { describe, expect, it } from 'vitest';
-import { retryingLines } from '../../../src/cli/retrying.js';
+import { retryingLines, retryingNote } from '../../../src/cli/retrying.js';
 
 const NOW_MS = 1_800_000_000_000;
 const at = (ms: number) => ({ seconds: { toString: () => String(Math.floor(ms / 1000)) }, nanos: (ms % 1000) * 1e6 });
@@ -23,5 +23,15 @@ describe('retryingLines()', () => {
       '  retrying  indexRange, attempt 3: no RPC endpoint is usable',
       '  retrying  indexRange, attempt 2 (next in 2 s): creating the partitions of chain 1 for blocks 276–277: connect ECONNREFUSED 127.0.0.1:5432',
     ]);
+  });
+});
+
+describe('retryingNote()', () => {
+  it('counts the retried activities with a failure, for the state status shows', () => {
+    const failed = (attempt: number) => ({ activityType: { name: 'indexRange' }, attempt, lastFailure: { message: 'no RPC endpoint is usable' } });
+    expect(retryingNote([])).toBe('');
+    expect(retryingNote([failed(1), { attempt: 5, lastFailure: null }, { attempt: 5, lastFailure: { message: '' } }])).toBe('');
+    expect(retryingNote([failed(1), failed(2)])).toBe('1 activity retrying');
+    expect(retryingNote([failed(2), failed(9), failed(3), failed(4)])).toBe('4 activities retrying');
   });
 });
