@@ -42,10 +42,23 @@ function throughText(p: BackfillProgress): string {
   return p.doneThrough < p.from ? '-' : formatCount(p.doneThrough);
 }
 
-/** One plain progress line: `  450/1,000 blocks (45%), through block 1,449, 35.2 blocks/s, ETA 16s`. Pure. */
+/**
+ * The end of a progress line: `35.2 blocks/s, ETA 16s`, or, while the rest of the range is above
+ * the endpoints' head, `waiting for block 1,450 (the endpoints' head is 1,449)`; `separator`
+ * goes between the rate and the ETA. Pure.
+ */
+function rateText(p: BackfillProgress, separator = ', '): string {
+  if (p.waitingAtHead !== undefined) return `waiting for block ${formatCount(p.doneThrough + 1)} (the endpoints' head is ${formatCount(p.waitingAtHead)})`;
+  return `${p.blocksPerSecond} blocks/s${separator}ETA ${formatDuration(etaSeconds(p))}`;
+}
+
+/**
+ * One plain progress line: `  450/1,000 blocks (45%), through block 1,449, 35.2 blocks/s, ETA 16s`
+ * (`…, waiting for block 1,450 (the endpoints' head is 1,449)` while it waits for the head). Pure.
+ */
 export function progressLine(p: BackfillProgress): string {
   const percent = p.blocksTotal === 0 ? 100 : Math.floor((p.blocksDone / p.blocksTotal) * 100);
-  return `  ${formatCount(p.blocksDone)}/${formatCount(p.blocksTotal)} blocks (${percent}%), through block ${throughText(p)}, ${p.blocksPerSecond} blocks/s, ETA ${formatDuration(etaSeconds(p))}`;
+  return `  ${formatCount(p.blocksDone)}/${formatCount(p.blocksTotal)} blocks (${percent}%), through block ${throughText(p)}, ${rateText(p)}`;
 }
 
 /**
@@ -66,7 +79,7 @@ export function createProgressReporter(mode: ProgressMode, out: { stdout: NodeJS
   const bar = new cliProgress.SingleBar(
     {
       stream: out.stderr,
-      format: '  {bar} {percentage}% | {value}/{total} blocks | through block {through} | {rate} blocks/s | ETA {etaText}',
+      format: '  {bar} {percentage}% | {value}/{total} blocks | through block {through} | {rateText}',
       hideCursor: true,
       clearOnComplete: false,
       noTTYOutput: true, // draw on any stream given (the mode chooser only picks the bar for a terminal)
@@ -75,7 +88,7 @@ export function createProgressReporter(mode: ProgressMode, out: { stdout: NodeJS
   );
   let started = false;
   const show = (p: BackfillProgress) => {
-    const payload = { through: throughText(p), rate: p.blocksPerSecond, etaText: formatDuration(etaSeconds(p)) };
+    const payload = { through: throughText(p), rateText: rateText(p, ' | ') };
     if (!started) {
       bar.start(p.blocksTotal, p.blocksDone, payload);
       started = true;

@@ -59,6 +59,7 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
   let cursor: Cursor = input.carried?.cursor ?? { blockNumber: from - 1, blockHash: null };
   const startedAtMs = input.carried?.startedAtMs ?? Date.now();
   let inFlight = 0;
+  let waitingAtHead: number | null = null; // the head, while the rest of the range is above it
   const progress = (): BackfillProgress => {
     const blocksDone = cursor.blockNumber - from + 1;
     return {
@@ -69,6 +70,7 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
       blocksTotal: to - from + 1,
       blocksPerSecond: Math.round((blocksDone / Math.max(0.001, (Date.now() - startedAtMs) / 1000)) * 10) / 10,
       inFlightBatches: inFlight,
+      ...(waitingAtHead === null ? {} : { waitingAtHead }),
     };
   };
   /** Continues as new from the blocks stored so far (the history grew long), once the handlers finished. */
@@ -86,10 +88,15 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
       const { head } = await acts.getChainHead({ chainId });
       end = Math.min(to, head);
       if (end <= cursor.blockNumber) {
+        if (waitingAtHead !== head) {
+          waitingAtHead = head;
+          setCurrentDetails(backfillDetails(progress()));
+        }
         if (workflowInfo().continueAsNewSuggested) await continueWithCursor();
         await sleep(HEAD_WAIT_MS);
         continue;
       }
+      waitingAtHead = null;
     }
     const outcome = await runWindow({
       cursor,

@@ -138,6 +138,11 @@ export type BackfillProgress = {
   blocksTotal: number;
   blocksPerSecond: number;
   inFlightBatches: number;
+  /**
+   * The endpoints' head (block number) while the rest of the range is above it and the backfill
+   * waits for it, reading the head every 5 s; absent while it indexes, or when it is done.
+   */
+  waitingAtHead?: number;
 };
 
 /** Workflow ID of a verify of chain `chainId` over `[from, to]`: `verify:<chainId>:<from>-<to>`. Pure. */

@@ -75,7 +75,7 @@ export function syncDetails(progress: SyncProgress, endpoints: readonly string[]
 export function backfillDetails(progress: BackfillProgress): string {
   return table(`**Backfill of chain ${progress.chainId}**`, [
     ['range', `${formatCount(progress.from)}–${formatCount(progress.to)}`],
-    ['status', progress.status],
+    ['status', progress.waitingAtHead === undefined ? progress.status : `waiting for block ${formatCount(progress.doneThrough + 1)} (the endpoints' head is ${formatCount(progress.waitingAtHead)})`],
     ['done', `${formatCount(progress.blocksDone)} / ${formatCount(progress.blocksTotal)} blocks`],
     ['through block', formatCount(progress.doneThrough)],
     ['blocks/s', String(progress.blocksPerSecond)],

@@ -187,9 +187,12 @@ describe('chainSync on anvil with real traffic', () => {
     await new Promise((resolve) => setTimeout(resolve, 6_000)); // more than one wait for the head (5 s)
     // Nothing above the head was scheduled (before, batches of blocks that did not exist failed and were retried, over and over).
     expect(await scheduledRanges(handle, 'indexRange')).toEqual([{ from: head - 2, to: head - 1 }, { from: head, to: head }]);
-    expect((await handle.query(backfillProgressQuery)).status).toBe('running');
+    // Its progress says what it waits for (client backfill: `waiting for block N (the endpoints' head is N − 1)`).
+    expect(await handle.query(backfillProgressQuery)).toMatchObject({ status: 'running', doneThrough: head, waitingAtHead: head });
     await rpc(anvil.rpcUrl, 'anvil_mine', ['0x3']);
-    expect(await handle.result()).toMatchObject({ status: 'done', doneThrough: head + 3, blocksDone: 6 });
+    const result = await handle.result();
+    expect(result).toMatchObject({ status: 'done', doneThrough: head + 3, blocksDone: 6 });
+    expect(result.waitingAtHead).toBeUndefined();
     expect(await scheduledRanges(handle, 'indexRange')).toEqual([{ from: head - 2, to: head - 1 }, { from: head, to: head }, { from: head + 1, to: head + 2 }, { from: head + 3, to: head + 3 }]);
     expect(await diffWithChain(database.db, anvil.rpcUrl, CHAIN_ID, head - 2, head + 3)).toEqual([]);
   });

@@ -31,6 +31,8 @@ describe('backfill progress', () => {
   it('prints a plain line with done/total, percent, block, rate and ETA', () => {
     expect(progressLine(running)).toBe('  450/1,000 blocks (45%), through block 1,449, 35.2 blocks/s, ETA 16s');
     // At the start nothing is stored yet: doneThrough is from − 1 (−1 for a backfill from block 0).
+    // The rest of the range above the endpoints' head: what it waits for instead of a rate and an ETA.
+    expect(progressLine({ ...running, waitingAtHead: 1449 })).toBe("  450/1,000 blocks (45%), through block 1,449, waiting for block 1,450 (the endpoints' head is 1,449)");
     expect(progressLine({ ...running, from: 0, to: 999, doneThrough: -1, blocksDone: 0, blocksPerSecond: 0 })).toMatch(/^ {2}0\/1,000 blocks \(0%\), through block -, 0 blocks\/s, ETA /);
   });
 

@@ -30,6 +30,8 @@ describe('Web UI texts', () => {
       '**Backfill of chain 10**', '', '| | |', '|---|---|', '| range | 100–1,099 |', '| status | running |', '| done | 500 / 1,000 blocks |',
       '| through block | 599 |', '| blocks/s | 12 |', '| batches in flight | 2 |',
     ].join('\n'));
+    expect(backfillDetails({ chainId: 10, from: 100, to: 1099, status: 'running', doneThrough: 1_000, blocksDone: 901, blocksTotal: 1000, blocksPerSecond: 12, inFlightBatches: 0, waitingAtHead: 1_000 }))
+      .toContain("| status | waiting for block 1,001 (the endpoints' head is 1,000) |");
   });
 });
 
