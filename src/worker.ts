@@ -16,8 +16,10 @@ import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
+import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata, type WorkflowBundle } from '@temporalio/worker';
 import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
 import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
 import { misspelledSettings } from './config/misspelled.js';
 import { assertWorkerConfig, parseConfig, type Config } from './config/parse.js';
@@ -137,31 +139,97 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
 }
 
 /**
- * `worker --check`: the checks the worker makes before it serves, and nothing else: the settings
+ * `worker --check`: the checks the worker makes before it serves, without serving: the settings
  * (environment variables and the chains file), the native transcoder when `NATIVE_TRANSCODER=on`,
- * and each chain's endpoints, asked `eth_chainId` (JSON-RPC, EIP-695). It touches neither Postgres
- * nor Temporal. `scripts/start` runs it before it stops a running worker to apply new settings, so
- * a typo or an endpoint that does not serve the chain leaves the running worker indexing.
- * @returns one line per chain: its id, the endpoints that serve it and its task queue; then a
- *   `warning: …` line per variable that looks like a misspelled setting (`misspelledSettings`).
+ * the prebuilt workflow bundle when `WORKFLOW_BUNDLE` is set, each chain's endpoints, asked
+ * `eth_chainId` (JSON-RPC, EIP-695), Postgres at `DATABASE_URL` (a connection and `select 1`,
+ * within {@link CHECK_TIMEOUT_MS}) and Temporal at `TEMPORAL_ADDRESS` (its namespace described,
+ * within the same time). It writes nothing anywhere. `scripts/start` runs it before it stops a
+ * running worker to apply new settings, so a typo or an endpoint that does not serve the chain
+ * leaves the running worker indexing.
+ * @returns one line per chain: its id, the endpoints that serve it and its task queue; a line each
+ *   for Postgres and Temporal (and the bundle); then a `warning: …` line per variable that looks
+ *   like a misspelled setting (`misspelledSettings`).
  * @throws ConfigError (each bad setting named), ChainMismatchError (no endpoint serves a chain,
- *   each endpoint's label and what it did), or the native transcoder's Error.
+ *   each endpoint's label and what it did), StartupError naming DATABASE_URL, TEMPORAL_ADDRESS,
+ *   TEMPORAL_NAMESPACE or WORKFLOW_BUNDLE, or the native transcoder's Error.
  */
 export async function checkWorkerSettings(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
   const config = parseConfig(env);
   const chains = workerChains(config, env);
   const multiChain = config.chainsFile !== undefined;
   loadNativeTranscoder(config.nativeTranscoder);
+  if (config.workflowBundlePath !== undefined) readWorkflowBundle(config.workflowBundlePath);
   setHttpClient(config.rpcHttpClient);
   const log = createLogger({ level: config.logLevel, base: { instanceId: config.instanceId, check: true } });
-  const checked = await Promise.all(chains.map((chain) => checkEndpoints(chain, { multiChain, log })));
+  // All at once, awaited in this order: the first failure in it is reported (the same line every
+  // run, whoever answered first), without waiting for the later ones (a Temporal that refuses
+  // connections is retried until CHECK_TIMEOUT_MS).
+  const endpointsChecking = Promise.all(chains.map((chain) => checkEndpoints(chain, { multiChain, log })));
+  const postgresChecking = checkPostgres(config);
+  const temporalChecking = checkTemporal(config);
+  for (const later of [postgresChecking, temporalChecking]) later.catch(() => undefined); // not unhandled when an earlier one fails
+  const checked = await endpointsChecking;
+  const postgres = await postgresChecking;
+  const temporal = await temporalChecking;
   return [
     ...chains.map((chain, i) => {
       const served = checked[i]!.labels;
       return `chain ${chain.chainId}: ${served.length} of ${chain.rpcUrls.length} endpoint${chain.rpcUrls.length === 1 ? '' : 's'} kept (${served.join(', ')}), task queue ${chain.taskQueue}`;
     }),
+    postgres,
+    temporal,
+    ...(config.workflowBundlePath === undefined ? [] : [`workflow bundle: ${config.workflowBundlePath}`]),
     ...misspelledSettings(env).map(({ warning }) => `warning: ${warning}`),
   ];
+}
+
+/** gRPC status code NOT_FOUND (grpc/doc/statuscodes.md): what Temporal answers for an unknown namespace. */
+const GRPC_NOT_FOUND = 5;
+
+/** How long `worker --check` waits for Postgres and for Temporal, each, in ms. */
+export const CHECK_TIMEOUT_MS = 10_000;
+
+/**
+ * Connects to `config.databaseUrl` and runs `select 1` within {@link CHECK_TIMEOUT_MS}.
+ * @returns `postgres: <url without password> answers (PostgreSQL <version>)`.
+ * @throws StartupError naming DATABASE_URL (its password never shown) when it does not answer.
+ */
+async function checkPostgres(config: Config): Promise<string> {
+  const client = new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: CHECK_TIMEOUT_MS, query_timeout: CHECK_TIMEOUT_MS });
+  client.on('error', () => undefined); // a connection lost after the check: nothing to do
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ version: string }>('select current_setting(\'server_version\') as version');
+    return `postgres: ${config.databaseLabel} answers (PostgreSQL ${rows[0]!.version})`;
+  } catch (err) {
+    throw new StartupError(`DATABASE_URL: cannot reach ${config.databaseLabel}: ${describe(err)}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Connects to Temporal at `config.temporalAddress` and describes `config.temporalNamespace`,
+ * each within {@link CHECK_TIMEOUT_MS}.
+ * @returns `temporal: namespace default at 127.0.0.1:7233`.
+ * @throws StartupError naming TEMPORAL_ADDRESS when Temporal does not answer, TEMPORAL_NAMESPACE when the namespace does not exist.
+ */
+async function checkTemporal(config: Config): Promise<string> {
+  const connection = await Connection.connect({ address: config.temporalAddress, connectTimeout: CHECK_TIMEOUT_MS }).catch((err: unknown) => {
+    throw new StartupError(`TEMPORAL_ADDRESS: cannot reach Temporal at ${config.temporalAddress}: ${describe(err)}`);
+  });
+  try {
+    await connection.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => connection.workflowService.describeNamespace({ namespace: config.temporalNamespace })).catch((err: unknown) => {
+      if (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND) {
+        throw new StartupError(`TEMPORAL_NAMESPACE: namespace ${config.temporalNamespace} does not exist at ${config.temporalAddress}; create it (temporal operator namespace create --namespace ${config.temporalNamespace}) or set TEMPORAL_NAMESPACE`);
+      }
+      throw new StartupError(`TEMPORAL_ADDRESS: Temporal at ${config.temporalAddress} did not describe namespace ${config.temporalNamespace}: ${describe(err)}`);
+    });
+    return `temporal: namespace ${config.temporalNamespace} at ${config.temporalAddress}`;
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
 }
 
 /**
@@ -469,9 +537,9 @@ export const WORKER_USAGE = [
   '(DATABASE_URL, TEMPORAL_ADDRESS, TASK_QUEUE, CONCURRENCY, ...).',
   '',
   'Options:',
-  '  --check     check the settings and each endpoint\'s chain id (eth_chainId), print one',
-  '              line per chain and exit (0 when the worker would start, 1 when not, saying',
-  '              why); touches neither Postgres nor Temporal',
+  '  --check     check the settings, each endpoint\'s chain id (eth_chainId), Postgres',
+  '              (select 1) and Temporal (its namespace), print a line for each and exit (0',
+  '              when the worker would start, 1 when not, saying why); writes nothing',
   '  -h, --help  print this and exit',
   '',
   'Operate it with the client: npx tsx src/client.ts --help',

@@ -45,30 +45,18 @@ describe('worker start-up with bad configuration', () => {
     expect(stderr + stdout).not.toContain(SECRET);
   });
 
-  it('--check passes settings whose endpoint serves the chain (one line per chain, exit 0) and touches neither Postgres nor Temporal', async () => {
-    // DATABASE_URL and TEMPORAL_ADDRESS point at closed ports: --check does not use them.
-    const env = { RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: `postgres://u:p@127.0.0.1:${deadPort}/db`, TEMPORAL_ADDRESS: `127.0.0.1:${deadPort}` };
-    const ok = await runWorkerOnce(env, ['--check']);
-    expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, `chain 31337: 1 of 1 endpoint kept (127.0.0.1:${new URL(anvil.rpcUrl).port}#1), task queue evm-indexer\n`, '']);
-  });
-
-  it('--check warns of a variable that looks like a misspelled setting, after the chains, and still passes', async () => {
-    const env = { RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', CONFIRMATIONS: '3', DATABASE_URL: `postgres://u:p@127.0.0.1:${deadPort}/db`, TEMPORAL_ADDRESS: `127.0.0.1:${deadPort}` };
-    const ok = await runWorkerOnce(env, ['--check']);
-    expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, [
-      `chain 31337: 1 of 1 endpoint kept (127.0.0.1:${new URL(anvil.rpcUrl).port}#1), task queue evm-indexer`,
-      'warning: CONFIRMATIONS is not a variable the indexer reads, so it is ignored: did you mean CONFIRMATION_DEPTH? (README, Configuration)',
-      '',
-    ].join('\n'), '']);
-  });
-
   it.each([
     ['a misspelled FINALITY', { RPC_URL: 'http://127.0.0.1:8545', CHAIN_ID: '31337', FINALITY: 'finalised' }, /^config error: FINALITY: Invalid option: expected one of "depth"\|"safe"\|"finalized" \(got "finalised"\)$/],
     ['an endpoint of another chain', { CHAIN_ID: '1' }, /^startup error: no RPC endpoint serves CHAIN_ID 1: 127\.0\.0\.1:\d+#1 serves chain 31337$/],
     ['an unreachable endpoint with a key in its URL', { CHAIN_ID: '31337' }, /^startup error: no RPC endpoint serves CHAIN_ID 31337: 127\.0\.0\.1:\d+#1 unreachable: .*ECONNREFUSED/],
-  ])('--check refuses %s with the line the worker would exit with (exit 1), no secret in it', async (name, env, expected) => {
-    const rpcUrl = name.includes('unreachable') ? `http://user:${SECRET}@127.0.0.1:${deadPort}/v2/${SECRET}` : name.includes('another') ? anvil.rpcUrl : undefined;
-    const { code, stdout, stderr } = await runWorkerOnce({ ...env, ...(rpcUrl ? { RPC_URL: rpcUrl } : {}) }, ['--check']);
+    ['an unreachable DATABASE_URL with a password', { CHAIN_ID: '31337' }, /^startup error: DATABASE_URL: cannot reach postgres:\/\/indexer@127\.0\.0\.1:\d+\/indexer: .*ECONNREFUSED/],
+    ['an unreachable TEMPORAL_ADDRESS', { CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL }, /^startup error: TEMPORAL_ADDRESS: cannot reach Temporal at 127\.0\.0\.1:\d+: /],
+    ['a missing WORKFLOW_BUNDLE', { CHAIN_ID: '31337', WORKFLOW_BUNDLE: '/nonexistent/bundle.js' }, /^startup error: WORKFLOW_BUNDLE: cannot read the workflow bundle \/nonexistent\/bundle\.js \(ENOENT: no such file or directory, open '\/nonexistent\/bundle\.js'\); build it with/],
+  ] as [string, Record<string, string>, RegExp][])('--check refuses %s with the line the worker would exit with (exit 1), no secret in it', async (name, env, expected) => {
+    const rpcUrl = name.includes('unreachable endpoint') ? `http://user:${SECRET}@127.0.0.1:${deadPort}/v2/${SECRET}` : name.includes('another') || name.includes('DATABASE_URL') || name.includes('TEMPORAL') || name.includes('BUNDLE') ? anvil.rpcUrl : undefined;
+    const databaseUrl: Record<string, string> = name.includes('DATABASE_URL') ? { DATABASE_URL: `postgres://indexer:${SECRET}@127.0.0.1:${deadPort}/indexer` } : {};
+    const temporal: Record<string, string> = name.includes('TEMPORAL') ? { TEMPORAL_ADDRESS: `127.0.0.1:${deadPort}` } : {};
+    const { code, stdout, stderr } = await runWorkerOnce({ ...env, ...(rpcUrl ? { RPC_URL: rpcUrl } : {}), ...databaseUrl, ...temporal }, ['--check']);
     expect([code, stdout]).toEqual([1, '']);
     expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(expected)]);
     expect(stderr).not.toContain(SECRET);
@@ -179,6 +167,35 @@ describe('worker start-up with bad configuration', () => {
         RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, TEMPORAL_ADDRESS: env.address,
         TEMPORAL_NAMESPACE: 'no-such-namespace', LOG_LEVEL: 'error',
       });
+      expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
+        `startup error: TEMPORAL_NAMESPACE: namespace no-such-namespace does not exist at ${env.address}; create it (temporal operator namespace create --namespace no-such-namespace) or set TEMPORAL_NAMESPACE`,
+      ]]);
+    });
+
+    it('--check passes settings whose endpoint, Postgres and Temporal answer (a line each, exit 0)', async () => {
+      const settings = { RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, TEMPORAL_ADDRESS: env.address };
+      const ok = await runWorkerOnce(settings, ['--check']);
+      expect([ok.code, ok.stdout.split('\n'), ok.stderr]).toEqual([0, [
+        `chain 31337: 1 of 1 endpoint kept (127.0.0.1:${new URL(anvil.rpcUrl).port}#1), task queue evm-indexer`,
+        expect.stringMatching(new RegExp(`^postgres: postgres://${new URL(BASE_DATABASE_URL).username}@${new URL(BASE_DATABASE_URL).host}${new URL(BASE_DATABASE_URL).pathname} answers \\(PostgreSQL \\d+\\.\\d+`)),
+        `temporal: namespace default at ${env.address}`,
+        '',
+      ], '']);
+    });
+
+    it('--check warns of a variable that looks like a misspelled setting, after the checks, and still passes', async () => {
+      const settings = { RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', CONFIRMATIONS: '3', DATABASE_URL: BASE_DATABASE_URL, TEMPORAL_ADDRESS: env.address };
+      const ok = await runWorkerOnce(settings, ['--check']);
+      expect([ok.code, ok.stdout.split('\n').slice(3), ok.stderr]).toEqual([0, [
+        'warning: CONFIRMATIONS is not a variable the indexer reads, so it is ignored: did you mean CONFIRMATION_DEPTH? (README, Configuration)',
+        '',
+      ], '']);
+    });
+
+    it('--check refuses a namespace Temporal does not know, with the worker\'s line', async () => {
+      const { code, stderr, stdout } = await runWorkerOnce({
+        RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'no-such-namespace',
+      }, ['--check']);
       expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
         `startup error: TEMPORAL_NAMESPACE: namespace no-such-namespace does not exist at ${env.address}; create it (temporal operator namespace create --namespace no-such-namespace) or set TEMPORAL_NAMESPACE`,
       ]]);
