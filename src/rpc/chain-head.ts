@@ -66,6 +66,41 @@ function maxOrNull(values: (number | null)[]): number | null {
   return present.length === 0 ? null : Math.max(...present);
 }
 
+/** One endpoint's answer to {@link headsAndHashes}: its label, its head and the hashes it has. */
+type HeadAndHashes = { label: string; head: number; hashes: Map<number, string> };
+
+/**
+ * Asks every usable endpoint at once, in one JSON-RPC batch, `eth_blockNumber` and
+ * `eth_getBlockByNumber(n, false)` for each of `numbers`; returns each answer (a block an endpoint
+ * does not have is absent from its map; hashes lower-case).
+ * @throws RpcTransientError when no endpoint answered (naming each and why).
+ */
+async function headsAndHashes(pool: RpcPool, numbers: readonly number[], signal?: AbortSignal): Promise<HeadAndHashes[]> {
+  const whyNot: string[] = [];
+  const answers = await pool.broadcast(
+    [{ method: 'eth_blockNumber', params: [] }, ...numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, false] }))],
+    (outcomes, label): HeadAndHashes => {
+      const head = unwrap(outcomes[0]!, label, 'eth_blockNumber');
+      if (typeof head !== 'string' || !/^0x[0-9a-f]+$/i.test(head)) throw new RpcBadResponseError(`${label}: eth_blockNumber answered ${JSON.stringify(head)}, not a quantity`);
+      const hashes = new Map<number, string>();
+      numbers.forEach((n, i) => {
+        const header = unwrap(outcomes[i + 1]!, label, `eth_getBlockByNumber(${n})`) as HeaderLike;
+        if (header?.hash) hashes.set(n, header.hash.toLowerCase());
+      });
+      return { label, head: Number(BigInt(head)), hashes };
+    },
+    signal,
+    whyNot,
+  );
+  if (answers.length === 0) throw noAnswer(pool, `blocks ${Math.min(...numbers)}–${Math.max(...numbers)}`, whyNot);
+  return answers;
+}
+
+/** The answer of the endpoint with the highest head (the first such in the pool's order). */
+function highest(answers: readonly HeadAndHashes[]): HeadAndHashes {
+  return answers.reduce((a, b) => (b.head > a.head ? b : a));
+}
+
 /**
  * Reads the hashes of blocks `numbers` with one JSON-RPC batch of `eth_blockNumber` and
  * `eth_getBlockByNumber(n, false)` sent to every usable endpoint, and returns those of the
@@ -75,24 +110,48 @@ function maxOrNull(values: (number | null)[]): number | null {
  * @throws RpcTransientError when no endpoint answered (naming each and why).
  */
 export async function fetchBlockHashes(pool: RpcPool, numbers: readonly number[], signal?: AbortSignal): Promise<Map<number, string>> {
-  const whyNot: string[] = [];
-  const answers = await pool.broadcast(
-    [{ method: 'eth_blockNumber', params: [] }, ...numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, false] }))],
-    (outcomes, label) => {
-      const head = unwrap(outcomes[0]!, label, 'eth_blockNumber');
-      if (typeof head !== 'string' || !/^0x[0-9a-f]+$/i.test(head)) throw new RpcBadResponseError(`${label}: eth_blockNumber answered ${JSON.stringify(head)}, not a quantity`);
-      const hashes = new Map<number, string>();
-      numbers.forEach((n, i) => {
-        const header = unwrap(outcomes[i + 1]!, label, `eth_getBlockByNumber(${n})`) as HeaderLike;
-        if (header?.hash) hashes.set(n, header.hash.toLowerCase());
-      });
-      return { head: Number(BigInt(head)), hashes };
-    },
-    signal,
-    whyNot,
-  );
-  if (answers.length === 0) throw noAnswer(pool, `blocks ${Math.min(...numbers)}–${Math.max(...numbers)}`, whyNot);
-  return answers.reduce((a, b) => (b.head > a.head ? b : a)).hashes;
+  return highest(await headsAndHashes(pool, numbers, signal)).hashes;
+}
+
+/**
+ * Block `number`'s hash on the canonical chain as the endpoint with the highest head serves it:
+ * what a range ending at `number` must end with, whichever endpoints served its blocks.
+ */
+export type ForkAnchor = {
+  number: number;
+  /** Lower-case hex. */
+  hash: string;
+  /** The endpoint it comes from, and that endpoint's head (block number). */
+  label: string;
+  head: number;
+};
+
+/**
+ * Reads block `number`'s hash from every usable endpoint at once ({@link fetchBlockHashes}'s
+ * batch) and returns the one of the endpoint with the highest head, after benching
+ * (`pool.benchOtherFork`) every endpoint that answered another hash for it: a node on another
+ * fork. Null when the endpoint with the highest head does not have the block.
+ * @throws RpcTransientError when no endpoint answered.
+ */
+export async function fetchForkAnchor(pool: RpcPool, number: number, signal?: AbortSignal): Promise<ForkAnchor | null> {
+  const answers = await headsAndHashes(pool, [number], signal);
+  const best = highest(answers);
+  const hash = best.hashes.get(number);
+  if (hash === undefined) return null;
+  const anchor: ForkAnchor = { number, hash, label: best.label, head: best.head };
+  for (const answer of answers) {
+    const theirs = answer.hashes.get(number);
+    if (theirs !== undefined && theirs !== hash) pool.benchOtherFork(answer.label, otherForkText(answer.label, number, theirs, anchor));
+  }
+  return anchor;
+}
+
+/**
+ * Why endpoint `label` is on another fork: `a#2: block 20 has hash 0xaa…, but b#1 (head 22, the
+ * highest) has 0xbb…: a#2 serves another fork`. Pure.
+ */
+export function otherForkText(label: string, number: number, hash: string, anchor: ForkAnchor): string {
+  return `${label}: block ${number} has hash ${hash}, but ${anchor.label} (head ${anchor.head}, the highest) has ${anchor.hash}: ${label} serves another fork`;
 }
 
 /** The error of a broadcast no endpoint answered: each endpoint and why (`whyNot`), else their labels. */

@@ -1,12 +1,13 @@
 import { toHex } from 'viem';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import type { BlockRange } from '../domain/block-range.js';
+import { fetchForkAnchor, otherForkText, type ForkAnchor } from './chain-head.js';
 import { DecodedBlock, type BodyDecoder } from './decoded.js';
 import { fixedFetchSlots, type FetchSlots } from './fetch-slots.js';
 import type { RpcPool } from './pool.js';
 import { unwrap } from './pool.js';
 import type { BlockBundle, RpcOutcome } from './types.js';
-import { validateBlock, validateLinks, validateReceipts } from './validate.js';
+import { lc, validateBlock, validateLinks, validateReceipts } from './validate.js';
 
 /**
  * Blocks per JSON-RPC batch (the most, see FetchSlots.blocksPerBatch): each block is 2 calls, so
@@ -92,6 +93,13 @@ function linkOf(fetched: FetchedBlock): BlockLink {
  * With `decoder` (and no `check`, which needs the parsed blocks), answers are parsed, validated and
  * converted by it, and `onBundles` gets its DecodedBlocks for the blocks it could (a block and its
  * receipts in one HTTP answer, both answered), bundles for the others.
+ * With more than one endpoint in the pool the range is also held to the canonical chain of the
+ * endpoint with the highest head (its fork anchor, {@link fetchForkAnchor}, read at once beside
+ * the first JSON-RPC batch): endpoints that answer another hash for `range.to` are benched, an
+ * answer whose `range.to` has another hash is refused (the pool asks another endpoint and benches
+ * this one), and when the links inside the range break below a top that matches, the endpoint that
+ * served the block under the break is benched. Since each block's hash covers its parent's hash,
+ * a range whose links hold and whose last block matches the anchor is wholly on that chain.
  * @returns the links of `range.from..range.to`, in block order.
  * @throws like fetchBlocks; whatever `onBundles` throws.
  */
@@ -108,10 +116,14 @@ export async function streamBlocks(
   },
 ): Promise<BlockLink[]> {
   const slots = options.slots ?? fixedFetchSlots(RPC_BATCHES_IN_FLIGHT, BLOCKS_PER_RPC_BATCH);
+  // Nothing to compare with one endpoint; an anchor that cannot be read (no endpoint answered) checks nothing.
+  const top: TopCheck | undefined = pool.labels.length > 1
+    ? { number: range.to, anchor: fetchForkAnchor(pool, range.to, options.signal).catch(() => null) }
+    : undefined;
   // The range is split as it goes: each admitted JSON-RPC batch takes the next blocks, as many as
   // the slots say at that moment, and queues the batch after it while blocks remain. Earlier
   // ranges go first (priority: the first block number), so ranges finish in order.
-  const links: BlockLink[] = [];
+  const links: (BlockLink & { label: string })[] = [];
   const batches: Promise<void>[] = [];
   let next = range.from;
   let fetched = 0;
@@ -127,9 +139,9 @@ export async function streamBlocks(
       if (next <= range.to) queueBatch();
       try {
         const decoder = options.check ? undefined : options.decoder;
-        const bundles = await fetchChunk(pool, chunk, options.signal, options.check, (bytes, blocks) => slots.observe(bytes, blocks), decoder);
-        for (const bundle of bundles) links.push(linkOf(bundle));
-        await options.onBundles(bundles);
+        const answered = await fetchChunk(pool, chunk, options.signal, options.check, (bytes, blocks) => slots.observe(bytes, blocks), decoder, top);
+        for (const { fetched: bundle, label } of answered) links.push({ ...linkOf(bundle), label });
+        await options.onBundles(answered.map((a) => a.fetched));
       } catch (err) {
         failed = true; // batches in flight finish (an abort would count against their endpoints); queued ones never start
         fail(err);
@@ -145,20 +157,57 @@ export async function streamBlocks(
   // `batches` grows while it runs; the first failure ends the wait at once (its batch rejects `failure`).
   for (let i = 0; i < batches.length; i++) await Promise.race([batches[i], failure]);
   links.sort((a, b) => a.number - b.number);
+  if (top) await benchUnderBreak(pool, links, await top.anchor);
   validateLinks(links);
-  return links;
+  return links.map(({ number, hash, parentHash }) => ({ number, hash, parentHash }));
+}
+
+/** The last block of a range and its fork anchor (never rejects: null when it could not be read). */
+type TopCheck = { number: number; anchor: Promise<ForkAnchor | null> };
+
+/**
+ * When the links of a range (in block order, each with the endpoint that served it) break below a
+ * top that matches `anchor`, the block under the highest break is not on the anchor's chain (the
+ * block over it is, and names another parent): benches the endpoint that served it, so the range's
+ * retry asks the others. The caller's `validateLinks` then throws for the break.
+ */
+async function benchUnderBreak(pool: RpcPool, links: readonly (BlockLink & { label: string })[], anchor: ForkAnchor | null): Promise<void> {
+  const last = links.at(-1);
+  if (!anchor || !last || last.number !== anchor.number || lc(last.hash) !== anchor.hash) return;
+  for (let i = links.length - 1; i > 0; i--) {
+    const below = links[i - 1]!;
+    if (lc(links[i]!.parentHash) === lc(below.hash)) continue;
+    pool.benchOtherFork(below.label, `${below.label}: block ${below.number} has hash ${below.hash}, but block ${links[i]!.number} of the chain of ${anchor.label} (head ${anchor.head}, the highest) names parent ${links[i]!.parentHash}: ${below.label} serves another fork`);
+    return;
+  }
 }
 
 /** A check of one validated block from endpoint `label`; throws RpcBadResponseError to refuse the answer. */
 export type BundleCheck = (bundle: BlockBundle, label: string) => Promise<void>;
 
-/** Blocks of one JSON-RPC answer, and the ones whose calls failed alone (missing, rate-limited, -32603). */
-type PartialChunk = { got: Map<number, FetchedBlock>; retry: number[]; firstError: unknown };
+/** Blocks of one JSON-RPC answer (with the endpoint that served each), and the ones whose calls failed alone (missing, rate-limited, -32603). */
+type PartialChunk = { got: Map<number, FetchedBlock>; labels: Map<number, string>; retry: number[]; firstError: unknown };
+
+/** A fetched block and the label of the endpoint that served it. */
+type Answered = { fetched: FetchedBlock; label: string };
+
+/**
+ * Refuses the answer of endpoint `label` when it holds the range's last block (`top.number`) with
+ * another hash than the range's fork anchor: an RpcBadResponseError with `otherFork`, so the pool
+ * benches the endpoint and asks another. Waits for the anchor when it is still being read.
+ */
+async function checkTop(top: TopCheck | undefined, got: ReadonlyMap<number, FetchedBlock>, label: string): Promise<void> {
+  const fetched = top && got.get(top.number);
+  if (!top || !fetched) return;
+  const anchor = await top.anchor;
+  const hash = lc(linkOf(fetched).hash);
+  if (anchor && hash !== anchor.hash) throw new RpcBadResponseError(otherForkText(label, top.number, hash, anchor), { otherFork: true });
+}
 
 /** What an answer of `bytes` of JSON carrying `blocks` blocks weighs, for the fetch slots. */
 type Weigh = (bytes: number, blocks: number) => void;
 
-async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck, weigh?: Weigh, decoder?: BodyDecoder, depth = 0): Promise<FetchedBlock[]> {
+async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck, weigh?: Weigh, decoder?: BodyDecoder, top?: TopCheck, depth = 0): Promise<Answered[]> {
   const requests = numbers.flatMap((n) => [
     { method: 'eth_getBlockByNumber', params: [toHex(n), true] },
     { method: 'eth_getBlockReceipts', params: [toHex(n)] },
@@ -167,13 +216,14 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
   // endpoint is asked. A call that failed alone (missing from the batch, rate-limited, -32603) is
   // asked again alone, keeping the blocks that did arrive.
   const accept = async (outcomes: RpcOutcome[], label: string, bodyBytes: number): Promise<PartialChunk> => {
-    const part: PartialChunk = { got: new Map(), retry: [], firstError: undefined };
+    const part: PartialChunk = { got: new Map(), labels: new Map(), retry: [], firstError: undefined };
     numbers.forEach((n, i) => {
       try {
         const block = unwrap(outcomes[2 * i]!, label, `eth_getBlockByNumber(${n})`);
         if (block instanceof DecodedBlock) {
           if (block.invalid !== undefined) throw new RpcBadResponseError(block.invalid);
           part.got.set(n, block);
+          part.labels.set(n, label);
           return;
         }
         if (block === null) throw new RpcBadResponseError(`${label}: block ${n} not found (beyond its head: the node lags or the block is not mined yet)`);
@@ -181,6 +231,7 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
         const receipts = unwrap(outcomes[2 * i + 1]!, label, `eth_getBlockReceipts(${n})`);
         validateReceipts(block, receipts, label);
         part.got.set(n, { block, receipts });
+        part.labels.set(n, label);
       } catch (err) {
         if (!(err instanceof RpcTransientError)) throw err;
         part.retry.push(n);
@@ -188,6 +239,7 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
       }
     });
     if (part.got.size === 0) throw part.firstError;
+    await checkTop(top, part.got, label);
     weigh?.(bodyBytes, part.got.size); // only blocks that arrived: a lagging node's nulls or a partial answer would make blocks look light
     if (check) for (const bundle of part.got.values()) await check(bundle as BlockBundle, label); // no decoder with a check
     return part;
@@ -197,17 +249,21 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
       return await pool.batch(requests, accept, signal, decoder);
     } catch (err) {
       if (!(err instanceof RpcUnsupportedError)) throw err;
-      const bundles = await fetchChunkWithoutBlockReceipts(pool, numbers, signal, check);
-      return { got: new Map(bundles.map((b) => [Number(BigInt(b.block.number)), b])), retry: [], firstError: undefined };
+      const { bundles, label } = await fetchChunkWithoutBlockReceipts(pool, numbers, signal, check, top);
+      const got = new Map<number, FetchedBlock>(bundles.map((b) => [Number(BigInt(b.block.number)), b]));
+      return { got, labels: new Map([...got.keys()].map((n) => [n, label])), retry: [], firstError: undefined };
     }
   }, signal);
   if (part.retry.length > 0) {
     // `accept` threw unless a block arrived, so `retry` is shorter than `numbers` in each round.
     if (depth >= PARTIAL_RETRY_ROUNDS) throw part.firstError;
     await pause(PARTIAL_RETRY_PAUSE_MS * Math.min(depth + 1, PARTIAL_RETRY_PAUSE_ROUNDS), signal);
-    for (const bundle of await fetchChunk(pool, part.retry, signal, check, weigh, decoder, depth + 1)) part.got.set(linkOf(bundle).number, bundle);
+    for (const { fetched, label } of await fetchChunk(pool, part.retry, signal, check, weigh, decoder, top, depth + 1)) {
+      part.got.set(linkOf(fetched).number, fetched);
+      part.labels.set(linkOf(fetched).number, label);
+    }
   }
-  return numbers.map((n) => part.got.get(n)!);
+  return numbers.map((n) => ({ fetched: part.got.get(n)!, label: part.labels.get(n)! }));
 }
 
 /** Waits `ms`, or until `signal` aborts; its abort listener goes when the wait ends (a range's many pauses share its activity's signal). */
@@ -225,24 +281,30 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * The fallback for endpoints that refuse `eth_getBlockReceipts` (-32601/-32004): the blocks in one
- * JSON-RPC batch, then `eth_getTransactionReceipt` for every transaction in a second one.
+ * JSON-RPC batch, then `eth_getTransactionReceipt` for every transaction in a second one, which
+ * the pool may send to another endpoint: a receipt of a later block (`isLaterBlockReceipt`) is
+ * then refused, since it may be that endpoint's receipt of the transaction on another fork.
  * Receipts that only `eth_getBlockReceipts` returns (Polygon state-sync) cannot be seen this way.
+ * @returns the bundles and the label of the endpoint that served the blocks.
  */
-async function fetchChunkWithoutBlockReceipts(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck): Promise<BlockBundle[]> {
-  const blocks = await pool.batch(
+async function fetchChunkWithoutBlockReceipts(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck, top?: TopCheck): Promise<{ bundles: BlockBundle[]; label: string }> {
+  const { blocks, label: blocksLabel } = await pool.batch(
     numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [toHex(n), true] })),
-    (outcomes, label) =>
-      numbers.map((n, i) => {
+    async (outcomes, label) => {
+      const got = numbers.map((n, i) => {
         const block = unwrap(outcomes[i]!, label, `eth_getBlockByNumber(${n})`);
         if (block === null) throw new RpcBadResponseError(`${label}: block ${n} not found (beyond its head: the node lags or the block is not mined yet)`);
         validateBlock(block, n, label);
         return block;
-      }),
+      });
+      await checkTop(top, new Map(got.map((block, i) => [numbers[i]!, { block, receipts: [] }])), label);
+      return { blocks: got, label };
+    },
     signal,
   );
   const hashes = blocks.flatMap((b) => b.transactions.map((t) => t.hash));
-  if (hashes.length === 0) return blocks.map((block) => ({ block, receipts: [] }));
-  return pool.batch(
+  if (hashes.length === 0) return { bundles: blocks.map((block) => ({ block, receipts: [] })), label: blocksLabel };
+  const bundles = await pool.batch(
     hashes.map((hash) => ({ method: 'eth_getTransactionReceipt', params: [hash] })),
     async (outcomes, label) => {
       let next = 0;
@@ -252,7 +314,7 @@ async function fetchChunkWithoutBlockReceipts(pool: RpcPool, numbers: number[], 
           if (receipt === null) throw new RpcBadResponseError(`${label}: no receipt for transaction ${tx.hash} of block ${Number(BigInt(block.number))}`);
           return receipt;
         });
-        validateReceipts(block, receipts, label);
+        validateReceipts(block, receipts, label, { laterBlockReceipts: label === blocksLabel });
         return { block, receipts };
       });
       for (const bundle of bundles) await check?.(bundle, label);
@@ -260,6 +322,7 @@ async function fetchChunkWithoutBlockReceipts(pool: RpcPool, numbers: number[], 
     },
     signal,
   );
+  return { bundles, label: blocksLabel };
 }
 
 /**

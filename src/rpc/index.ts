@@ -10,7 +10,7 @@ export { fetchBlocks, streamBlocks, BLOCKS_PER_RPC_BATCH, type BlockLink, type B
 export { DecodedBlock, DecodeThreadError, type BodyDecoder, type DecodedBody } from './decoded.js';
 export { adaptiveFetchSlots, fixedFetchSlots, type FetchSlots } from './fetch-slots.js';
 export { verifyRoots, type RootsVerdict, type RootName } from './verify-roots.js';
-export { fetchChainHead, fetchBlockHashes } from './chain-head.js';
+export { fetchChainHead, fetchBlockHashes, fetchForkAnchor, type ForkAnchor } from './chain-head.js';
 export { endpointLabel, redactUrls } from './redact.js';
 export { classifyRpcError, classifyHttpStatus, parseRetryAfter } from './classify.js';
 export { validateBlock, validateReceipts, validateLinkage } from './validate.js';

@@ -113,6 +113,13 @@ export type RpcPool = {
    * message, or why it was not asked: its circuit breaker open, or benched after a rate limit).
    */
   broadcast<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal, whyNot?: string[]): Promise<T[]>;
+  /**
+   * Benches endpoint `label` for {@link OTHER_FORK_BENCH_MS}: it served blocks of another fork than
+   * the endpoint with the highest head (`why` names the block and both hashes; logged as
+   * `endpoint-on-other-fork`). Unknown labels are ignored; a pool of one endpoint benches nothing
+   * (there is no other to ask).
+   */
+  benchOtherFork(label: string, why: string): void;
   /** Per-endpoint counters, latency, breaker state and budget. */
   health(): EndpointHealth[];
   /** Stops the health log timer. */
@@ -131,6 +138,8 @@ type PoolEndpoint = EndpointTarget & {
   successesInRow: number;
   latencyMs: number;
   benchedUntilMs: number;
+  /** Why it is benched until `benchedUntilMs`: `after a rate limit` or `on another fork (…)`. */
+  benchReason: string;
   rateLimitsInRow: number;
   maxBatchCalls: number;
   /** The largest `maxBatchCalls` (`RPC_BATCH_CALLS`): where it starts and what it grows back to. */
@@ -286,7 +295,9 @@ export function createRpcPool(deps: {
         throw new RpcUnsupportedError(`every endpoint refuses ${methods.filter((m) => refusing.every((e) => e.unsupported.has(m))).join(', ')}`);
       }
       const waitMs = Math.max(0, Math.min(...endpoints.map((e) => Math.max(e.benchedUntilMs, e.openedAtMs + BREAKER_HALF_OPEN_AFTER_MS) - Date.now())));
-      throw new RpcTransientError(`no RPC endpoint is usable now (rate-limited or circuit open: ${endpoints.map((e) => e.label).join(', ')})`, { retryAfterMs: waitMs });
+      const now = Date.now();
+      const why = endpoints.map((e) => `${e.label}: ${e.benchedUntilMs > now ? `benched ${e.benchReason}` : 'circuit open'}`).join(', ');
+      throw new RpcTransientError(`no RPC endpoint is usable now (${why})`, { retryAfterMs: waitMs });
     }
     throw lastError;
   }
@@ -297,7 +308,7 @@ export function createRpcPool(deps: {
     for (const e of whyNot === undefined ? [] : endpoints) {
       if (usable.includes(e)) continue;
       const why = e.excluded ? 'excluded (serves another chain)'
-        : e.benchedUntilMs > now ? `benched for ${Math.ceil((e.benchedUntilMs - now) / 1000)} s after a rate limit`
+        : e.benchedUntilMs > now ? `benched for ${Math.ceil((e.benchedUntilMs - now) / 1000)} s ${e.benchReason}`
           : now - e.openedAtMs >= BREAKER_HALF_OPEN_AFTER_MS ? 'not asked: its chain id is being checked again after a long outage'
             : `not asked: its circuit breaker is open after ${BREAKER_FAILURES} failures in a row (probed again within ${BREAKER_HALF_OPEN_AFTER_MS / 1000} s)`;
       whyNot!.push(`${e.label}: ${why}`);
@@ -342,6 +353,10 @@ export function createRpcPool(deps: {
     labels: endpoints.map((e) => e.label),
     batch,
     broadcast,
+    benchOtherFork: (label: string, why: string) => {
+      const e = endpoints.find((x) => x.label === label);
+      if (e && endpoints.length > 1) benchOnOtherFork(e, why, deps.log);
+    },
     call: <T>(method: string, params: readonly unknown[], signal?: AbortSignal) =>
       batch([{ method, params }], (outcomes, label) => unwrap(outcomes[0]!, label, method) as T, signal),
     health,
@@ -357,7 +372,7 @@ function createEndpoint(url: string, label: string, log: Logger, batchCallsCap: 
   );
   const endpoint: PoolEndpoint = {
     url, label, redact: createRedactor([url], [label]), breaker, openedAtMs: 0, inFlight: 0, budget: INITIAL_IN_FLIGHT_REQUESTS, slowStart: true, successesInRow: 0, latencyMs: 100,
-    benchedUntilMs: 0, rateLimitsInRow: 0, maxBatchCalls: batchCallsCap, batchCallsCap, slices: pLimit(SLICES_IN_FLIGHT), unsupported: new Set(), requests: 0, errors: {},
+    benchedUntilMs: 0, benchReason: '', rateLimitsInRow: 0, maxBatchCalls: batchCallsCap, batchCallsCap, slices: pLimit(SLICES_IN_FLIGHT), unsupported: new Set(), requests: 0, errors: {},
     excluded: false, downSinceMs: 0, chainCheckedAfterOutage: false, chainCheckRunning: false, nextChainCheckMs: 0,
   };
   breaker.onBreak(() => {
@@ -488,8 +503,24 @@ function onFailure(e: PoolEndpoint, err: unknown, log: Logger, elapsedMs: number
     e.rateLimitsInRow += 1;
     e.budget = Math.max(1, Math.floor(e.budget / 2));
     e.benchedUntilMs = Date.now() + benchMs;
+    e.benchReason = 'after a rate limit';
     log.warn({ endpoint: e.label, benchMs, inFlightBudget: e.budget }, 'endpoint-rate-limited');
   }
+  if (err instanceof RpcBadResponseError && err.otherFork) benchOnOtherFork(e, err.message, log);
+}
+
+/**
+ * How long an endpoint found serving blocks of another fork than the endpoint with the highest
+ * head is left out of every request, in ms: a node stuck on the losing side of a reorg serves
+ * that side until it catches up, and any of its blocks would have to be rolled back.
+ */
+export const OTHER_FORK_BENCH_MS = 60_000;
+
+/** Benches `e` for {@link OTHER_FORK_BENCH_MS}; `why` says which block and hashes (logged as `endpoint-on-other-fork`). */
+function benchOnOtherFork(e: PoolEndpoint, why: string, log: Logger): void {
+  e.benchedUntilMs = Date.now() + OTHER_FORK_BENCH_MS;
+  e.benchReason = 'on another fork';
+  log.warn({ endpoint: e.label, benchMs: OTHER_FORK_BENCH_MS, why }, 'endpoint-on-other-fork');
 }
 
 /** Calls per JSON-RPC method in a batch. Pure. */

@@ -7,7 +7,7 @@ const ZERO_BLOOM = /^0x0*$/;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Lower-cased hex, for comparing hashes that some nodes print in mixed case. Pure. */
-const lc = (value: unknown): string => String(value).toLowerCase();
+export const lc = (value: unknown): string => String(value).toLowerCase();
 
 /**
  * Checks that `block` is block `blockNumber` with full transaction objects, as asked of
@@ -66,10 +66,13 @@ function quantity(value: unknown): bigint | null {
  * `transactionIndex`), a receipt without logs whose own `logsBloom` is not zero (its logs left
  * out), a log index used twice, and log indexes that do not rise through the block's transactions
  * (each receipt's logs numbered from 0: Besu and polygon-edge have done it). Gaps are allowed
- * (Cronos has them). Pure.
+ * (Cronos has them). `options.laterBlockReceipts: false` refuses receipts of a later block too (the
+ * receipts came from another endpoint than the block, which may serve another fork). Pure.
  * @throws RpcBadResponseError naming the endpoint label, the block, expected and actual.
  */
-export function validateReceipts(block: RpcBlock, receipts: unknown, label: string): asserts receipts is RpcReceipt[] {
+export function validateReceipts(block: RpcBlock, receipts: unknown, label: string, options: { laterBlockReceipts?: boolean } = {}): asserts receipts is RpcReceipt[] {
+  const allowLater = options.laterBlockReceipts ?? true;
+  const isLater = (receipt: RpcReceipt) => allowLater && isLaterBlockReceipt(block, receipt);
   const blockNumber = Number(BigInt(block.number));
   const where = `${label}: block ${blockNumber}`;
   if (!Array.isArray(receipts)) throw new RpcBadResponseError(`${where}: receipts missing (got ${receipts === null ? 'null' : typeof receipts})`);
@@ -81,7 +84,7 @@ export function validateReceipts(block: RpcBlock, receipts: unknown, label: stri
     if (typeof receipt !== 'object' || receipt === null || typeof receipt.transactionHash !== 'string') {
       throw new RpcBadResponseError(`${where}: a receipt is not an object with transactionHash`);
     }
-    const later = isLaterBlockReceipt(block, receipt);
+    const later = isLater(receipt);
     if (!later && lc(receipt.blockHash) !== lc(block.hash)) {
       throw new RpcBadResponseError(`${where}: receipt ${receipt.transactionHash} has blockHash ${receipt.blockHash}, expected ${block.hash}`);
     }
@@ -115,7 +118,7 @@ export function validateReceipts(block: RpcBlock, receipts: unknown, label: stri
   let previousLogIndex = -1n;
   let previousReceipt = '';
   for (const receipt of matchReceipts(block.transactions, receipts as RpcReceipt[]).byTransaction) {
-    if (receipt === null || isLaterBlockReceipt(block, receipt)) continue;
+    if (receipt === null || isLater(receipt)) continue;
     // Log indexes rise through the block in transaction order (Cronos skips some): one that does
     // not is an endpoint numbering each receipt's logs from 0, or logs moved between receipts.
     for (const log of receipt.logs) {
@@ -133,7 +136,7 @@ export function validateReceipts(block: RpcBlock, receipts: unknown, label: stri
   }
   // The same for each receipt: a receipt's bloom is made of its own logs' addresses and topics.
   for (const receipt of receipts as RpcReceipt[]) {
-    if (receipt.logs.length === 0 && typeof receipt.logsBloom === 'string' && !ZERO_BLOOM.test(receipt.logsBloom) && !isLaterBlockReceipt(block, receipt)) {
+    if (receipt.logs.length === 0 && typeof receipt.logsBloom === 'string' && !ZERO_BLOOM.test(receipt.logsBloom) && !isLater(receipt)) {
       throw new RpcBadResponseError(`${where}: receipt ${receipt.transactionHash} has a non-zero logsBloom but no logs`);
     }
   }

@@ -57,16 +57,18 @@ describe('VERIFY_ROOTS with one endpoint serving a tampered transaction', () => 
     // random 0.5: never the 5 % exploration, so the choice is the ranking alone; the tampered endpoint ranks first (RPC_URL order).
     const pool = createRpcPool({ urls: [tampered.url, correct.url], timeoutMs: 10_000, log, random: () => 0.5 });
     try {
-      const before = { tampered: tampered.calls.length, correct: correct.calls.length };
+      // The block's two calls (eth_getBlockByNumber with its transactions, eth_getBlockReceipts); the fork anchor's header reads are not counted.
+      const blockCalls = (server: ReplayServer) => server.calls.filter((c) => c.method === 'eth_getBlockReceipts' || (c.method === 'eth_getBlockByNumber' && c.params[1] === true)).length;
+      const before = { tampered: blockCalls(tampered), correct: blockCalls(correct) };
       const [first] = await fetchBlocks(pool, RANGE, { check });
       expect(first!.block.transactions[TAMPERED_INDEX]!.value).toBe(loadRecorded(recorded).block.transactions[TAMPERED_INDEX]!.value);
-      expect([tampered.calls.length - before.tampered, correct.calls.length - before.correct]).toEqual([2, 2]);
+      expect([blockCalls(tampered) - before.tampered, blockCalls(correct) - before.correct]).toEqual([2, 2]);
       expect(pool.health().map((h) => [h.endpoint, h.errors])).toEqual([
         [pool.labels[0], { RpcBadResponseError: 1 }],
         [pool.labels[1], {}],
       ]);
       await fetchBlocks(pool, RANGE, { check });
-      expect([tampered.calls.length - before.tampered, correct.calls.length - before.correct]).toEqual([2, 4]);
+      expect([blockCalls(tampered) - before.tampered, blockCalls(correct) - before.correct]).toEqual([2, 4]);
     } finally {
       pool.close();
     }

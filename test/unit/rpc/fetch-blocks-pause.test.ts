@@ -14,6 +14,7 @@ describe('fetchBlocks pauses', () => {
     const { block, receipts } = loadRecorded(RECORDED_BLOCKS.find((r) => r.name === 'ethereum/18000000')!);
     let requests = 0;
     const pool = {
+      labels: ['stub#0'],
       batch: async (calls: RpcRequest[], accept: (outcomes: RpcOutcome[], label: string, bodyBytes: number) => Promise<unknown>) => {
         requests++;
         // The receipts call fails alone (-32603, retryable) in the first three answers.

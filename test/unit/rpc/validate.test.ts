@@ -210,6 +210,15 @@ describe('src/rpc/validate.ts', () => {
   // block number", but receipt.blockNumber is never compared. Input: the 94 recorded receipts of
   // ethereum 18000000 with receipts[3].blockNumber = '0x112a881' (18000001); expected
   // RpcBadResponseError, actual: accepted.
+  it('validateReceipts() takes Cronos 6541\'s receipt of block 6542 (a phantom transaction), unless the receipts came from another endpoint than the block', () => {
+    const block = fixture<RpcBlock>('cronos/block-6541-phantom-tx.json');
+    const receipts = fixture<RpcReceipt[]>('cronos/receipts-6541-as-captured-points-to-6542.json');
+    expect(() => validateReceipts(block, receipts, LABEL)).not.toThrow();
+    const later = receipts.find((r) => isLaterBlockReceipt(block, r))!;
+    expect(() => validateReceipts(block, receipts, LABEL, { laterBlockReceipts: false }))
+      .toThrow(`${LABEL}: block 6541: receipt ${later.transactionHash} has blockHash ${later.blockHash}, expected ${block.hash}`);
+  });
+
   it('validateReceipts() rejects a receipt whose blockNumber is another block (18000001)', () => {
     const receipts = ethReceipts();
     receipts[3]!.blockNumber = '0x112a881';
