@@ -124,13 +124,28 @@ export type ForkAnchor = {
   /** The endpoint it comes from, and that endpoint's head (block number). */
   label: string;
   head: number;
+  /** The head of each endpoint that answered, by label. */
+  heads: ReadonlyMap<string, number>;
 };
+
+/**
+ * Whether endpoint `label`, found with another hash than `anchor` for a block, is behind the
+ * endpoint with the highest head and so benched as a node on another fork: true when it answered
+ * the anchor's batch with a lower head. Not the anchor's own endpoint (its chain reorganized
+ * since), nor one at the same head (a competing block at the tip), nor one that did not answer:
+ * their answer is refused without a bench. Pure.
+ */
+export function behindOnOtherFork(label: string, anchor: ForkAnchor): boolean {
+  const head = anchor.heads.get(label);
+  return label !== anchor.label && head !== undefined && head < anchor.head;
+}
 
 /**
  * Reads block `number`'s hash from every usable endpoint at once ({@link fetchBlockHashes}'s
  * batch) and returns the one of the endpoint with the highest head, after benching
- * (`pool.benchOtherFork`) every endpoint that answered another hash for it: a node on another
- * fork. Null when the endpoint with the highest head does not have the block.
+ * (`pool.benchOtherFork`) every endpoint behind it that answered another hash for it: a node on
+ * another fork ({@link behindOnOtherFork}). Null when the endpoint with the highest head does not
+ * have the block.
  * @throws RpcTransientError when no endpoint answered.
  */
 export async function fetchForkAnchor(pool: RpcPool, number: number, signal?: AbortSignal): Promise<ForkAnchor | null> {
@@ -138,10 +153,10 @@ export async function fetchForkAnchor(pool: RpcPool, number: number, signal?: Ab
   const best = highest(answers);
   const hash = best.hashes.get(number);
   if (hash === undefined) return null;
-  const anchor: ForkAnchor = { number, hash, label: best.label, head: best.head };
+  const anchor: ForkAnchor = { number, hash, label: best.label, head: best.head, heads: new Map(answers.map((a) => [a.label, a.head])) };
   for (const answer of answers) {
     const theirs = answer.hashes.get(number);
-    if (theirs !== undefined && theirs !== hash) pool.benchOtherFork(answer.label, otherForkText(answer.label, number, theirs, anchor));
+    if (theirs !== undefined && theirs !== hash && behindOnOtherFork(answer.label, anchor)) pool.benchOtherFork(answer.label, otherForkText(answer.label, number, theirs, anchor));
   }
   return anchor;
 }

@@ -1,7 +1,7 @@
 import { toHex } from 'viem';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import type { BlockRange } from '../domain/block-range.js';
-import { fetchForkAnchor, otherForkText, type ForkAnchor } from './chain-head.js';
+import { behindOnOtherFork, fetchForkAnchor, otherForkText, type ForkAnchor } from './chain-head.js';
 import { DecodedBlock, type BodyDecoder } from './decoded.js';
 import { fixedFetchSlots, type FetchSlots } from './fetch-slots.js';
 import type { RpcPool } from './pool.js';
@@ -168,8 +168,9 @@ type TopCheck = { number: number; anchor: Promise<ForkAnchor | null> };
 /**
  * When the links of a range (in block order, each with the endpoint that served it) break below a
  * top that matches `anchor`, the block under the highest break is not on the anchor's chain (the
- * block over it is, and names another parent): benches the endpoint that served it, so the range's
- * retry asks the others. The caller's `validateLinks` then throws for the break.
+ * block over it is, and names another parent): benches the endpoint that served it when it is
+ * behind ({@link behindOnOtherFork}), so the range's retry asks the others. The caller's
+ * `validateLinks` then throws for the break.
  */
 async function benchUnderBreak(pool: RpcPool, links: readonly (BlockLink & { label: string })[], anchor: ForkAnchor | null): Promise<void> {
   const last = links.at(-1);
@@ -177,6 +178,7 @@ async function benchUnderBreak(pool: RpcPool, links: readonly (BlockLink & { lab
   for (let i = links.length - 1; i > 0; i--) {
     const below = links[i - 1]!;
     if (lc(links[i]!.parentHash) === lc(below.hash)) continue;
+    if (!behindOnOtherFork(below.label, anchor)) return;
     pool.benchOtherFork(below.label, `${below.label}: block ${below.number} has hash ${below.hash}, but block ${links[i]!.number} of the chain of ${anchor.label} (head ${anchor.head}, the highest) names parent ${links[i]!.parentHash}: ${below.label} serves another fork`);
     return;
   }
@@ -193,15 +195,16 @@ type Answered = { fetched: FetchedBlock; label: string };
 
 /**
  * Refuses the answer of endpoint `label` when it holds the range's last block (`top.number`) with
- * another hash than the range's fork anchor: an RpcBadResponseError with `otherFork`, so the pool
- * benches the endpoint and asks another. Waits for the anchor when it is still being read.
+ * another hash than the range's fork anchor: an RpcBadResponseError, so the pool asks another
+ * endpoint, with `otherFork` when the endpoint is behind ({@link behindOnOtherFork}), so the pool
+ * also benches it. Waits for the anchor when it is still being read.
  */
 async function checkTop(top: TopCheck | undefined, got: ReadonlyMap<number, FetchedBlock>, label: string): Promise<void> {
   const fetched = top && got.get(top.number);
   if (!top || !fetched) return;
   const anchor = await top.anchor;
   const hash = lc(linkOf(fetched).hash);
-  if (anchor && hash !== anchor.hash) throw new RpcBadResponseError(otherForkText(label, top.number, hash, anchor), { otherFork: true });
+  if (anchor && hash !== anchor.hash) throw new RpcBadResponseError(otherForkText(label, top.number, hash, anchor), { otherFork: behindOnOtherFork(label, anchor) });
 }
 
 /** What an answer of `bytes` of JSON carrying `blocks` blocks weighs, for the fetch slots. */

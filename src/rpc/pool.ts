@@ -514,7 +514,7 @@ function onFailure(e: PoolEndpoint, err: unknown, log: Logger, elapsedMs: number
  * head is left out of every request, in ms: a node stuck on the losing side of a reorg serves
  * that side until it catches up, and any of its blocks would have to be rolled back.
  */
-export const OTHER_FORK_BENCH_MS = 60_000;
+export const OTHER_FORK_BENCH_MS = 30_000;
 
 /** Benches `e` for {@link OTHER_FORK_BENCH_MS}; `why` says which block and hashes (logged as `endpoint-on-other-fork`). */
 function benchOnOtherFork(e: PoolEndpoint, why: string, log: Logger): void {

@@ -55,20 +55,26 @@ async function poolOf(nodes: readonly [number, string | null][]) {
 }
 
 describe('fetchForkAnchor()', () => {
-  it('takes the hash of the endpoint with the highest head and benches each endpoint that has another one', async () => {
+  it('takes the hash of the endpoint with the highest head and benches each endpoint behind it that has another one', async () => {
     const { pool, lines } = await poolOf([[29, 'b'], [30, 'a'], [30, 'a'], [25, null]]);
     const anchor = await fetchForkAnchor(pool, 20);
     expect(lines.map((l) => JSON.parse(l) as { msg: string; endpoint: string; benchMs: number; why: string }).map(({ msg, endpoint, benchMs, why }) => ({ msg, endpoint, benchMs, why }))).toEqual([{
       msg: 'endpoint-on-other-fork', endpoint: pool.labels[0], benchMs: OTHER_FORK_BENCH_MS,
       why: `${pool.labels[0]}: block 20 has hash ${hashOf('b')}, but ${pool.labels[1]} (head 30, the highest) has ${hashOf('a')}: ${pool.labels[0]} serves another fork`,
     }]);
-    expect(anchor).toEqual({ number: 20, hash: hashOf('a'), label: pool.labels[1], head: 30 });
+    expect(anchor).toEqual({ number: 20, hash: hashOf('a'), label: pool.labels[1], head: 30, heads: new Map([[pool.labels[0], 29], [pool.labels[1], 30], [pool.labels[2], 30], [pool.labels[3], 25]]) });
     const benched = pool.health().map((h) => [h.endpoint, h.benchedForMs > 0 && h.benchedForMs <= OTHER_FORK_BENCH_MS]);
     // #1 is on another fork; #4 lacks the block (lagging, not benched: its null answers are refused where they come).
     expect(benched).toEqual([[pool.labels[0], true], [pool.labels[1], false], [pool.labels[2], false], [pool.labels[3], false]]);
     const whyNot: string[] = [];
     await pool.broadcast([{ method: 'eth_blockNumber', params: [] }], () => 1, undefined, whyNot);
-    expect(whyNot).toEqual([`${pool.labels[0]}: benched for 60 s on another fork`]);
+    expect(whyNot).toEqual([`${pool.labels[0]}: benched for 30 s on another fork`]);
+  });
+
+  it('benches no endpoint at the same head with another hash (a competing block at the tip, not a stale node)', async () => {
+    const { pool, lines } = await poolOf([[30, 'a'], [30, 'b']]);
+    expect((await fetchForkAnchor(pool, 20))?.hash).toBe(hashOf('a'));
+    expect([pool.health().map((h) => h.benchedForMs), lines]).toEqual([[0, 0], []]);
   });
 
   it('is null when the endpoint with the highest head lacks the block; benches nothing', async () => {
