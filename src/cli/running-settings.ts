@@ -42,21 +42,22 @@ export function settingsDiff(running: Partial<ChainSyncInput>, wanted: Partial<C
 
 /**
  * The `VARIABLE=value` words the `start` of the kept-settings note needs so that it starts the sync
- * with the new settings: one per setting of `differ` ({@link settingsDiff}'s lines) whose variable
- * `env` sets, its value as `quote` writes it for a shell, in `differ`'s order. Given on one command
- * line (`CONFIRMATION_DEPTH=3 scripts/start`) and not exported, a variable would be lost from a
- * `start` typed afterwards, and the sync started again with the old value. A setting `env` does not
- * set (a default) needs none; with a CHAINS_FILE the caller passes none (the file's fields win). Pure.
- * @example newSettingsAssignments(['CONFIRMATION_DEPTH 12 (now 3)'], { CONFIRMATION_DEPTH: '3' }, (w) => w) // ['CONFIRMATION_DEPTH=3']
+ * with the settings asked for now: when any setting differs ({@link settingsDiff}'s lines), one per
+ * sync setting (SETTINGS: `START_BLOCK` … `STALL_TIMEOUT`) that `env` sets, the differing ones and
+ * the others alike, its value as `quote` writes it for a shell, in SETTINGS' order. Given on one
+ * command line (`FINALITY=finalized CONFIRMATION_DEPTH=3 scripts/start`) and not exported, a
+ * variable would be lost from a `start` typed afterwards, and the sync started again with its
+ * default (`FINALITY=depth`), not only with the old value of the one that differed. A setting
+ * `env` does not set (a default) needs none; with a CHAINS_FILE the caller passes none (the file's
+ * fields win). Pure.
+ * @example newSettingsAssignments(['CONFIRMATION_DEPTH 12 (now 3)'], { CONFIRMATION_DEPTH: '3', FINALITY: 'finalized' }, (w) => w) // ['CONFIRMATION_DEPTH=3', 'FINALITY=finalized']
  */
 export function newSettingsAssignments(differ: readonly string[], env: NodeJS.ProcessEnv, quote: (word: string) => string): string[] {
-  const words: string[] = [];
-  for (const line of differ) {
-    const variable = line.split(' ', 1)[0]!;
+  if (differ.length === 0) return [];
+  return SYNC_SETTING_VARIABLES.flatMap((variable) => {
     const value = env[variable];
-    if (SYNC_SETTING_VARIABLES.includes(variable) && value !== undefined) words.push(`${variable}=${quote(value)}`);
-  }
-  return words;
+    return value === undefined || value === '' ? [] : [`${variable}=${quote(value)}`];
+  });
 }
 
 /**

@@ -112,17 +112,18 @@ describe('operator CLI on the real stack', () => {
     const third = await runClient({ ...cliEnv, CONFIRMATION_DEPTH: '7', BATCH_SIZE: '9' }, ['start']);
     expect([third.code, third.stdout.split('\n').slice(1)]).toEqual([0, [
       'note: the running sync keeps the settings it started with: BATCH_SIZE 5 (now 9), CONFIRMATION_DEPTH 3 (now 7); to use the new ones, stop it and start it again: '
-        + `npx tsx src/client.ts stop --chain-id ${CHAIN_ID}, then BATCH_SIZE=9 CONFIRMATION_DEPTH=7 npx tsx src/client.ts start --chain-id ${CHAIN_ID}`,
+        + `npx tsx src/client.ts stop --chain-id ${CHAIN_ID}, then BATCH_SIZE=9 CONFIRMATION_DEPTH=7 POLL_INTERVAL=200 GAP_CHECK_INTERVAL=300 npx tsx src/client.ts start --chain-id ${CHAIN_ID}`,
       '',
     ]]);
-    // As the note says, from a shell without the new values (given on one command line, they are
-    // gone): `stop` waits for the run to end, and the `start` after it, with the variables the note
-    // puts before it, starts a new run with the new settings.
+    // As the note says, from a shell without the settings (given on one command line, they are
+    // gone): `stop` waits for the run to end, and the `start` after it, with only the variables the
+    // note puts before it, starts a new run with every setting asked for (the unchanged ones too).
     const stop = await client('stop');
     expect([stop.code, stop.stdout]).toEqual([0, `sync chain-sync:${CHAIN_ID} stopped (cancelled; the stored rows and cursor stay)\n`]);
     const assignments = Object.fromEntries([...third.stdout.matchAll(/ ([A-Z_]+)=(\S+)(?= )/g)].map((m) => [m[1]!, m[2]!]));
-    expect(assignments).toEqual({ BATCH_SIZE: '9', CONFIRMATION_DEPTH: '7' });
-    const adopted = await runClient({ ...cliEnv, ...assignments }, ['start', '--chain-id', String(CHAIN_ID)]);
+    expect(assignments).toEqual({ BATCH_SIZE: '9', CONFIRMATION_DEPTH: '7', POLL_INTERVAL: '200', GAP_CHECK_INTERVAL: '300' });
+    const { CONFIRMATION_DEPTH: _depth, BATCH_SIZE: _size, POLL_INTERVAL: _poll, GAP_CHECK_INTERVAL: _gaps, ...shell } = cliEnv;
+    const adopted = await runClient({ ...shell, ...assignments }, ['start', '--chain-id', String(CHAIN_ID)]);
     expect([adopted.code, adopted.stdout]).toEqual([0, expect.stringMatching(/^sync chain-sync:31337 started \(run [0-9a-f-]+\) on task queue evm-indexer: (from block 0|resuming after the stored cursor \d+), 7 confirmations deep, batches of 9 blocks/)]);
     // Back to this file's settings for the tests below.
     expect((await client('stop')).code).toBe(0);

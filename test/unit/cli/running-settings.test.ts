@@ -35,13 +35,15 @@ describe('keptSettingsNote()', () => {
 describe('newSettingsAssignments()', () => {
   const quote = (word: string) => (/^[\w.-]+$/.test(word) ? word : `'${word}'`);
 
-  it('repeats the variable of each differing setting the environment sets, so a start typed later gets the new value', () => {
-    const differ = ['BATCH_SIZE 100 (now 7)', 'FINALITY depth (now finalized)', 'CONFIRMATION_DEPTH 12 (now 3)'];
-    expect(newSettingsAssignments(differ, { CONFIRMATION_DEPTH: '3', FINALITY: 'finalized', BATCH_SIZE: '7', RPC_URL: 'http://x' }, quote))
+  it('repeats every sync setting the environment sets, the differing ones and the others, so a start typed later starts the sync as asked', () => {
+    const differ = ['BATCH_SIZE 100 (now 7)', 'CONFIRMATION_DEPTH 12 (now 3)'];
+    // FINALITY is the running sync's already; without it here the start typed later would start it with depth finality.
+    expect(newSettingsAssignments(differ, { CONFIRMATION_DEPTH: '3', FINALITY: 'finalized', BATCH_SIZE: '7', POLL_INTERVAL: '', RPC_URL: 'http://x' }, quote))
       .toEqual(['BATCH_SIZE=7', 'FINALITY=finalized', 'CONFIRMATION_DEPTH=3']);
   });
 
-  it('leaves out a setting the environment does not set (a CHAINS_FILE field, a default) and the task queue line', () => {
+  it('none when no setting differs, or the environment sets none (a CHAINS_FILE field, a default, the task queue line)', () => {
+    expect(newSettingsAssignments([], { CONFIRMATION_DEPTH: '3' }, quote)).toEqual([]);
     expect(newSettingsAssignments(['CONFIRMATION_DEPTH 12 (now 3)', 'task queue a (now b)'], { TASK_QUEUE: 'b' }, quote)).toEqual([]);
   });
 
