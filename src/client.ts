@@ -470,18 +470,21 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
   program
     .command('gaps')
     .description('List missing block ranges (gaps) of the chain below its cursor.')
-    .option('--from <block>', 'lowest block number to check (default: START_BLOCK)', blockNumberArg('--from'))
+    .option('--from <block>', 'lowest block number to check (default: the running sync\'s start block, else START_BLOCK)', blockNumberArg('--from'))
     .action(async (opts: { from?: number }) => {
       const cfg = config();
       const { chainId, startBlock } = chainOf(cfg);
+      // The sync fills gaps from its own start block up; blocks below it are not missing.
+      const syncStart = opts.from === undefined ? await runningSyncStartBlock(cfg, chainId) : null;
       await withDatabase(cfg, `list the gaps of chain ${chainId} in ${cfg.databaseLabel}`, async (db) => {
         const cursor = await readCursor(db, chainId);
         if (!cursor) {
           console.log(`chain ${chainId} has no cursor yet`);
           return;
         }
-        const from = opts.from ?? startBlock;
-        refuseAboveCursor([{ name: opts.from === undefined ? 'START_BLOCK' : '--from', blockNumber: from }], cursor.blockNumber, GAPS_BELOW_CURSOR);
+        const from = opts.from ?? syncStart ?? startBlock;
+        const fromName = opts.from !== undefined ? '--from' : syncStart !== null ? 'the running sync\'s start block' : 'START_BLOCK';
+        refuseAboveCursor([{ name: fromName, blockNumber: from }], cursor.blockNumber, GAPS_BELOW_CURSOR);
         const gaps = await findGaps(db, chainId, from, cursor.blockNumber);
         if (gaps.length === 0) console.log(`no gap in ${formatRange({ from, to: cursor.blockNumber })}`);
         for (const g of gaps) console.log(`gap: ${formatRange(g)} (${formatCount(rangeSize(g))} block${g.to === g.from ? "" : "s"})`);
@@ -852,6 +855,27 @@ async function runningInput(client: Client, cfg: Config, workflowId: string, run
     return payload ? (defaultPayloadConverter.fromPayload<Partial<ChainSyncInput>>(payload) ?? {}) : {};
   } catch {
     return {};
+  }
+}
+
+/**
+ * The start block (block number) of chain `chainId`'s running sync, from the input its current run
+ * started with; null when no sync of the chain runs, or Temporal cannot be reached or say (then
+ * `gaps` takes START_BLOCK, as without a sync). Never throws.
+ */
+async function runningSyncStartBlock(cfg: Config, chainId: number): Promise<number | null> {
+  try {
+    const { client, close } = await connectClient(cfg);
+    try {
+      const workflowId = chainSyncWorkflowId(chainId);
+      const running = await describeRunning(client, workflowId);
+      const start = running === null ? undefined : (await runningInput(client, cfg, workflowId, running.runId)).startBlock;
+      return typeof start === 'number' ? start : null;
+    } finally {
+      await close();
+    }
+  } catch {
+    return null;
   }
 }
 

@@ -176,6 +176,8 @@ describe('operator CLI on the real stack', () => {
     expect((await client('resume')).stdout).toBe('sync chain-sync:31337 resumed\n');
     const cursor = await database.db.selectFrom('cursors').select('block_number').where('chain_id', '=', CHAIN_ID).executeTakeFirstOrThrow();
     expect(await client('gaps')).toMatchObject({ code: 0, stdout: `no gap in blocks 0–${cursor.block_number}\n` });
+    // From the running sync's own start block (0), whatever START_BLOCK the client is given: blocks below it are not missing, and above it they are.
+    expect(await runClient({ ...cliEnv, START_BLOCK: '3' }, ['gaps'])).toMatchObject({ code: 0, stdout: `no gap in blocks 0–${cursor.block_number}\n` });
     const before = await client('verify', '--from', '0', '--to', String(cursor.block_number));
     expect([before.code, before.stdout]).toEqual([0, `verify chain 31337 blocks 0–${cursor.block_number}: ${cursor.block_number + 1} blocks checked, 0 differences\n`]);
     await client('pause');
