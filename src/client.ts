@@ -344,17 +344,30 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
 
   program
     .command('stop')
-    .description('Stop the sync (cancels the workflow and waits up to 15 s for it to end; stored data and the cursor stay; start resumes from the cursor). With --force, terminates it at once instead (for a sync no worker runs: a cancel waits for one). Idempotent: if it does not run, says so and exits 0.')
+    .description('Stop the sync (cancels the workflow and waits up to 15 s for it to end; stored data and the cursor stay; start resumes from the cursor). With --force, terminates it at once instead (for a sync no worker runs: a cancel waits for one). Idempotent: if it does not run, says so and exits 0. With --forget, a sync that does not run and whose last run failed (which status reports, exit 1) has that run\'s record deleted from Temporal, so status no longer reports it.')
     .option('--force', 'terminate the workflow at once instead of cancelling it (stored rows and the cursor stay: every batch is one transaction)')
-    .action(async (opts: { force?: boolean }) => {
+    .option('--forget', 'for a sync that does not run: delete its last run\'s record from Temporal (a failed one status keeps reporting); the stored rows and cursor stay')
+    .action(async (opts: { force?: boolean; forget?: boolean }) => {
       const cfg = config();
       const chainId = requireChainId(cfg, chainIdFlag());
       await withSync(cfg, chainId, invocation, async (handle, client) => {
         const running = await describeRunning(client, handle.workflowId);
         if (!running) {
-          console.log(`sync ${handle.workflowId} is not running; nothing to do`); // as `start` of a running sync
+          const state = await handle.describe().then((d) => d.status.name, (err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return null; // never started, or its record already gone
+            throw err;
+          });
+          if (opts.forget && state !== null) {
+            await client.workflowService.deleteWorkflowExecution({ namespace: cfg.temporalNamespace, workflowExecution: { workflowId: handle.workflowId } });
+            console.log(`sync ${handle.workflowId} forgotten (its last run, ${state.toLowerCase().replace('_', ' ')}, deleted from Temporal; the stored rows and cursor stay)`);
+            return;
+          }
+          // A failed run stays in status (exit 1) until the sync runs again: say how to clear it.
+          const failed = state === 'FAILED' || state === 'TIMED_OUT';
+          console.log(`sync ${handle.workflowId} is not running; nothing to do${failed ? ` (its last run ${state === 'FAILED' ? 'failed' : 'timed out'}, which status reports until it is started again; to clear it without starting it: ${invocation} stop --chain-id ${chainId} --forget)` : ''}`); // as `start` of a running sync
           return;
         }
+        if (opts.forget) throw new CliError(`sync ${handle.workflowId} is running: --forget is for a sync that does not run; stop it first: ${invocation} stop --chain-id ${chainId}`);
         if (opts.force) {
           await handle.terminate(`client stop --force (${invocation})`);
           console.log(`sync ${handle.workflowId} stopped (terminated; the stored rows and cursor stay)`);
