@@ -456,7 +456,7 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
         } finally {
           release();
         }
-        console.log(`verify chain ${chainId} ${formatRange(report)}: ${formatCount(report.checkedBlocks)} blocks checked, ${formatCount(report.differenceCount)} difference${report.differenceCount === 1 ? '' : 's'}`);
+        console.log(`verify chain ${chainId} ${formatRange(report)}: ${plural(report.checkedBlocks, 'block', 'blocks')} checked, ${formatCount(report.differenceCount)} difference${report.differenceCount === 1 ? '' : 's'}`);
         for (const line of report.differences) console.log(`  ${line}`);
         if (report.differenceCount > report.differences.length) console.log(`  … and ${formatCount(report.differenceCount - report.differences.length)} more`);
         const fix = restoreHint(report, invocation);

@@ -161,7 +161,8 @@ export async function checkWorkerSettings(env: NodeJS.ProcessEnv = process.env):
   loadNativeTranscoder(config.nativeTranscoder);
   if (config.workflowBundlePath !== undefined) readWorkflowBundle(config.workflowBundlePath);
   setHttpClient(config.rpcHttpClient);
-  const log = createLogger({ level: config.logLevel, base: { instanceId: config.instanceId, check: true } });
+  // Silent: what the checks find is in the lines returned (a log line on stdout would be one of them to scripts/start).
+  const log = createLogger({ level: 'silent', base: { instanceId: config.instanceId, check: true } });
   // All at once, awaited in this order: the first failure in it is reported (the same line every
   // run, whoever answered first), without waiting for the later ones (a Temporal that refuses
   // connections is retried until CHECK_TIMEOUT_MS).
@@ -174,8 +175,9 @@ export async function checkWorkerSettings(env: NodeJS.ProcessEnv = process.env):
   const temporal = await temporalChecking;
   return [
     ...chains.map((chain, i) => {
-      const served = checked[i]!.labels;
-      return `chain ${chain.chainId}: ${served.length} of ${chain.rpcUrls.length} endpoint${chain.rpcUrls.length === 1 ? '' : 's'} kept (${served.join(', ')}), task queue ${chain.taskQueue}`;
+      const { labels: served, unreachable } = checked[i]!;
+      const shown = served.map((label) => (unreachable.has(label) ? `${label} unreachable now: ${unreachable.get(label)}` : label));
+      return `chain ${chain.chainId}: ${served.length} of ${chain.rpcUrls.length} endpoint${chain.rpcUrls.length === 1 ? '' : 's'} kept (${shown.join(', ')}), task queue ${chain.taskQueue}`;
     }),
     postgres,
     temporal,
@@ -237,7 +239,7 @@ async function checkTemporal(config: Config): Promise<string> {
  * `eth_chainId`, and those that did not answer); with a chains file the error names the chain.
  * @throws ChainMismatchError when no endpoint serves the chain (not retried: the process exits 1).
  */
-async function checkEndpoints(chain: ChainConfig, options: { multiChain: boolean; log: Logger }): Promise<{ urls: string[]; labels: string[] }> {
+async function checkEndpoints(chain: ChainConfig, options: { multiChain: boolean; log: Logger }): Promise<Awaited<ReturnType<typeof checkChainIds>>> {
   return checkChainIds({ urls: chain.rpcUrls, chainId: chain.chainId, timeoutMs: chain.rpcTimeoutMs, log: options.log }).catch((err: unknown) => {
     throw options.multiChain && err instanceof ChainMismatchError ? new ChainMismatchError(`CHAINS_FILE chain ${chain.chainId}: ${err.message}`, { cause: err }) : err;
   });

@@ -59,7 +59,9 @@ export async function verifyRange(deps: { db: Kysely<Database>; pool: RpcPool },
       const chainTxHashes = block.transactions.map((t) => t.hash.toLowerCase());
       const storedTxHashes = storedTxs.map((t) => hex(t.hash));
       if (JSON.stringify(chainTxHashes) !== JSON.stringify(storedTxHashes)) {
-        differ(`${at}: ${storedTxHashes.length} transactions in the database, ${chainTxHashes.length} on the chain, or in another order`);
+        differ(storedTxHashes.length === chainTxHashes.length
+          ? `${at}: its ${chainTxHashes.length} transactions differ (other hashes, or another order) between the database and the chain`
+          : `${at}: ${storedTxHashes.length} transactions in the database, ${chainTxHashes.length} on the chain`);
       }
       // A later block's receipt for a listed transaction (Cronos phantom) is stored verbatim, not in the columns or logs compared here.
       const ownReceipts = receipts.filter((r) => r.blockHash.toLowerCase() === block.hash.toLowerCase());

@@ -572,9 +572,10 @@ export function servedChainId(result: unknown, label: string): number | string {
  * unreachable one is kept with a warning (the pool fails over around it). Why an endpoint is
  * unreachable (its error message, in the warning and in the error) is redacted like every pool
  * error (`redactUrls`): no part of its URL that may be a key, even when the node repeats it.
+ * `unreachable` maps the label of each kept endpoint that did not answer to why.
  * @throws ChainMismatchError when no endpoint serves `chainId` (none matched, or none answered).
  */
-export async function checkChainIds(deps: { urls: readonly string[]; chainId: number; timeoutMs: number; log: Logger }): Promise<{ urls: string[]; labels: string[] }> {
+export async function checkChainIds(deps: { urls: readonly string[]; chainId: number; timeoutMs: number; log: Logger }): Promise<{ urls: string[]; labels: string[]; unreachable: ReadonlyMap<string, string> }> {
   const verdicts = await Promise.all(
     deps.urls.map(async (url, i) => {
       const label = endpointLabel(url, i);
@@ -586,7 +587,10 @@ export async function checkChainIds(deps: { urls: readonly string[]; chainId: nu
         return { url, label, status: 'ok' as const };
       } catch (err) {
         // An endpoint that answered, but not a chain id, is not "unreachable": say what it did.
-        return { url, label, status: 'unreachable' as const, answered: err instanceof RpcBadResponseError, reason: errorText(redactError(err, redact)) };
+        const text = errorText(redactError(err, redact));
+        // The pool's errors name their endpoint first: said once, before "unreachable".
+        const reason = text.startsWith(`${label}: `) ? text.slice(label.length + 2) : text;
+        return { url, label, status: 'unreachable' as const, answered: err instanceof RpcBadResponseError, reason };
       }
     }),
   );
@@ -602,7 +606,11 @@ export async function checkChainIds(deps: { urls: readonly string[]; chainId: nu
     if (v.status === 'unreachable') deps.log.warn({ endpoint: v.label, err: v.reason }, 'endpoint-unreachable');
   }
   const kept = verdicts.filter((v) => v.status !== 'mismatch');
-  return { urls: kept.map((v) => v.url), labels: kept.map((v) => v.label) };
+  return {
+    urls: kept.map((v) => v.url),
+    labels: kept.map((v) => v.label),
+    unreachable: new Map(verdicts.flatMap((v) => (v.status === 'unreachable' ? [[v.label, v.reason] as const] : []))),
+  };
 }
 
 /** Message of an error for logs; errors built here carry endpoint labels, never URLs. */

@@ -44,6 +44,6 @@ describe('checkChainIds with odd eth_chainId answers', () => {
     const err = await checkChainIds({ urls: [huge, text], chainId: 1, timeoutMs: 5_000, log }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChainMismatchError);
     const [hugeLabel, textLabel] = [`${new URL(huge).host}#1`, `${new URL(text).host}#2`];
-    expect((err as Error).message).toBe(`no RPC endpoint serves CHAIN_ID 1: ${hugeLabel} serves chain ${BigInt(`0x${'f'.repeat(64)}`).toString()}; ${textLabel} answered badly: ${textLabel}: eth_chainId answered "mainnet", not a hex quantity (EIP-695)`);
+    expect((err as Error).message).toBe(`no RPC endpoint serves CHAIN_ID 1: ${hugeLabel} serves chain ${BigInt(`0x${'f'.repeat(64)}`).toString()}; ${textLabel} answered badly: eth_chainId answered "mainnet", not a hex quantity (EIP-695)`);
   });
 });

@@ -100,7 +100,7 @@ describe('RPC errors of a node that repeats its API key and the request URL', ()
     const { log, lines } = capturingLogger();
     const err = await checkChainIds({ urls: [url], chainId: CHAIN_ID, timeoutMs: 5_000, log }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChainMismatchError);
-    expect((err as Error).message).toBe(`no RPC endpoint serves CHAIN_ID ${CHAIN_ID}: ${label} unreachable: ${label}: eth_chainId failed: ${said} (code -32000)`);
+    expect((err as Error).message).toBe(`no RPC endpoint serves CHAIN_ID ${CHAIN_ID}: ${label} unreachable: eth_chainId failed: ${said} (code -32000)`);
     expect(lines).toEqual([]);
   });
 
@@ -108,8 +108,8 @@ describe('RPC errors of a node that repeats its API key and the request URL', ()
     const { log, lines } = capturingLogger();
     const healthy = `http://127.0.0.1:${node.port}/healthy/v2/${KEY}`;
     const checked = await checkChainIds({ urls: [url, healthy], chainId: CHAIN_ID, timeoutMs: 5_000, log });
-    expect(checked).toEqual({ urls: [url, healthy], labels: [label, `127.0.0.1:${node.port}#2`] });
-    expect(lines).toEqual([{ level: 40, endpoint: label, err: `${label}: eth_chainId failed: ${said} (code -32000)`, msg: 'endpoint-unreachable' }]);
+    expect(checked).toEqual({ urls: [url, healthy], labels: [label, `127.0.0.1:${node.port}#2`], unreachable: new Map([[label, `eth_chainId failed: ${said} (code -32000)`]]) });
+    expect(lines).toEqual([{ level: 40, endpoint: label, err: `eth_chainId failed: ${said} (code -32000)`, msg: 'endpoint-unreachable' }]);
   });
 
   it('pool.call() rejects with an RpcTransientError without the key, and logs rpc-failover without it', async () => {
@@ -165,7 +165,7 @@ describe('RPC errors of a node that repeats its API key and the request URL', ()
     it('exits 1 with one start-up line without the key when RPC_URL\'s only node repeats it', async () => {
       const { code, stdout, stderr } = await runWorkerOnce({ CHAIN_ID: String(CHAIN_ID), RPC_URL: url });
       expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
-        `startup error: no RPC endpoint serves CHAIN_ID ${CHAIN_ID}: ${label} unreachable: ${label}: eth_chainId failed: ${said} (code -32000)`,
+        `startup error: no RPC endpoint serves CHAIN_ID ${CHAIN_ID}: ${label} unreachable: eth_chainId failed: ${said} (code -32000)`,
       ]]);
       for (const secret of SECRETS) expect(stdout + stderr).not.toContain(secret);
     });
@@ -175,7 +175,7 @@ describe('RPC errors of a node that repeats its API key and the request URL', ()
       writeFileSync(chainsFile, JSON.stringify([{ chainId: CHAIN_ID, rpcUrl: `http://127.0.0.1:${node.port}/echokey/v2/\${MYKEY}?apikey=${QUERY_KEY}` }]));
       const { code, stdout, stderr } = await runWorkerOnce({ CHAINS_FILE: chainsFile, MYKEY: KEY });
       expect([code, stdout, stderr.trim().split('\n')]).toEqual([1, '', [
-        `startup error: CHAINS_FILE chain ${CHAIN_ID}: no RPC endpoint serves CHAIN_ID ${CHAIN_ID}: ${label} unreachable: ${label}: eth_chainId failed: ${said} (code -32000)`,
+        `startup error: CHAINS_FILE chain ${CHAIN_ID}: no RPC endpoint serves CHAIN_ID ${CHAIN_ID}: ${label} unreachable: eth_chainId failed: ${said} (code -32000)`,
       ]]);
       for (const secret of SECRETS) expect(stdout + stderr).not.toContain(secret);
     });

@@ -75,7 +75,7 @@ describe('worker start-up with bad configuration', () => {
     const { code, stderr, stdout } = await runWorkerOnce({ RPC_URL: `http://127.0.0.1:${deadPort}/v2/${SECRET}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL });
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toEqual([
-      `startup error: no RPC endpoint serves CHAIN_ID 31337: 127.0.0.1:${deadPort}#1 unreachable: 127.0.0.1:${deadPort}#1: connection failed (ECONNREFUSED)`,
+      `startup error: no RPC endpoint serves CHAIN_ID 31337: 127.0.0.1:${deadPort}#1 unreachable: connection failed (ECONNREFUSED)`,
     ]);
     expect(stdout).toBe('');
     expect(stderr + stdout).not.toContain(SECRET);
@@ -181,6 +181,15 @@ describe('worker start-up with bad configuration', () => {
         `temporal: namespace default at ${env.address}`,
         '',
       ], '']);
+    });
+
+    it('--check names an endpoint it keeps though it did not answer (the pool fails over around it), and only in its lines', async () => {
+      const settings = { RPC_URL: `http://127.0.0.1:${deadPort}/v2/${SECRET},${anvil.rpcUrl}`, CHAIN_ID: '31337', DATABASE_URL: BASE_DATABASE_URL, TEMPORAL_ADDRESS: env.address };
+      const ok = await runWorkerOnce(settings, ['--check']);
+      expect([ok.code, ok.stdout.split('\n')[0], ok.stderr]).toEqual([0,
+        `chain 31337: 2 of 2 endpoints kept (127.0.0.1:${deadPort}#1 unreachable now: connection failed (ECONNREFUSED), 127.0.0.1:${new URL(anvil.rpcUrl).port}#2), task queue evm-indexer`, '']);
+      expect(ok.stdout.split('\n')).toHaveLength(4); // the chain, Postgres, Temporal, and the last newline: no log line
+      expect(ok.stdout).not.toContain(SECRET);
     });
 
     it('--check warns of a variable that looks like a misspelled setting, after the checks, and still passes', async () => {
