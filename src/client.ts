@@ -236,7 +236,9 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
             try {
               const handle = client.workflow.getHandle(wf.workflowId);
               progress = await client.connection.withDeadline(Date.now() + SYNC_QUERY_TIMEOUT_MS, () => handle.query(syncProgressQuery));
-              retrying = retryingNote((await handle.describe()).raw.pendingActivities ?? []);
+              // Within the same deadline; a describe that fails only leaves the note out (the sync did answer).
+              retrying = await client.connection.withDeadline(Date.now() + SYNC_QUERY_TIMEOUT_MS, () => handle.describe())
+                .then((d) => retryingNote(d.raw.pendingActivities ?? []), () => '');
             } catch (err) {
               silent.push(`${wf.workflowId}: ${unansweredText(wf.taskQueue, workers, SYNC_QUERY_TIMEOUT_MS, err) ?? failureText(err)}`);
             }

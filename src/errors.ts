@@ -64,15 +64,6 @@ export class RpcTransientError extends IndexerError {
 export class RpcBadResponseError extends IndexerError {
   override readonly name = 'RpcBadResponseError';
   readonly retryable = true;
-  /**
-   * @param otherFork true when the endpoint serves blocks of another fork than the endpoint with
-   *   the highest head (a node stuck on the losing side of a reorg): the pool benches it a while.
-   */
-  constructor(message: string, options?: IndexerErrorOptions & { otherFork?: boolean }) {
-    super(message, options);
-    this.otherFork = options?.otherFork ?? false;
-  }
-  readonly otherFork: boolean;
 }
 
 /** HTTP 413 or a refused batch: the endpoint wants smaller JSON-RPC batches. Retried with a split batch. */

@@ -186,8 +186,9 @@ export async function checkWorkerSettings(env: NodeJS.ProcessEnv = process.env):
   ];
 }
 
-/** gRPC status code NOT_FOUND (grpc/doc/statuscodes.md): what Temporal answers for an unknown namespace. */
+/** gRPC status codes NOT_FOUND (what Temporal answers for an unknown namespace) and PERMISSION_DENIED (grpc/doc/statuscodes.md). */
 const GRPC_NOT_FOUND = 5;
+const GRPC_PERMISSION_DENIED = 7;
 
 /** How long `worker --check` waits for Postgres and for Temporal, each, in ms. */
 export const CHECK_TIMEOUT_MS = 10_000;
@@ -222,13 +223,15 @@ async function checkTemporal(config: Config): Promise<string> {
     throw new StartupError(`TEMPORAL_ADDRESS: cannot reach Temporal at ${config.temporalAddress}: ${describe(err)}`);
   });
   try {
-    await connection.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => connection.workflowService.describeNamespace({ namespace: config.temporalNamespace })).catch((err: unknown) => {
+    const described = await connection.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () => connection.workflowService.describeNamespace({ namespace: config.temporalNamespace })).then(() => true, (err: unknown) => {
+      // With authorization on, a worker's credentials may serve the namespace without describing it.
+      if (isGrpcServiceError(err) && err.code === GRPC_PERMISSION_DENIED) return false;
       if (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND) {
         throw new StartupError(`TEMPORAL_NAMESPACE: namespace ${config.temporalNamespace} does not exist at ${config.temporalAddress}; create it (temporal operator namespace create --namespace ${config.temporalNamespace}) or set TEMPORAL_NAMESPACE`);
       }
       throw new StartupError(`TEMPORAL_ADDRESS: Temporal at ${config.temporalAddress} did not describe namespace ${config.temporalNamespace}: ${describe(err)}`);
     });
-    return `temporal: namespace ${config.temporalNamespace} at ${config.temporalAddress}`;
+    return `temporal: namespace ${config.temporalNamespace} at ${config.temporalAddress}${described ? '' : ' (answers; the namespace not described: permission denied)'}`;
   } finally {
     await connection.close().catch(() => undefined);
   }

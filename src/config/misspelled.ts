@@ -7,16 +7,14 @@ const OTHER_VARIABLES: ReadonlySet<string> = new Set(['TRANSCODER_SIMD', 'NATIVE
 /**
  * Words of setting names specific enough that a variable holding one of them (or one letter off)
  * is very likely meant as that setting: `CONFIRMATIONS`, `BLOCK_CONFIRMATIONS`, `FINALITY_TAG`.
- * Broad words (`TEMPORAL`, `TIMEOUT`, `URL`) are left out: other tools' variables use them.
+ * Words other tools' variables use are left out (`TEMPORAL`, `TIMEOUT`, `URL`, and `RETRY`,
+ * `RETRIES`, `CONCURRENCY`, `PARTITION`: `PIP_RETRIES`, `AWS_RETRY_MODE`, `UV_CONCURRENCY`,
+ * `KAFKA_PARTITION`), as names within two letters catch their misspellings.
  */
 const DISTINCTIVE_WORDS: ReadonlyMap<string, readonly string[]> = new Map([
   ['CONFIRMATION', ['CONFIRMATION_DEPTH']],
   ['CONFIRMATIONS', ['CONFIRMATION_DEPTH']],
   ['FINALITY', ['FINALITY']],
-  ['CONCURRENCY', ['CONCURRENCY', 'MAX_CONCURRENT_ACTIVITIES']],
-  ['RETRIES', ['MAX_RETRIES']],
-  ['RETRY', ['MAX_RETRIES']],
-  ['PARTITION', ['PARTITION_SIZE']],
   ['TRANSCODER', ['NATIVE_TRANSCODER']],
 ]);
 

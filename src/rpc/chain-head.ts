@@ -124,41 +124,83 @@ export type ForkAnchor = {
   /** The endpoint it comes from, and that endpoint's head (block number). */
   label: string;
   head: number;
-  /** The head of each endpoint that answered, by label. */
+  /**
+   * The head of each endpoint that answered the anchor's batch, by label; answers that come after
+   * the anchor was settled are added as they come.
+   */
   heads: ReadonlyMap<string, number>;
 };
 
 /**
- * Whether endpoint `label`, found with another hash than `anchor` for a block, is behind the
- * endpoint with the highest head and so benched as a node on another fork: true when it answered
- * the anchor's batch with a lower head. Not the anchor's own endpoint (its chain reorganized
- * since), nor one at the same head (a competing block at the tip), nor one that did not answer:
- * their answer is refused without a bench. Pure.
+ * Whether endpoint `label`, found serving block `number` (default: the anchor's block) with
+ * another hash than the anchor's chain has, is benched as a node on another fork: it answered the
+ * anchor's batch with a head below the anchor's and above that block, so it has built on (or
+ * taken a child of) a block the canonical chain does not have. Not the anchor's own endpoint (its
+ * chain reorganized since), nor one whose head is that block (a node a moment behind a reorg at
+ * the tip), nor one at the anchor's head (a competing block), nor one that did not answer: their
+ * answer is only refused, and counted against them (`pool.refute`). Pure.
  */
-export function behindOnOtherFork(label: string, anchor: ForkAnchor): boolean {
+export function behindOnOtherFork(label: string, anchor: ForkAnchor, number = anchor.number): boolean {
   const head = anchor.heads.get(label);
-  return label !== anchor.label && head !== undefined && head < anchor.head;
+  return label !== anchor.label && head !== undefined && head < anchor.head && head > number;
 }
 
 /**
  * Reads block `number`'s hash from every usable endpoint at once ({@link fetchBlockHashes}'s
- * batch) and returns the one of the endpoint with the highest head, after benching
- * (`pool.benchOtherFork`) every endpoint behind it that answered another hash for it: a node on
- * another fork ({@link behindOnOtherFork}). Null when the endpoint with the highest head does not
- * have the block.
- * @throws RpcTransientError when no endpoint answered.
+ * batch) and settles on the one of the endpoint with the highest head: as soon as an endpoint at
+ * or above the highest head this pool has read ({@link fetchChainHead}) answers with the block, or
+ * else once every endpoint answered. Endpoints that answer another hash and are behind it
+ * ({@link behindOnOtherFork}) are benched (`pool.benchOtherFork`) as their answers come.
+ * Null, and nothing benched, when there is nothing to hold a range to, or nothing sure: fewer
+ * than two usable endpoints, the endpoint with the highest head lacking the block, or an incomplete
+ * answer (an endpoint failed and none answered at the highest head read: the one that failed may
+ * have been the canonical one). Never rejects.
  */
 export async function fetchForkAnchor(pool: RpcPool, number: number, signal?: AbortSignal): Promise<ForkAnchor | null> {
-  const answers = await headsAndHashes(pool, [number], signal);
-  const best = highest(answers);
-  const hash = best.hashes.get(number);
-  if (hash === undefined) return null;
-  const anchor: ForkAnchor = { number, hash, label: best.label, head: best.head, heads: new Map(answers.map((a) => [a.label, a.head])) };
-  for (const answer of answers) {
-    const theirs = answer.hashes.get(number);
-    if (theirs !== undefined && theirs !== hash && behindOnOtherFork(answer.label, anchor)) pool.benchOtherFork(answer.label, otherForkText(answer.label, number, theirs, anchor));
-  }
-  return anchor;
+  const known = highestHeads.get(pool);
+  const asked = pool.usableCount(); // the endpoints the broadcast below asks
+  // Not skipped below the finalized tag: the stale node may claim its own head final, and a devnet (anvil) calls every block final.
+  if (asked < 2) return null;
+  const heads = new Map<string, number>();
+  const hashes = new Map<string, string>();
+  let settled: ForkAnchor | null | undefined;
+  let settle: (anchor: ForkAnchor | null) => void = () => undefined;
+  const anchorOf = (label: string): ForkAnchor | null => {
+    const hash = hashes.get(label);
+    return hash === undefined ? null : { number, hash, label, head: heads.get(label)!, heads };
+  };
+  const benchIfBehind = (label: string) => {
+    const theirs = hashes.get(label);
+    if (settled && theirs !== undefined && theirs !== settled.hash && behindOnOtherFork(label, settled)) pool.benchOtherFork(label, otherForkText(label, number, theirs, settled));
+  };
+  const result = new Promise<ForkAnchor | null>((resolve) => {
+    settle = (anchor) => {
+      if (settled !== undefined) return;
+      settled = anchor;
+      resolve(anchor);
+      for (const label of hashes.keys()) benchIfBehind(label);
+    };
+  });
+  void pool.broadcast(
+    [{ method: 'eth_blockNumber', params: [] }, { method: 'eth_getBlockByNumber', params: [`0x${number.toString(16)}`, false] }],
+    (outcomes, label) => {
+      const head = unwrap(outcomes[0]!, label, 'eth_blockNumber');
+      if (typeof head !== 'string' || !/^0x[0-9a-f]+$/i.test(head)) throw new RpcBadResponseError(`${label}: eth_blockNumber answered ${JSON.stringify(head)}, not a quantity`);
+      heads.set(label, Number(BigInt(head)));
+      const header = unwrap(outcomes[1]!, label, `eth_getBlockByNumber(${number})`) as HeaderLike;
+      if (header?.hash) hashes.set(label, header.hash.toLowerCase());
+      if (known !== undefined && heads.get(label)! >= known.head && hashes.has(label)) settle(anchorOf(label));
+      else benchIfBehind(label);
+    },
+    signal,
+  ).then(() => {
+    if (heads.size === 0) return settle(null);
+    // The highest head; on a tie, the first in the pool's order (not the first to answer): the same anchor every time.
+    const best = pool.labels.filter((label) => heads.has(label)).reduce((a, b) => (heads.get(b)! > heads.get(a)! ? b : a));
+    // Every usable endpoint answered, or the best one is at the highest head read: else the canonical one may be among those that failed.
+    settle(heads.size >= asked || (known !== undefined && heads.get(best)! >= known.head) ? anchorOf(best) : null);
+  }, () => settle(null));
+  return result;
 }
 
 /**

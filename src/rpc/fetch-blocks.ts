@@ -93,13 +93,13 @@ function linkOf(fetched: FetchedBlock): BlockLink {
  * With `decoder` (and no `check`, which needs the parsed blocks), answers are parsed, validated and
  * converted by it, and `onBundles` gets its DecodedBlocks for the blocks it could (a block and its
  * receipts in one HTTP answer, both answered), bundles for the others.
- * With more than one endpoint in the pool the range is also held to the canonical chain of the
+ * With two usable endpoints or more the range is also held to the canonical chain of the
  * endpoint with the highest head (its fork anchor, {@link fetchForkAnchor}, read at once beside
- * the first JSON-RPC batch): endpoints that answer another hash for `range.to` are benched, an
- * answer whose `range.to` has another hash is refused (the pool asks another endpoint and benches
- * this one), and when the links inside the range break below a top that matches, the endpoint that
- * served the block under the break is benched. Since each block's hash covers its parent's hash,
- * a range whose links hold and whose last block matches the anchor is wholly on that chain.
+ * the first JSON-RPC batch): an answer whose `range.to` has another hash is asked again of the
+ * other endpoints ({@link holdToAnchor}), and when the links inside the range break below a top
+ * that matches, the range fails; endpoints behind on another fork are benched on the way
+ * ({@link behindOnOtherFork}). Since each block's hash covers its parent's hash, a range whose
+ * links hold and whose last block matches the anchor is wholly on that chain.
  * @returns the links of `range.from..range.to`, in block order.
  * @throws like fetchBlocks; whatever `onBundles` throws.
  */
@@ -116,10 +116,8 @@ export async function streamBlocks(
   },
 ): Promise<BlockLink[]> {
   const slots = options.slots ?? fixedFetchSlots(RPC_BATCHES_IN_FLIGHT, BLOCKS_PER_RPC_BATCH);
-  // Nothing to compare with one endpoint; an anchor that cannot be read (no endpoint answered) checks nothing.
-  const top: TopCheck | undefined = pool.labels.length > 1
-    ? { number: range.to, anchor: fetchForkAnchor(pool, range.to, options.signal).catch(() => null) }
-    : undefined;
+  // Nothing to compare with one endpoint (fetchForkAnchor says null then, and when nothing is sure).
+  const top: TopCheck | undefined = pool.labels.length > 1 ? { number: range.to, anchor: fetchForkAnchor(pool, range.to, options.signal) } : undefined;
   // The range is split as it goes: each admitted JSON-RPC batch takes the next blocks, as many as
   // the slots say at that moment, and queues the batch after it while blocks remain. Earlier
   // ranges go first (priority: the first block number), so ranges finish in order.
@@ -139,7 +137,8 @@ export async function streamBlocks(
       if (next <= range.to) queueBatch();
       try {
         const decoder = options.check ? undefined : options.decoder;
-        const answered = await fetchChunk(pool, chunk, options.signal, options.check, (bytes, blocks) => slots.observe(bytes, blocks), decoder, top);
+        const fetch = (avoid?: ReadonlySet<string>) => fetchChunk(pool, chunk, options.signal, options.check, (bytes, blocks) => slots.observe(bytes, blocks), decoder, avoid);
+        const answered = await holdToAnchor(pool, top, await fetch(), fetch);
         for (const { fetched: bundle, label } of answered) links.push({ ...linkOf(bundle), label });
         await options.onBundles(answered.map((a) => a.fetched));
       } catch (err) {
@@ -169,8 +168,8 @@ type TopCheck = { number: number; anchor: Promise<ForkAnchor | null> };
  * When the links of a range (in block order, each with the endpoint that served it) break below a
  * top that matches `anchor`, the block under the highest break is not on the anchor's chain (the
  * block over it is, and names another parent): benches the endpoint that served it when it is
- * behind ({@link behindOnOtherFork}), so the range's retry asks the others. The caller's
- * `validateLinks` then throws for the break.
+ * behind ({@link behindOnOtherFork}), else counts the answer against it (`pool.refute`), so the
+ * range's retry asks the others. The caller's `validateLinks` then throws for the break.
  */
 async function benchUnderBreak(pool: RpcPool, links: readonly (BlockLink & { label: string })[], anchor: ForkAnchor | null): Promise<void> {
   const last = links.at(-1);
@@ -178,8 +177,9 @@ async function benchUnderBreak(pool: RpcPool, links: readonly (BlockLink & { lab
   for (let i = links.length - 1; i > 0; i--) {
     const below = links[i - 1]!;
     if (lc(links[i]!.parentHash) === lc(below.hash)) continue;
-    if (!behindOnOtherFork(below.label, anchor)) return;
-    pool.benchOtherFork(below.label, `${below.label}: block ${below.number} has hash ${below.hash}, but block ${links[i]!.number} of the chain of ${anchor.label} (head ${anchor.head}, the highest) names parent ${links[i]!.parentHash}: ${below.label} serves another fork`);
+    const why = `${below.label}: block ${below.number} has hash ${below.hash}, but block ${links[i]!.number} of the chain of ${anchor.label} (head ${anchor.head}, the highest) names parent ${links[i]!.parentHash}: ${below.label} serves another fork`;
+    if (behindOnOtherFork(below.label, anchor, below.number)) pool.benchOtherFork(below.label, why);
+    else pool.refute(below.label, why); // so a node stuck on the replaced block ranks down instead of serving it to every retry
     return;
   }
 }
@@ -194,23 +194,37 @@ type PartialChunk = { got: Map<number, FetchedBlock>; labels: Map<number, string
 type Answered = { fetched: FetchedBlock; label: string };
 
 /**
- * Refuses the answer of endpoint `label` when it holds the range's last block (`top.number`) with
- * another hash than the range's fork anchor: an RpcBadResponseError, so the pool asks another
- * endpoint, with `otherFork` when the endpoint is behind ({@link behindOnOtherFork}), so the pool
- * also benches it. Waits for the anchor when it is still being read.
+ * `answered` (a JSON-RPC batch's blocks, each with its endpoint), or, when it holds the range's
+ * last block (`top.number`) with another hash than the range's fork anchor, the same blocks asked
+ * again of the other endpoints (`fetch` with those whose answer was refused in `avoid`), until
+ * one answers with the anchor's hash. An endpoint refused so is benched when it is behind on
+ * another fork ({@link behindOnOtherFork}), else left out for this batch and the refusal counted
+ * against it (`pool.refute`). The anchor is
+ * awaited here, after the pool took the answer, so the wait is not counted as the endpoint's
+ * latency. Before the blocks are handed on, so a refused answer is never written.
+ * @throws RpcBadResponseError naming the block and both hashes when every endpoint was refused.
  */
-async function checkTop(top: TopCheck | undefined, got: ReadonlyMap<number, FetchedBlock>, label: string): Promise<void> {
-  const fetched = top && got.get(top.number);
-  if (!top || !fetched) return;
-  const anchor = await top.anchor;
-  const hash = lc(linkOf(fetched).hash);
-  if (anchor && hash !== anchor.hash) throw new RpcBadResponseError(otherForkText(label, top.number, hash, anchor), { otherFork: behindOnOtherFork(label, anchor) });
+async function holdToAnchor(pool: RpcPool, top: TopCheck | undefined, answered: Answered[], fetch: (avoid: ReadonlySet<string>) => Promise<Answered[]>): Promise<Answered[]> {
+  const avoid = new Set<string>();
+  for (;;) {
+    const last = top && answered.find((a) => linkOf(a.fetched).number === top.number);
+    if (!top || !last) return answered;
+    const anchor = await top.anchor;
+    const hash = lc(linkOf(last.fetched).hash);
+    if (!anchor || hash === anchor.hash) return answered;
+    const why = otherForkText(last.label, top.number, hash, anchor);
+    if (behindOnOtherFork(last.label, anchor)) pool.benchOtherFork(last.label, why);
+    else pool.refute(last.label, why);
+    avoid.add(last.label);
+    if (pool.labels.every((label) => avoid.has(label))) throw new RpcBadResponseError(why);
+    answered = await fetch(avoid);
+  }
 }
 
 /** What an answer of `bytes` of JSON carrying `blocks` blocks weighs, for the fetch slots. */
 type Weigh = (bytes: number, blocks: number) => void;
 
-async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck, weigh?: Weigh, decoder?: BodyDecoder, top?: TopCheck, depth = 0): Promise<Answered[]> {
+async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck, weigh?: Weigh, decoder?: BodyDecoder, avoid?: ReadonlySet<string>, depth = 0): Promise<Answered[]> {
   const requests = numbers.flatMap((n) => [
     { method: 'eth_getBlockByNumber', params: [toHex(n), true] },
     { method: 'eth_getBlockReceipts', params: [toHex(n)] },
@@ -242,17 +256,16 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
       }
     });
     if (part.got.size === 0) throw part.firstError;
-    await checkTop(top, part.got, label);
     weigh?.(bodyBytes, part.got.size); // only blocks that arrived: a lagging node's nulls or a partial answer would make blocks look light
     if (check) for (const bundle of part.got.values()) await check(bundle as BlockBundle, label); // no decoder with a check
     return part;
   };
   const part = await withRounds(async () => {
     try {
-      return await pool.batch(requests, accept, signal, decoder);
+      return await pool.batch(requests, accept, signal, decoder, avoid);
     } catch (err) {
       if (!(err instanceof RpcUnsupportedError)) throw err;
-      const { bundles, label } = await fetchChunkWithoutBlockReceipts(pool, numbers, signal, check, top);
+      const { bundles, label } = await fetchChunkWithoutBlockReceipts(pool, numbers, signal, check, avoid);
       const got = new Map<number, FetchedBlock>(bundles.map((b) => [Number(BigInt(b.block.number)), b]));
       return { got, labels: new Map([...got.keys()].map((n) => [n, label])), retry: [], firstError: undefined };
     }
@@ -261,7 +274,7 @@ async function fetchChunk(pool: RpcPool, numbers: number[], signal?: AbortSignal
     // `accept` threw unless a block arrived, so `retry` is shorter than `numbers` in each round.
     if (depth >= PARTIAL_RETRY_ROUNDS) throw part.firstError;
     await pause(PARTIAL_RETRY_PAUSE_MS * Math.min(depth + 1, PARTIAL_RETRY_PAUSE_ROUNDS), signal);
-    for (const { fetched, label } of await fetchChunk(pool, part.retry, signal, check, weigh, decoder, top, depth + 1)) {
+    for (const { fetched, label } of await fetchChunk(pool, part.retry, signal, check, weigh, decoder, avoid, depth + 1)) {
       part.got.set(linkOf(fetched).number, fetched);
       part.labels.set(linkOf(fetched).number, label);
     }
@@ -290,20 +303,21 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
  * Receipts that only `eth_getBlockReceipts` returns (Polygon state-sync) cannot be seen this way.
  * @returns the bundles and the label of the endpoint that served the blocks.
  */
-async function fetchChunkWithoutBlockReceipts(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck, top?: TopCheck): Promise<{ bundles: BlockBundle[]; label: string }> {
+async function fetchChunkWithoutBlockReceipts(pool: RpcPool, numbers: number[], signal?: AbortSignal, check?: BundleCheck, avoid?: ReadonlySet<string>): Promise<{ bundles: BlockBundle[]; label: string }> {
   const { blocks, label: blocksLabel } = await pool.batch(
     numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [toHex(n), true] })),
-    async (outcomes, label) => {
+    (outcomes, label) => {
       const got = numbers.map((n, i) => {
         const block = unwrap(outcomes[i]!, label, `eth_getBlockByNumber(${n})`);
         if (block === null) throw new RpcBadResponseError(`${label}: block ${n} not found (beyond its head: the node lags or the block is not mined yet)`);
         validateBlock(block, n, label);
         return block;
       });
-      await checkTop(top, new Map(got.map((block, i) => [numbers[i]!, { block, receipts: [] }])), label);
       return { blocks: got, label };
     },
     signal,
+    undefined,
+    avoid,
   );
   const hashes = blocks.flatMap((b) => b.transactions.map((t) => t.hash));
   if (hashes.length === 0) return { bundles: blocks.map((block) => ({ block, receipts: [] })), label: blocksLabel };
@@ -324,6 +338,8 @@ async function fetchChunkWithoutBlockReceipts(pool: RpcPool, numbers: number[], 
       return bundles;
     },
     signal,
+    undefined,
+    avoid,
   );
   return { bundles, label: blocksLabel };
 }

@@ -100,11 +100,12 @@ export type RpcPool = {
    * `accept` may throw (or reject) to refuse an answer (a bad or lagging response): the batch then
    * moves to the next endpoint, and the refusal counts as a failure that ranks this endpoint down. Endpoints that refused one of the methods before are skipped.
    * With `decode`, answers' bodies are parsed by it (`postBatch`), so `accept` may get its
-   * DecodedBlock results.
+   * DecodedBlock results. Endpoints whose label is in `avoid` are not asked (their answer was
+   * refused for this request already).
    * @throws the last endpoint's error when every endpoint failed (RpcTransientError and kin);
    *   RpcUnsupportedError when every endpoint refuses a method.
    */
-  batch<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal, decode?: BodyDecoder): Promise<T>;
+  batch<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal, decode?: BodyDecoder, avoid?: ReadonlySet<string>): Promise<T>;
   /** Sends one call; returns its `result`. @throws as `batch`, plus the classified JSON-RPC error. */
   call<T = unknown>(method: string, params: readonly unknown[], signal?: AbortSignal): Promise<T>;
   /**
@@ -116,12 +117,20 @@ export type RpcPool = {
   /**
    * Benches endpoint `label` for {@link OTHER_FORK_BENCH_MS}: it served blocks of another fork than
    * the endpoint with the highest head (`why` names the block and both hashes; logged as
-   * `endpoint-on-other-fork`). Unknown labels are ignored; a pool of one endpoint benches nothing
-   * (there is no other to ask).
+   * `endpoint-on-other-fork`). Unknown labels are ignored, and so is an endpoint benched so
+   * already; a pool of one endpoint benches nothing (there is no other to ask).
    */
   benchOtherFork(label: string, why: string): void;
   /** Per-endpoint counters, latency, breaker state and budget. */
   health(): EndpointHealth[];
+  /** How many endpoints could be asked now: not excluded, not benched, breaker not open (or due for its probe). */
+  usableCount(): number;
+  /**
+   * Counts an answer of endpoint `label` refused after the pool took it (a block found off the
+   * canonical chain later; `why` says so) as that endpoint's failure: it ranks down, as for any
+   * answer refused when it came. Unknown labels are ignored.
+   */
+  refute(label: string, why: string): void;
   /** Stops the health log timer. */
   close(): void;
 };
@@ -272,10 +281,10 @@ export function createRpcPool(deps: {
     }
   }
 
-  async function batch<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal, decode?: BodyDecoder): Promise<T> {
+  async function batch<T>(requests: readonly RpcRequest[], accept: Accept<T>, signal?: AbortSignal, decode?: BodyDecoder, avoid?: ReadonlySet<string>): Promise<T> {
     if (endpoints.length === 0) throw new RpcTransientError('no RPC endpoint is configured');
     const methods = [...new Set(requests.map((r) => r.method))];
-    const tried = new Set<PoolEndpoint>();
+    const tried = new Set<PoolEndpoint>(avoid === undefined ? [] : endpoints.filter((e) => avoid.has(e.label)));
     let lastError: unknown;
     for (;;) {
       const endpoint = await acquire(tried, methods, signal);
@@ -296,7 +305,7 @@ export function createRpcPool(deps: {
       }
       const waitMs = Math.max(0, Math.min(...endpoints.map((e) => Math.max(e.benchedUntilMs, e.openedAtMs + BREAKER_HALF_OPEN_AFTER_MS) - Date.now())));
       const now = Date.now();
-      const why = endpoints.map((e) => `${e.label}: ${e.benchedUntilMs > now ? `benched ${e.benchReason}` : 'circuit open'}`).join(', ');
+      const why = endpoints.map((e) => `${e.label}: ${avoid?.has(e.label) ? 'its answer refused already' : e.benchedUntilMs > now ? `benched ${e.benchReason}` : 'circuit open'}`).join(', ');
       throw new RpcTransientError(`no RPC endpoint is usable now (${why})`, { retryAfterMs: waitMs });
     }
     throw lastError;
@@ -353,9 +362,20 @@ export function createRpcPool(deps: {
     labels: endpoints.map((e) => e.label),
     batch,
     broadcast,
+    refute: (label: string, why: string) => {
+      const e = endpoints.find((x) => x.label === label);
+      if (!e) return;
+      onFailure(e, new RpcBadResponseError(why), deps.log, 0);
+      deps.log.debug({ endpoint: label, why }, 'rpc-answer-refuted');
+    },
+    usableCount: () => {
+      const now = Date.now();
+      return endpoints.filter((e) => isUsable(e, now)).length;
+    },
     benchOtherFork: (label: string, why: string) => {
       const e = endpoints.find((x) => x.label === label);
-      if (e && endpoints.length > 1) benchOnOtherFork(e, why, deps.log);
+      // Once per bench: the anchor's batch and the range's answers may find the same endpoint.
+      if (e && endpoints.length > 1 && !(e.benchedUntilMs > Date.now() && e.benchReason === OTHER_FORK_REASON)) benchOnOtherFork(e, why, deps.log);
     },
     call: <T>(method: string, params: readonly unknown[], signal?: AbortSignal) =>
       batch([{ method, params }], (outcomes, label) => unwrap(outcomes[0]!, label, method) as T, signal),
@@ -506,7 +526,6 @@ function onFailure(e: PoolEndpoint, err: unknown, log: Logger, elapsedMs: number
     e.benchReason = 'after a rate limit';
     log.warn({ endpoint: e.label, benchMs, inFlightBudget: e.budget }, 'endpoint-rate-limited');
   }
-  if (err instanceof RpcBadResponseError && err.otherFork) benchOnOtherFork(e, err.message, log);
 }
 
 /**
@@ -516,10 +535,12 @@ function onFailure(e: PoolEndpoint, err: unknown, log: Logger, elapsedMs: number
  */
 export const OTHER_FORK_BENCH_MS = 30_000;
 
+const OTHER_FORK_REASON = 'on another fork';
+
 /** Benches `e` for {@link OTHER_FORK_BENCH_MS}; `why` says which block and hashes (logged as `endpoint-on-other-fork`). */
 function benchOnOtherFork(e: PoolEndpoint, why: string, log: Logger): void {
   e.benchedUntilMs = Date.now() + OTHER_FORK_BENCH_MS;
-  e.benchReason = 'on another fork';
+  e.benchReason = OTHER_FORK_REASON;
   log.warn({ endpoint: e.label, benchMs: OTHER_FORK_BENCH_MS, why }, 'endpoint-on-other-fork');
 }
 

@@ -6,7 +6,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RpcBadResponseError } from '../../../src/errors.js';
 import { pino } from 'pino';
 import { fetchForkAnchor } from '../../../src/rpc/chain-head.js';
 import { createRpcPool, OTHER_FORK_BENCH_MS, type RpcPool } from '../../../src/rpc/pool.js';
@@ -84,17 +83,17 @@ describe('fetchForkAnchor()', () => {
   });
 });
 
-describe('an answer refused as another fork\'s', () => {
-  it('benches its endpoint: the next requests go to the others, and with none left the error says why', async () => {
-    const { pool, nodes } = await poolOf([[30, 'a'], [30, 'a']]);
-    await expect(pool.batch([{ method: 'eth_chainId', params: [] }], (_, label) => {
-      throw new RpcBadResponseError(`${label}: block 20 has hash 0xbb, but … serves another fork`, { otherFork: true });
-    })).rejects.toThrow(/serves another fork/);
-    // Both were tried (the refusal moves the batch to the next endpoint), so both are benched now.
-    expect(pool.health().map((h) => h.benchedForMs > 0)).toEqual([true, true]);
-    const before = nodes.map((n) => n.calls());
+describe('benchOtherFork()', () => {
+  it('benches the endpoint once: the next requests go to the others, and with none left the error says why', async () => {
+    const { pool, nodes, lines } = await poolOf([[30, 'a'], [30, 'a']]);
+    pool.benchOtherFork(pool.labels[0]!, 'first');
+    pool.benchOtherFork(pool.labels[0]!, 'again'); // benched already: not again, not logged again
+    expect(await pool.call('eth_chainId', [])).toBe('0x1');
+    expect(nodes.map((n) => n.calls())).toEqual([0, 1]);
+    pool.benchOtherFork(pool.labels[1]!, 'second');
     await expect(pool.call('eth_chainId', [])).rejects.toThrow(`no RPC endpoint is usable now (${pool.labels[0]}: benched on another fork, ${pool.labels[1]}: benched on another fork)`);
-    expect(nodes.map((n) => n.calls())).toEqual(before);
+    expect(nodes.map((n) => n.calls())).toEqual([0, 1]);
+    expect(lines.map((l) => (JSON.parse(l) as { why: string }).why)).toEqual(['first', 'second']);
   });
 
   it('benchOtherFork() leaves a pool of one endpoint alone (there is no other to ask)', async () => {
