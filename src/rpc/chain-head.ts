@@ -125,10 +125,14 @@ export type ForkAnchor = {
   label: string;
   head: number;
   /**
-   * The head of each endpoint that answered the anchor's batch, by label; answers that come after
-   * the anchor was settled are added as they come.
+   * The head of each endpoint that answered the anchor's batch, and the hash of the block each
+   * has (lower-case; absent: it lacks the block), by label; answers that come after the anchor
+   * was settled are added as they come.
    */
   heads: ReadonlyMap<string, number>;
+  hashes: ReadonlyMap<string, string>;
+  /** Resolves once every endpoint asked has answered or failed (never rejects). */
+  answered: Promise<void>;
 };
 
 /**
@@ -148,32 +152,48 @@ export function behindOnOtherFork(label: string, anchor: ForkAnchor, number = an
 /**
  * Reads block `number`'s hash from every usable endpoint at once ({@link fetchBlockHashes}'s
  * batch) and settles on the one of the endpoint with the highest head: as soon as an endpoint at
- * or above the highest head this pool has read ({@link fetchChainHead}) answers with the block, or
- * else once every endpoint answered. Endpoints that answer another hash and are behind it
+ * or above the highest head this pool has read ({@link fetchChainHead}) answers with the block (so
+ * on a tie at that head, whichever answers first), or else once every endpoint answered (on a tie,
+ * the first in the pool's order). Answers keep
+ * coming into the anchor's `heads` and `hashes` after it settled: {@link anchorContradicted} looks
+ * at them again before a range is committed. Endpoints that answer another hash and are behind it
  * ({@link behindOnOtherFork}) are benched (`pool.benchOtherFork`) as their answers come.
- * Null, and nothing benched, when there is nothing to hold a range to, or nothing sure: fewer
- * than two usable endpoints, the endpoint with the highest head lacking the block, or an incomplete
- * answer (an endpoint failed and none answered at the highest head read: the one that failed may
- * have been the canonical one). Never rejects.
+ * An incomplete answer (an endpoint failed and none answered at the highest head read: the one
+ * that failed may have been the canonical one) is read once more. Null, and nothing benched, when
+ * there is nothing to hold a range to, or nothing sure: fewer than two usable endpoints, the
+ * endpoint with the highest head lacking the block, or an answer still incomplete. Never rejects.
  */
 export async function fetchForkAnchor(pool: RpcPool, number: number, signal?: AbortSignal): Promise<ForkAnchor | null> {
+  const first = await readForkAnchor(pool, number, signal);
+  if (first !== INCOMPLETE) return first;
+  const second = signal?.aborted ? INCOMPLETE : await readForkAnchor(pool, number, signal);
+  return second === INCOMPLETE ? null : second;
+}
+
+/** What {@link readForkAnchor} settles on when an endpoint failed and none answered at the head last read. */
+const INCOMPLETE = Symbol('incomplete');
+
+/** One read of {@link fetchForkAnchor}'s batch; {@link INCOMPLETE} when it should be read again. Never rejects. */
+async function readForkAnchor(pool: RpcPool, number: number, signal?: AbortSignal): Promise<ForkAnchor | null | typeof INCOMPLETE> {
   const known = highestHeads.get(pool);
   const asked = pool.usableCount(); // the endpoints the broadcast below asks
   // Not skipped below the finalized tag: the stale node may claim its own head final, and a devnet (anvil) calls every block final.
   if (asked < 2) return null;
   const heads = new Map<string, number>();
   const hashes = new Map<string, string>();
-  let settled: ForkAnchor | null | undefined;
-  let settle: (anchor: ForkAnchor | null) => void = () => undefined;
+  let settled: ForkAnchor | null | typeof INCOMPLETE | undefined;
+  let settle: (anchor: ForkAnchor | null | typeof INCOMPLETE) => void = () => undefined;
+  let allAnswered: () => void = () => undefined;
+  const answered = new Promise<void>((resolve) => { allAnswered = resolve; });
   const anchorOf = (label: string): ForkAnchor | null => {
     const hash = hashes.get(label);
-    return hash === undefined ? null : { number, hash, label, head: heads.get(label)!, heads };
+    return hash === undefined ? null : { number, hash, label, head: heads.get(label)!, heads, hashes, answered };
   };
   const benchIfBehind = (label: string) => {
     const theirs = hashes.get(label);
-    if (settled && theirs !== undefined && theirs !== settled.hash && behindOnOtherFork(label, settled)) pool.benchOtherFork(label, otherForkText(label, number, theirs, settled));
+    if (settled && settled !== INCOMPLETE && theirs !== undefined && theirs !== settled.hash && behindOnOtherFork(label, settled)) pool.benchOtherFork(label, otherForkText(label, number, theirs, settled));
   };
-  const result = new Promise<ForkAnchor | null>((resolve) => {
+  const result = new Promise<ForkAnchor | null | typeof INCOMPLETE>((resolve) => {
     settle = (anchor) => {
       if (settled !== undefined) return;
       settled = anchor;
@@ -193,14 +213,30 @@ export async function fetchForkAnchor(pool: RpcPool, number: number, signal?: Ab
       else benchIfBehind(label);
     },
     signal,
-  ).then(() => {
-    if (heads.size === 0) return settle(null);
+  ).finally(allAnswered).then(() => {
+    if (heads.size === 0) return settle(INCOMPLETE);
     // The highest head; on a tie, the first in the pool's order (not the first to answer): the same anchor every time.
     const best = pool.labels.filter((label) => heads.has(label)).reduce((a, b) => (heads.get(b)! > heads.get(a)! ? b : a));
     // Every usable endpoint answered, or the best one is at the highest head read: else the canonical one may be among those that failed.
-    settle(heads.size >= asked || (known !== undefined && heads.get(best)! >= known.head) ? anchorOf(best) : null);
-  }, () => settle(null));
+    settle(heads.size >= asked || (known !== undefined && heads.get(best)! >= known.head) ? anchorOf(best) : INCOMPLETE);
+  }, () => settle(INCOMPLETE));
   return result;
+}
+
+/**
+ * Why `anchor` no longer holds, from the answers its batch got after it settled: an endpoint with
+ * a higher head than the anchor's has another hash for the block (a reorg at the tip the anchor's
+ * endpoint had not seen yet): `b#2 (head 21) has block 20 with hash 0xaa…, not 0xbb… as a#1
+ * (head 20) had it`. Null when none does. Pure (reads the anchor's maps as they stand).
+ */
+export function anchorContradicted(anchor: ForkAnchor): string | null {
+  for (const [label, head] of anchor.heads) {
+    const theirs = anchor.hashes.get(label);
+    if (head > anchor.head && theirs !== undefined && theirs !== anchor.hash) {
+      return `${label} (head ${head}) has block ${anchor.number} with hash ${theirs}, not ${anchor.hash} as ${anchor.label} (head ${anchor.head}) had it`;
+    }
+  }
+  return null;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { toHex } from 'viem';
 import { RpcBadResponseError, RpcBatchTooLargeError, RpcTransientError, RpcUnsupportedError } from '../errors.js';
 import type { BlockRange } from '../domain/block-range.js';
-import { behindOnOtherFork, fetchForkAnchor, otherForkText, type ForkAnchor } from './chain-head.js';
+import { anchorContradicted, behindOnOtherFork, fetchForkAnchor, otherForkText, type ForkAnchor } from './chain-head.js';
 import { DecodedBlock, type BodyDecoder } from './decoded.js';
 import { fixedFetchSlots, type FetchSlots } from './fetch-slots.js';
 import type { RpcPool } from './pool.js';
@@ -156,8 +156,12 @@ export async function streamBlocks(
   // `batches` grows while it runs; the first failure ends the wait at once (its batch rejects `failure`).
   for (let i = 0; i < batches.length; i++) await Promise.race([batches[i], failure]);
   links.sort((a, b) => a.number - b.number);
-  if (top) await benchUnderBreak(pool, links, await top.anchor);
+  const anchor = top ? await top.anchor : null;
+  if (anchor) await benchUnderBreak(pool, links, anchor);
   validateLinks(links);
+  // An endpoint above the anchor's head that answered since with another last block: a reorg at the tip the anchor had not seen. Retried, nobody blamed.
+  const contradicted = anchor && anchorContradicted(anchor);
+  if (contradicted) throw new RpcBadResponseError(`block ${range.to}: the endpoints disagree on the range's last block: ${contradicted} (a reorg at the tip); the range is fetched again`);
   return links.map(({ number, hash, parentHash }) => ({ number, hash, parentHash }));
 }
 
@@ -171,9 +175,9 @@ type TopCheck = { number: number; anchor: Promise<ForkAnchor | null> };
  * behind ({@link behindOnOtherFork}), else counts the answer against it (`pool.refute`), so the
  * range's retry asks the others. The caller's `validateLinks` then throws for the break.
  */
-async function benchUnderBreak(pool: RpcPool, links: readonly (BlockLink & { label: string })[], anchor: ForkAnchor | null): Promise<void> {
+async function benchUnderBreak(pool: RpcPool, links: readonly (BlockLink & { label: string })[], anchor: ForkAnchor): Promise<void> {
   const last = links.at(-1);
-  if (!anchor || !last || last.number !== anchor.number || lc(last.hash) !== anchor.hash) return;
+  if (!last || last.number !== anchor.number || lc(last.hash) !== anchor.hash) return;
   for (let i = links.length - 1; i > 0; i--) {
     const below = links[i - 1]!;
     if (lc(links[i]!.parentHash) === lc(below.hash)) continue;
@@ -212,6 +216,11 @@ async function holdToAnchor(pool: RpcPool, top: TopCheck | undefined, answered: 
     const anchor = await top.anchor;
     const hash = lc(linkOf(last.fetched).hash);
     if (!anchor || hash === anchor.hash) return answered;
+    // An endpoint that has not answered the anchor's batch yet may be ahead of the anchor (a reorg
+    // at the tip it saw first): hear it out before blaming it; then the range is fetched again.
+    if (!anchor.heads.has(last.label)) await anchor.answered;
+    const contradicted = anchorContradicted(anchor);
+    if (contradicted) throw new RpcBadResponseError(`block ${top.number}: the endpoints disagree on the range's last block: ${contradicted} (a reorg at the tip); the range is fetched again`);
     const why = otherForkText(last.label, top.number, hash, anchor);
     if (behindOnOtherFork(last.label, anchor)) pool.benchOtherFork(last.label, why);
     else pool.refute(last.label, why);

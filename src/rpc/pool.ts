@@ -299,8 +299,10 @@ export function createRpcPool(deps: {
       }
     }
     if (lastError === undefined) {
-      const refusing = endpoints.filter((e) => methods.some((m) => e.unsupported.has(m)));
-      if (refusing.length === endpoints.length) {
+      // Endpoints whose answer was refused already (`avoid`) are not counted: when every other one refuses a method, the caller's fallback is the way on.
+      const askable = endpoints.filter((e) => !avoid?.has(e.label));
+      const refusing = askable.filter((e) => methods.some((m) => e.unsupported.has(m)));
+      if (askable.length > 0 && refusing.length === askable.length) {
         throw new RpcUnsupportedError(`every endpoint refuses ${methods.filter((m) => refusing.every((e) => e.unsupported.has(m))).join(', ')}`);
       }
       const waitMs = Math.max(0, Math.min(...endpoints.map((e) => Math.max(e.benchedUntilMs, e.openedAtMs + BREAKER_HALF_OPEN_AFTER_MS) - Date.now())));
@@ -365,7 +367,9 @@ export function createRpcPool(deps: {
     refute: (label: string, why: string) => {
       const e = endpoints.find((x) => x.label === label);
       if (!e) return;
-      onFailure(e, new RpcBadResponseError(why), deps.log, 0);
+      // The latency penalty of a failure alone: its in-flight budget and slow start stay as they were.
+      e.latencyMs = e.latencyMs * (1 - LATENCY_EWMA_WEIGHT) + FAILURE_LATENCY_PENALTY_MS * LATENCY_EWMA_WEIGHT;
+      e.errors.RpcBadResponseError = (e.errors.RpcBadResponseError ?? 0) + 1;
       deps.log.debug({ endpoint: label, why }, 'rpc-answer-refuted');
     },
     usableCount: () => {
@@ -522,8 +526,11 @@ function onFailure(e: PoolEndpoint, err: unknown, log: Logger, elapsedMs: number
     const benchMs = retryAfterMs ?? Math.min(RATE_LIMIT_BACKOFF_MAX_MS, RATE_LIMIT_BACKOFF_MS * 2 ** e.rateLimitsInRow);
     e.rateLimitsInRow += 1;
     e.budget = Math.max(1, Math.floor(e.budget / 2));
-    e.benchedUntilMs = Date.now() + benchMs;
-    e.benchReason = 'after a rate limit';
+    // Never shortens a longer bench (another fork's).
+    if (Date.now() + benchMs > e.benchedUntilMs) {
+      e.benchedUntilMs = Date.now() + benchMs;
+      e.benchReason = 'after a rate limit';
+    }
     log.warn({ endpoint: e.label, benchMs, inFlightBudget: e.budget }, 'endpoint-rate-limited');
   }
 }
@@ -539,6 +546,7 @@ const OTHER_FORK_REASON = 'on another fork';
 
 /** Benches `e` for {@link OTHER_FORK_BENCH_MS}; `why` says which block and hashes (logged as `endpoint-on-other-fork`). */
 function benchOnOtherFork(e: PoolEndpoint, why: string, log: Logger): void {
+  if (Date.now() + OTHER_FORK_BENCH_MS <= e.benchedUntilMs) return; // benched longer already (a rate limit's Retry-After)
   e.benchedUntilMs = Date.now() + OTHER_FORK_BENCH_MS;
   e.benchReason = OTHER_FORK_REASON;
   log.warn({ endpoint: e.label, benchMs: OTHER_FORK_BENCH_MS, why }, 'endpoint-on-other-fork');

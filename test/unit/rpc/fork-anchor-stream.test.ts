@@ -28,6 +28,8 @@ type NodeOptions = {
   failAnchor?: number;
   /** Requests holding eth_blockNumber wait for this first. */
   holdAnchor?: Promise<void>;
+  /** Refuses eth_getBlockReceipts (-32601). */
+  noBlockReceipts?: boolean;
 };
 type Node = { url: string; server: Server; requests: string[][] };
 
@@ -57,7 +59,8 @@ async function startNode(o: NodeOptions): Promise<Node> {
         if (c.method === 'eth_blockNumber') result = `0x${o.head.toString(16)}`;
         else if (c.method === 'eth_getBlockByNumber' && n !== undefined && n <= o.head) {
           result = { number: `0x${n.toString(16)}`, hash: hashAt(o, n), parentHash: n === 0 ? h('z', 0) : hashAt(o, n - 1), timestamp: `0x${(1000 + n).toString(16)}`, logsBloom: ZERO_BLOOM, gasUsed: '0x0', transactions: [] };
-        } else if (c.method === 'eth_getBlockReceipts') result = Number(BigInt(String(tag))) > o.head ? null : [];
+        } else if (c.method === 'eth_getBlockReceipts' && o.noBlockReceipts) return { jsonrpc: '2.0', id: c.id, error: { code: -32601, message: 'the method eth_getBlockReceipts does not exist/is not available' } };
+        else if (c.method === 'eth_getBlockReceipts') result = Number(BigInt(String(tag))) > o.head ? null : [];
         return { jsonrpc: '2.0', id: c.id, result };
       });
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(Array.isArray(parsed) ? results : results[0]));
@@ -114,10 +117,37 @@ describe('streamBlocks() and the fork anchor', () => {
     expect(pool.health()[0]!.errors).toEqual({ RpcBadResponseError: 2 }); // block 18 not found there, then its block 17 refuted
   });
 
-  it('the highest endpoint fails the anchor\'s batch: nothing is sure, so nothing is refused or benched (its own answer is taken)', async () => {
-    const { pool } = await poolOf([{ head: 30, failAnchor: 1 }, { head: 25, fork: 'b', forkAt: 18 }]);
+  it('the highest endpoint fails the anchor\'s batch once: the anchor is read again, so the stale endpoint asked first is still refused and benched', async () => {
+    const { pool } = await poolOf([{ head: 25, fork: 'b', forkAt: 18 }, { head: 30, failAnchor: 1 }]);
+    await fetchChainHead(pool); // head 30 read: the stale node (25) cannot settle the anchor early
+    expect(await hashes(pool, 15, 20)).toEqual([15, 16, 17, 18, 19, 20].map((n) => h('c', n)));
+    expect(benched(pool)).toEqual([true, false]);
+  });
+
+  it('the endpoints keep failing the anchor\'s batch: nothing is sure, so nothing is refused or benched', async () => {
+    const { pool } = await poolOf([{ head: 30, failAnchor: 2 }, { head: 25, fork: 'b', forkAt: 18 }]);
     expect(await hashes(pool, 15, 20)).toEqual([15, 16, 17, 18, 19, 20].map((n) => h('c', n)));
     expect(benched(pool)).toEqual([false, false]);
+  });
+
+  it('a reorg at the tip seen first by the endpoint that serves the blocks, which answers the anchor late: the range is fetched again, nobody blamed', async () => {
+    const options: NodeOptions[] = [{ head: 20 }, { head: 20 }];
+    const { pool } = await poolOf(options);
+    await fetchChainHead(pool); // head 20 read; then block 20 is replaced on the first endpoint, slow to answer the anchor
+    pool.refute(pool.labels[1]!, 'ranked down for the test, so the first endpoint serves the blocks');
+    let release: () => void = () => undefined;
+    Object.assign(options[0]!, { head: 21, fork: 'a', forkAt: 20, holdAnchor: new Promise<void>((resolve) => { release = resolve; }) });
+    setTimeout(() => release(), 50);
+    await expect(hashes(pool, 11, 20)).rejects.toThrow(`block 20: the endpoints disagree on the range's last block: ${pool.labels[0]} (head 21) has block 20 with hash ${h('a', 20)}, not ${h('c', 20)} as ${pool.labels[1]} (head 20) had it (a reorg at the tip); the range is fetched again`);
+    expect(benched(pool)).toEqual([false, false]);
+    await fetchChainHead(pool); // the sync's next head read: 21
+    expect((await hashes(pool, 11, 20)).at(-1)).toBe(h('a', 20)); // the next attempt: the first endpoint, at the head read, is the anchor now
+  });
+
+  it('the only endpoint left after a refusal lacks eth_getBlockReceipts: the range takes the eth_getTransactionReceipt way there', async () => {
+    const { pool } = await poolOf([{ head: 30, noBlockReceipts: true }, { head: 30, fork: 'd', forkAt: 20 }]);
+    await pool.call('eth_getBlockReceipts', ['0x1']).catch(() => undefined); // its refusal known already (an earlier range)
+    expect((await hashes(pool, 11, 20)).at(-1)).toBe(h('c', 20));
   });
 
   it('a node a moment behind a reorg at the tip (its head is the block the others replaced) has its answer refused, not a bench', async () => {
@@ -153,7 +183,7 @@ describe('streamBlocks() and the fork anchor', () => {
     await hashes(two.pool, 11, 20);
     // The blocks' batch, and the anchor's batch of each (below the finalized block too: a stale node may call its own head final).
     const kinds = (requests: string[][]) => requests.map((r) => (r.includes('eth_blockNumber') ? 'anchor' : r.includes('eth_getBlockReceipts') ? `blocks (${r.length} calls)` : r.join())).sort();
-    expect(two.nodes.map((n, i) => kinds(n.requests.slice(before[i]!)))).toEqual([['anchor', 'blocks (20 calls)'], ['anchor']]);
+    expect(two.nodes.map((n, i) => kinds(n.requests.slice(before[i]!))).flat().sort()).toEqual(['anchor', 'anchor', 'blocks (20 calls)']); // blocks: whichever ranks first
 
     const one = await poolOf([{ head: 30 }, { head: 30 }]);
     one.pool.benchOtherFork(one.pool.labels[1]!, 'left out for this test');
