@@ -2,6 +2,7 @@ import type { ChainHead } from '../domain/finality.js';
 import { RpcBadResponseError, RpcTransientError } from '../errors.js';
 import type { RpcPool } from './pool.js';
 import { unwrap } from './pool.js';
+import type { RpcOutcome, RpcRequest } from './types.js';
 
 type HeaderLike = { number?: string; hash?: string } | null;
 
@@ -77,23 +78,30 @@ type HeadAndHashes = { label: string; head: number; hashes: Map<number, string> 
  */
 async function headsAndHashes(pool: RpcPool, numbers: readonly number[], signal?: AbortSignal): Promise<HeadAndHashes[]> {
   const whyNot: string[] = [];
-  const answers = await pool.broadcast(
-    [{ method: 'eth_blockNumber', params: [] }, ...numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, false] }))],
-    (outcomes, label): HeadAndHashes => {
-      const head = unwrap(outcomes[0]!, label, 'eth_blockNumber');
-      if (typeof head !== 'string' || !/^0x[0-9a-f]+$/i.test(head)) throw new RpcBadResponseError(`${label}: eth_blockNumber answered ${JSON.stringify(head)}, not a quantity`);
-      const hashes = new Map<number, string>();
-      numbers.forEach((n, i) => {
-        const header = unwrap(outcomes[i + 1]!, label, `eth_getBlockByNumber(${n})`) as HeaderLike;
-        if (header?.hash) hashes.set(n, header.hash.toLowerCase());
-      });
-      return { label, head: Number(BigInt(head)), hashes };
-    },
-    signal,
-    whyNot,
-  );
+  const answers = await pool.broadcast(headAndHashRequests(numbers), (outcomes, label) => parseHeadAndHashes(outcomes, label, numbers), signal, whyNot);
   if (answers.length === 0) throw noAnswer(pool, `blocks ${Math.min(...numbers)}–${Math.max(...numbers)}`, whyNot);
   return answers;
+}
+
+/** The batch {@link parseHeadAndHashes} reads: `eth_blockNumber`, then `eth_getBlockByNumber(n, false)` for each of `numbers`. Pure. */
+function headAndHashRequests(numbers: readonly number[]): RpcRequest[] {
+  return [{ method: 'eth_blockNumber', params: [] }, ...numbers.map((n) => ({ method: 'eth_getBlockByNumber', params: [`0x${n.toString(16)}`, false] }))];
+}
+
+/**
+ * Endpoint `label`'s answer to {@link headAndHashRequests}: its head and the hash of each block
+ * of `numbers` it has (lower-case; absent when it answered null). Pure.
+ * @throws RpcBadResponseError when the head is not a hex quantity; the classified error of a failed call.
+ */
+function parseHeadAndHashes(outcomes: readonly RpcOutcome[], label: string, numbers: readonly number[]): HeadAndHashes {
+  const head = unwrap(outcomes[0]!, label, 'eth_blockNumber');
+  if (typeof head !== 'string' || !/^0x[0-9a-f]+$/i.test(head)) throw new RpcBadResponseError(`${label}: eth_blockNumber answered ${JSON.stringify(head)}, not a quantity`);
+  const hashes = new Map<number, string>();
+  numbers.forEach((n, i) => {
+    const header = unwrap(outcomes[i + 1]!, label, `eth_getBlockByNumber(${n})`) as HeaderLike;
+    if (header?.hash) hashes.set(n, header.hash.toLowerCase());
+  });
+  return { label, head: Number(BigInt(head)), hashes };
 }
 
 /** The answer of the endpoint with the highest head (the first such in the pool's order). */
@@ -202,13 +210,12 @@ async function readForkAnchor(pool: RpcPool, number: number, signal?: AbortSigna
     };
   });
   void pool.broadcast(
-    [{ method: 'eth_blockNumber', params: [] }, { method: 'eth_getBlockByNumber', params: [`0x${number.toString(16)}`, false] }],
+    headAndHashRequests([number]),
     (outcomes, label) => {
-      const head = unwrap(outcomes[0]!, label, 'eth_blockNumber');
-      if (typeof head !== 'string' || !/^0x[0-9a-f]+$/i.test(head)) throw new RpcBadResponseError(`${label}: eth_blockNumber answered ${JSON.stringify(head)}, not a quantity`);
-      heads.set(label, Number(BigInt(head)));
-      const header = unwrap(outcomes[1]!, label, `eth_getBlockByNumber(${number})`) as HeaderLike;
-      if (header?.hash) hashes.set(label, header.hash.toLowerCase());
+      const answer = parseHeadAndHashes(outcomes, label, [number]);
+      heads.set(label, answer.head);
+      const hash = answer.hashes.get(number);
+      if (hash !== undefined) hashes.set(label, hash);
       if (known !== undefined && heads.get(label)! >= known.head && hashes.has(label)) settle(anchorOf(label));
       else benchIfBehind(label);
     },

@@ -157,7 +157,7 @@ export async function streamBlocks(
   for (let i = 0; i < batches.length; i++) await Promise.race([batches[i], failure]);
   links.sort((a, b) => a.number - b.number);
   const anchor = top ? await top.anchor : null;
-  if (anchor) await benchUnderBreak(pool, links, anchor);
+  if (anchor) benchUnderBreak(pool, links, anchor);
   validateLinks(links);
   // An endpoint above the anchor's head that answered since with another last block: a reorg at the tip the anchor had not seen. Retried, nobody blamed.
   const contradicted = anchor && anchorContradicted(anchor);
@@ -175,7 +175,7 @@ type TopCheck = { number: number; anchor: Promise<ForkAnchor | null> };
  * behind ({@link behindOnOtherFork}), else counts the answer against it (`pool.refute`), so the
  * range's retry asks the others. The caller's `validateLinks` then throws for the break.
  */
-async function benchUnderBreak(pool: RpcPool, links: readonly (BlockLink & { label: string })[], anchor: ForkAnchor): Promise<void> {
+function benchUnderBreak(pool: RpcPool, links: readonly (BlockLink & { label: string })[], anchor: ForkAnchor): void {
   const last = links.at(-1);
   if (!last || last.number !== anchor.number || lc(last.hash) !== anchor.hash) return;
   for (let i = links.length - 1; i > 0; i--) {

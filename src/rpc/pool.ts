@@ -368,7 +368,7 @@ export function createRpcPool(deps: {
       const e = endpoints.find((x) => x.label === label);
       if (!e) return;
       // The latency penalty of a failure alone: its in-flight budget and slow start stay as they were.
-      e.latencyMs = e.latencyMs * (1 - LATENCY_EWMA_WEIGHT) + FAILURE_LATENCY_PENALTY_MS * LATENCY_EWMA_WEIGHT;
+      chargeFailure(e, 0);
       e.errors.RpcBadResponseError = (e.errors.RpcBadResponseError ?? 0) + 1;
       deps.log.debug({ endpoint: label, why }, 'rpc-answer-refuted');
     },
@@ -514,11 +514,15 @@ function onSuccess(e: PoolEndpoint, latencyMs: number, log: Logger): void {
   }
 }
 
+/** A failure counts as a slow answer (at least FAILURE_LATENCY_PENALTY_MS), so a failing endpoint drops down the ranking. */
+function chargeFailure(e: PoolEndpoint, elapsedMs: number): void {
+  e.latencyMs = e.latencyMs * (1 - LATENCY_EWMA_WEIGHT) + Math.max(elapsedMs, FAILURE_LATENCY_PENALTY_MS) * LATENCY_EWMA_WEIGHT;
+}
+
 function onFailure(e: PoolEndpoint, err: unknown, log: Logger, elapsedMs: number): void {
   e.successesInRow = 0;
   e.slowStart = false;
-  // A failure counts as a slow answer, so a failing endpoint drops down the ranking.
-  e.latencyMs = e.latencyMs * (1 - LATENCY_EWMA_WEIGHT) + Math.max(elapsedMs, FAILURE_LATENCY_PENALTY_MS) * LATENCY_EWMA_WEIGHT;
+  chargeFailure(e, elapsedMs);
   const kind = err instanceof RpcTransientError && err.rateLimited ? 'rate-limit' : err instanceof Error ? err.name : 'unknown';
   e.errors[kind] = (e.errors[kind] ?? 0) + 1;
   if (kind === 'rate-limit') {
