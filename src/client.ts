@@ -252,7 +252,11 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
           if (ended.has(wf.workflowId) || rows.some((r) => r.workflowId === wf.workflowId)) continue;
           ended.add(wf.workflowId);
           const handle = client.workflow.getHandle(wf.workflowId);
-          const latest = (await handle.describe()).status.name;
+          // Visibility lists a deleted run (`stop --forget`) a while after its record is gone: skip it.
+          const latest = await handle.describe().then((d) => d.status.name, (err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return null;
+            throw err;
+          });
           if (latest === 'FAILED' || latest === 'TIMED_OUT') silent.push(await renderStatus(handle, wf.workflowId, cfg, invocation, () => undefined));
         }
         const startHint = cfg.chainsFile === undefined ? `start one with: ${invocation} start --chain-id <chain id>` : `start every chain of CHAINS_FILE with: ${invocation} start`;

@@ -347,7 +347,8 @@ describe('operator CLI on the real stack', () => {
     const { CHAIN_ID: _chain, ...all } = cliEnv;
     await waitFor('status of every chain to leave the forgotten sync out', async () => {
       const table = await runClient(all, ['status']);
-      return table.code === 0 && !table.stderr.includes('chain-sync:2') ? table : undefined;
+      if (table.code === 0 && !table.stderr.includes('chain-sync:2')) return table;
+      throw new Error(`exit ${table.code}, stderr: ${table.stderr.trim()}`); // waitFor's message on timeout
     }, { timeoutMs: 30_000, intervalMs: 300 });
     expect((await runClient(other, ['status'])).stdout).toBe('chain-sync:2: not started; stored cursor none; start it with: npx tsx src/client.ts start --chain-id 2\n');
     expect((await runClient(other, ['stop', '--forget'])).stdout).toBe('sync chain-sync:2 is not running; nothing to do\n');
