@@ -11,9 +11,9 @@
  * between phases). Needs Postgres (`scripts/stack up`; `DATABASE_URL`) and the
  * pinned Temporal CLI (`scripts/setup`); starts its own chain server and Temporal dev server.
  *
- * @example npm run bench -- --profile mainnet --blocks 1000 --latency-ms 100
- * @example npm run bench -- --profile mainnet --blocks 3000 --latency-ms 100 --baseline-blocks 500 --rounds 3
- * @example npm run bench -- --profile light --blocks 3000 --latency-ms 300 --max-in-flight 4 --workers 2 --phases c
+ * @example npm run bench -- --profile mainnet --latency-ms 100 --baseline-blocks 500 --rounds 3   # 10,000 blocks, issue 6's reading
+ * @example npm run bench -- --profile light --latency-ms 100 --baseline-blocks 5000                # 100,000 blocks
+ * @example npm run bench -- --profile light --blocks 20000 --latency-ms 300 --max-in-flight 4 --workers 2 --phases c --max-concurrent-activities 4
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
