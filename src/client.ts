@@ -956,7 +956,7 @@ async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Con
     `${workflowId}: running (${p.paused ? 'paused' : p.status}${retrying === '' ? '' : `; ${retrying}, below`})`,
     `  head      ${formatBlockOr(p.head, NO_NUMBER)}${p.headReadAtMs === null ? '' : ` (read ${Math.max(0, Math.round((Date.now() - p.headReadAtMs) / 1000))} s ago)`}`,
     `  target    ${formatBlockOr(p.target, NO_NUMBER)} (${targetNote}${p.target !== null && p.target < 0 ? ': no block is confirmed yet' : ''})`,
-    `  cursor    ${formatBlockOr(p.cursor, NO_NUMBER)}${p.cursorHash ? ` ${p.cursorHash}` : ''}`,
+    `  cursor    ${formatBlockOr(p.cursor, NO_NUMBER)}${p.cursorHash ? ` ${p.cursorHash}` : ''}${p.cursor !== null && p.target !== null && p.target >= 0 && p.cursor > p.target ? ' (above the target: stored under a setting that confirmed blocks sooner; the sync waits until the target passes it, and keeps those blocks)' : ''}`,
     `  lag       ${formatCountOr(p.lagBlocks, NO_NUMBER)} blocks behind the head${p.lagBlocks !== null && p.lagBlocks < 0 ? ' (the endpoints\' head is below the stored cursor: an endpoint behind, or a chain that got shorter; the sync waits, and rolls back only stored blocks they serve with another hash)' : p.paused && p.lagBlocks !== null ? ', or more: a paused sync does not read the head' : ''}`,
     `  rate      ${p.blocksPerSecond} blocks/s, ${plural(p.inFlightBatches, 'batch', 'batches')} in flight, ${plural(p.reorgs, 'reorg', 'reorgs')} handled, ${plural(p.gapsRepaired, 'gap', 'gaps')} repaired`,
     // Activities failing and retried (endpoints down, Postgres down): the progress above only shows that nothing moves.

@@ -118,6 +118,9 @@ describe('operator CLI on the real stack', () => {
     // As the note says, from a shell without the settings (given on one command line, they are
     // gone): `stop` waits for the run to end, and the `start` after it, with only the variables the
     // note puts before it, starts a new run with every setting asked for (the unchanged ones too).
+    // Caught up at depth 3 first: at depth 7 the cursor is then 4 blocks above the new target.
+    const head = Number(BigInt(await rpc(anvil.rpcUrl, 'eth_blockNumber')));
+    await waitFor('the sync to reach head − 3', async () => (await client('status')).stdout.includes(`  cursor    ${head - 3} `));
     const stop = await client('stop');
     expect([stop.code, stop.stdout]).toEqual([0, `sync chain-sync:${CHAIN_ID} stopped (cancelled; the stored rows and cursor stay)\n`]);
     const assignments = Object.fromEntries([...third.stdout.matchAll(/ ([A-Z_]+)=(\S+)(?= )/g)].map((m) => [m[1]!, m[2]!]));
@@ -125,6 +128,11 @@ describe('operator CLI on the real stack', () => {
     const { CONFIRMATION_DEPTH: _depth, BATCH_SIZE: _size, POLL_INTERVAL: _poll, GAP_CHECK_INTERVAL: _gaps, ...shell } = cliEnv;
     const adopted = await runClient({ ...shell, ...assignments }, ['start', '--chain-id', String(CHAIN_ID)]);
     expect([adopted.code, adopted.stdout]).toEqual([0, expect.stringMatching(/^sync chain-sync:31337 started \(run [0-9a-f-]+\) on task queue evm-indexer: (from block 0|resuming after the stored cursor \d+), 7 confirmations deep, batches of 9 blocks/)]);
+    const above = await waitFor('status to show the new target', async () => {
+      const lines = (await client('status')).stdout.split('\n');
+      return lines[2] === `  target    ${head - 7} (head − 7 confirmation depth)` ? lines : undefined;
+    });
+    expect(above[3]).toMatch(new RegExp(`^  cursor    ${head - 3} 0x[0-9a-f]{64} \\(above the target: stored under a setting that confirmed blocks sooner; the sync waits until the target passes it, and keeps those blocks\\)$`));
     // Back to this file's settings for the tests below.
     expect((await client('stop')).code).toBe(0);
     const restart = await client('start');
