@@ -12,7 +12,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { Client, Connection, isGrpcCancelledError, isGrpcDeadlineError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, isGrpcCancelledError, isGrpcDeadlineError, WorkflowNotFoundError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { chainFromEnv, loadChainsFile, selectChains, type ChainConfig } from './config/chains.js';
 import { misspelledSettings } from './config/misspelled.js';
 import { DEFAULTS, parseConfig, type Config } from './config/parse.js';
@@ -253,11 +253,12 @@ export function createProgram(env: NodeJS.ProcessEnv = process.env, bareInvocati
           ended.add(wf.workflowId);
           const handle = client.workflow.getHandle(wf.workflowId);
           // Visibility lists a deleted run (`stop --forget`) a while after its record is gone: skip it.
-          const latest = await handle.describe().then((d) => d.status.name, (err: unknown) => {
+          const latest = await handle.describe().catch((err: unknown) => {
             if (err instanceof WorkflowNotFoundError) return null;
             throw err;
           });
-          if (latest === 'FAILED' || latest === 'TIMED_OUT') silent.push(await renderStatus(handle, wf.workflowId, cfg, invocation, () => undefined));
+          const state = latest?.status.name;
+          if (state === 'FAILED' || state === 'TIMED_OUT') silent.push(await renderStatus(handle, wf.workflowId, cfg, invocation, () => undefined, latest!));
         }
         const startHint = cfg.chainsFile === undefined ? `start one with: ${invocation} start --chain-id <chain id>` : `start every chain of CHAINS_FILE with: ${invocation} start`;
         console.log(rows.length === 0 ? `no sync is running; ${startHint}` : renderStatusTable(rows));
@@ -913,13 +914,15 @@ async function describeRunning(client: Client, workflowId: string): Promise<{ ru
  * What `status` prints for one chain's sync `workflowId`: for a running sync, head, target, cursor,
  * lag (blocks) and rate from its progress query; otherwise its state, why it failed, the stored
  * cursor, and the command that starts it (`invocation` is how the client runs, see {@link clientInvocation}).
+ * `described`: the workflow's description when the caller read it already (not read again, so a
+ * run deleted in between is not reported as never started).
  */
-async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Config, invocation: string, movedOf: (runningQueue: string) => MovedQueue | undefined): Promise<string> {
+async function renderStatus(handle: WorkflowHandle, workflowId: string, cfg: Config, invocation: string, movedOf: (runningQueue: string) => MovedQueue | undefined, described?: WorkflowExecutionDescription): Promise<string> {
   let state: string;
   let taskQueue = '';
   let pending: PendingActivity[] = [];
   try {
-    const description = await handle.describe();
+    const description = described ?? await handle.describe();
     state = description.status.name;
     taskQueue = description.taskQueue;
     pending = description.raw.pendingActivities ?? [];
