@@ -67,7 +67,8 @@ export const WINDOW_GUIDED_TAIL = 'window-guided-tail';
 export async function runWindow(options: WindowOptions): Promise<WindowOutcome> {
   const sizer = createRangeSizer(options.batchSize, options.batchRows);
   let nextFrom = options.cursor.blockNumber + 1; // first block of the next batch; the batches are cut as they start
-  const inFlight = new Map<number, Promise<number>>();
+  /** Batches not settled yet, by first block: each leaves when its activity settles. */
+  const inFlight = new Map<number, Promise<void>>();
   const finished = new Map<number, StoredBatch>();
   let cursor = options.cursor;
   let failure: unknown = null;
@@ -87,15 +88,18 @@ export async function runWindow(options: WindowOptions): Promise<WindowOutcome> 
       if (share < size && options.guidedTail?.()) size = share;
       const range = { from: nextFrom, to: Math.min(options.to, nextFrom + size - 1) };
       nextFrom = range.to + 1;
+      // A batch leaves the window as it settles, not when the loop below next looks: one that
+      // settles while `onAdvance` is pending (its result in the same workflow activation as the
+      // cursor's save, an order replay may not repeat) is then seen exactly as one settling after.
       const promise = options.index(range).then(
         (batch) => {
           sizer.observe(batch);
           finished.set(batch.from, batch);
-          return range.from;
+          inFlight.delete(range.from);
         },
         (err: unknown) => {
           failure ??= err;
-          return range.from;
+          inFlight.delete(range.from);
         },
       );
       inFlight.set(range.from, promise);
@@ -103,6 +107,24 @@ export async function runWindow(options: WindowOptions): Promise<WindowOutcome> 
   };
 
   for (;;) {
+    // The cursor moves over every finished batch that links before anything else, and (with
+    // refillFirst) the window refills before each move is persisted. So the commands that follow
+    // depend only on which batches have settled, never on whether one settled while `onAdvance`
+    // was pending or after it: a worker that replays the history takes the same path.
+    while (failure === null) {
+      const advance = advanceCursor(cursor, finished);
+      if (advance.kind === 'reorg') {
+        await drain();
+        return { kind: 'reorg', cursor, atBlock: advance.atBlock, expectedParentHash: advance.expectedParentHash, actualParentHash: advance.actualParentHash };
+      }
+      if (advance.consumed.length === 0) break;
+      cursor = advance.cursor;
+      if (options.refillFirst?.()) {
+        refill();
+        report();
+      }
+      await options.onAdvance(cursor, advance.consumed);
+    }
     refill();
     report();
     if (failure !== null) {
@@ -112,24 +134,6 @@ export async function runWindow(options: WindowOptions): Promise<WindowOutcome> 
     if (inFlight.size === 0) {
       return { kind: nextFrom > options.to ? 'done' : 'stopped', cursor };
     }
-    const settled = await Promise.race(inFlight.values());
-    inFlight.delete(settled);
-    if (failure !== null) continue;
-    let refilled = false;
-    for (;;) {
-      const advance = advanceCursor(cursor, finished);
-      if (advance.kind === 'reorg') {
-        await drain();
-        return { kind: 'reorg', cursor, atBlock: advance.atBlock, expectedParentHash: advance.expectedParentHash, actualParentHash: advance.actualParentHash };
-      }
-      if (advance.consumed.length === 0) break;
-      cursor = advance.cursor;
-      if (!refilled && options.refillFirst?.()) {
-        refilled = true;
-        refill();
-        report();
-      }
-      await options.onAdvance(cursor, advance.consumed);
-    }
+    await Promise.race(inFlight.values());
   }
 }

@@ -164,3 +164,65 @@ describe('runWindow() with guidedTail', () => {
     expect(await cut(() => false)).toEqual(before);
   });
 });
+
+describe('runWindow() when a batch settles while the cursor is being saved', () => {
+  /** Blocks 0..39 in batches of 10, 2 at once, refillFirst on; batches and cursor saves end when the test says. */
+  function gated() {
+    const events: string[] = [];
+    const finish = new Map<number, () => void>();
+    const saves: (() => void)[] = [];
+    const done = runWindow({
+      cursor: { blockNumber: -1, blockHash: '0x-1' },
+      to: 39,
+      batchSize: 10,
+      concurrency: 2,
+      index: (range) => {
+        events.push(`start ${range.from}`);
+        return new Promise((resolve) => finish.set(range.from, () => resolve(stored(range))));
+      },
+      shouldStop: () => false,
+      onAdvance: async (cursor) => {
+        events.push(`advance ${cursor.blockNumber}`);
+        await new Promise<void>((resolve) => saves.push(resolve)); // the saveCursor local activity
+        events.push(`saved ${cursor.blockNumber}`);
+      },
+      refillFirst: () => true,
+    });
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+    return {
+      events,
+      done,
+      settle: async (from: number) => { finish.get(from)!(); await tick(); },
+      save: async () => { saves.shift()!(); await tick(); },
+    };
+  }
+
+  // Temporal may hand a worker an activity's result and a local activity's in one activation in
+  // either order (first run against replay): the commands must not depend on it, or the replay
+  // fails ("Nondeterminism error: Missing associated machine for LocalActivity(12)", seen in CI
+  // under load when a query made the worker replay a sync's history).
+  it('starts the same batches and saves the same cursors in the same order as when it settles after the save', async () => {
+    const after = gated();
+    for (const from of [0, 10, 20, 30]) {
+      await after.settle(from);
+      await after.save();
+    }
+    const during = gated();
+    await during.settle(0);
+    await during.settle(10); // while the cursor of block 9 is being saved
+    await during.save();
+    await during.save();
+    for (const from of [20, 30]) {
+      await during.settle(from);
+      await during.save();
+    }
+    const expected = [
+      'start 0', 'start 10', 'start 20', 'advance 9', 'saved 9',
+      'start 30', 'advance 19', 'saved 19',
+      'advance 29', 'saved 29',
+      'advance 39', 'saved 39',
+    ];
+    expect([await after.done, after.events]).toEqual([{ kind: 'done', cursor: { blockNumber: 39, blockHash: '0x39' } }, expected]);
+    expect([await during.done, during.events]).toEqual([{ kind: 'done', cursor: { blockNumber: 39, blockHash: '0x39' } }, expected]);
+  });
+});
