@@ -11,7 +11,7 @@ import { createActivityProxies, createLocalActivityProxies } from './activities-
 import { cursorSearchAttribute, FULL_GAP_CHECK_EVERY, pauseSignal, resumeSignal, syncProgressQuery, type ChainSyncInput, type SyncProgress } from './definitions.js';
 import { syncDetails } from './details.js';
 import { RecentRate } from './recent-rate.js';
-import { runWindow, WINDOW_GUIDED_TAIL, WINDOW_REFILL_FIRST } from './window.js';
+import { runWindow, WINDOW_GUIDED_TAIL, WINDOW_LEAVES_ON_SETTLE, WINDOW_REFILL_FIRST } from './window.js';
 
 /** Patch marker of the sync that saves its cursor after each range with a local activity. */
 export const CURSOR_SAVED_LOCALLY = 'cursor-saved-locally';
@@ -313,6 +313,7 @@ export async function chainSync(input: ChainSyncInput): Promise<void> {
           progress.inFlightBatches = count;
         },
         refillFirst: () => patched(WINDOW_REFILL_FIRST), // the saveCursor round trip no longer holds back the next batches
+        leaveOnSettle: () => patched(WINDOW_LEAVES_ON_SETTLE), // a batch settling during the saveCursor local activity changes no command
         guidedTail: () => patched(WINDOW_GUIDED_TAIL), // the last batches shrink, so every worker has work to the end
       });
       if (outcome.kind === 'reorg') {

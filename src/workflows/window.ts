@@ -50,12 +50,24 @@ export type WindowOptions = {
    * so runs recorded before replay unchanged.
    */
   guidedTail?: () => boolean;
+  /**
+   * Asked once, when the window starts: true makes a batch leave the window as it settles and the
+   * window refill before each `onAdvance` (not only the first of a round), so the commands do not
+   * depend on whether a batch settled while `onAdvance` was pending. Needed where `onAdvance`
+   * awaits a local activity, whose resolution Temporal may hand the workflow before or after an
+   * activity's result (first run against replay: "Missing associated machine for LocalActivity").
+   * `chainSync` passes `() => patched(WINDOW_LEAVES_ON_SETTLE)`, so runs recorded before replay the
+   * old order (in which two results of one activation refilled one slot before the save, not two).
+   */
+  leaveOnSettle?: () => boolean;
 };
 
 /** Patch marker of the window that starts the next batches before persisting the cursor. */
 export const WINDOW_REFILL_FIRST = 'window-refill-first';
 /** Patch marker of the window whose last batches shrink ({@link WindowOptions.guidedTail}). */
 export const WINDOW_GUIDED_TAIL = 'window-guided-tail';
+/** Patch marker of the window whose batches leave it as they settle ({@link WindowOptions.leaveOnSettle}). */
+export const WINDOW_LEAVES_ON_SETTLE = 'window-leaves-on-settle';
 
 /**
  * Runs the window from `cursor + 1` to `to`. Returns when every batch is stored and linked
@@ -65,10 +77,11 @@ export const WINDOW_GUIDED_TAIL = 'window-guided-tail';
  * Invariant: `onAdvance` is called only for batches already committed, in block order.
  */
 export async function runWindow(options: WindowOptions): Promise<WindowOutcome> {
+  const leaveOnSettle = options.leaveOnSettle?.() ?? false;
   const sizer = createRangeSizer(options.batchSize, options.batchRows);
   let nextFrom = options.cursor.blockNumber + 1; // first block of the next batch; the batches are cut as they start
-  /** Batches not settled yet, by first block: each leaves when its activity settles. */
-  const inFlight = new Map<number, Promise<void>>();
+  /** Batches in flight, by first block: each leaves as it settles (leaveOnSettle), else when the loop's race returns it. */
+  const inFlight = new Map<number, Promise<number>>();
   const finished = new Map<number, StoredBatch>();
   let cursor = options.cursor;
   let failure: unknown = null;
@@ -88,24 +101,56 @@ export async function runWindow(options: WindowOptions): Promise<WindowOutcome> 
       if (share < size && options.guidedTail?.()) size = share;
       const range = { from: nextFrom, to: Math.min(options.to, nextFrom + size - 1) };
       nextFrom = range.to + 1;
-      // A batch leaves the window as it settles, not when the loop below next looks: one that
-      // settles while `onAdvance` is pending (its result in the same workflow activation as the
-      // cursor's save, an order replay may not repeat) is then seen exactly as one settling after.
       const promise = options.index(range).then(
         (batch) => {
           sizer.observe(batch);
           finished.set(batch.from, batch);
-          inFlight.delete(range.from);
+          if (leaveOnSettle) inFlight.delete(range.from);
+          return range.from;
         },
         (err: unknown) => {
           failure ??= err;
-          inFlight.delete(range.from);
+          if (leaveOnSettle) inFlight.delete(range.from);
+          return range.from;
         },
       );
       inFlight.set(range.from, promise);
     }
   };
 
+  if (!leaveOnSettle) {
+    // The order of runs recorded before WINDOW_LEAVES_ON_SETTLE, unchanged so they replay.
+    for (;;) {
+      refill();
+      report();
+      if (failure !== null) {
+        await drain();
+        throw failure;
+      }
+      if (inFlight.size === 0) {
+        return { kind: nextFrom > options.to ? 'done' : 'stopped', cursor };
+      }
+      const settled = await Promise.race(inFlight.values());
+      inFlight.delete(settled);
+      if (failure !== null) continue;
+      let refilled = false;
+      for (;;) {
+        const advance = advanceCursor(cursor, finished);
+        if (advance.kind === 'reorg') {
+          await drain();
+          return { kind: 'reorg', cursor, atBlock: advance.atBlock, expectedParentHash: advance.expectedParentHash, actualParentHash: advance.actualParentHash };
+        }
+        if (advance.consumed.length === 0) break;
+        cursor = advance.cursor;
+        if (!refilled && options.refillFirst?.()) {
+          refilled = true;
+          refill();
+          report();
+        }
+        await options.onAdvance(cursor, advance.consumed);
+      }
+    }
+  }
   for (;;) {
     // The cursor moves over every finished batch that links before anything else, and (with
     // refillFirst) the window refills before each move is persisted. So the commands that follow

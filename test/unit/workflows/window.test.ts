@@ -187,6 +187,7 @@ describe('runWindow() when a batch settles while the cursor is being saved', () 
         events.push(`saved ${cursor.blockNumber}`);
       },
       refillFirst: () => true,
+      leaveOnSettle: () => true,
     });
     const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
     return {
@@ -224,5 +225,52 @@ describe('runWindow() when a batch settles while the cursor is being saved', () 
     ];
     expect([await after.done, after.events]).toEqual([{ kind: 'done', cursor: { blockNumber: 39, blockHash: '0x39' } }, expected]);
     expect([await during.done, during.events]).toEqual([{ kind: 'done', cursor: { blockNumber: 39, blockHash: '0x39' } }, expected]);
+  });
+});
+
+describe('runWindow() leaveOnSettle', () => {
+  /** Blocks 0..59 in batches of 10, 3 at once, refillFirst on; batches 0 and 10 settle in one tick (one activation). */
+  async function twoAtOnce(leaveOnSettle: boolean) {
+    const events: string[] = [];
+    const finish = new Map<number, () => void>();
+    let save: () => void = () => undefined;
+    const done = runWindow({
+      cursor: { blockNumber: -1, blockHash: '0x-1' },
+      to: 59,
+      batchSize: 10,
+      concurrency: 3,
+      index: (range) => {
+        events.push(`start ${range.from}`);
+        return new Promise((resolve) => finish.set(range.from, () => resolve(stored(range))));
+      },
+      shouldStop: () => false,
+      onAdvance: async (cursor) => {
+        events.push(`advance ${cursor.blockNumber}`);
+        await new Promise<void>((resolve) => { save = resolve; });
+        events.push(`saved ${cursor.blockNumber}`);
+      },
+      refillFirst: () => true,
+      leaveOnSettle: () => leaveOnSettle,
+    });
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+    finish.get(0)!();
+    finish.get(10)!();
+    await tick();
+    const beforeSave = [...events];
+    save();
+    await tick();
+    for (const from of [20, 30, 40, 50]) {
+      finish.get(from)!();
+      await tick();
+      save();
+      await tick();
+    }
+    await done;
+    return beforeSave;
+  }
+
+  it('refills both free slots before the save; without it (runs recorded before the patch), one slot before and one after, as they were recorded', async () => {
+    expect(await twoAtOnce(true)).toEqual(['start 0', 'start 10', 'start 20', 'start 30', 'start 40', 'advance 19']);
+    expect(await twoAtOnce(false)).toEqual(['start 0', 'start 10', 'start 20', 'start 30', 'advance 19']);
   });
 });
