@@ -165,39 +165,45 @@ describe('runWindow() with guidedTail', () => {
   });
 });
 
-describe('runWindow() when a batch settles while the cursor is being saved', () => {
-  /** Blocks 0..39 in batches of 10, 2 at once, refillFirst on; batches and cursor saves end when the test says. */
-  function gated() {
-    const events: string[] = [];
-    const finish = new Map<number, () => void>();
-    const saves: (() => void)[] = [];
-    const done = runWindow({
-      cursor: { blockNumber: -1, blockHash: '0x-1' },
-      to: 39,
-      batchSize: 10,
-      concurrency: 2,
-      index: (range) => {
-        events.push(`start ${range.from}`);
-        return new Promise((resolve) => finish.set(range.from, () => resolve(stored(range))));
-      },
-      shouldStop: () => false,
-      onAdvance: async (cursor) => {
-        events.push(`advance ${cursor.blockNumber}`);
-        await new Promise<void>((resolve) => saves.push(resolve)); // the saveCursor local activity
-        events.push(`saved ${cursor.blockNumber}`);
-      },
-      refillFirst: () => true,
-      leaveOnSettle: () => true,
-    });
-    const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
-    return {
-      events,
-      done,
-      settle: async (from: number) => { finish.get(from)!(); await tick(); },
-      save: async () => { saves.shift()!(); await tick(); },
-    };
-  }
+/**
+ * A window over blocks 0..`to` in batches of 10, `concurrency` at once, refillFirst on, whose
+ * batches and cursor saves (the saveCursor local activity) end when the test says.
+ */
+function gated({ to = 39, concurrency = 2, leaveOnSettle = true } = {}) {
+  const events: string[] = [];
+  const finish = new Map<number, () => void>();
+  const saves: (() => void)[] = [];
+  const done = runWindow({
+    cursor: { blockNumber: -1, blockHash: '0x-1' },
+    to,
+    batchSize: 10,
+    concurrency,
+    index: (range) => {
+      events.push(`start ${range.from}`);
+      return new Promise((resolve) => finish.set(range.from, () => resolve(stored(range))));
+    },
+    shouldStop: () => false,
+    onAdvance: async (cursor) => {
+      events.push(`advance ${cursor.blockNumber}`);
+      await new Promise<void>((resolve) => saves.push(resolve));
+      events.push(`saved ${cursor.blockNumber}`);
+    },
+    refillFirst: () => true,
+    leaveOnSettle: () => leaveOnSettle,
+  });
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+  return {
+    events,
+    done,
+    tick,
+    /** Settles batch `from` without letting the window run (several in one activation). */
+    finish: (from: number) => finish.get(from)!(),
+    settle: async (from: number) => { finish.get(from)!(); await tick(); },
+    save: async () => { saves.shift()!(); await tick(); },
+  };
+}
 
+describe('runWindow() when a batch settles while the cursor is being saved', () => {
   // Temporal may hand a worker an activity's result and a local activity's in one activation in
   // either order (first run against replay): the commands must not depend on it, or the replay
   // fails ("Nondeterminism error: Missing associated machine for LocalActivity(12)", seen in CI
@@ -229,43 +235,19 @@ describe('runWindow() when a batch settles while the cursor is being saved', () 
 });
 
 describe('runWindow() leaveOnSettle', () => {
-  /** Blocks 0..59 in batches of 10, 3 at once, refillFirst on; batches 0 and 10 settle in one tick (one activation). */
+  /** Blocks 0..59, 3 at once; batches 0 and 10 settle in one tick (one activation): what the window started before the first save. */
   async function twoAtOnce(leaveOnSettle: boolean) {
-    const events: string[] = [];
-    const finish = new Map<number, () => void>();
-    let save: () => void = () => undefined;
-    const done = runWindow({
-      cursor: { blockNumber: -1, blockHash: '0x-1' },
-      to: 59,
-      batchSize: 10,
-      concurrency: 3,
-      index: (range) => {
-        events.push(`start ${range.from}`);
-        return new Promise((resolve) => finish.set(range.from, () => resolve(stored(range))));
-      },
-      shouldStop: () => false,
-      onAdvance: async (cursor) => {
-        events.push(`advance ${cursor.blockNumber}`);
-        await new Promise<void>((resolve) => { save = resolve; });
-        events.push(`saved ${cursor.blockNumber}`);
-      },
-      refillFirst: () => true,
-      leaveOnSettle: () => leaveOnSettle,
-    });
-    const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
-    finish.get(0)!();
-    finish.get(10)!();
-    await tick();
-    const beforeSave = [...events];
-    save();
-    await tick();
+    const window = gated({ to: 59, concurrency: 3, leaveOnSettle });
+    window.finish(0);
+    window.finish(10);
+    await window.tick();
+    const beforeSave = [...window.events];
+    await window.save();
     for (const from of [20, 30, 40, 50]) {
-      finish.get(from)!();
-      await tick();
-      save();
-      await tick();
+      await window.settle(from);
+      await window.save();
     }
-    await done;
+    await window.done;
     return beforeSave;
   }
 
